@@ -1,0 +1,206 @@
+"""The local backend: Toxiproxy and the services as processes on loopback.
+
+Start order: reconcile what a killed run left, start Toxiproxy on a free
+port, bind one listening socket per service (so ports are known before any
+process starts and cannot be taken meanwhile), create one proxy per edge
+pointing at those sockets, then start each service with its dependencies'
+addresses set to the proxies' listeners. Every call between services
+therefore crosses Toxiproxy. Teardown runs in reverse on every path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from harness.errors import PortInUseError, ServiceStartError, ToxiproxyError
+from harness.home import domino_home
+from harness.injection import Injector
+from harness.processes import ManagedProcess, spawn
+from harness.profiles import check_profile
+from harness.readiness import DeadlineExceeded, http_ok, wait_until
+from harness.runstate import RunRecord, reconcile
+from harness.stack import EdgeEndpoint, Stack
+from harness.topology import Topology
+from harness.toxiproxy.binary import find_toxiproxy
+from harness.toxiproxy.client import ToxiproxyClient
+
+__all__ = ["local_stack"]
+
+_LOOPBACK = "127.0.0.1"
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((_LOOPBACK, 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((_LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _remove_run_dir(record: RunRecord) -> None:
+    run_dir = record.extra.get("run_dir")
+    if run_dir and not record.extra.get("keep_data"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _start_toxiproxy(
+    binary: Path, run_dir: Path, record: RunRecord, ready_timeout_s: float
+) -> tuple[ManagedProcess, ToxiproxyClient]:
+    """Start Toxiproxy on a free port, retrying if another process takes the port first."""
+    last_error = ""
+    for _attempt in range(3):
+        port = _free_port()
+        process = spawn(
+            "toxiproxy",
+            [str(binary), "-host", _LOOPBACK, "-port", str(port), "-proxy-metrics"],
+            log_path=run_dir / "toxiproxy.log",
+        )
+        record.add_process("toxiproxy", process.pid)
+        client = ToxiproxyClient(f"http://{_LOOPBACK}:{port}", timeout_s=5.0)
+        try:
+            wait_until(
+                client.reachable,
+                timeout_s=ready_timeout_s,
+                what="Toxiproxy API",
+                abort=lambda p=process: None if p.alive() else "toxiproxy-server exited",
+            )
+        except DeadlineExceeded as exc:
+            process.stop()
+            last_error = f"{exc}; log: {process.log_tail(5)}"
+            if "address already in use" in process.log_tail(20):
+                continue
+            raise ToxiproxyError(f"Toxiproxy did not start: {last_error}") from None
+        return process, client
+    raise PortInUseError(f"Toxiproxy could not bind a free port in 3 tries: {last_error}")
+
+
+@contextmanager
+def local_stack(
+    topology: Topology,
+    *,
+    profile: str = "fragile",
+    knobs: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    toxiproxy_bin: str | Path | None = None,
+    ready_timeout_s: float = 30.0,
+    keep_data: bool = False,
+) -> Iterator[Stack]:
+    """Bring ``topology`` up as local processes; tear everything down on exit."""
+    say = progress or (lambda _msg: None)
+    knob_values = check_profile(profile, knobs)
+    reconcile("local", extra_cleanup=_remove_run_dir)
+    binary = find_toxiproxy(toxiproxy_bin)
+    run_dir = domino_home() / "local" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = RunRecord("local", extra={"run_dir": str(run_dir), "keep_data": keep_data})
+    record.save()
+    processes: list[ManagedProcess] = []
+    sockets: dict[str, socket.socket] = {}
+    try:
+        say("starting Toxiproxy")
+        toxiproxy_process, client = _start_toxiproxy(binary, run_dir, record, ready_timeout_s)
+        processes.append(toxiproxy_process)
+        version = client.version()
+
+        sockets = {service.name: _bound_socket() for service in topology.services}
+        direct = {
+            name: f"http://{_LOOPBACK}:{sock.getsockname()[1]}" for name, sock in sockets.items()
+        }
+        edges: dict[str, EdgeEndpoint] = {}
+        for edge in topology.edges:
+            upstream = f"{_LOOPBACK}:{sockets[edge.target].getsockname()[1]}"
+            proxy = client.create_proxy(edge.proxy_name, upstream, f"{_LOOPBACK}:0")
+            edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
+
+        admin_token = secrets.token_urlsafe(24)
+        shared_env = {
+            **os.environ,
+            "DOMINO_PROFILE": profile,
+            "DOMINO_KNOBS": json.dumps(knob_values),
+            "DOMINO_ADMIN_TOKEN": admin_token,
+            "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
+            "PYTHONUNBUFFERED": "1",
+        }
+        for service in topology.services:
+            sock = sockets[service.name]
+            env = dict(shared_env)
+            env["DOMINO_SERVICE"] = service.name
+            env["DOMINO_LISTEN_FD"] = str(sock.fileno())
+            env["DOMINO_DATA_DIR"] = str(run_dir / "data" / service.name)
+            for dep in topology.dependencies_of(service.name):
+                env[f"DOMINO_DEP_{dep.target.upper()}"] = f"http://{edges[dep.name].listen}"
+                env[f"DOMINO_EDGE_{dep.target.upper()}"] = dep.name
+            say(f"starting {service.name}")
+            process = spawn(
+                service.name,
+                [sys.executable, "-m", service.module],
+                log_path=run_dir / f"{service.name}.log",
+                env=env,
+                pass_fds=[sock.fileno()],
+            )
+            processes.append(process)
+            record.add_process(service.name, process.pid)
+        # The services hold their own copies of the listening sockets now.
+        for sock in sockets.values():
+            sock.close()
+
+        for service, process in zip(topology.services, processes[1:], strict=True):
+            url = direct[service.name] + service.health_path
+            try:
+                wait_until(
+                    lambda u=url: http_ok(u),
+                    timeout_s=ready_timeout_s,
+                    what=f"service {service.name} at {url}",
+                    abort=lambda p=process: None if p.alive() else "process exited",
+                )
+            except DeadlineExceeded as exc:
+                raise ServiceStartError(
+                    f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
+                ) from None
+        say("stack ready")
+
+        injector = Injector(
+            topology=topology,
+            toxiproxy=client,
+            proxies={name: e.proxy for name, e in edges.items()},
+            admin_urls=direct,
+            admin_token=admin_token,
+        )
+        yield Stack(
+            backend="local",
+            topology=topology,
+            profile=profile,
+            toxiproxy=client,
+            toxiproxy_version=version,
+            services=direct,
+            edges=edges,
+            admin_token=admin_token,
+            injector=injector,
+            extra={"run_dir": str(run_dir), "knobs": knob_values},
+        )
+    finally:
+        for sock in sockets.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        for process in reversed(processes):
+            process.stop()
+        _remove_run_dir(record)
+        record.discard()

@@ -1,0 +1,351 @@
+"""The fault vocabulary: typed values, addressed by edge or service, never by port.
+
+A fault is a description; :mod:`harness.injection` applies it in a scope that
+always removes it. Kinds:
+
+- toxics on an edge (Toxiproxy): :class:`Latency`, :class:`Timeout`,
+  :class:`ResetPeer`, :class:`Bandwidth`, :class:`SlowClose`, :class:`Slicer`,
+  :class:`LimitData`;
+- an edge going down (the proxy disabled): :class:`Down`;
+- application faults Toxiproxy cannot make, through a service's admin API:
+  :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`.
+
+New kinds (load surges, container crashes) are new classes with an applier;
+nothing that consumes faults needs to change. :func:`build_fault` makes a
+fault from loose fields (a spec file, the CLI) with one-line errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from harness.errors import FaultSpecError
+
+__all__ = [
+    "FAULT_KINDS",
+    "Bandwidth",
+    "Down",
+    "EdgeFault",
+    "Fault",
+    "HttpError",
+    "Latency",
+    "LimitData",
+    "ResetPeer",
+    "ServiceFault",
+    "SlowClose",
+    "SlowHandler",
+    "Slicer",
+    "Timeout",
+    "ToxicFault",
+    "build_fault",
+]
+
+Stream = Literal["upstream", "downstream"]
+_STREAMS = ("upstream", "downstream")
+
+
+def _non_negative(owner: object, *names: str) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FaultSpecError(
+                f"{type(owner).__name__}.{name} must be a number, got {value!r}"
+            )
+        if not math.isfinite(value) or value < 0:
+            raise FaultSpecError(
+                f"{type(owner).__name__}.{name} must be >= 0, got {value!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fault:
+    """Base of every fault."""
+
+    kind: ClassVar[str] = "fault"
+
+    def describe(self) -> str:
+        fields = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+        )
+        return f"{self.kind}({fields})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EdgeFault(Fault):
+    """A fault on one dependency edge, e.g. ``edge="card->pay"``."""
+
+    edge: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.edge, str) or "->" not in self.edge:
+            raise FaultSpecError(
+                f"{type(self).__name__}.edge must name an edge like 'card->pay', got {self.edge!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Down(EdgeFault):
+    """The edge stops accepting connections and drops open ones (proxy disabled)."""
+
+    kind: ClassVar[str] = "down"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToxicFault(EdgeFault):
+    """A Toxiproxy toxic on an edge.
+
+    ``stream`` is ``downstream`` (server -> client, the default) or
+    ``upstream`` (client -> server). ``toxicity`` is the share of TCP
+    *connections* affected, in (0, 1]: Toxiproxy draws it per connection,
+    not per request.
+    """
+
+    toxic_type: ClassVar[str] = ""
+    stream: Stream = "downstream"
+    toxicity: float = 1.0
+
+    def __post_init__(self) -> None:
+        EdgeFault.__post_init__(self)
+        if self.stream not in _STREAMS:
+            raise FaultSpecError(
+                f"{type(self).__name__}.stream must be 'upstream' or 'downstream', "
+                f"got {self.stream!r}"
+            )
+        toxicity = self.toxicity
+        if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
+            raise FaultSpecError(f"{type(self).__name__}.toxicity must be a number in (0, 1]")
+        # Toxicity 0 is refused, not sent: Toxiproxy has applied such toxics anyway.
+        if not 0 < toxicity <= 1:
+            raise FaultSpecError(
+                f"{type(self).__name__}.toxicity must be in (0, 1], got {toxicity!r}; "
+                "to apply no fault, do not add one"
+            )
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        """The toxic's attributes in Toxiproxy's names and units."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Latency(ToxicFault):
+    """Adds ``latency_ms`` (+/- ``jitter_ms``) to data on the stream."""
+
+    kind: ClassVar[str] = "latency"
+    toxic_type: ClassVar[str] = "latency"
+    latency_ms: int
+    jitter_ms: int = 0
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "latency_ms", "jitter_ms")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"latency": int(self.latency_ms), "jitter": int(self.jitter_ms)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeout(ToxicFault):
+    """Stops all data; closes the connection after ``timeout_ms`` (0: holds it forever)."""
+
+    kind: ClassVar[str] = "timeout"
+    toxic_type: ClassVar[str] = "timeout"
+    timeout_ms: int = 0
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "timeout_ms")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"timeout": int(self.timeout_ms)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetPeer(ToxicFault):
+    """Resets connections (TCP RST) after ``timeout_ms``."""
+
+    kind: ClassVar[str] = "reset_peer"
+    toxic_type: ClassVar[str] = "reset_peer"
+    timeout_ms: int = 0
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "timeout_ms")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"timeout": int(self.timeout_ms)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bandwidth(ToxicFault):
+    """Limits the stream to ``rate_kb_per_s`` kilobytes per second."""
+
+    kind: ClassVar[str] = "bandwidth"
+    toxic_type: ClassVar[str] = "bandwidth"
+    rate_kb_per_s: int
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "rate_kb_per_s")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"rate": int(self.rate_kb_per_s)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlowClose(ToxicFault):
+    """Delays the TCP close by ``delay_ms``."""
+
+    kind: ClassVar[str] = "slow_close"
+    toxic_type: ClassVar[str] = "slow_close"
+    delay_ms: int
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "delay_ms")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"delay": int(self.delay_ms)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slicer(ToxicFault):
+    """Slices data into packets of about ``average_size_bytes``, ``delay_us`` apart."""
+
+    kind: ClassVar[str] = "slicer"
+    toxic_type: ClassVar[str] = "slicer"
+    average_size_bytes: int
+    size_variation_bytes: int = 0
+    delay_us: int = 0
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "average_size_bytes", "size_variation_bytes", "delay_us")
+        if self.size_variation_bytes > self.average_size_bytes:
+            raise FaultSpecError(
+                "Slicer.size_variation_bytes must not exceed average_size_bytes"
+            )
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {
+            "average_size": int(self.average_size_bytes),
+            "size_variation": int(self.size_variation_bytes),
+            "delay": int(self.delay_us),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitData(ToxicFault):
+    """Closes the connection once ``limit_bytes`` have passed."""
+
+    kind: ClassVar[str] = "limit_data"
+    toxic_type: ClassVar[str] = "limit_data"
+    limit_bytes: int
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        _non_negative(self, "limit_bytes")
+
+    def toxiproxy_attributes(self) -> dict[str, int]:
+        return {"bytes": int(self.limit_bytes)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceFault(Fault):
+    """An application fault inside one service, applied through its admin API.
+
+    ``route`` is a path prefix such as ``/points``; ``"*"`` matches every route
+    except health and admin.
+    """
+
+    service: str
+    route: str = "*"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.service, str) or not self.service:
+            raise FaultSpecError(f"{type(self).__name__}.service must name a service")
+        if not isinstance(self.route, str) or not (self.route == "*" or self.route.startswith("/")):
+            raise FaultSpecError(
+                f"{type(self).__name__}.route must be '*' or a path starting with '/', "
+                f"got {self.route!r}"
+            )
+
+    def admin_rule(self) -> dict[str, Any]:
+        """The rule as the services' admin API takes it."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpError(ServiceFault):
+    """The service answers ``status`` (500 or 503 ...) for ``share`` of matching requests."""
+
+    kind: ClassVar[str] = "http_error"
+    status: int = 503
+    share: float = 1.0
+
+    def __post_init__(self) -> None:
+        ServiceFault.__post_init__(self)
+        if not isinstance(self.status, int) or not 500 <= self.status <= 599:
+            raise FaultSpecError(f"HttpError.status must be a 5xx code, got {self.status!r}")
+        if not isinstance(self.share, int | float) or not 0 < self.share <= 1:
+            raise FaultSpecError(f"HttpError.share must be in (0, 1], got {self.share!r}")
+
+    def admin_rule(self) -> dict[str, Any]:
+        return {"route": self.route, "status": self.status, "share": float(self.share)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlowHandler(ServiceFault):
+    """The service's handler takes ``delay_ms`` longer for matching requests."""
+
+    kind: ClassVar[str] = "slow_handler"
+    delay_ms: int
+
+    def __post_init__(self) -> None:
+        ServiceFault.__post_init__(self)
+        _non_negative(self, "delay_ms")
+
+    def admin_rule(self) -> dict[str, Any]:
+        return {"route": self.route, "delay_ms": int(self.delay_ms)}
+
+
+FAULT_KINDS: dict[str, type[Fault]] = {
+    cls.kind: cls
+    for cls in (
+        Latency, Timeout, ResetPeer, Bandwidth, SlowClose, Slicer, LimitData,
+        Down, HttpError, SlowHandler,
+    )
+}
+
+
+def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -> Fault:
+    """Make a fault from loose fields; every mistake is a one-line FaultSpecError.
+
+    ``where`` prefixes messages (e.g. ``incident.yaml: timeline[0]``).
+    """
+    cls = FAULT_KINDS.get(kind)
+    if cls is None:
+        raise FaultSpecError(
+            f"{where}: unknown fault kind {kind!r}; known kinds: {', '.join(sorted(FAULT_KINDS))}"
+        )
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise FaultSpecError(
+            f"{where}: unknown attribute {unknown[0]!r} for {kind}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    required = {
+        f.name for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    missing = sorted(required - set(fields))
+    if missing:
+        raise FaultSpecError(f"{where}: {kind} needs {', '.join(missing)}")
+    try:
+        return cls(**fields)
+    except FaultSpecError as exc:
+        raise FaultSpecError(f"{where}: {exc}") from None

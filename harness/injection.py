@@ -1,0 +1,255 @@
+"""Applying faults to a running stack, in scopes that always remove them.
+
+:class:`Injector` turns a fault value into a change on the running system
+(a toxic, a disabled proxy, an admin-API rule) and back. A :class:`FaultScope`
+is the only way tests and experiments apply faults: leaving it, normally or
+by an exception, removes exactly what it added, in reverse order.
+
+Backends can teach the injector new fault kinds (container crashes, load
+surges) with :meth:`Injector.register`, without touching the callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+import httpx
+
+from harness.errors import DominoError, ToxiproxyAPIError, UnknownServiceError
+from harness.faults import Down, Fault, ServiceFault, ToxicFault
+from harness.topology import Topology
+from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
+
+__all__ = ["AppliedFault", "FaultApplier", "FaultRemovalError", "FaultScope", "Injector"]
+
+
+class FaultRemovalError(DominoError):
+    """A fault could not be removed; the message lists what may be left behind."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedFault:
+    """A fault as applied: where it went and the handle that removes it.
+
+    ``applied_at_s`` is ``time.monotonic()`` when the application returned.
+    """
+
+    fault: Fault
+    target: str
+    handle: str
+    applied_at_s: float
+
+
+class FaultApplier(Protocol):
+    """Knows how to apply and remove one family of faults."""
+
+    def apply(self, fault: Any) -> tuple[str, str]:
+        """Apply; return (target, handle) for :meth:`remove`."""
+
+    def remove(self, target: str, handle: str) -> None: ...
+
+
+class _ToxicApplier:
+    def __init__(self, client: ToxiproxyClient, proxy_of: Callable[[str], str]) -> None:
+        self._client = client
+        self._proxy_of = proxy_of
+        self._ids = itertools.count(1)
+
+    def apply(self, fault: ToxicFault) -> tuple[str, str]:
+        proxy = self._proxy_of(fault.edge)
+        name = f"domino_{fault.toxic_type}_{fault.stream}_{next(self._ids)}"
+        toxic = ToxicInfo(
+            name=name,
+            type=fault.toxic_type,
+            stream=fault.stream,
+            toxicity=float(fault.toxicity),
+            attributes=fault.toxiproxy_attributes(),
+        )
+        self._client.add_toxic(proxy, toxic)
+        return proxy, name
+
+    def remove(self, target: str, handle: str) -> None:
+        self._client.remove_toxic(target, handle)
+
+
+class _DownApplier:
+    def __init__(self, client: ToxiproxyClient, proxy_of: Callable[[str], str]) -> None:
+        self._client = client
+        self._proxy_of = proxy_of
+
+    def apply(self, fault: Down) -> tuple[str, str]:
+        proxy = self._proxy_of(fault.edge)
+        self._client.set_enabled(proxy, False)
+        return proxy, "disabled"
+
+    def remove(self, target: str, handle: str) -> None:
+        self._client.set_enabled(target, True)
+
+
+class _AdminApplier:
+    """Application faults through each service's token-protected admin API."""
+
+    def __init__(self, admin_urls: Mapping[str, str], admin_token: str, timeout_s: float) -> None:
+        self._urls = dict(admin_urls)
+        self._headers = {"X-Admin-Token": admin_token}
+        self._timeout_s = timeout_s
+
+    def _url(self, service: str) -> str:
+        if service not in self._urls:
+            raise UnknownServiceError(service, sorted(self._urls))
+        return self._urls[service]
+
+    def apply(self, fault: ServiceFault) -> tuple[str, str]:
+        url = f"{self._url(fault.service)}/admin/faults"
+        try:
+            response = httpx.post(
+                url, json=fault.admin_rule(), headers=self._headers, timeout=self._timeout_s
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise FaultRemovalError(f"could not add {fault.describe()} at {url}: {exc}") from exc
+        return fault.service, str(response.json()["id"])
+
+    def remove(self, target: str, handle: str) -> None:
+        url = f"{self._url(target)}/admin/faults/{handle}"
+        try:
+            httpx.delete(url, headers=self._headers, timeout=self._timeout_s).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise FaultRemovalError(f"could not remove fault {handle} at {url}: {exc}") from exc
+
+    def clear(self) -> None:
+        for service, url in self._urls.items():
+            try:
+                httpx.delete(
+                    f"{url}/admin/faults", headers=self._headers, timeout=self._timeout_s
+                ).raise_for_status()
+            except httpx.HTTPError as exc:
+                raise FaultRemovalError(f"could not clear faults on {service}: {exc}") from exc
+
+    def held(self) -> list[str]:
+        found = []
+        for service, url in self._urls.items():
+            response = httpx.get(
+                f"{url}/admin/faults", headers=self._headers, timeout=self._timeout_s
+            )
+            response.raise_for_status()
+            found += [f"{service}: {rule}" for rule in response.json()["faults"]]
+        return found
+
+
+class Injector:
+    """Applies faults to one running stack and reports anything left behind."""
+
+    def __init__(
+        self,
+        *,
+        topology: Topology,
+        toxiproxy: ToxiproxyClient,
+        proxies: Mapping[str, str],
+        admin_urls: Mapping[str, str],
+        admin_token: str,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.topology = topology
+        self.toxiproxy = toxiproxy
+        self._proxies = dict(proxies)
+        self._admin = _AdminApplier(admin_urls, admin_token, timeout_s)
+        self._appliers: list[tuple[type[Fault], FaultApplier]] = [
+            (ToxicFault, _ToxicApplier(toxiproxy, self._proxy_of)),
+            (Down, _DownApplier(toxiproxy, self._proxy_of)),
+            (ServiceFault, self._admin),
+        ]
+
+    def _proxy_of(self, edge: str) -> str:
+        self.topology.edge(edge)  # raises UnknownEdgeError listing the known edges
+        return self._proxies[edge]
+
+    def register(self, fault_type: type[Fault], applier: FaultApplier) -> None:
+        """Teach the injector a new family of faults (most specific first)."""
+        self._appliers.insert(0, (fault_type, applier))
+
+    def _applier(self, fault: Fault) -> FaultApplier:
+        for fault_type, applier in self._appliers:
+            if isinstance(fault, fault_type):
+                return applier
+        raise FaultRemovalError(f"no applier for {fault.describe()} on this backend")
+
+    def apply(self, fault: Fault) -> AppliedFault:
+        """Apply one fault now; prefer :meth:`scope`, which always removes it."""
+        target, handle = self._applier(fault).apply(fault)
+        return AppliedFault(fault, target, handle, time.monotonic())
+
+    def remove(self, applied: AppliedFault) -> None:
+        self._applier(applied.fault).remove(applied.target, applied.handle)
+
+    def scope(self, *faults: Fault) -> FaultScope:
+        """A context manager (sync or async) holding ``faults`` for its duration."""
+        return FaultScope(self, faults)
+
+    def clear(self) -> None:
+        """Remove every fault: all toxics, all disabled proxies, all admin rules."""
+        self.toxiproxy.reset()
+        self._admin.clear()
+
+    def leftovers(self) -> list[str]:
+        """Every fault still held anywhere: toxics, disabled proxies, admin rules."""
+        found = []
+        for name, proxy in self.toxiproxy.proxies().items():
+            if not proxy.enabled:
+                found.append(f"proxy {name} disabled")
+            found += [f"toxic {t.name} on {name}" for t in proxy.toxics]
+        return found + self._admin.held()
+
+
+class FaultScope:
+    """Holds faults while the block runs; removes exactly them on every path."""
+
+    def __init__(self, injector: Injector, faults: Sequence[Fault]) -> None:
+        self._injector = injector
+        self._faults = tuple(faults)
+        self.applied: list[AppliedFault] = []
+
+    def __enter__(self) -> list[AppliedFault]:
+        try:
+            for fault in self._faults:
+                self.applied.append(self._injector.apply(fault))
+        except BaseException:
+            self._remove_all(raise_errors=False)
+            raise
+        return list(self.applied)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._remove_all(raise_errors=exc is None)
+
+    async def __aenter__(self) -> list[AppliedFault]:
+        return await asyncio.to_thread(self.__enter__)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
+
+    def _remove_all(self, *, raise_errors: bool) -> None:
+        failures = []
+        while self.applied:
+            applied = self.applied.pop()
+            try:
+                self._injector.remove(applied)
+            except (DominoError, ToxiproxyAPIError) as exc:
+                failures.append(f"{applied.fault.describe()}: {exc}")
+        if failures and raise_errors:
+            raise FaultRemovalError("faults may be left behind: " + "; ".join(failures))

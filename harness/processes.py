@@ -1,0 +1,95 @@
+"""Child processes that never outlive the run that started them.
+
+Each child gets its own session (a terminal's Ctrl-C reaches only the runner,
+which then stops children in order) and, on Linux, a parent-death signal so
+that even a SIGKILLed runner takes its children with it. The run-state file
+(see :mod:`harness.runstate`) is the second line of defence on other systems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ManagedProcess", "spawn"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:  # runs in the child, before exec
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent died before prctl took hold
+            os._exit(1)
+
+
+@dataclass
+class ManagedProcess:
+    """A started child process with its log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the process's log, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.strip().splitlines()[-lines:]) or "(log is empty)"
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+        if self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.kill()
+            self.popen.wait(timeout=timeout_s)
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+    cwd: Path | None = None,
+) -> ManagedProcess:
+    """Start ``argv`` with stdout and stderr going to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    parent_pid = os.getpid()
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            pass_fds=tuple(pass_fds),
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=lambda: _die_with_parent(parent_pid),  # noqa: PLW1509
+        )
+    return ManagedProcess(name, popen, log_path)

@@ -1,0 +1,1 @@
+"""The reference system Domino breaks: mock bank, card and pay services and their kit."""

@@ -1,0 +1,1 @@
+"""bank: the super-app backend: login, accounts, and the card tab (-> card -> pay)."""

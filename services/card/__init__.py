@@ -1,0 +1,1 @@
+"""card: the card company's service: a customer's cards and their points (from pay)."""

@@ -1,0 +1,1 @@
+"""pay: the payment app's backend (KB Pay's role): card points and payments."""
