@@ -8,7 +8,8 @@ always removes it. Kinds:
   :class:`LimitData`;
 - an edge going down (the proxy disabled): :class:`Down`;
 - application faults Toxiproxy cannot make, through a service's admin API:
-  :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`.
+  :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`;
+- whole-service faults applied by the backend: :class:`Crash`, :class:`Pause`.
 
 New kinds (load surges, container crashes) are new classes with an applier;
 nothing that consumes faults needs to change. :func:`build_fault` makes a
@@ -28,17 +29,20 @@ from harness.errors import FaultSpecError
 __all__ = [
     "FAULT_KINDS",
     "Bandwidth",
+    "Crash",
     "Down",
     "EdgeFault",
     "Fault",
     "HttpError",
     "Latency",
     "LimitData",
+    "Pause",
+    "ProcessFault",
     "ResetPeer",
     "ServiceFault",
+    "Slicer",
     "SlowClose",
     "SlowHandler",
-    "Slicer",
     "Timeout",
     "ToxicFault",
     "build_fault",
@@ -52,13 +56,9 @@ def _non_negative(owner: object, *names: str) -> None:
     for name in names:
         value = getattr(owner, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FaultSpecError(
-                f"{type(owner).__name__}.{name} must be a number, got {value!r}"
-            )
+            raise FaultSpecError(f"{type(owner).__name__}.{name} must be a number, got {value!r}")
         if not math.isfinite(value) or value < 0:
-            raise FaultSpecError(
-                f"{type(owner).__name__}.{name} must be >= 0, got {value!r}"
-            )
+            raise FaultSpecError(f"{type(owner).__name__}.{name} must be >= 0, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,9 +68,7 @@ class Fault:
     kind: ClassVar[str] = "fault"
 
     def describe(self) -> str:
-        fields = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
-        )
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.kind}({fields})"
 
 
@@ -225,9 +223,7 @@ class Slicer(ToxicFault):
         ToxicFault.__post_init__(self)
         _non_negative(self, "average_size_bytes", "size_variation_bytes", "delay_us")
         if self.size_variation_bytes > self.average_size_bytes:
-            raise FaultSpecError(
-                "Slicer.size_variation_bytes must not exceed average_size_bytes"
-            )
+            raise FaultSpecError("Slicer.size_variation_bytes must not exceed average_size_bytes")
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {
@@ -312,11 +308,46 @@ class SlowHandler(ServiceFault):
         return {"route": self.route, "delay_ms": int(self.delay_ms)}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessFault(Fault):
+    """A fault on a whole service: its process (local) or container (docker)."""
+
+    service: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.service, str) or not self.service:
+            raise FaultSpecError(f"{type(self).__name__}.service must name a service")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crash(ProcessFault):
+    """The service is killed (SIGKILL) and stays down; it is restarted when the scope ends."""
+
+    kind: ClassVar[str] = "crash"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause(ProcessFault):
+    """The service is frozen (SIGSTOP / docker pause): connections hang; resumed at the end."""
+
+    kind: ClassVar[str] = "pause"
+
+
 FAULT_KINDS: dict[str, type[Fault]] = {
     cls.kind: cls
     for cls in (
-        Latency, Timeout, ResetPeer, Bandwidth, SlowClose, Slicer, LimitData,
-        Down, HttpError, SlowHandler,
+        Latency,
+        Timeout,
+        ResetPeer,
+        Bandwidth,
+        SlowClose,
+        Slicer,
+        LimitData,
+        Down,
+        HttpError,
+        SlowHandler,
+        Crash,
+        Pause,
     )
 }
 
@@ -339,7 +370,8 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
             f"allowed: {', '.join(sorted(allowed))}"
         )
     required = {
-        f.name for f in dataclasses.fields(cls)
+        f.name
+        for f in dataclasses.fields(cls)
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
     missing = sorted(required - set(fields))

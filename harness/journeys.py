@@ -154,9 +154,7 @@ class JourneyClient:
         started = time.monotonic()
         at_s = started - self._origin_s
         try:
-            response = self._http.request(
-                journey.method, journey.path, headers=headers, json=body
-            )
+            response = self._http.request(journey.method, journey.path, headers=headers, json=body)
         except httpx.TimeoutException:
             return Observation(journey.name, at_s, _ms_since(started), False, None, "NT004")
         except httpx.TransportError:
@@ -174,8 +172,13 @@ class JourneyClient:
         if isinstance(error, dict):
             cause = tuple(c for c in error.get("cause", ()) if isinstance(c, dict))
             return Observation(
-                journey.name, at_s, latency_ms, False, response.status_code,
-                str(error.get("code")), cause,
+                journey.name,
+                at_s,
+                latency_ms,
+                False,
+                response.status_code,
+                str(error.get("code")),
+                cause,
             )
         return Observation(journey.name, at_s, latency_ms, False, response.status_code)
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import httpx
 
-__all__ = ["DeadlineExceeded", "http_ok", "wait_until"]
+__all__ = ["ReadinessTimeoutError", "http_ok", "wait_until"]
 
 
-class DeadlineExceeded(TimeoutError):
+class ReadinessTimeoutError(TimeoutError):
     """The condition did not hold before the deadline."""
 
 
@@ -25,7 +25,7 @@ def wait_until(
     """Poll ``condition`` until true; return seconds waited.
 
     ``abort`` may return a reason to stop early (e.g. the process died).
-    Raises DeadlineExceeded naming ``what`` when ``timeout_s`` passes.
+    Raises ReadinessTimeoutError naming ``what`` when ``timeout_s`` passes.
     """
     start = time.monotonic()
     deadline = start + timeout_s
@@ -35,9 +35,9 @@ def wait_until(
         if abort is not None:
             reason = abort()
             if reason:
-                raise DeadlineExceeded(f"{what}: {reason}")
+                raise ReadinessTimeoutError(f"{what}: {reason}")
         if time.monotonic() >= deadline:
-            raise DeadlineExceeded(f"{what}: not true after {timeout_s:g}s")
+            raise ReadinessTimeoutError(f"{what}: not true after {timeout_s:g}s")
         time.sleep(interval_s)
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -76,10 +75,13 @@ class RunRecord:
         return cls(**raw)
 
 
+_HAS_PROC = Path("/proc/self/cmdline").exists()
+
+
 def process_cmdline(pid: int) -> str | None:
     """The command line of a live process, or None if there is no such process."""
     proc = Path(f"/proc/{pid}/cmdline")
-    if sys.platform.startswith("linux"):
+    if _HAS_PROC:
         try:
             return proc.read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except (FileNotFoundError, ProcessLookupError, PermissionError):

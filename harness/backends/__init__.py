@@ -39,5 +39,3 @@ def start_stack(
         )
         return stack
     raise UsageError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-
-

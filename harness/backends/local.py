@@ -11,6 +11,7 @@ therefore crosses Toxiproxy. Teardown runs in reverse on every path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from harness.home import domino_home
 from harness.injection import Injector
 from harness.processes import ManagedProcess, spawn
 from harness.profiles import check_profile
-from harness.readiness import DeadlineExceeded, http_ok, wait_until
+from harness.readiness import ReadinessTimeoutError, http_ok, wait_until
 from harness.runstate import RunRecord, reconcile
 from harness.stack import EdgeEndpoint, Stack
 from harness.topology import Topology
@@ -53,6 +54,37 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def _exited(process: ManagedProcess) -> Callable[[], str | None]:
+    """An abort check for :func:`wait_until`: a reason once the process has exited."""
+
+    def check() -> str | None:
+        return None if process.alive() else f"{process.name} exited"
+
+    return check
+
+
+def _wait_healthy(
+    topology: Topology,
+    processes: Mapping[str, ManagedProcess],
+    direct: Mapping[str, str],
+    ready_timeout_s: float,
+) -> None:
+    for service in topology.services:
+        process = processes[service.name]
+        url = direct[service.name] + service.health_path
+        try:
+            wait_until(
+                functools.partial(http_ok, url),
+                timeout_s=ready_timeout_s,
+                what=f"service {service.name} at {url}",
+                abort=_exited(process),
+            )
+        except ReadinessTimeoutError as exc:
+            raise ServiceStartError(
+                f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
+            ) from None
 
 
 def _remove_run_dir(record: RunRecord) -> None:
@@ -80,9 +112,9 @@ def _start_toxiproxy(
                 client.reachable,
                 timeout_s=ready_timeout_s,
                 what="Toxiproxy API",
-                abort=lambda p=process: None if p.alive() else "toxiproxy-server exited",
+                abort=_exited(process),
             )
-        except DeadlineExceeded as exc:
+        except ReadinessTimeoutError as exc:
             process.stop()
             last_error = f"{exc}; log: {process.log_tail(5)}"
             if "address already in use" in process.log_tail(20):
@@ -162,19 +194,12 @@ def local_stack(
         for sock in sockets.values():
             sock.close()
 
-        for service, process in zip(topology.services, processes[1:], strict=True):
-            url = direct[service.name] + service.health_path
-            try:
-                wait_until(
-                    lambda u=url: http_ok(u),
-                    timeout_s=ready_timeout_s,
-                    what=f"service {service.name} at {url}",
-                    abort=lambda p=process: None if p.alive() else "process exited",
-                )
-            except DeadlineExceeded as exc:
-                raise ServiceStartError(
-                    f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
-                ) from None
+        _wait_healthy(
+            topology,
+            {s.name: p for s, p in zip(topology.services, processes[1:], strict=True)},
+            direct,
+            ready_timeout_s,
+        )
         say("stack ready")
 
         injector = Injector(

@@ -26,8 +26,11 @@ _MODULE = "github.com/Shopify/toxiproxy/v2"
 
 HOW_TO_GET = (
     "get toxiproxy-server v" + TOXIPROXY_VERSION + " in one of these ways: "
-    "`domino toxiproxy install` (needs Go; runs `go install " + _MODULE + "/cmd/server@v"
-    + TOXIPROXY_VERSION + "`); a release binary from github.com/Shopify/toxiproxy/releases "
+    "`domino toxiproxy install` (needs Go; runs `go install "
+    + _MODULE
+    + "/cmd/server@v"
+    + TOXIPROXY_VERSION
+    + "`); a release binary from github.com/Shopify/toxiproxy/releases "
     "on PATH as toxiproxy-server; `brew install toxiproxy` (macOS); or the Docker image "
     "ghcr.io/shopify/toxiproxy:" + TOXIPROXY_VERSION + " with `--backend docker`. "
     "Point DOMINO_TOXIPROXY_BIN at a binary kept elsewhere."

@@ -109,7 +109,9 @@ class ToxiproxyClient:
                 f"{what} failed: {type(exc).__name__}; is the Toxiproxy server running?"
             ) from exc
         if not response.ok:
-            raise ToxiproxyAPIError(f"{what} answered {response.status_code}: {response.text[:200]}")
+            raise ToxiproxyAPIError(
+                f"{what} answered {response.status_code}: {response.text[:200]}"
+            )
         return cast(requests.Response, response)
 
     def _json(self, method: str, path: str, json: Any = None) -> Any:
@@ -166,7 +168,9 @@ class ToxiproxyClient:
         self._call("post", f"/proxies/{quote(name, safe='')}", {"enabled": enabled})
         now = self.proxy(name)
         if now.enabled != enabled:
-            raise ToxiproxyAPIError(f"proxy {name} still has enabled={now.enabled} after the update")
+            raise ToxiproxyAPIError(
+                f"proxy {name} still has enabled={now.enabled} after the update"
+            )
         return now
 
     # -- toxics --------------------------------------------------------------------
@@ -187,7 +191,9 @@ class ToxiproxyClient:
         self._call("post", f"/proxies/{quote(proxy, safe='')}/toxics", payload)
         held = {t.name: t for t in self.toxics(proxy)}.get(toxic.name)
         if held is None:
-            raise ToxiproxyAPIError(f"toxic {toxic.name} on {proxy} is missing right after adding it")
+            raise ToxiproxyAPIError(
+                f"toxic {toxic.name} on {proxy} is missing right after adding it"
+            )
         mismatched = {
             key: (value, held.attributes.get(key))
             for key, value in toxic.attributes.items()

@@ -29,7 +29,8 @@ def build_app(config: ServiceConfig) -> FastAPI:
         db = Database(config.data_dir / "bank.sqlite3")
         with db.transaction() as conn:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, password TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS customers"
+                " (customer_id TEXT PRIMARY KEY, password TEXT NOT NULL)"
             )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY,"
@@ -37,7 +38,9 @@ def build_app(config: ServiceConfig) -> FastAPI:
             )
             if conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0:
                 ids = customer_ids()
-                conn.executemany("INSERT INTO customers VALUES (?, ?)", [(c, password_of(c)) for c in ids])
+                conn.executemany(
+                    "INSERT INTO customers VALUES (?, ?)", [(c, password_of(c)) for c in ids]
+                )
                 conn.executemany(
                     "INSERT INTO accounts VALUES (?, ?, ?)",
                     [(f"{c}-krw", c, OPENING_BALANCE_KRW) for c in ids],
@@ -59,7 +62,10 @@ def build_app(config: ServiceConfig) -> FastAPI:
             # The fragile design: the home screen's card widget is loaded before login answers.
             card = request.app.state.deps["card"]
             result["card"] = await card.call(
-                "GET", "/cards/summary", token=token, budget=RequestBudget(config.knobs.request_budget_s)
+                "GET",
+                "/cards/summary",
+                token=token,
+                budget=RequestBudget(config.knobs.request_budget_s),
             )
         return result
 
@@ -79,6 +85,8 @@ def build_app(config: ServiceConfig) -> FastAPI:
         deps = request.app.state.deps
         card_call = deps["card"].call("GET", "/cards/summary", token=token, budget=budget)
         pay_call = deps["pay"].call("GET", "/payments/recent", token=token, budget=budget)
+        card: Any
+        payments: Any
         card, payments = await asyncio.gather(card_call, pay_call, return_exceptions=True)
         if isinstance(card, BaseException) or isinstance(payments, BaseException):
             failed = card if isinstance(card, BaseException) else payments

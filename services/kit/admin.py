@@ -38,7 +38,7 @@ class FaultRule:
     delay_ms: int = 0
 
     def matches(self, path: str) -> bool:
-        return self.route == "*" or path == self.route or path.startswith(self.route.rstrip("/") + "/")
+        return self.route in ("*", path) or path.startswith(self.route.rstrip("/") + "/")
 
 
 class FaultRuleIn(BaseModel):
@@ -49,7 +49,7 @@ class FaultRuleIn(BaseModel):
 
 
 def _exempt(path: str) -> bool:
-    return path == "/health" or path.startswith("/admin") or path.startswith("/openapi") or path.startswith("/docs")
+    return path == "/health" or path.startswith(("/admin", "/openapi", "/docs"))
 
 
 def require_admin(request: Request) -> None:
@@ -73,7 +73,11 @@ def install_fault_middleware(app: FastAPI) -> None:
                     service = app.state.config.name
                     error = ServiceError(
                         "DP002" if rule.status != 503 else "CD001",
-                        [CauseLink(service, None, f"injected_http_{rule.status}", f"rule {rule.id}")],
+                        [
+                            CauseLink(
+                                service, None, f"injected_http_{rule.status}", f"rule {rule.id}"
+                            )
+                        ],
                         message="Injected application fault.",
                         status=rule.status,
                     )

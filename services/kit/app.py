@@ -96,7 +96,12 @@ def create_app(
     async def error_codes() -> dict[str, Any]:
         return {
             "codes": [
-                {"code": c.code, "http_status": c.http_status, "meaning": c.meaning, "message": c.message}
+                {
+                    "code": c.code,
+                    "http_status": c.http_status,
+                    "meaning": c.meaning,
+                    "message": c.message,
+                }
                 for c in ERROR_CODES.values()
             ]
         }
@@ -112,7 +117,7 @@ def serve(build: Callable[[ServiceConfig], FastAPI], name: str) -> None:
     try:
         config = ServiceConfig.from_env(name)
     except (KnobError, ValueError) as exc:
-        print(f"{name}: bad configuration: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"{name}: bad configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     app = build(config)
     options: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "on"}

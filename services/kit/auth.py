@@ -33,8 +33,10 @@ class TokenSigner:
         """The customer id in a valid token; ServiceError AU001 otherwise."""
         payload, _, signature = token.rpartition(".")
         customer_id, _, expiry = payload.partition(".")
-        if not customer_id or not expiry.isdigit() or not hmac.compare_digest(
-            signature, self._sign(payload)
+        if (
+            not customer_id
+            or not expiry.isdigit()
+            or not hmac.compare_digest(signature, self._sign(payload))
         ):
             raise ServiceError("AU001", message="The session token is invalid.")
         if int(expiry) < time.time():

@@ -76,32 +76,15 @@ class DependencyClient:
             remaining = budget.remaining_s() if budget is not None else None
             if remaining is not None:
                 if remaining <= 0.01:
-                    raise last or ServiceError("NT004", [self._link("timeout", "request budget spent")])
+                    raise last or ServiceError(
+                        "NT004", [self._link("timeout", "request budget spent")]
+                    )
                 timeout_s = min(timeout_s, remaining)
             self.calls += 1
-            retry_after_s: float | None = None
-            try:
-                response = await self._http.request(
-                    method,
-                    self.dependency.base_url + path,
-                    headers=headers,
-                    json=json,
-                    timeout=httpx.Timeout(timeout_s, pool=timeout_s),
-                )
-            except httpx.TimeoutException as exc:
-                last = ServiceError("NT004", [self._link("timeout", type(exc).__name__)])
-            except httpx.TransportError as exc:
-                kind = "refused" if isinstance(exc, httpx.ConnectError) else "reset"
-                last = ServiceError("DP001", [self._link(kind, type(exc).__name__)])
-            else:
-                if response.status_code < 500 and response.status_code != 429:
-                    if knobs.circuit_breaker:
-                        self.breaker.record_success()
-                    if response.is_error:
-                        raise _passthrough(response, self._link("error"))
-                    return response.json()
-                last = _passthrough(response, self._link("error"))
-                retry_after_s = _retry_after_s(response)
+            outcome, retry_after_s = await self._attempt(method, path, headers, json, timeout_s)
+            if not isinstance(outcome, ServiceError):
+                return outcome
+            last = outcome
             self.failures += 1
             if knobs.circuit_breaker:
                 self.breaker.record_failure()
@@ -109,6 +92,31 @@ class DependencyClient:
                 await asyncio.sleep(self._backoff_s(attempt, retry_after_s))
         assert last is not None
         raise last
+
+    async def _attempt(
+        self, method: str, path: str, headers: dict[str, str], json: Any, timeout_s: float
+    ) -> tuple[Any, float | None]:
+        """One call: (the JSON answer, None) or (a retryable ServiceError, Retry-After)."""
+        try:
+            response = await self._http.request(
+                method,
+                self.dependency.base_url + path,
+                headers=headers,
+                json=json,
+                timeout=httpx.Timeout(timeout_s, pool=timeout_s),
+            )
+        except httpx.TimeoutException as exc:
+            return ServiceError("NT004", [self._link("timeout", type(exc).__name__)]), None
+        except httpx.TransportError as exc:
+            kind = "refused" if isinstance(exc, httpx.ConnectError) else "reset"
+            return ServiceError("DP001", [self._link(kind, type(exc).__name__)]), None
+        if response.status_code >= 500 or response.status_code == 429:
+            return _passthrough(response, self._link("error")), _retry_after_s(response)
+        if self.knobs.circuit_breaker:
+            self.breaker.record_success()
+        if response.is_error:  # 4xx: the caller's mistake, not the dependency's; no retry
+            raise _passthrough(response, self._link("error"))
+        return response.json(), None
 
     def _backoff_s(self, attempt: int, retry_after_s: float | None) -> float:
         if not self.knobs.retry_backoff:
@@ -138,7 +146,7 @@ def _passthrough(response: httpx.Response, link: CauseLink) -> ServiceError:
         chain = [CauseLink(link.service, link.edge, f"http_{response.status_code}")]
     else:
         chain.append(link)
-    if code.startswith("AU") or code.startswith("RQ"):
+    if code.startswith(("AU", "RQ")):
         return ServiceError(code, chain, status=response.status_code)
     if code not in ("NT004", "DP001", "DP003", "OV001", "FS001", "MT001"):
         code = "DP002"

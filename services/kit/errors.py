@@ -28,48 +28,57 @@ ERROR_CODES: dict[str, ErrorCode] = {
     c.code: c
     for c in (
         ErrorCode(
-            "NT003", 503,
+            "NT003",
+            503,
             "The client could not reach bank (device offline or client->bank edge down). "
             "Shown by the app itself; bank sends it only in the fragile profile, wrongly.",
             "The connection to the bank was cut by a temporary error of the bank server.",
         ),
         ErrorCode(
-            "NT004", 504,
+            "NT004",
+            504,
             "Bank was reached, but it or a dependency did not answer in time.",
             "No response from the server. Please try again shortly.",
         ),
         ErrorCode(
-            "DP001", 502,
+            "DP001",
+            502,
             "A dependency refused or reset the connection.",
             "A partner service is unreachable right now.",
         ),
         ErrorCode(
-            "DP002", 502,
+            "DP002",
+            502,
             "A dependency answered with an error.",
             "A partner service reported an error.",
         ),
         ErrorCode(
-            "DP003", 503,
+            "DP003",
+            503,
             "A dependency's circuit breaker is open: calls fail fast without waiting.",
             "A partner service is unavailable; it will be retried shortly.",
         ),
         ErrorCode(
-            "CD001", 503,
+            "CD001",
+            503,
             "Card service unavailable: card features are degraded; other features work.",
             "Card features are temporarily unavailable. Your accounts are not affected.",
         ),
         ErrorCode(
-            "OV001", 429,
+            "OV001",
+            429,
             "Overload: flow control is holding the request; retry after the given time.",
             "Many customers are using the service; you are in the queue.",
         ),
         ErrorCode(
-            "FS001", 503,
+            "FS001",
+            503,
             "The feature is suspended by its kill switch.",
             "This feature is temporarily suspended because of heavy use.",
         ),
         ErrorCode(
-            "MT001", 503,
+            "MT001",
+            503,
             "The feature's downstream is in a maintenance window; the body gives its end.",
             "This feature is under scheduled maintenance.",
         ),
@@ -92,7 +101,12 @@ class CauseLink:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "edge": self.edge, "kind": self.kind, "detail": self.detail}
+        return {
+            "service": self.service,
+            "edge": self.edge,
+            "kind": self.kind,
+            "detail": self.detail,
+        }
 
 
 @dataclass

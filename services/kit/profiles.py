@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PROFILES", "Knobs", "KnobError", "resolve_knobs"]
+__all__ = ["PROFILES", "KnobError", "Knobs", "resolve_knobs"]
 
 
 class KnobError(ValueError):

@@ -21,7 +21,8 @@ def build_app(config: ServiceConfig) -> FastAPI:
         db = Database(config.data_dir / "pay.sqlite3")
         with db.transaction() as conn:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS points (customer_id TEXT PRIMARY KEY, points INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS points"
+                " (customer_id TEXT PRIMARY KEY, points INTEGER NOT NULL)"
             )
             if conn.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 0:
                 conn.executemany(
