@@ -97,19 +97,22 @@ class Topology:
         return self.edge(f"{CLIENT}->{self.entry_service}")
 
 
-#: The built-in super-app: client -> bank -> card -> pay, and bank -> pay.
+#: The built-in super-app: client -> bank -> card -> pay, bank -> pay, and
+#: bank -> remit (the overseas remittance network, a party outside the group).
 BANK_TOPOLOGY = Topology(
     name="bank",
     services=(
         Service("bank", "services.bank"),
         Service("card", "services.card"),
         Service("pay", "services.pay"),
+        Service("remit", "services.remit"),
     ),
     edges=(
         Edge(CLIENT, "bank"),
         Edge("bank", "card"),
         Edge("bank", "pay"),
         Edge("card", "pay"),
+        Edge("bank", "remit"),
     ),
     journeys=BANK_JOURNEYS,
 )

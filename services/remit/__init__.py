@@ -1,0 +1,1 @@
+"""remit: the overseas remittance network bank sends remittances through."""
