@@ -126,6 +126,7 @@ def inject(domino_stack: Stack) -> Iterator[Callable[..., list[AppliedFault]]]:
 def journeys(domino_stack: Stack) -> Iterator[JourneyClient]:
     """A JourneyClient for the stack, logged in as the seeded customer."""
     with JourneyClient(domino_stack.entry_url) as client:
+        client.token()  # log in before the test injects anything
         yield client
 
 

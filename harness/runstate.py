@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.home import domino_home
 
-__all__ = ["RecordedProcess", "RunRecord", "reconcile", "runs_dir"]
+__all__ = ["RecordedProcess", "RunRecord", "owner_alive", "reconcile", "runs_dir"]
 
 
 def runs_dir() -> Path:
@@ -57,6 +57,7 @@ class RunRecord:
             self.owner_cmdline = process_cmdline(self.owner_pid) or ""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)  # the record may hold the stack's admin token
         tmp.write_text(json.dumps(asdict(self)))
         tmp.replace(self.path)
 
@@ -97,7 +98,7 @@ def _same_process(recorded: RecordedProcess) -> bool:
     return now is not None and now == recorded.cmdline
 
 
-def _owner_alive(record: RunRecord) -> bool:
+def owner_alive(record: RunRecord) -> bool:
     now = process_cmdline(record.owner_pid)
     return now is not None and (not record.owner_cmdline or now == record.owner_cmdline)
 
@@ -130,7 +131,7 @@ def reconcile(
             path.unlink(missing_ok=True)
             removed.append(f"unreadable run record {path.name}")
             continue
-        if record.owner_pid == os.getpid() or _owner_alive(record):
+        if record.owner_pid == os.getpid() or owner_alive(record):
             continue
         for recorded in record.processes:
             if _same_process(recorded):

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.attach import describe_for_record
 from harness.errors import PortInUseError, ServiceStartError, ToxiproxyError
 from harness.home import domino_home
 from harness.injection import Injector
@@ -209,7 +210,7 @@ def local_stack(
             admin_urls=direct,
             admin_token=admin_token,
         )
-        yield Stack(
+        stack = Stack(
             backend="local",
             topology=topology,
             profile=profile,
@@ -221,6 +222,9 @@ def local_stack(
             injector=injector,
             extra={"run_dir": str(run_dir), "knobs": knob_values},
         )
+        record.extra["stack"] = describe_for_record(stack)
+        record.save()
+        yield stack
     finally:
         for sock in sockets.values():
             with contextlib.suppress(OSError):

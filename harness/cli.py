@@ -1,0 +1,217 @@
+"""The ``domino`` command.
+
+Exit codes: 0 success; 1 an expectation failed; 2 bad usage or input
+(nothing started); 3 the stack could not start, or a run was inconclusive;
+130 interrupted. Errors print as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from harness.attach import live_stacks
+from harness.backends import BACKENDS, start_stack
+from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
+from harness.faults import FAULT_KINDS, build_fault
+from harness.profiles import PROFILES, parse_knob_args
+from harness.signals import graceful_termination
+from harness.stack import Stack
+from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STACK = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"domino: error: {message}\n")
+
+
+def _say(message: str) -> None:
+    print(f"domino: {message}", file=sys.stderr, flush=True)
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=BACKENDS, default="local", help="default: local")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="fragile")
+    parser.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one resilience knob of the profile (repeatable)",
+    )
+    parser.add_argument(
+        "--toxiproxy-bin", help="path to toxiproxy-server (else PATH, then .domino/tools)"
+    )
+
+
+def _stack_options(args: argparse.Namespace) -> dict[str, object]:
+    options: dict[str, object] = {
+        "profile": args.profile,
+        "knobs": parse_knob_args(args.knob),
+        "progress": _say,
+    }
+    if args.toxiproxy_bin and args.backend == "local":
+        options["toxiproxy_bin"] = args.toxiproxy_bin
+    return options
+
+
+def _endpoint_table(stack: Stack) -> str:
+    rows = [f"Toxiproxy API   {stack.toxiproxy.api_url}  (version {stack.toxiproxy_version})"]
+    rows.append(f"entry (client)  {stack.entry_url}")
+    rows += [f"service {name:<7} {url}" for name, url in stack.services.items()]
+    rows += [
+        f"edge {name:<12} proxy {e.proxy:<24} listen {e.listen:<21} -> {e.upstream}"
+        for name, e in stack.edges.items()
+    ]
+    return "\n".join(rows)
+
+
+def _wait_forever() -> None:
+    stop = threading.Event()
+    while not stop.wait(3600):
+        pass
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    with start_stack(args.backend, **_stack_options(args)) as stack:  # type: ignore[arg-type]
+        if args.json:
+            print(json.dumps(stack.describe()), flush=True)
+        else:
+            print(_endpoint_table(stack), flush=True)
+            _say(f"stack is up ({stack.profile}); Ctrl-C or SIGTERM stops it")
+        _wait_forever()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from harness.demo import run_demo
+
+    with start_stack(args.backend, **_stack_options(args)) as stack:  # type: ignore[arg-type]
+        result = run_demo(stack, _say)
+    print(result.table())
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"{verdict}: {result.injected_ms} ms on card->pay slowed the card tab, not the balance")
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    fields: dict[str, object] = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set takes NAME=VALUE, got {item!r}")
+        fields[name] = _number_or_text(value)
+    if args.edge:
+        fields["edge"] = args.edge
+    if args.service:
+        fields["service"] = args.service
+    fault = build_fault(args.kind, fields, where="domino fault")
+    stacks = live_stacks()
+    if not stacks:
+        raise StackError("no running stack found; start one with `domino up` in another terminal")
+    stack = stacks[-1]
+    with stack.inject(fault):
+        _say(f"holding {fault.describe()} for {args.hold_s:g}s (Ctrl-C removes it sooner)")
+        threading.Event().wait(args.hold_s)
+    _say("fault removed")
+    return EXIT_OK
+
+
+def _number_or_text(value: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def cmd_toxiproxy(args: argparse.Namespace) -> int:
+    if args.action == "install":
+        started = time.monotonic()
+        try:
+            path = find_toxiproxy() if not args.force else None
+        except ToxiproxyError:
+            path = None
+        if path is None:
+            _say("building toxiproxy-server with `go install` (first time: about a minute)")
+            path = install_toxiproxy(force=args.force)
+        print(f"{path} (version {binary_version(path)}, {time.monotonic() - started:.1f}s)")
+        return EXIT_OK
+    path = find_toxiproxy()
+    print(f"{path} (version {binary_version(path)})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    up = sub.add_parser("up", help="start the stack and keep it up until Ctrl-C / SIGTERM")
+    _add_stack_options(up)
+    up.add_argument("--json", action="store_true", help="print endpoints as one JSON line")
+    up.set_defaults(func=cmd_up)
+
+    demo = sub.add_parser("demo", help="one fault on one edge, and what two journeys see")
+    _add_stack_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    fault = sub.add_parser("fault", help="hold a fault on the running stack (from `domino up`)")
+    fault.add_argument("kind", choices=sorted(FAULT_KINDS))
+    fault.add_argument("--edge", help="e.g. card->pay (for edge faults)")
+    fault.add_argument("--service", help="e.g. pay (for service faults)")
+    fault.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a fault attribute, e.g. latency_ms=1000 (repeatable)",
+    )
+    fault.add_argument("--hold-s", type=float, default=30.0, help="seconds to hold it (default 30)")
+    fault.set_defaults(func=cmd_fault)
+
+    toxi = sub.add_parser("toxiproxy", help="find or install toxiproxy-server")
+    toxi.add_argument("action", choices=("install", "where"))
+    toxi.add_argument("--force", action="store_true", help="rebuild even if one is installed")
+    toxi.set_defaults(func=cmd_toxiproxy)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        with graceful_termination():
+            return func(args)
+    except UsageError as exc:
+        print(f"domino: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StackError, ToxiproxyError) as exc:
+        print(f"domino: error: {exc}", file=sys.stderr)
+        return EXIT_STACK
+    except DominoError as exc:
+        print(f"domino: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        reason = str(exc) or "interrupted"
+        print(f"domino: stopped ({reason}); everything it started is stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

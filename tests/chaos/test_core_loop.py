@@ -1,0 +1,170 @@
+"""A fault on one edge changes what a journey sees, through a real Toxiproxy server."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Callable
+
+import pytest
+
+from harness import (
+    Bandwidth,
+    Down,
+    Journey,
+    JourneyClient,
+    Latency,
+    LimitData,
+    ResetPeer,
+    Slicer,
+    SlowClose,
+    Stack,
+    Timeout,
+    UnknownEdgeError,
+)
+from harness.faults import ToxicFault
+from services.kit.errors import ERROR_CODES
+
+pytestmark = pytest.mark.chaos
+
+
+def _median_ms(client: JourneyClient, journey: Journey, samples: int = 3) -> float:
+    observations = [client.run(journey) for _ in range(samples)]
+    assert all(o.ok for o in observations), observations
+    return statistics.median(o.latency_ms for o in observations)
+
+
+def _fastest_ms(client: JourneyClient, journey: Journey, samples: int = 5) -> float:
+    """The fastest of several calls: noise only ever adds time, so the minimum is
+    the best estimate of a journey's floor, and floors differ by the injected delay."""
+    client.run(journey)  # warm-up
+    observations = [client.run(journey) for _ in range(samples)]
+    assert all(o.ok for o in observations), observations
+    return min(o.latency_ms for o in observations)
+
+
+def test_latency_on_card_pay_slows_the_card_tab_but_not_the_balance(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    card_tab, balance = journey("card-tab"), journey("balance")
+    card_before = _fastest_ms(journeys, card_tab)
+    balance_before = _median_ms(journeys, balance)
+    bytes_before = domino_stack.toxiproxy.proxy_bytes()["domino_card_to_pay"]
+
+    with domino_stack.inject(Latency(edge="card->pay", latency_ms=1000)):
+        card_during = _fastest_ms(journeys, card_tab, samples=3)
+        balance_during = _median_ms(journeys, balance)
+
+    # The fault reached traffic: requests crossed card->pay while it was held.
+    assert domino_stack.toxiproxy.proxy_bytes()["domino_card_to_pay"] > bytes_before
+    assert card_during - card_before >= 1000
+    assert balance_during - balance_before < 250
+
+
+def test_bank_card_down_fails_the_card_tab_with_a_documented_code_and_spares_the_balance(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    with domino_stack.inject(Down(edge="bank->card")):
+        card = journeys.run(journey("card-tab"))
+        balance = journeys.run(journey("balance"))
+    assert not card.ok
+    assert card.code in ERROR_CODES
+    assert balance.ok
+    assert journeys.run(journey("card-tab")).ok  # the edge is back after the scope
+
+
+@pytest.mark.domino_profile("hardened")
+def test_hardened_bank_names_the_downed_edge_in_the_cause_chain(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    with domino_stack.inject(Down(edge="bank->card")):
+        card = journeys.run(journey("card-tab"))
+    assert not card.ok
+    assert card.cause, card
+    assert card.cause[0]["edge"] == "bank->card"
+    assert card.cause[0]["kind"] in ("refused", "reset")
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_an_exception_inside_a_fault_scope_leaves_no_toxic_and_every_proxy_enabled(
+    domino_stack: Stack,
+) -> None:
+    with pytest.raises(_Boom), domino_stack.inject(  # noqa: PT012
+        Latency(edge="card->pay", latency_ms=100),
+        Timeout(edge="bank->pay", timeout_ms=0),
+        Down(edge="bank->card"),
+    ):
+        held = domino_stack.toxiproxy.proxies()
+        assert not held["domino_bank_to_card"].enabled
+        assert held["domino_card_to_pay"].toxics
+        raise _Boom
+    for name, proxy in domino_stack.toxiproxy.proxies().items():
+        assert proxy.enabled, name
+        assert proxy.toxics == (), name
+
+
+def test_async_scope_applies_and_removes(domino_stack: Stack) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with domino_stack.inject(Latency(edge="card->pay", latency_ms=50)):
+            during = len(domino_stack.toxiproxy.toxics("domino_card_to_pay"))
+        return during, len(domino_stack.toxiproxy.toxics("domino_card_to_pay"))
+
+    assert asyncio.run(scenario()) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Latency(edge="card->pay", latency_ms=10, jitter_ms=5, stream="upstream", toxicity=0.5),
+        Timeout(edge="card->pay", timeout_ms=100),
+        ResetPeer(edge="card->pay", timeout_ms=10),
+        Bandwidth(edge="card->pay", rate_kb_per_s=64),
+        SlowClose(edge="card->pay", delay_ms=20),
+        Slicer(edge="card->pay", average_size_bytes=64, size_variation_bytes=8, delay_us=10),
+        LimitData(edge="card->pay", limit_bytes=4096),
+    ],
+    ids=lambda f: f.kind,
+)
+def test_every_toxic_reads_back_as_applied_and_is_removed(
+    domino_stack: Stack, fault: ToxicFault
+) -> None:
+    with domino_stack.inject(fault) as applied:
+        (toxic,) = domino_stack.toxiproxy.toxics("domino_card_to_pay")
+        assert toxic.name == applied[0].handle
+        assert toxic.type == fault.toxic_type
+        assert toxic.stream == fault.stream
+        assert toxic.toxicity == pytest.approx(fault.toxicity)
+        assert dict(toxic.attributes) == fault.toxiproxy_attributes()
+    assert domino_stack.toxiproxy.toxics("domino_card_to_pay") == []
+
+
+def test_unknown_edge_is_refused_before_touching_toxiproxy(domino_stack: Stack) -> None:
+    with pytest.raises(UnknownEdgeError, match=r"unknown edge 'card->bank'; known edges: "):  # noqa: SIM117
+        with domino_stack.inject(Latency(edge="card->bank", latency_ms=5)):
+            pass
+    assert domino_stack.injector.leftovers() == []
+
+
+def test_timeout_on_card_pay_is_seen_by_the_card_tab(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    # A timeout toxic with timeout 0 holds data forever: the fault surely reaches traffic.
+    with domino_stack.inject(Timeout(edge="card->pay", timeout_ms=0)):
+        observation = journeys.run(journey("card-tab"))
+    assert not observation.ok
+    assert observation.latency_ms >= 1000
+
+
+def test_one_card_tab_journey_crosses_every_edge_it_depends_on(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    journeys.token()
+    before = domino_stack.toxiproxy.proxy_bytes()
+    assert journeys.run(journey("card-tab")).ok
+    after = domino_stack.toxiproxy.proxy_bytes()
+    for edge in ("client->bank", "bank->card", "bank->pay", "card->pay"):
+        proxy = domino_stack.edges[edge].proxy
+        assert after.get(proxy, 0) > before.get(proxy, 0), f"no traffic crossed {edge}"

@@ -1,0 +1,1 @@
+"""Shared test setup: Domino's own pytest plugin is loaded from its entry point."""
