@@ -1,0 +1,33 @@
+# Domino's two everyday commands: `make demo` (the main job) and `make test`.
+# Both set up everything they need first: a virtualenv with the project and
+# its tools, and toxiproxy-server (built with `go install` if none is found).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+REPORT_DIR ?= reports/kbpay
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Domino needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/.installed
+	$(BIN)/domino toxiproxy install
+
+demo: setup
+	$(BIN)/domino demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .domino reports .mypy_cache .ruff_cache .pytest_cache
