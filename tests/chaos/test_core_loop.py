@@ -85,22 +85,25 @@ def test_hardened_bank_names_the_downed_edge_in_the_cause_chain(
     assert card.cause[0]["kind"] in ("refused", "reset")
 
 
-class _Boom(Exception):
+class _BoomError(Exception):
     pass
 
 
 def test_an_exception_inside_a_fault_scope_leaves_no_toxic_and_every_proxy_enabled(
     domino_stack: Stack,
 ) -> None:
-    with pytest.raises(_Boom), domino_stack.inject(  # noqa: PT012
-        Latency(edge="card->pay", latency_ms=100),
-        Timeout(edge="bank->pay", timeout_ms=0),
-        Down(edge="bank->card"),
+    with (
+        pytest.raises(_BoomError),
+        domino_stack.inject(
+            Latency(edge="card->pay", latency_ms=100),
+            Timeout(edge="bank->pay", timeout_ms=0),
+            Down(edge="bank->card"),
+        ),
     ):
         held = domino_stack.toxiproxy.proxies()
         assert not held["domino_bank_to_card"].enabled
         assert held["domino_card_to_pay"].toxics
-        raise _Boom
+        raise _BoomError
     for name, proxy in domino_stack.toxiproxy.proxies().items():
         assert proxy.enabled, name
         assert proxy.toxics == (), name

@@ -43,7 +43,9 @@ class _Up:
     def __init__(self, home: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "harness.cli", "up", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env=dict(os.environ, DOMINO_HOME=str(home)),
         )
         assert self.process.stdout is not None
@@ -91,13 +93,17 @@ def test_sigkill_of_domino_up_then_a_new_up_starts_cleanly(home: Path, up: list[
     assert second.endpoints["toxiproxy"] != first.endpoints["toxiproxy"] or True
     # Nothing of the killed run is left: no process, no run record, no run folder.
     wait_until(
-        lambda: not any(_alive(p.pid) and process_cmdline(p.pid) == p.cmdline for p in killed_children),
-        timeout_s=10, what="processes of the killed run to be gone",
+        lambda: (
+            not any(_alive(p.pid) and process_cmdline(p.pid) == p.cmdline for p in killed_children)
+        ),
+        timeout_s=10,
+        what="processes of the killed run to be gone",
     )
     records = sorted(p.name for p in (home / "runs").iterdir())
     assert records == [f"local-{second.process.pid}.json"]
     runs = list((home / "local").iterdir())
-    assert len(runs) == 1 and str(second.process.pid) in runs[0].name
+    assert len(runs) == 1
+    assert str(second.process.pid) in runs[0].name
     # The new stack holds exactly its own proxies, and they carry traffic.
     proxies = httpx.get(f"{second.endpoints['toxiproxy']}/proxies", timeout=5).json()
     assert sorted(proxies) == sorted(e.proxy_name for e in BANK_TOPOLOGY.edges)
@@ -111,20 +117,22 @@ def test_sigterm_of_domino_up_stops_everything_it_started(home: Path, up: list[_
     assert run.process.wait(timeout=30) == 130
     assert not [p for p in children if _alive(p.pid) and process_cmdline(p.pid) == p.cmdline]
     assert not list((home / "runs").iterdir())
-    assert "everything it started is stopped" in (run.process.stderr.read() if run.process.stderr else "")
+    assert "everything it started is stopped" in (
+        run.process.stderr.read() if run.process.stderr else ""
+    )
 
 
 def test_normal_exit_stops_every_process_and_removes_the_run_record(home: Path) -> None:
     with start_stack("local") as stack:
         record = RunRecord.load(next((home / "runs").iterdir()))
-        pids = [p for p in record.processes]
+        pids = list(record.processes)
         assert stack.toxiproxy.reachable()
     assert not [p for p in pids if _alive(p.pid) and process_cmdline(p.pid) == p.cmdline]
     assert not list((home / "runs").iterdir())
 
 
 def test_an_exception_in_the_block_still_tears_the_stack_down(home: Path) -> None:
-    with pytest.raises(ZeroDivisionError), start_stack("local") as stack:  # noqa: PT012
+    with pytest.raises(ZeroDivisionError), start_stack("local") as stack:
         url = stack.toxiproxy.api_url
         _ = 1 / 0
     with pytest.raises(httpx.TransportError):

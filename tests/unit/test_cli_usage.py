@@ -23,7 +23,10 @@ import pytest
 def test_bad_usage_exits_2_with_a_clear_line(argv: list[str], expected: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "harness.cli", *argv],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr

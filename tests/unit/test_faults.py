@@ -17,12 +17,14 @@ def test_negative_latency_is_refused_with_a_one_line_message() -> None:
 
 
 def test_unknown_toxic_attribute_names_the_attribute_and_the_allowed_ones() -> None:
-    with pytest.raises(FaultSpecError, match=r"unknown attribute 'latncy_ms'.*allowed: .*latency_ms"):
+    with pytest.raises(
+        FaultSpecError, match=r"unknown attribute 'latncy_ms'.*allowed: .*latency_ms"
+    ):
         build_fault("latency", {"edge": "card->pay", "latncy_ms": 100})
 
 
 def test_unknown_fault_kind_lists_the_known_kinds() -> None:
-    with pytest.raises(FaultSpecError, match="unknown fault kind 'lag'.*latency"):
+    with pytest.raises(FaultSpecError, match=r"unknown fault kind 'lag'.*latency"):
         build_fault("lag", {"edge": "card->pay"})
 
 
@@ -59,6 +61,16 @@ def test_every_kind_maps_attributes_to_toxiproxy_names() -> None:
     latency = Latency(edge="card->pay", latency_ms=250, jitter_ms=10)
     assert latency.toxiproxy_attributes() == {"latency": 250, "jitter": 10}
     assert set(FAULT_KINDS) >= {
-        "latency", "timeout", "reset_peer", "bandwidth", "slow_close", "slicer",
-        "limit_data", "down", "http_error", "slow_handler", "crash", "pause",
+        "latency",
+        "timeout",
+        "reset_peer",
+        "bandwidth",
+        "slow_close",
+        "slicer",
+        "limit_data",
+        "down",
+        "http_error",
+        "slow_handler",
+        "crash",
+        "pause",
     }

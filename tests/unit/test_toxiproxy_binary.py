@@ -26,8 +26,14 @@ def test_missing_binary_message_lists_every_way_to_get_one() -> None:
     with pytest.raises(ToxiproxyNotFoundError) as info:
         find_toxiproxy()
     message = str(info.value)
-    for way in ("domino toxiproxy install", "go install", "brew install toxiproxy",
-                "ghcr.io/shopify/toxiproxy:2.12.0", "releases", "DOMINO_TOXIPROXY_BIN"):
+    for way in (
+        "domino toxiproxy install",
+        "go install",
+        "brew install toxiproxy",
+        "ghcr.io/shopify/toxiproxy:2.12.0",
+        "releases",
+        "DOMINO_TOXIPROXY_BIN",
+    ):
         assert way in message
     assert "\n" not in message
 
@@ -53,7 +59,11 @@ def test_cli_without_toxiproxy_exits_3_with_the_message_and_starts_nothing(
     env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "harness.cli", "up"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 3
     assert "toxiproxy-server is not installed" in result.stderr
