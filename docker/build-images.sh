@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Build Domino's images without a container registry (air-gapped mode).
+#
+#   bash docker/build-images.sh
+#
+# Produces, under the tags compose/docker-compose.yml uses:
+#   domino/services:0.1.0              the four mock services (one image)
+#   ghcr.io/shopify/toxiproxy:2.12.0   Toxiproxy, FROM scratch (upstream's layout)
+# from what such machines do reach: Debian's packages (debootstrap), PyPI (a
+# wheelhouse built on the host with pip wheel) and the Go module proxy
+# (Toxiproxy built with CGO_ENABLED=0). `docker build` runs with
+# --network=none: nothing is fetched inside a build.
+#
+# Idempotent: a second run reuses the base image, the rootfs tarball, the
+# wheelhouse and the Toxiproxy binaries kept under .domino/docker/, and
+# Docker's layer cache; each is rebuilt from scratch when missing.
+#
+# Settings (environment):
+#   DOMINO_PYTHON       Python whose installed packages pin the wheelhouse
+#                       (default: .venv/bin/python, else python3)
+#   DOMINO_BASE_IMAGE   use this base instead of building one with debootstrap,
+#                       e.g. python:3.11-slim-bookworm where a registry is reachable
+#   DEBIAN_MIRROR       debootstrap's mirror (default http://deb.debian.org/debian)
+#   GO                  the go binary (default: go on PATH)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE="$ROOT/.domino/docker"
+SERVICES_IMAGE=domino/services:0.1.0
+TOXIPROXY_VERSION=2.12.0
+TOXIPROXY_IMAGE=ghcr.io/shopify/toxiproxy:$TOXIPROXY_VERSION
+BASE_TAG=domino/debian-python3:bookworm
+BASE_IMAGE=${DOMINO_BASE_IMAGE:-$BASE_TAG}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+ROOTFS_TAR="$CACHE/debian-bookworm-python3-rootfs.tar"
+WHEELHOUSE="$CACHE/wheelhouse"
+TOXIPROXY_BIN="$CACHE/toxiproxy-$TOXIPROXY_VERSION"
+# Images built here carry this label; a pulled upstream image does not.
+BUILT_BY=docker/build-images.sh
+
+started=$SECONDS
+say() { printf '[build-images %3ds] %s\n' "$((SECONDS - started))" "$*"; }
+die() { printf 'build-images: %s\n' "$*" >&2; exit 1; }
+
+# A classic `docker build`: BuildKit would want a buildx plugin (not in Debian's
+# docker.io) and may try to resolve base images in a registry.
+export DOCKER_BUILDKIT=0
+
+docker info >/dev/null 2>&1 ||
+    die "no Docker engine reachable (DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}); start one, e.g. sudo bash .ci/docker.sh start"
+mkdir -p "$CACHE"
+
+# Run a command with its output in a log file, shown only when it fails.
+quietly() {
+    local log=$1
+    shift
+    "$@" >"$log" 2>&1 || { tail -n 40 "$log" >&2; die "failed: $* (log: $log)"; }
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# -- 1. The base image: Debian's python3 from debootstrap, imported -------------------------
+build_base() {
+    if have_image "$BASE_IMAGE"; then
+        say "base image $BASE_IMAGE: present"
+        return
+    fi
+    [[ $BASE_IMAGE == "$BASE_TAG" ]] ||
+        die "base image $BASE_IMAGE is not present; pull it, or unset DOMINO_BASE_IMAGE to build one"
+    if [[ ! -s $ROOTFS_TAR ]]; then
+        command -v debootstrap >/dev/null ||
+            die "debootstrap is not installed (apt-get install debootstrap)"
+        [[ $(id -u) == 0 ]] || die "debootstrap needs root to build the base root filesystem"
+        local rootfs
+        rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+        # shellcheck disable=SC2064 # expand now: the trap must remove this folder
+        trap "rm -rf '$rootfs' '$ROOTFS_TAR.tmp'" EXIT
+        say "debootstrap bookworm from $DEBIAN_MIRROR (about a minute)"
+        debootstrap --variant=minbase --include=python3,python3-venv \
+            bookworm "$rootfs" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+            die "debootstrap failed; see $CACHE/debootstrap.log"
+        # Package caches and lists are not needed at run time.
+        rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+            "$rootfs"/var/log/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+        tar --numeric-owner -C "$rootfs" -cf "$ROOTFS_TAR.tmp" .
+        mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+        rm -rf "$rootfs"
+        trap - EXIT
+    else
+        say "root filesystem: reusing $ROOTFS_TAR"
+    fi
+    say "docker import -> $BASE_TAG"
+    docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'CMD ["python3"]' \
+        --message "debootstrap --variant=minbase --include=python3,python3-venv bookworm" \
+        "$ROOTFS_TAR" "$BASE_TAG" >/dev/null
+}
+
+# -- 2. The wheelhouse: the services' dependencies, pinned to the project's venv --------------
+build_wheelhouse() {
+    local python=${DOMINO_PYTHON:-}
+    if [[ -z $python ]]; then
+        if [[ -x $ROOT/.venv/bin/python ]]; then python=$ROOT/.venv/bin/python; else python=python3; fi
+    fi
+    local image_py host_py
+    image_py=$(docker run --rm --network=none --entrypoint python3 "$BASE_IMAGE" \
+        -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    host_py=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    local wanted
+    wanted=$("$python" "$ROOT/docker/pin_requirements.py" "$ROOT/docker/services-requirements.in" "$image_py")
+    if [[ -f $WHEELHOUSE/requirements.txt && $(cat "$WHEELHOUSE/requirements.txt") == "$wanted" ]]; then
+        say "wheelhouse: reusing $WHEELHOUSE ($(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels)"
+        return
+    fi
+    local tmp="$WHEELHOUSE.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    printf '%s\n' "$wanted" >"$tmp/requirements.txt"
+    if [[ $host_py == "$image_py" ]]; then
+        say "pip wheel (Python $host_py) -> wheelhouse"
+        "$python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$tmp" \
+            --requirement "$tmp/requirements.txt"
+    else
+        # Binary wheels must match the image's Python, not this one.
+        say "pip download for the image's Python $image_py (host has $host_py) -> wheelhouse"
+        local arch platforms=()
+        arch=$(uname -m)
+        for tag in manylinux_2_36 manylinux_2_28 manylinux_2_17 manylinux2014; do
+            platforms+=(--platform "${tag}_$arch")
+        done
+        "$python" -m pip download --quiet --disable-pip-version-check --dest "$tmp" \
+            --only-binary=:all: --implementation cp --python-version "$image_py" \
+            "${platforms[@]}" --requirement "$tmp/requirements.txt"
+    fi
+    rm -rf "$WHEELHOUSE" && mv "$tmp" "$WHEELHOUSE"
+}
+
+# -- 3. Toxiproxy, static, from the Go module proxy ------------------------------------------
+build_toxiproxy_binaries() {
+    if [[ -x $TOXIPROXY_BIN/toxiproxy-server && -x $TOXIPROXY_BIN/toxiproxy-cli ]] &&
+        "$TOXIPROXY_BIN/toxiproxy-server" -version 2>/dev/null | grep -q "$TOXIPROXY_VERSION"; then
+        say "toxiproxy $TOXIPROXY_VERSION binaries: reusing $TOXIPROXY_BIN"
+        return
+    fi
+    local go=${GO:-$(command -v go || true)}
+    [[ -n $go ]] || die "go is not on PATH; install Go to build Toxiproxy from the Go module proxy"
+    local gobin
+    gobin=$(mktemp -d)
+    say "go install toxiproxy v$TOXIPROXY_VERSION (server and cli, CGO_ENABLED=0)"
+    local module=github.com/Shopify/toxiproxy/v2
+    CGO_ENABLED=0 GOBIN=$gobin GOFLAGS=${GOFLAGS:--mod=mod} "$go" install -trimpath \
+        -ldflags "-s -w -X $module.Version=$TOXIPROXY_VERSION" \
+        "$module/cmd/server@v$TOXIPROXY_VERSION" "$module/cmd/cli@v$TOXIPROXY_VERSION"
+    mkdir -p "$TOXIPROXY_BIN"
+    mv "$gobin/server" "$TOXIPROXY_BIN/toxiproxy-server"
+    mv "$gobin/cli" "$TOXIPROXY_BIN/toxiproxy-cli"
+    rm -rf "$gobin"
+}
+
+# -- 4. The images, with no network inside the build -------------------------------------------
+
+# A digest of the services' source, kept as an image label: the docker backend
+# refuses an image built from other code than the checkout it runs from.
+# Same algorithm as harness.backends.docker.services_digest.
+services_digest() {
+    (cd "$ROOT" && find services -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort |
+        xargs sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+build_services_image() {
+    local context="$CACHE/context-services"
+    rm -rf "$context" && mkdir -p "$context/wheels"
+    cp "$ROOT/docker/services.Dockerfile" "$context/Dockerfile"
+    cp "$WHEELHOUSE"/* "$context/wheels/"
+    tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' -cf - services | tar -C "$context" -xf -
+    say "docker build $SERVICES_IMAGE (FROM $BASE_IMAGE, --network=none)"
+    quietly "$CACHE/build-services.log" docker build --network=none \
+        --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "org.domino.services-digest=$(services_digest)" \
+        --tag "$SERVICES_IMAGE" "$context"
+    rm -rf "$context"
+}
+
+build_toxiproxy_image() {
+    if have_image "$TOXIPROXY_IMAGE" &&
+        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.built-by"}}' "$TOXIPROXY_IMAGE") != "$BUILT_BY" ]]; then
+        say "$TOXIPROXY_IMAGE: the upstream image is present; keeping it"
+        return
+    fi
+    build_toxiproxy_binaries
+    local context="$CACHE/context-toxiproxy"
+    rm -rf "$context" && mkdir -p "$context"
+    cp "$ROOT/docker/toxiproxy.Dockerfile" "$context/Dockerfile"
+    cp "$TOXIPROXY_BIN/toxiproxy-server" "$TOXIPROXY_BIN/toxiproxy-cli" "$context/"
+    say "docker build $TOXIPROXY_IMAGE (FROM scratch, --network=none)"
+    quietly "$CACHE/build-toxiproxy.log" docker build --network=none --tag "$TOXIPROXY_IMAGE" "$context"
+    rm -rf "$context"
+}
+
+# -- 5. Check what was built -------------------------------------------------------------------
+check_images() {
+    local version
+    version=$(docker run --rm --network=none "$TOXIPROXY_IMAGE" -version)
+    [[ $version == *"$TOXIPROXY_VERSION"* ]] || die "$TOXIPROXY_IMAGE reports '$version'"
+    docker run --rm --network=none "$SERVICES_IMAGE" \
+        python3 -c 'import fastapi, httpx, pydantic, uvicorn, services.kit.app' ||
+        die "$SERVICES_IMAGE cannot import the services"
+    say "ok: $SERVICES_IMAGE, $TOXIPROXY_IMAGE ($version)"
+}
+
+build_base
+build_wheelhouse
+build_services_image
+build_toxiproxy_image
+check_images
+# Dangling layers from earlier builds of the same tags.
+docker image prune --force --filter "label=org.domino.built-by=$BUILT_BY" >/dev/null
+say "done"
