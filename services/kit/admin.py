@@ -1,4 +1,4 @@
-"""The token-protected admin API: application faults and invariant reports.
+"""The token-protected admin API: application faults, invariant reports, stats.
 
 Toxiproxy works on TCP, so faults that need HTTP (answer 500/503 for a
 share of requests, slow a handler) live here, per route prefix:
@@ -6,9 +6,16 @@ share of requests, slow a handler) live here, per route prefix:
 - ``POST /admin/faults`` ``{"route", "status", "share"}`` or ``{"route", "delay_ms"}`` -> ``{"id"}``
 - ``GET /admin/faults``, ``DELETE /admin/faults/{id}``, ``DELETE /admin/faults`` (reset)
 - ``GET /admin/invariants``: what the service vouches for (money totals, pending work)
-- ``GET /admin/stats``: calls and failures per dependency, breaker states
+- ``GET /admin/stats``: calls and failures per dependency, breakers, bulkheads, admission
 
-Every admin route needs ``X-Admin-Token``; health and admin routes are never faulted.
+Services add their own operator levers (remit's maintenance windows, bank's
+kill switches) as :class:`Holds`: whatever an operator put in place is listed
+by ``GET /admin/faults`` next to the fault rules, removed by
+``DELETE /admin/faults/{id}`` and cleared by ``DELETE /admin/faults``, so the
+harness's "no fault left behind" check and its reset cover them too.
+
+Every admin route needs ``X-Admin-Token`` (checked by the auth middleware
+before routing); health and admin routes are never faulted.
 """
 
 from __future__ import annotations
@@ -16,21 +23,40 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel, Field
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, Response
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.errors import CauseLink, ServiceError
+from services.kit.respond import send_error
 
-__all__ = ["FaultRule", "admin_router", "install_fault_middleware"]
+__all__ = ["FaultMiddleware", "FaultRule", "Holds", "admin_router"]
+
+#: What ``GET /admin/invariants`` returns, computed by the service.
+InvariantReport = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Holds(Protocol):
+    """Operator levers a service lists among its faults (maintenance windows, suspensions)."""
+
+    def list_holds(self) -> list[dict[str, Any]]:
+        """Each hold as JSON with at least ``id`` and ``kind``."""
+
+    def release_hold(self, hold_id: str) -> bool:
+        """Remove one hold; False if this registry has no such id."""
+
+    def release_all(self) -> int:
+        """Remove every hold (the reset); the number removed."""
 
 
 @dataclass(frozen=True, slots=True)
 class FaultRule:
+    """Answer ``status`` for ``share`` of requests under ``route``, after ``delay_ms``."""
+
     id: str
     route: str
     status: int | None = None
@@ -42,7 +68,11 @@ class FaultRule:
 
 
 class FaultRuleIn(BaseModel):
-    route: str = Field(default="*", description="'*' or a path prefix such as /points")
+    model_config = ConfigDict(extra="forbid")
+
+    route: str = Field(
+        default="*", max_length=200, description="'*' or a path prefix such as /points"
+    )
     status: int | None = Field(default=None, ge=500, le=599)
     share: float = Field(default=1.0, gt=0, le=1)
     delay_ms: int = Field(default=0, ge=0, le=600_000)
@@ -52,95 +82,87 @@ def _exempt(path: str) -> bool:
     return path == "/health" or path.startswith(("/admin", "/openapi", "/docs"))
 
 
-def require_admin(request: Request) -> None:
-    token = request.app.state.config.admin_token
-    if not token or request.headers.get("x-admin-token") != token:
-        raise ServiceError("AU001", message="Admin routes need the X-Admin-Token header.")
+class FaultMiddleware:
+    """Applies the admin API's fault rules to matching requests (pure ASGI)."""
 
+    def __init__(self, app: ASGIApp, *, service: str, rules: dict[str, FaultRule]) -> None:
+        self.app = app
+        self._service = service
+        self._rules = rules
 
-def install_fault_middleware(app: FastAPI) -> None:
-    app.state.fault_rules = {}
-
-    async def apply_rules(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        path = request.url.path
-        if not _exempt(path):
-            for rule in list(app.state.fault_rules.values()):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._rules and not _exempt(scope["path"]):
+            path: str = scope["path"]
+            for rule in list(self._rules.values()):
                 if not rule.matches(path):
                     continue
                 if rule.delay_ms:
                     await asyncio.sleep(rule.delay_ms / 1000)
                 if rule.status is not None and random.random() < rule.share:
-                    service = app.state.config.name
+                    code = "SV002" if rule.status == 503 else "SV001"
+                    link = CauseLink(self._service, None, f"injected_http_{rule.status}", rule.id)
                     error = ServiceError(
-                        "DP002" if rule.status != 503 else "CD001",
-                        [
-                            CauseLink(
-                                service, None, f"injected_http_{rule.status}", f"rule {rule.id}"
-                            )
-                        ],
-                        message="Injected application fault.",
-                        status=rule.status,
+                        code, [link], message="Injected application fault.", status=rule.status
                     )
-                    return JSONResponse(error.body(), status_code=rule.status)
-        return await call_next(request)
+                    await send_error(error, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
-    app.add_middleware(BaseHTTPMiddleware, dispatch=apply_rules)
+
+class Removed(BaseModel):
+    removed: str | int
 
 
-def admin_router() -> APIRouter:
+def admin_router(
+    *,
+    rules: dict[str, FaultRule],
+    holds: list[Holds],
+    invariants: Callable[[], InvariantReport | None],
+    stats: Callable[[], dict[str, Any]],
+) -> APIRouter:
+    """The ``/admin`` routes over the service's fault rules, holds and reports."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     ids = itertools.count(1)
 
-    @router.post("/faults")
-    async def add_fault(rule: FaultRuleIn, request: Request) -> dict[str, str]:
-        require_admin(request)
+    @router.post("/faults", summary="Add an application fault rule")
+    async def add_fault(rule: FaultRuleIn) -> dict[str, str]:
         if rule.status is None and rule.delay_ms == 0:
             raise ServiceError("RQ001", message="A fault rule needs a status, a delay_ms, or both.")
         rule_id = f"f{next(ids)}"
-        request.app.state.fault_rules[rule_id] = FaultRule(rule_id, **rule.model_dump())
+        rules[rule_id] = FaultRule(rule_id, **rule.model_dump())
         return {"id": rule_id}
 
-    @router.get("/faults")
-    async def list_faults(request: Request) -> dict[str, Any]:
-        require_admin(request)
-        return {"faults": [asdict(r) for r in request.app.state.fault_rules.values()]}
+    @router.get("/faults", summary="Fault rules and operator holds in force")
+    async def list_faults() -> dict[str, list[dict[str, Any]]]:
+        listed: list[dict[str, Any]] = [{"kind": "http", **asdict(r)} for r in rules.values()]
+        for registry in holds:
+            listed += registry.list_holds()
+        return {"faults": listed}
 
-    @router.delete("/faults/{rule_id}")
-    async def remove_fault(rule_id: str, request: Request) -> dict[str, str]:
-        require_admin(request)
-        if request.app.state.fault_rules.pop(rule_id, None) is None:
-            raise ServiceError("RQ002", message=f"No fault rule {rule_id}.")
-        return {"removed": rule_id}
+    @router.delete("/faults/{rule_id}", summary="Remove one fault rule or hold")
+    async def remove_fault(rule_id: str) -> Removed:
+        if rules.pop(rule_id, None) is not None:
+            return Removed(removed=rule_id)
+        for registry in holds:
+            if registry.release_hold(rule_id):
+                return Removed(removed=rule_id)
+        raise ServiceError("RQ002", message=f"No fault rule or hold {rule_id}.")
 
-    @router.delete("/faults")
-    async def clear_faults(request: Request) -> dict[str, int]:
-        require_admin(request)
-        count = len(request.app.state.fault_rules)
-        request.app.state.fault_rules.clear()
-        return {"removed": count}
+    @router.delete("/faults", summary="Remove every fault rule and hold (reset)")
+    async def clear_faults() -> Removed:
+        count = len(rules)
+        rules.clear()
+        for registry in holds:
+            count += registry.release_all()
+        return Removed(removed=count)
 
-    @router.get("/invariants")
-    async def invariants(request: Request) -> dict[str, Any]:
-        require_admin(request)
-        report = request.app.state.invariants
-        result: dict[str, Any] = await report() if report else {}
-        return result
+    @router.get("/invariants", summary="What the service vouches for: totals, pending work")
+    async def report_invariants() -> dict[str, Any]:
+        report = invariants()
+        return await report() if report is not None else {"ok": True, "violations": []}
 
-    @router.get("/stats")
-    async def stats(request: Request) -> dict[str, Any]:
-        require_admin(request)
-        return {
-            "service": request.app.state.config.name,
-            "profile": request.app.state.config.profile,
-            "dependencies": {
-                name: {
-                    "edge": dep.dependency.edge,
-                    "calls": dep.calls,
-                    "failures": dep.failures,
-                    "breaker": dep.breaker.state,
-                }
-                for name, dep in request.app.state.deps.items()
-            },
-        }
+    @router.get("/stats", summary="Calls, failures, breakers, bulkheads, admission")
+    async def report_stats() -> dict[str, Any]:
+        return stats()
 
     return router

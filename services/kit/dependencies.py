@@ -1,44 +1,72 @@
-"""Outbound calls to a dependency, with the profile's timeouts, retries and breaker.
+"""Outbound calls to a dependency, with the profile's deadlines, retries and breaker.
 
 Every failure becomes a :class:`ServiceError` whose cause chain says where
 it started: a timeout or refused connection on this service's edge starts a
 new chain; an error answer from the dependency extends the dependency's own
 chain with this hop.
+
+What the knobs change:
+
+- ``dependency_timeout_s``: a deadline for the whole call (connect, send,
+  wait, read), enforced with ``asyncio.timeout`` because httpx's own timeouts
+  apply per read and let a trickling answer run on;
+- ``request_budget_s`` / ``deadline_propagation``: no call outlives the
+  inbound request's budget, and the callee is told how long it has;
+- ``retries`` with ``retry_backoff``: only calls safe to repeat are retried
+  (GET, or any call carrying an Idempotency-Key), never after a 4xx;
+  with backoff, full jitter and Retry-After (when it fits in the budget);
+- ``circuit_breaker``: after consecutive failures calls fail fast (DP003).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from services.kit.breaker import CircuitBreaker
+from services.kit.budget import DEADLINE_HEADER, RequestBudget
 from services.kit.config import Dependency
 from services.kit.errors import CauseLink, ServiceError
 from services.kit.profiles import Knobs
 
 __all__ = ["DependencyClient", "RequestBudget"]
 
+#: Below this, an attempt is not worth making: it could not complete on loopback.
+_MIN_ATTEMPT_S = 0.02
+#: Codes a dependency may send that keep their meaning one hop up.
+_KEPT_CODES = frozenset({"NT004", "DP001", "DP003", "CD001", "OV001", "OV002", "FS001", "MT001"})
 
-class RequestBudget:
-    """The time an inbound request may still spend on dependencies (None: unbounded)."""
 
-    def __init__(self, budget_s: float | None) -> None:
-        self._deadline = None if budget_s is None else time.monotonic() + budget_s
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one attempt sends."""
 
-    def remaining_s(self) -> float | None:
-        if self._deadline is None:
-            return None
-        return max(0.0, self._deadline - time.monotonic())
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    params: dict[str, str] | None
+
+
+@dataclass
+class _Failure:
+    """A failed attempt: the error, whether repeating it may help, and Retry-After."""
+
+    error: ServiceError
+    retryable: bool
+    retry_after_s: float | None = None
 
 
 class DependencyClient:
     """Calls one dependency on behalf of service ``owner``."""
 
-    def __init__(self, owner: str, dependency: Dependency, knobs: Knobs, http: httpx.AsyncClient):
+    def __init__(
+        self, owner: str, dependency: Dependency, knobs: Knobs, http: httpx.AsyncClient
+    ) -> None:
         self.owner = owner
         self.dependency = dependency
         self.knobs = knobs
@@ -46,8 +74,16 @@ class DependencyClient:
         self.breaker = CircuitBreaker(knobs.breaker_failures, knobs.breaker_reset_s)
         self.calls = 0
         self.failures = 0
+        self.fast_failures = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
 
-    def _link(self, kind: str, detail: str = "") -> CauseLink:
+    @property
+    def edge(self) -> str:
+        return self.dependency.edge
+
+    def link(self, kind: str, detail: str = "") -> CauseLink:
+        """A cause link for something this service saw on this edge."""
         return CauseLink(self.owner, self.dependency.edge, kind, detail)
 
     async def call(
@@ -57,73 +93,131 @@ class DependencyClient:
         *,
         token: str | None = None,
         json: Any = None,
+        params: dict[str, str] | None = None,
         budget: RequestBudget | None = None,
         idempotency_key: str | None = None,
+        attempts: int | None = None,
     ) -> Any:
         """Make the call and return the JSON answer; raise ServiceError on any failure."""
         knobs = self.knobs
-        attempts = 1 + max(0, knobs.retries)
+        safe = method.upper() in ("GET", "HEAD") or idempotency_key is not None
+        total = attempts if attempts is not None else 1 + max(0, knobs.retries)
+        if not safe:
+            total = 1
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         last: ServiceError | None = None
-        for attempt in range(attempts):
-            if knobs.circuit_breaker and not self.breaker.allow():
-                raise ServiceError("DP003", [self._link("breaker_open")])
+        for attempt in range(total):
             timeout_s = knobs.dependency_timeout_s
-            remaining = budget.remaining_s() if budget is not None else None
-            if remaining is not None:
-                if remaining <= 0.01:
+            remaining_s = budget.remaining_s() if budget is not None else None
+            if remaining_s is not None:
+                if remaining_s < _MIN_ATTEMPT_S:
+                    self.fast_failures += 1
                     raise last or ServiceError(
-                        "NT004", [self._link("timeout", "request budget spent")]
+                        "NT004", [self.link("timeout", "request budget spent before the call")]
                     )
-                timeout_s = min(timeout_s, remaining)
-            self.calls += 1
-            outcome, retry_after_s = await self._attempt(method, path, headers, json, timeout_s)
-            if not isinstance(outcome, ServiceError):
-                return outcome
-            last = outcome
-            self.failures += 1
-            if knobs.circuit_breaker:
-                self.breaker.record_failure()
-            if attempt + 1 < attempts:
-                await asyncio.sleep(self._backoff_s(attempt, retry_after_s))
+                timeout_s = min(timeout_s, remaining_s)
+            if knobs.circuit_breaker and not self.breaker.allow():
+                self.fast_failures += 1
+                raise ServiceError(
+                    "DP003",
+                    [self.link("breaker_open", f"{self.breaker.consecutive_failures} failures")],
+                )
+            if knobs.deadline_propagation:
+                headers[DEADLINE_HEADER] = str(int(timeout_s * 1000))
+            sent = _Request(method, path, dict(headers), json, params)
+            failure = await self._attempt(sent, timeout_s)
+            if not isinstance(failure, _Failure):
+                return failure
+            last = failure.error
+            if not failure.retryable or attempt + 1 >= total:
+                break
+            wait_s = self._backoff_s(attempt, failure.retry_after_s)
+            remaining_s = budget.remaining_s() if budget is not None else None
+            if remaining_s is not None and wait_s + _MIN_ATTEMPT_S > remaining_s:
+                break  # no time left for another attempt: fail now rather than at the deadline
+            await asyncio.sleep(wait_s)
         assert last is not None
         raise last
 
-    async def _attempt(
-        self, method: str, path: str, headers: dict[str, str], json: Any, timeout_s: float
-    ) -> tuple[Any, float | None]:
-        """One call: (the JSON answer, None) or (a retryable ServiceError, Retry-After)."""
+    async def _attempt(self, sent: _Request, timeout_s: float) -> Any:
+        """One call: the JSON answer, or a :class:`_Failure`; 4xx raise at once."""
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        outcome: Any = None
         try:
-            response = await self._http.request(
-                method,
-                self.dependency.base_url + path,
-                headers=headers,
-                json=json,
-                timeout=httpx.Timeout(timeout_s, pool=timeout_s),
-            )
-        except httpx.TimeoutException as exc:
-            return ServiceError("NT004", [self._link("timeout", type(exc).__name__)]), None
+            outcome = await self._exchange(sent, timeout_s)
+        finally:
+            self.in_flight -= 1
+            # Cancelled calls count as failures too, so a half-open probe is never left hanging.
+            failed = outcome is None or isinstance(outcome, _Failure)
+            if failed:
+                self.failures += 1
+            if self.knobs.circuit_breaker:
+                if failed and not (isinstance(outcome, _Failure) and not outcome.retryable):
+                    self.breaker.record_failure()
+                else:
+                    self.breaker.record_success()
+        return outcome
+
+    async def _exchange(self, sent: _Request, timeout_s: float) -> Any:
+        url = self.dependency.base_url + sent.path
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await self._http.request(
+                    sent.method,
+                    url,
+                    headers=sent.headers,
+                    json=sent.json,
+                    params=sent.params,
+                    timeout=httpx.Timeout(timeout_s, pool=timeout_s),
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            kind = "pool_exhausted" if isinstance(exc, httpx.PoolTimeout) else "timeout"
+            detail = f"no answer within {timeout_s * 1000:.0f} ms"
+            return _Failure(ServiceError("NT004", [self.link(kind, detail)]), retryable=True)
         except httpx.TransportError as exc:
             kind = "refused" if isinstance(exc, httpx.ConnectError) else "reset"
-            return ServiceError("DP001", [self._link(kind, type(exc).__name__)]), None
+            detail = type(exc).__name__
+            return _Failure(ServiceError("DP001", [self.link(kind, detail)]), retryable=True)
         if response.status_code >= 500 or response.status_code == 429:
-            return _passthrough(response, self._link("error")), _retry_after_s(response)
-        if self.knobs.circuit_breaker:
-            self.breaker.record_success()
-        if response.is_error:  # 4xx: the caller's mistake, not the dependency's; no retry
-            raise _passthrough(response, self._link("error"))
-        return response.json(), None
+            error = _passthrough(response, self.link("error", f"HTTP {response.status_code}"))
+            # A maintenance window does not end in a few milliseconds: retrying is pointless.
+            retryable = error.code != "MT001"
+            return _Failure(error, retryable, _retry_after_s(response))
+        if response.is_error:  # 4xx: the request's fault, not the dependency's; no retry
+            return _Failure(
+                _passthrough(response, self.link("error", f"HTTP {response.status_code}")),
+                retryable=False,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            error = ServiceError("DP002", [self.link("error", "answer is not JSON")])
+            return _Failure(error, retryable=False)
 
     def _backoff_s(self, attempt: int, retry_after_s: float | None) -> float:
         if not self.knobs.retry_backoff:
             return 0.0
-        base_s = 0.05 * (2**attempt)
+        base_s = self.knobs.retry_backoff_base_s * (2**attempt)
         wait_s = random.uniform(0, base_s)  # full jitter
         return max(wait_s, retry_after_s or 0.0)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "edge": self.dependency.edge,
+            "calls": self.calls,
+            "failures": self.failures,
+            "fast_failures": self.fast_failures,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "breaker": self.breaker.state,
+            "breaker_opened": self.breaker.times_opened,
+        }
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:
@@ -136,18 +230,23 @@ def _retry_after_s(response: httpx.Response) -> float | None:
 
 def _passthrough(response: httpx.Response, link: CauseLink) -> ServiceError:
     """The dependency's error, with its cause chain extended by this hop."""
+    extra: dict[str, Any] = {}
     try:
         error = response.json()["error"]
         code = str(error["code"])
         chain = [CauseLink(**c) for c in error.get("cause", [])]
+        extra = {k: v for k, v in error.items() if k not in ("code", "message", "cause")}
     except (ValueError, KeyError, TypeError):
         code, chain = "DP002", []
     if not chain:
-        chain = [CauseLink(link.service, link.edge, f"http_{response.status_code}")]
+        chain = [CauseLink(link.service, link.edge, f"http_{response.status_code}", link.detail)]
     else:
         chain.append(link)
-    if code.startswith(("AU", "RQ")):
-        return ServiceError(code, chain, status=response.status_code)
-    if code not in ("NT004", "DP001", "DP003", "OV001", "FS001", "MT001"):
+    headers = {}
+    if "retry-after" in response.headers:
+        headers["Retry-After"] = response.headers["retry-after"]
+    if response.status_code < 500 and code.startswith(("AU", "RQ", "TX")):
+        return ServiceError(code, chain, status=response.status_code, extra=extra)
+    if code not in _KEPT_CODES:
         code = "DP002"
-    return ServiceError(code, chain)
+    return ServiceError(code, chain, headers=headers, extra=extra)

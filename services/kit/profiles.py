@@ -23,70 +23,118 @@ class KnobError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Knobs:
-    """Resilience settings of a service. Times are in seconds."""
+    """Resilience settings of a service. Times are in seconds unless the name says otherwise."""
 
-    #: Deadline for one outbound call to a dependency.
+    #: Deadline for one outbound call to a dependency (connect to last byte).
     dependency_timeout_s: float
     #: Total time an inbound request may spend on its dependencies (None: unbounded).
     request_budget_s: float | None
+    #: Callers send their remaining deadline (``X-Deadline-Ms``) and callees spend no more.
+    deadline_propagation: bool
     #: Login fetches card data before answering (the KB Pay cascade path).
     login_fetches_card: bool
-    #: Extra attempts after a failed outbound call.
+    #: Extra attempts after a failed outbound call (only for calls safe to repeat).
     retries: int
-    #: Retries wait with exponential backoff and jitter, honouring Retry-After.
+    #: Retries wait with exponential backoff and full jitter, honouring Retry-After.
     retry_backoff: bool
+    #: First backoff step; attempt n waits up to ``retry_backoff_base_s * 2**n``.
+    retry_backoff_base_s: float
     #: Outbound calls go through a circuit breaker per dependency.
     circuit_breaker: bool
     #: Consecutive failures that open the breaker.
     breaker_failures: int
-    #: How long an open breaker stays open before letting one call through.
+    #: How long an open breaker stays open before letting one probe call through.
     breaker_reset_s: float
     #: Card points fall back to the last value seen when pay does not answer.
     card_points_cache: bool
-    #: Each feature gets its own concurrency limit, so one slow dependency cannot take all workers.
+    #: Card features (card tab, combined savings) answer with what they have (cached or
+    #: partial data) or with CD001 at once, instead of failing with the dependency's error.
+    degrade_card_features: bool
+    #: Each feature gets its own concurrency limit and each dependency its own connection
+    #: pool, so one slow dependency cannot take every worker and connection.
     bulkheads: bool
     #: Concurrent calls per feature when bulkheads are on.
     bulkhead_limit: int
+    #: Connections in the one shared pool (bulkheads off) or in each dependency's pool (on).
+    max_connections: int
     #: Flow control: beyond capacity, answer "wait" with a position and Retry-After.
     admission_control: bool
     #: Requests bank serves at once when admission control is on.
     admission_capacity: int
+    #: Part of the capacity only priority requests (balance inquiry) may use.
+    admission_priority_reserve: int
+    #: Event-loop lag (ms) above which non-priority requests are held: the CPU is saturated.
+    admission_max_lag_ms: float
     #: Error codes name the dependency that failed instead of blaming the bank server.
     truthful_codes: bool
+    #: FX buy/sell has a kill switch (tripped by a surge or by an operator) whose declared
+    #: exception, the automatic exchange of a shortfall, keeps working.
+    fx_kill_switch: bool
+    #: FX orders per second (over a 2 s window) that trip the kill switch.
+    fx_surge_orders_per_s: float
+    #: How long an automatic trip suspends FX before it resumes by itself.
+    fx_suspend_s: float
+    #: Bank learns the remittance network's maintenance windows: new remittances get the
+    #: window's end time, accepted ones wait for the end instead of being retried into it.
+    maintenance_aware: bool
+    #: How often bank's remittance outbox looks for work (and polls the maintenance schedule).
+    outbox_poll_s: float
 
 
 PROFILES: dict[str, Knobs] = {
     "fragile": Knobs(
         dependency_timeout_s=5.0,
         request_budget_s=None,
+        deadline_propagation=False,
         login_fetches_card=True,
         retries=1,
         retry_backoff=False,
+        retry_backoff_base_s=0.05,
         circuit_breaker=False,
         breaker_failures=5,
         breaker_reset_s=5.0,
         card_points_cache=False,
+        degrade_card_features=False,
         bulkheads=False,
         bulkhead_limit=16,
+        max_connections=100,
         admission_control=False,
         admission_capacity=64,
+        admission_priority_reserve=16,
+        admission_max_lag_ms=100.0,
         truthful_codes=False,
+        fx_kill_switch=False,
+        fx_surge_orders_per_s=150.0,
+        fx_suspend_s=30.0,
+        maintenance_aware=False,
+        outbox_poll_s=0.2,
     ),
     "hardened": Knobs(
-        dependency_timeout_s=0.5,
-        request_budget_s=0.9,
+        dependency_timeout_s=0.3,
+        request_budget_s=0.8,
+        deadline_propagation=True,
         login_fetches_card=False,
         retries=1,
         retry_backoff=True,
+        retry_backoff_base_s=0.05,
         circuit_breaker=True,
         breaker_failures=3,
         breaker_reset_s=2.0,
         card_points_cache=True,
+        degrade_card_features=True,
         bulkheads=True,
         bulkhead_limit=16,
+        max_connections=32,
         admission_control=True,
         admission_capacity=64,
+        admission_priority_reserve=16,
+        admission_max_lag_ms=100.0,
         truthful_codes=True,
+        fx_kill_switch=True,
+        fx_surge_orders_per_s=150.0,
+        fx_suspend_s=30.0,
+        maintenance_aware=True,
+        outbox_poll_s=0.2,
     ),
 }
 
