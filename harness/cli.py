@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from harness.attach import live_stacks
@@ -157,6 +158,83 @@ def cmd_toxiproxy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_list(_args: argparse.Namespace) -> int:
+    from harness.library import list_incidents
+
+    for spec in list_incidents():
+        print(f"{spec.id:<28} {spec.date:<12} {'/'.join(spec.profiles):<18} {spec.title}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harness.library import find_incident
+
+    spec = find_incident(args.incident)
+    print(f"{spec.id}: {spec.title} ({spec.date})")
+    print(f"sources: {'; '.join(spec.sources)}")
+    print(f"\n{spec.summary}\n")
+    print(
+        f"phases: steady {spec.steady_state_s:g} s, faults {spec.fault_span_s:g} s, "
+        f"recovery {spec.recovery_s:g} s"
+    )
+    print("journeys:")
+    for load in (*spec.journeys, *spec.background):
+        kind = "background" if load.background else "judged"
+        print(
+            f"  {load.journey:<12} {load.users} users, think {load.think_ms} ms, "
+            f"SLO p95 {load.slo.p95_ms:g} ms, success {load.slo.success_rate:.0%} ({kind})"
+        )
+    print("timeline:")
+    for step in spec.timeline:
+        ramp = f", ramp {step.ramp_s:g} s" if step.ramp_s else ""
+        print(f"  at +{step.onset_s:g} s for {step.hold_s:g} s{ramp}: {step.fault.describe()}")
+    for profile, expectation in spec.expect.items():
+        print(f"expect [{profile}]:")
+        for journey, verdicts in expectation.journeys.items():
+            print(f"  {journey}: {' or '.join(verdicts)}")
+        for journey, codes in expectation.codes.items():
+            print(f"  {journey} shows codes: {', '.join(codes)}")
+        for name, holds in expectation.invariants.items():
+            print(f"  {name}: {'holds' if holds else 'broken'}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.campaign import run_campaign
+    from harness.library import find_incident, list_incidents
+    from harness.progress import Progress
+    from harness.report import report_data, write_reports
+    from harness.report.terminal import render_summary
+
+    if args.all == bool(args.incident):
+        raise UsageError("give one incident id or spec file, or --all")
+    specs = list_incidents() if args.all else [find_incident(args.incident)]
+    profiles = (
+        None
+        if args.profile == "spec"
+        else (list(PROFILES) if args.profile == "all" else [args.profile])
+    )
+    knobs = parse_knob_args(args.knob)
+    options = {"toxiproxy_bin": args.toxiproxy_bin} if args.toxiproxy_bin else {}
+    results = run_campaign(
+        specs,
+        profiles=profiles,
+        backend=args.backend,
+        knobs=knobs,
+        progress=Progress,
+        say=_say,
+        stack_options=options,
+    )
+    data = report_data(results)
+    print(render_summary(data))
+    folder = (
+        Path(args.report) if args.report else Path("reports") / ("all" if args.all else specs[0].id)
+    )
+    paths = write_reports(results, folder)
+    print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+    return {"pass": EXIT_OK, "fail": EXIT_FAILED}.get(data["outcome"], EXIT_STACK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -183,6 +261,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fault.add_argument("--hold-s", type=float, default=30.0, help="seconds to hold it (default 30)")
     fault.set_defaults(func=cmd_fault)
+
+    listing = sub.add_parser("list", help="the incidents shipped with Domino")
+    listing.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="an incident's spec, readably")
+    show.add_argument("incident", help="incident id or spec file")
+    show.set_defaults(func=cmd_show)
+
+    run = sub.add_parser("run", help="reproduce incidents and judge them")
+    run.add_argument("incident", nargs="?", help="incident id (see `domino list`) or spec file")
+    run.add_argument("--all", action="store_true", help="every shipped incident")
+    _add_stack_options(run)
+    run.set_defaults(profile="spec")
+    for action in run._actions:
+        if action.dest == "profile":
+            action.choices = ("spec", "all", *PROFILES)
+            action.help = "profile(s) to run: spec (each spec's own list, default), all, or one"
+    run.add_argument("--report", metavar="DIR", help="report folder (default reports/ID)")
+    run.set_defaults(func=cmd_run)
 
     toxi = sub.add_parser("toxiproxy", help="find or install toxiproxy-server")
     toxi.add_argument("action", choices=("install", "where"))

@@ -131,6 +131,10 @@ class JourneyClient:
     def close(self) -> None:
         self._http.close()
 
+    def rebase(self, clock_origin_s: float) -> None:
+        """Measure ``Observation.at_s`` from a new origin (``time.monotonic()`` value)."""
+        self._origin_s = clock_origin_s
+
     def _login_body(self) -> dict[str, str]:
         customer_id, password = self._customer
         return {"customer_id": customer_id, "password": password}

@@ -1,0 +1,1 @@
+"""The incident specs that ship with Domino (YAML files in this folder)."""

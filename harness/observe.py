@@ -1,0 +1,128 @@
+"""Observation: virtual users taking journeys continuously, every call recorded.
+
+Each :class:`JourneyLoad` becomes ``users`` threads; each thread logs in once,
+then loops: take the journey, record what the user saw, think, repeat. Loops
+are bounded twice — by a stop event the run sets, and by ``max_calls`` per
+user — and every call has a client timeout, so nothing runs on by itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from harness.journeys import DEFAULT_CUSTOMER, JourneyClient, Observation
+from harness.network_safety import check_target
+from harness.spec import JourneyLoad
+from harness.stack import Stack
+from services.kit.seed import customer_ids, password_of
+
+__all__ = ["Observer", "TrafficStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficStats:
+    """Counts so far, for progress lines."""
+
+    calls: int
+    errors: int
+    in_flight: int
+
+
+class Observer:
+    """Drives journeys against a stack until stopped; thread-safe record of observations."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        loads: Iterable[JourneyLoad],
+        *,
+        client_timeout_s: float,
+        max_calls_per_user: int = 10_000,
+    ) -> None:
+        self._stack = stack
+        self._entry = check_target(stack.entry_url, extra_allowed=stack.extra.get("hosts", ()))
+        self._loads = tuple(loads)
+        self._timeout_s = client_timeout_s
+        self._max_calls = max_calls_per_user
+        self._journeys = {j.name: j for j in stack.topology.journeys}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._observations: list[tuple[bool, Observation]] = []
+        self._threads: list[threading.Thread] = []
+        self._clients: list[JourneyClient] = []
+        self._in_flight = 0
+        self.origin_s = time.monotonic()
+
+    def start(self) -> None:
+        """Log every virtual user in, then start them all (the clock starts now)."""
+        customers = customer_ids()
+        n = 0
+        for load in self._loads:
+            for _ in range(load.users):
+                customer = customers[n % len(customers)] if customers else DEFAULT_CUSTOMER[0]
+                n += 1
+                client = JourneyClient(
+                    self._entry,
+                    customer=(customer, password_of(customer)),
+                    timeout_s=self._timeout_s,
+                )
+                client.token()
+                self._clients.append(client)
+        self.origin_s = time.monotonic()
+        clients = iter(self._clients)
+        for load in self._loads:
+            for user in range(load.users):
+                client = next(clients)
+                client.rebase(self.origin_s)
+                thread = threading.Thread(
+                    target=self._user_loop,
+                    args=(load, client),
+                    name=f"domino-{load.journey}-{user}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def now_s(self) -> float:
+        return time.monotonic() - self.origin_s
+
+    def _user_loop(self, load: JourneyLoad, client: JourneyClient) -> None:
+        journey = self._journeys[load.journey]
+        think_s = load.think_ms / 1000
+        for _ in range(self._max_calls):
+            if self._stop.is_set():
+                return
+            with self._lock:
+                self._in_flight += 1
+            try:
+                observation = client.run(journey)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+            with self._lock:
+                self._observations.append((load.background, observation))
+            if self._stop.wait(think_s):
+                return
+
+    def stop(self) -> None:
+        """Stop every user and wait for calls in flight (each bounded by the client timeout)."""
+        self._stop.set()
+        deadline = time.monotonic() + self._timeout_s + 5
+        for thread in self._threads:
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        for client in self._clients:
+            client.close()
+
+    def stats(self) -> TrafficStats:
+        with self._lock:
+            calls = len(self._observations)
+            errors = sum(1 for _, o in self._observations if not o.ok)
+            return TrafficStats(calls, errors, self._in_flight)
+
+    def observations(self, *, background: bool | None = None) -> list[Observation]:
+        """Everything recorded so far; ``background`` filters by kind of traffic."""
+        with self._lock:
+            return [o for bg, o in self._observations if background is None or bg == background]

@@ -1,0 +1,112 @@
+"""The report data: one JSON-ready dict for a set of runs, and writing every format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from harness.experiment import RunResult
+
+__all__ = ["overall_outcome", "report_data", "run_data", "write_reports"]
+
+REPORT_FORMAT = 1
+
+
+def _origin(cause: Sequence[Any]) -> str:
+    if not cause:
+        return "none given"
+    first = cause[0]
+    where = first.get("edge") or first.get("service") or "?"
+    return f"{where} ({first.get('kind', '?')})"
+
+
+def run_data(result: RunResult) -> dict[str, Any]:
+    """One run as plain data."""
+    spec = result.spec
+    series: dict[str, list[list[Any]]] = {}
+    for o in result.observations:
+        series.setdefault(o.journey, []).append(
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code]
+        )
+    background: dict[str, list[list[Any]]] = {}
+    for o in result.background:
+        background.setdefault(o.journey, []).append(
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code]
+        )
+    codes: Counter[tuple[str, str, str]] = Counter()
+    for o in (*result.observations, *result.background):
+        if o.code:
+            codes[(o.code, o.journey, _origin(o.cause))] += 1
+    return {
+        "incident": {
+            "id": spec.id,
+            "title": spec.title,
+            "date": spec.date,
+            "sources": list(spec.sources),
+            "summary": spec.summary,
+            "path": str(spec.path) if spec.path else None,
+        },
+        "profile": result.profile,
+        "backend": result.backend,
+        "toxiproxy_version": result.toxiproxy_version,
+        "started_at": result.started_at,
+        "duration_s": round(result.duration_s, 3),
+        "floor_s": round(spec.floor_s, 3),
+        "overhead_s": round(result.overhead_s, 3),
+        "windows": {
+            "steady": list(result.steady_window_s),
+            "fault": list(result.fault_window_s),
+            "recovery": list(result.recovery_window_s),
+        },
+        "faults": [asdict(w) for w in result.faults],
+        "verdict": result.verdict.as_dict(),
+        "timeseries": series,
+        "background": background,
+        "codes": [
+            {"code": code, "journey": journey, "origin": origin, "count": count}
+            for (code, journey, origin), count in sorted(codes.items())
+        ],
+        "service_invariants": result.service_invariants,
+    }
+
+
+def overall_outcome(runs: Sequence[dict[str, Any]]) -> str:
+    """fail beats inconclusive beats pass."""
+    outcomes = {r["verdict"]["outcome"] for r in runs}
+    for outcome in ("fail", "inconclusive"):
+        if outcome in outcomes:
+            return outcome
+    return "pass"
+
+
+def report_data(results: Sequence[RunResult]) -> dict[str, Any]:
+    runs = [run_data(r) for r in results]
+    return {
+        "format": REPORT_FORMAT,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "outcome": overall_outcome(runs),
+        "runs": runs,
+    }
+
+
+def write_reports(results: Sequence[RunResult], folder: Path) -> dict[str, Path]:
+    """Write report.json, junit.xml and report.html into ``folder``; return their paths."""
+    from harness.report.html import render_html
+    from harness.report.junit import render_junit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = report_data(results)
+    paths = {
+        "json": folder / "report.json",
+        "junit": folder / "junit.xml",
+        "html": folder / "report.html",
+    }
+    paths["json"].write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    paths["junit"].write_text(render_junit(data), encoding="utf-8")
+    paths["html"].write_text(render_html(data), encoding="utf-8")
+    return paths

@@ -1,0 +1,58 @@
+"""JUnit XML: one test suite per run (incident x profile), one test case per expectation."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+__all__ = ["render_junit"]
+
+
+def render_junit(data: dict[str, Any]) -> str:
+    suites = ET.Element("testsuites", name="domino")
+    total = failures = skipped = 0
+    for run in data["runs"]:
+        verdict = run["verdict"]
+        name = f"{run['incident']['id']}[{run['profile']}]"
+        suite = ET.SubElement(suites, "testsuite", name=name, time=f"{run['duration_s']:.3f}")
+        cases = 0
+        suite_failures = suite_skipped = 0
+        for check in verdict["checks"]:
+            cases += 1
+            case = ET.SubElement(
+                suite, "testcase", classname=f"domino.{name}", name=check["name"], time="0"
+            )
+            if verdict["outcome"] == "inconclusive":
+                suite_skipped += 1
+                ET.SubElement(
+                    case, "skipped", message="inconclusive: " + "; ".join(verdict["reasons"])
+                )
+            elif not check["passed"]:
+                suite_failures += 1
+                failure = ET.SubElement(case, "failure", message=f"expected {check['expected']}")
+                failure.text = f"expected: {check['expected']}\nmeasured: {check['measured']}"
+            out = ET.SubElement(case, "system-out")
+            out.text = f"measured: {check['measured']}"
+        if verdict["outcome"] == "inconclusive":
+            # A run that proved nothing must not look green in CI: one failing case says why.
+            cases += 1
+            suite_failures += 1
+            case = ET.SubElement(
+                suite, "testcase", classname=f"domino.{name}", name="conclusive run"
+            )
+            failure = ET.SubElement(case, "failure", message="inconclusive run")
+            failure.text = "\n".join(verdict["reasons"])
+        suite.set("tests", str(cases))
+        suite.set("failures", str(suite_failures))
+        suite.set("skipped", str(suite_skipped))
+        suite.set("errors", "0")
+        total += cases
+        failures += suite_failures
+        skipped += suite_skipped
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("skipped", str(skipped))
+    ET.indent(suites)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )

@@ -1,0 +1,318 @@
+"""Verdicts: journeys against their SLOs, invariants, and the incident's expectations.
+
+A journey in a time window is
+
+- **healthy** when its success rate and p95 latency meet its SLO and no
+  answer was marked degraded;
+- **degraded** when it answers fast (p95 within the SLO) and every answer
+  that is not a full success is an honest degradation: a success marked
+  degraded, or an error whose code says "unavailable / wait / suspended /
+  maintenance" (CD001, DP003, OV001, FS001, MT001);
+- **failed** otherwise: users waited past the SLO, or got opaque errors.
+
+A run whose fault never touched traffic, or whose steady state was not
+healthy before the fault, is **inconclusive** — never a pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.journeys import Observation, Slo
+from harness.spec import Expectation, IncidentSpec
+
+__all__ = [
+    "HONEST_DEGRADATION_CODES",
+    "Check",
+    "InvariantVerdict",
+    "JourneyVerdict",
+    "Outcome",
+    "RunVerdict",
+    "WindowStats",
+    "judge_journey",
+    "judge_run",
+    "truthful_codes",
+    "window_stats",
+]
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+HONEST_DEGRADATION_CODES = frozenset({"CD001", "DP003", "OV001", "FS001", "MT001"})
+#: Codes that claim a dependency failed; the cause chain must then say which one.
+_DEPENDENCY_CODES = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001"})
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    rank = q * (len(sorted_values) - 1)
+    low = int(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """One journey's calls that started in ``[start_s, end_s)``."""
+
+    journey: str
+    start_s: float
+    end_s: float
+    calls: int
+    successes: int
+    degraded: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    codes: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.calls if self.calls else 0.0
+
+
+def window_stats(
+    observations: Iterable[Observation], journey: str, start_s: float, end_s: float
+) -> WindowStats:
+    chosen = [o for o in observations if o.journey == journey and start_s <= o.at_s < end_s]
+    latencies = sorted(o.latency_ms for o in chosen)
+    return WindowStats(
+        journey=journey,
+        start_s=start_s,
+        end_s=end_s,
+        calls=len(chosen),
+        successes=sum(1 for o in chosen if o.ok),
+        degraded=sum(1 for o in chosen if o.ok and o.degraded),
+        p50_ms=_percentile(latencies, 0.50),
+        p95_ms=_percentile(latencies, 0.95),
+        p99_ms=_percentile(latencies, 0.99),
+        max_ms=latencies[-1] if latencies else 0.0,
+        codes=dict(Counter(o.code for o in chosen if o.code)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyVerdict:
+    journey: str
+    verdict: Literal["healthy", "degraded", "failed", "no_data"]
+    stats: WindowStats
+    slo: Slo
+    reason: str
+
+
+def judge_journey(stats: WindowStats, slo: Slo, failures: Sequence[Observation]) -> JourneyVerdict:
+    """Judge one journey's window against its SLO (see the module docstring)."""
+    if stats.calls == 0:
+        return JourneyVerdict(stats.journey, "no_data", stats, slo, "no call started in the window")
+    fast = stats.p95_ms <= slo.p95_ms
+    measured = (
+        f"success {stats.success_rate:.0%} (SLO {slo.success_rate:.0%}), "
+        f"p95 {stats.p95_ms:.0f} ms (SLO {slo.p95_ms:.0f} ms)"
+    )
+    if fast and stats.success_rate >= slo.success_rate and stats.degraded == 0:
+        return JourneyVerdict(stats.journey, "healthy", stats, slo, measured)
+    honest = all(o.code in HONEST_DEGRADATION_CODES for o in failures)
+    if fast and honest:
+        return JourneyVerdict(
+            stats.journey, "degraded", stats, slo, f"{measured}; fast, honest degradation"
+        )
+    why = "slow" if not fast else "opaque errors " + ",".join(sorted(stats.codes))
+    return JourneyVerdict(stats.journey, "failed", stats, slo, f"{measured}; {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class InvariantVerdict:
+    name: str
+    holds: bool
+    detail: str
+
+
+def truthful_codes(
+    failures: Iterable[Observation], faulted_edges: set[str], faulted_services: set[str]
+) -> InvariantVerdict:
+    """Every error names where it started, and that place was really faulted.
+
+    NT003 says the device could not reach bank: it is truthful only when the
+    ``client->bank`` edge was faulted. A dependency code (NT004, DP00x, CD001)
+    must carry a cause chain whose first link is a faulted edge or service.
+    """
+    lies: Counter[str] = Counter()
+    checked = 0
+    for o in failures:
+        if o.code is None:
+            continue
+        checked += 1
+        origin = o.cause[0] if o.cause else {}
+        if o.code == "NT003":
+            if "client->bank" not in faulted_edges or o.status is not None:
+                lies[f"NT003 from {o.journey} without a client->bank fault"] += 1
+        elif o.code in _DEPENDENCY_CODES:
+            if o.status is None:  # the client's own timeout: bank was reached, nothing to name
+                continue
+            edge, service = origin.get("edge"), origin.get("service")
+            if edge not in faulted_edges and service not in faulted_services:
+                lies[f"{o.code} from {o.journey} blames {edge or service or 'nothing'}"] += 1
+    if lies:
+        detail = "; ".join(f"{text} (x{n})" for text, n in lies.most_common(4))
+        return InvariantVerdict("codes_truthful", False, detail)
+    return InvariantVerdict(
+        "codes_truthful", True, f"{checked} error answers, each naming the faulted place"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expectation, as CI lists it: expected against measured."""
+
+    name: str
+    expected: str
+    measured: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    outcome: Outcome
+    reasons: tuple[str, ...]
+    checks: tuple[Check, ...]
+    steady: tuple[JourneyVerdict, ...]
+    during: tuple[JourneyVerdict, ...]
+    recovery: tuple[JourneyVerdict, ...]
+    invariants: tuple[InvariantVerdict, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        def journey(v: JourneyVerdict) -> dict[str, Any]:
+            s = v.stats
+            return {
+                "journey": v.journey,
+                "verdict": v.verdict,
+                "reason": v.reason,
+                "slo": {"p95_ms": v.slo.p95_ms, "success_rate": v.slo.success_rate},
+                "calls": s.calls,
+                "success_rate": round(s.success_rate, 4),
+                "degraded": s.degraded,
+                "p50_ms": round(s.p50_ms, 2),
+                "p95_ms": round(s.p95_ms, 2),
+                "p99_ms": round(s.p99_ms, 2),
+                "max_ms": round(s.max_ms, 2),
+                "codes": dict(s.codes),
+                "window_s": [round(s.start_s, 3), round(s.end_s, 3)],
+            }
+
+        return {
+            "outcome": self.outcome,
+            "reasons": list(self.reasons),
+            "checks": [vars_of(c) for c in self.checks],
+            "journeys": {
+                "steady": [journey(v) for v in self.steady],
+                "during": [journey(v) for v in self.during],
+                "recovery": [journey(v) for v in self.recovery],
+            },
+            "invariants": [vars_of(i) for i in self.invariants],
+        }
+
+
+def vars_of(value: Check | InvariantVerdict) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__slots__}
+
+
+def _phase(
+    spec: IncidentSpec, observations: Sequence[Observation], start_s: float, end_s: float
+) -> tuple[JourneyVerdict, ...]:
+    verdicts = []
+    for load in spec.journeys:
+        stats = window_stats(observations, load.journey, start_s, end_s)
+        failures = [
+            o
+            for o in observations
+            if o.journey == load.journey and start_s <= o.at_s < end_s and (not o.ok or o.degraded)
+        ]
+        verdicts.append(judge_journey(stats, load.slo, failures))
+    return tuple(verdicts)
+
+
+def judge_run(
+    spec: IncidentSpec,
+    profile: str,
+    *,
+    observations: Sequence[Observation],
+    steady_window_s: tuple[float, float],
+    fault_window_s: tuple[float, float],
+    recovery_window_s: tuple[float, float],
+    untouched_faults: Sequence[str],
+    invariants: Sequence[InvariantVerdict],
+) -> RunVerdict:
+    """Judge one run of ``spec`` under ``profile`` from what was observed."""
+    steady = _phase(spec, observations, *steady_window_s)
+    during = _phase(spec, observations, *fault_window_s)
+    recovery = _phase(spec, observations, *recovery_window_s)
+    expectation: Expectation = spec.expect[profile]
+
+    checks: list[Check] = []
+    for verdict in during:
+        allowed = expectation.journeys.get(verdict.journey)
+        if allowed is None:
+            continue
+        checks.append(
+            Check(
+                f"journey {verdict.journey} during the fault",
+                " or ".join(allowed),
+                f"{verdict.verdict}: {verdict.reason}",
+                verdict.verdict in allowed,
+            )
+        )
+    for journey, codes in expectation.codes.items():
+        seen = {
+            o.code
+            for o in observations
+            if o.journey == journey and o.code and fault_window_s[0] <= o.at_s < fault_window_s[1]
+        }
+        for code in codes:
+            checks.append(
+                Check(
+                    f"code {code} seen on {journey}",
+                    f"{code} seen during the fault",
+                    "seen: " + (", ".join(sorted(seen)) or "no error codes"),
+                    code in seen,
+                )
+            )
+    by_name = {i.name: i for i in invariants}
+    for name, must_hold in expectation.invariants.items():
+        found = by_name.get(name)
+        if found is None:
+            checks.append(Check(f"invariant {name}", "measured", "not measured", False))
+            continue
+        checks.append(
+            Check(
+                f"invariant {name}",
+                "holds" if must_hold else "broken",
+                ("holds" if found.holds else "broken") + f": {found.detail}",
+                found.holds == must_hold,
+            )
+        )
+
+    reasons: list[str] = []
+    unhealthy = [v for v in steady if v.verdict != "healthy"]
+    if unhealthy:
+        reasons += [
+            f"steady state not met: {v.journey} {v.verdict} ({v.reason})" for v in unhealthy
+        ]
+    reasons += [f"fault never touched traffic: {text}" for text in untouched_faults]
+    outcome: Outcome
+    if reasons:
+        outcome = "inconclusive"
+    elif all(c.passed for c in checks):
+        outcome = "pass"
+    else:
+        outcome = "fail"
+        reasons = [
+            f"{c.name}: expected {c.expected}, measured {c.measured}"
+            for c in checks
+            if not c.passed
+        ]
+    return RunVerdict(
+        outcome, tuple(reasons), tuple(checks), steady, during, recovery, tuple(invariants)
+    )
