@@ -89,6 +89,7 @@ __all__ = [
     "docker_stack",
     "domino_resources",
     "owner_label",
+    "preflight",
     "reconcile_docker",
     "services_digest",
 ]
@@ -195,10 +196,18 @@ def _remove_labelled(client: Any, label: str) -> list[str]:
     errors = _sdk().errors
     removed = []
     containers, networks = domino_resources(client, label=label)
-    for container in containers:
-        with contextlib.suppress(errors.NotFound):
+
+    def remove(container: Any) -> str | None:
+        try:
             container.remove(force=True, v=True)
-            removed.append(f"container {container.name}")
+        except errors.NotFound:
+            return None
+        return f"container {container.name}"
+
+    # Each removal kills and waits for one container; together they take as long as one.
+    if containers:
+        with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
+            removed += [name for name in pool.map(remove, containers) if name]
     for network in networks:
         try:
             network.remove()
@@ -504,7 +513,20 @@ class _DockerInjector(Injector):
         super().clear()
 
     def leftovers(self) -> list[str]:
-        return self._containers.held() + super().leftovers()
+        """Containers not running normally, then what :class:`Injector` reports.
+
+        A paused or stopped service cannot answer for its admin rules (the
+        call would hang), so while any container is held only Toxiproxy is
+        asked besides; the run is reported as having leftovers either way.
+        """
+        held = self._containers.held()
+        if not held:
+            return super().leftovers()
+        for name, proxy in self.toxiproxy.proxies().items():
+            if not proxy.enabled:
+                held.append(f"proxy {name} disabled")
+            held += [f"toxic {t.name} on {name}" for t in proxy.toxics]
+        return held
 
 
 def _terminate_gracefully() -> AbstractContextManager[None]:
@@ -518,6 +540,22 @@ def _terminate_gracefully() -> AbstractContextManager[None]:
     ) in (signal.SIG_DFL, None):
         return graceful_termination()
     return contextlib.nullcontext()
+
+
+def preflight(
+    *, services_image: str = SERVICES_IMAGE, toxiproxy_image: str = TOXIPROXY_IMAGE
+) -> None:
+    """Raise the error :func:`docker_stack` would raise before starting anything, if any.
+
+    DockerUnavailableError (no engine), DockerImageMissingError (images not
+    built) or DockerImageStaleError (built from other services code).
+    """
+    client = _connect(timeout_s=10.0)
+    try:
+        _require_images(client, [toxiproxy_image, services_image])
+        _check_services_source(client, services_image)
+    finally:
+        client.close()
 
 
 # -- the stack -------------------------------------------------------------------------------
