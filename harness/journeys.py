@@ -168,9 +168,19 @@ class JourneyClient:
         if response.is_success:
             degraded = bool(isinstance(payload, dict) and payload.get("degraded"))
             notice = payload.get("notice") if isinstance(payload, dict) else None
-            code = notice.get("code") if isinstance(notice, dict) else None
+            code = cause = None
+            if isinstance(notice, dict):
+                code = notice.get("code")
+                cause = tuple(c for c in notice.get("cause", ()) if isinstance(c, dict))
             return Observation(
-                journey.name, at_s, latency_ms, True, response.status_code, code, (), degraded
+                journey.name,
+                at_s,
+                latency_ms,
+                True,
+                response.status_code,
+                code,
+                cause or (),
+                degraded,
             )
         error = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(error, dict):

@@ -140,7 +140,9 @@ class _Doc:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f"{source}:{mark.line + 1}" if mark is not None else source
+            # A problem found at the end of the stream is reported on the last line.
+            last_line = max(1, len(text.splitlines()))
+            where = f"{source}:{min(mark.line + 1, last_line)}" if mark is not None else source
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise SpecError(f"{where}: not valid YAML: {problem}") from None
         if node is None:
@@ -157,10 +159,16 @@ class _Doc:
                     line = key_node.start_mark.line + 1
                     raise SpecError(f"{self.source}:{line}: {_dotted((*path, key))}: duplicate key")
                 result[key] = self._build(value_node, (*path, key))
+                # Errors about a field point at its key, where a reader looks for it.
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return yaml.SafeLoader(" ").construct_object(node)
+        try:
+            return yaml.SafeLoader(" ").construct_object(node)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise self.error(path, f"cannot read this value: {problem}") from None
 
     def error(self, path: _Path, problem: str) -> SpecError:
         line = None
