@@ -11,8 +11,8 @@ call counters); a fault that touched nothing makes the run inconclusive.
 from __future__ import annotations
 
 import contextlib
-import functools
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable

@@ -222,8 +222,12 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "RQ002" if exc.status_code == 404 else "RQ001"
-        return error_response(ServiceError(code, message=str(exc.detail), status=exc.status_code))
+        if exc.status_code == 404:
+            return error_response(ServiceError("RQ002", message=str(exc.detail)))
+        # Starlette answers 400 for a body it cannot even decode; to clients that is one more
+        # malformed request, so it gets the same 422 RQ001 as every other one.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return error_response(ServiceError("RQ001", message=str(exc.detail), status=status))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

@@ -37,6 +37,8 @@ __all__ = ["DependencyClient", "RequestBudget"]
 
 #: Below this, an attempt is not worth making: it could not complete on loopback.
 _MIN_ATTEMPT_S = 0.02
+#: Answers a dependency gives on purpose; retrying them at once cannot help.
+_DELIBERATE_CODES = frozenset({"CD001", "DP003", "OV001", "OV002", "FS001", "MT001"})
 #: Codes a dependency may send that keep their meaning one hop up.
 _KEPT_CODES = frozenset({"NT004", "DP001", "DP003", "CD001", "OV001", "OV002", "FS001", "MT001"})
 
@@ -186,8 +188,9 @@ class DependencyClient:
             return _Failure(ServiceError("DP001", [self.link(kind, detail)]), retryable=True)
         if response.status_code >= 500 or response.status_code == 429:
             error = _passthrough(response, self.link("error", f"HTTP {response.status_code}"))
-            # A maintenance window does not end in a few milliseconds: retrying is pointless.
-            retryable = error.code != "MT001"
+            # A deliberate refusal (maintenance, suspension, overload, an open breaker, a
+            # degraded feature) will not change in milliseconds: repeating it only adds load.
+            retryable = error.code not in _DELIBERATE_CODES
             return _Failure(error, retryable, _retry_after_s(response))
         if response.is_error:  # 4xx: the request's fault, not the dependency's; no retry
             return _Failure(

@@ -41,7 +41,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS remittances (remit_ref TEXT PRIMARY KEY, sender TEXT NOT NULL,"
     " remittance_id TEXT NOT NULL, amount_krw INTEGER NOT NULL, currency TEXT NOT NULL,"
     " amount_minor INTEGER NOT NULL, beneficiary TEXT NOT NULL, received_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS remittances_by_id ON remittances (sender, remittance_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS remittances_by_id ON remittances (sender, remittance_id)",
     IDEMPOTENCY_SCHEMA,
     *maintenance.SCHEMA,
 )
@@ -188,6 +188,16 @@ def build_app(config: ServiceConfig) -> FastAPI:
         schedule().refuse_if_active("remit")
 
         def apply(conn: Any) -> StoredAnswer:
+            earlier = conn.execute(
+                "SELECT remit_ref FROM remittances WHERE sender = ? AND remittance_id = ?",
+                (sender, body.remittance_id),
+            ).fetchone()
+            if earlier is not None:
+                raise ServiceError(
+                    "TX003",
+                    message=f"Remittance {body.remittance_id} was already received"
+                    f" ({earlier[0]}) under another Idempotency-Key.",
+                )
             remit_ref = new_id("rr")
             conn.execute(
                 "INSERT INTO remittances VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -67,7 +67,8 @@ def test_a_met_expectation_exits_0_and_writes_json_junit_and_html(tmp_path: Path
     assert run["faults"][0]["touched"] is True
     assert run["timeseries"]["balance"], "every call is recorded"
     suite = ET.parse(report / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and suite.get("failures") == "0"
+    assert suite is not None
+    assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) == len(run["verdict"]["checks"])
     assert (report / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert not list((tmp_path / "home" / "runs").iterdir())  # the stack is gone

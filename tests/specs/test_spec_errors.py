@@ -122,8 +122,11 @@ def _check(text: str) -> None:
     try:
         parse_spec(text, source="fuzz.yaml", topology=BANK_TOPOLOGY, profiles=tuple(PROFILES))
     except SpecError as exc:
-        assert "\n" not in str(exc)
-        assert str(exc).startswith("fuzz.yaml")
+        message = str(exc)
+    else:
+        return
+    assert "\n" not in message
+    assert message.startswith("fuzz.yaml")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
