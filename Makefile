@@ -1,4 +1,5 @@
-# Domino's two everyday commands: `make demo` (the main job) and `make test`.
+# Domino's two everyday commands: `make incident` (the main job: the KB Pay 2023
+# incident reproduced end to end under both profiles, with reports) and `make test`.
 # Both set up everything they need first: a virtualenv with the project and
 # its tools, and toxiproxy-server (built with `go install` if none is found).
 
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORT_DIR ?= reports/kbpay
 
-.PHONY: setup demo test lint clean
+.PHONY: setup incident demo test lint clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Domino needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -18,6 +19,9 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 	$(BIN)/domino toxiproxy install
+
+incident: setup
+	$(BIN)/domino run kbpay-2023-01-25 --report $(REPORT_DIR)
 
 demo: setup
 	$(BIN)/domino demo
