@@ -68,7 +68,7 @@ class FaultRule:
 
 
 class FaultRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     route: str = Field(
         default="*", max_length=200, description="'*' or a path prefix such as /points"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
@@ -294,6 +295,10 @@ def serve(build: Callable[[ServiceConfig], FastAPI], name: str) -> None:
         "timeout_graceful_shutdown": 2,
     }
     if config.listen_fd is not None:
-        uvicorn.run(app, fd=config.listen_fd, **options)
+        # Not uvicorn.run(fd=...): uvicorn wraps an inherited fd as AF_UNIX, so asyncio does
+        # not see TCP and never sets TCP_NODELAY, and every answer written in two parts waits
+        # ~40 ms for the client's delayed ACK. socket(fileno=) reads the real family.
+        sock = socket.socket(fileno=config.listen_fd)
+        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
     else:
         uvicorn.run(app, host=config.host, port=config.port, **options)

@@ -58,9 +58,13 @@ IdempotencyKey = Annotated[
 
 
 class RequestModel(BaseModel):
-    """Base of request bodies: unknown fields are refused with a clear message."""
+    """Base of request bodies: unknown fields are refused, and types are strict.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict because these bodies carry money: ``true`` is not the amount 1 and
+    ``"100"`` is not 100; a client that sends them gets 422 with the field named.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CauseLinkOut(BaseModel):
