@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -270,22 +271,19 @@ class _Label:
 
 
 def _wrap(text: str, max_chars: int, max_lines: int) -> tuple[str, ...]:
-    """Wrap at spaces (fault descriptions break after their commas); ellipsis if cut."""
-    words = text.split(" ")
-    lines: list[str] = []
-    current = ""
-    for word in words:
-        candidate = f"{current} {word}" if current else word
-        if len(candidate) <= max_chars or not current:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    lines.append(current)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = lines[-1][: max(max_chars - 1, 1)] + "…"
-    return tuple(lines)
+    """Wrap at spaces (fault descriptions break after their commas); ellipsis if cut.
+
+    A word wider than the band (an edge name in a narrow band) is split, not clipped.
+    """
+    lines = textwrap.wrap(
+        text,
+        width=max(max_chars, 2),
+        break_long_words=True,
+        break_on_hyphens=False,
+        max_lines=max_lines,
+        placeholder="…",
+    )
+    return tuple(lines) or ("",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,7 +652,7 @@ def _legend() -> str:
         ),
         (
             swatch('<rect x="2" y="1" width="10" height="12" fill="#8c959f" fill-opacity=".28"/>'),
-            "no call started in that second",
+            "no call started in that bucket",
         ),
     ]
     return '<div class="legend">' + "".join(f"<span>{s}{t}</span>" for s, t in items) + "</div>"
