@@ -5,10 +5,13 @@ service stayed up for the rest. Here a request is admitted while
 
 - fewer than ``capacity`` requests are in flight (``capacity - priority_reserve``
   for non-priority ones, so balance inquiry always finds room), and
-- for non-priority requests, the event loop is keeping up: its lag (how late a
-  timer fires) is under ``max_lag_ms``. On one event loop, CPU saturation shows
-  up as lag before it shows up as in-flight requests, because queued requests
-  wait for the loop before any middleware sees them.
+- for non-priority requests, the event loop is keeping up: its *standing* lag
+  (how late a timer fires, at least, over the last quarter second) is under
+  ``max_lag_ms``. On one event loop, CPU saturation shows up as lag before it
+  shows up as in-flight requests, because queued requests wait for the loop
+  before any middleware sees them. Taking the minimum over a window (as CoDel
+  does with queueing delay) lets a burst that drains by itself through, and
+  holds requests only while the loop stays behind.
 
 Everything else gets an immediate 429 OV001 with ``waiting: {position,
 retry_after_s}`` and a ``Retry-After`` header, instead of a hang. The
@@ -38,6 +41,8 @@ __all__ = ["AdmissionController", "AdmissionMiddleware", "Held"]
 
 _WINDOW_S = 1.0
 _LAG_TICK_S = 0.025
+#: Lag must stay above the limit this long (every sample in it) before requests are held.
+_LAG_WINDOW_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class AdmissionController:
         self.held = 0
         self._held_at: deque[float] = deque()
         self._done_at: deque[float] = deque()
+        self._lag_samples: deque[tuple[float, float]] = deque()
 
     def _trim(self, now_s: float) -> None:
         for times in (self._held_at, self._done_at):
@@ -106,15 +112,21 @@ class AdmissionController:
         if len(self._done_at) > 4096:
             self._trim(now_s)
 
+    def record_lag(self, late_ms: float, at_s: float) -> None:
+        """One lag sample; ``lag_ms`` becomes the least lag seen over the last window."""
+        samples = self._lag_samples
+        samples.append((at_s, late_ms))
+        while len(samples) > 2 and at_s - samples[1][0] >= _LAG_WINDOW_S:
+            samples.popleft()
+        self.lag_ms = min(lag for _, lag in samples)
+
     async def watch_lag(self) -> None:
         """Measure event-loop lag forever (run as a task; cancel it at shutdown)."""
         while True:
             started_s = time.monotonic()
             await asyncio.sleep(_LAG_TICK_S)
-            late_ms = max(0.0, (time.monotonic() - started_s - _LAG_TICK_S) * 1000)
-            # Up at once, down by half per tick: a saturated loop is believed immediately,
-            # a recovered one within a few ticks.
-            self.lag_ms = max(late_ms, self.lag_ms / 2)
+            now_s = time.monotonic()
+            self.record_lag(max(0.0, (now_s - started_s - _LAG_TICK_S) * 1000), now_s)
 
     def snapshot(self) -> dict[str, float | int]:
         return {

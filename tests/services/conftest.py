@@ -141,6 +141,7 @@ class ServiceProcess:
         for dep, url in self.deps.items():
             env[f"DOMINO_DEP_{dep.upper()}"] = url
             env[f"DOMINO_EDGE_{dep.upper()}"] = f"{self.name}->{dep}"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{self.name}"],
