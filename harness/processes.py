@@ -60,6 +60,7 @@ class ManagedProcess:
             return
         with contextlib.suppress(ProcessLookupError):
             self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(signal.SIGCONT)  # a paused process must wake to exit
         try:
             self.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -25,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.attach import describe_for_record
-from harness.errors import PortInUseError, ServiceStartError, ToxiproxyError
+from harness.errors import (
+    PortInUseError,
+    ServiceStartError,
+    ToxiproxyError,
+    UnknownServiceError,
+)
+from harness.faults import Pause, ProcessFault
 from harness.home import domino_home
 from harness.injection import Injector
 from harness.processes import ManagedProcess, spawn
@@ -42,10 +49,14 @@ __all__ = ["local_stack"]
 _LOOPBACK = "127.0.0.1"
 
 
-def _bound_socket() -> socket.socket:
+def _bound_socket(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((_LOOPBACK, 0))
+    try:
+        sock.bind((_LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUseError(f"cannot listen on {_LOOPBACK}:{port}: {exc.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -66,26 +77,121 @@ def _exited(process: ManagedProcess) -> Callable[[], str | None]:
     return check
 
 
-def _wait_healthy(
+def _service_envs(
     topology: Topology,
-    processes: Mapping[str, ManagedProcess],
-    direct: Mapping[str, str],
-    ready_timeout_s: float,
-) -> None:
+    edges: Mapping[str, EdgeEndpoint],
+    *,
+    run_dir: Path,
+    profile: str,
+    knob_values: Mapping[str, Any],
+    admin_token: str,
+) -> dict[str, dict[str, str]]:
+    """Each service's environment: its dependencies point at the edges' proxy listeners."""
+    shared_env = {
+        **os.environ,
+        "DOMINO_PROFILE": profile,
+        "DOMINO_KNOBS": json.dumps(dict(knob_values)),
+        "DOMINO_ADMIN_TOKEN": admin_token,
+        "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
+        "PYTHONUNBUFFERED": "1",
+    }
+    envs = {}
     for service in topology.services:
-        process = processes[service.name]
-        url = direct[service.name] + service.health_path
+        env = dict(shared_env)
+        env["DOMINO_SERVICE"] = service.name
+        env["DOMINO_DATA_DIR"] = str(run_dir / "data" / service.name)
+        for dep in topology.dependencies_of(service.name):
+            env[f"DOMINO_DEP_{dep.target.upper()}"] = f"http://{edges[dep.name].listen}"
+            env[f"DOMINO_EDGE_{dep.target.upper()}"] = dep.name
+        envs[service.name] = env
+    return envs
+
+
+class _LocalServices:
+    """The services' processes by name: started, and crashed, paused or restarted as faults.
+
+    Also the injector's applier for :class:`~harness.faults.ProcessFault`: a
+    crash is SIGKILL and, when the fault ends, a restart on the same port and
+    data folder (so durable storage is really tested); a pause is SIGSTOP /
+    SIGCONT.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        run_dir: Path,
+        record: RunRecord,
+        envs: Mapping[str, dict[str, str]],
+        ports: Mapping[str, int],
+        ready_timeout_s: float,
+    ) -> None:
+        self._topology = topology
+        self._run_dir = run_dir
+        self._record = record
+        self._envs = envs
+        self._ports = ports
+        self._ready_timeout_s = ready_timeout_s
+        self.running: dict[str, ManagedProcess] = {}
+
+    def start(self, name: str, sock: socket.socket | None = None) -> ManagedProcess:
+        """Start a service on its port; ``sock`` is its already bound socket, if any."""
+        sock = sock or _bound_socket(self._ports[name])
         try:
-            wait_until(
-                functools.partial(http_ok, url),
-                timeout_s=ready_timeout_s,
-                what=f"service {service.name} at {url}",
-                abort=_exited(process),
+            env = dict(self._envs[name], DOMINO_LISTEN_FD=str(sock.fileno()))
+            process = spawn(
+                name,
+                [sys.executable, "-m", self._topology.service(name).module],
+                log_path=self._run_dir / f"{name}.log",
+                env=env,
+                pass_fds=[sock.fileno()],
             )
-        except ReadinessTimeoutError as exc:
-            raise ServiceStartError(
-                f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
-            ) from None
+        finally:
+            sock.close()  # the child holds its own copy
+        self.running[name] = process
+        self._record.add_process(name, process.pid)
+        return process
+
+    def wait_healthy(self, names: list[str] | None = None) -> None:
+        for name in names or list(self.running):
+            process = self.running[name]
+            service = self._topology.service(name)
+            url = f"http://{_LOOPBACK}:{self._ports[name]}{service.health_path}"
+            try:
+                wait_until(
+                    functools.partial(http_ok, url),
+                    timeout_s=self._ready_timeout_s,
+                    what=f"service {name} at {url}",
+                    abort=_exited(process),
+                )
+            except ReadinessTimeoutError as exc:
+                raise ServiceStartError(
+                    f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
+                ) from None
+
+    def stop_all(self) -> None:
+        for process in reversed(list(self.running.values())):
+            process.stop()
+
+    # -- FaultApplier for Crash and Pause ---------------------------------------------
+
+    def apply(self, fault: ProcessFault) -> tuple[str, str]:
+        process = self.running.get(fault.service)
+        if process is None:
+            raise UnknownServiceError(fault.service, sorted(self.running))
+        if isinstance(fault, Pause):
+            os.kill(process.pid, signal.SIGSTOP)
+            return fault.service, "paused"
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+        return fault.service, "crashed"
+
+    def remove(self, target: str, handle: str) -> None:
+        if handle == "paused":
+            os.kill(self.running[target].pid, signal.SIGCONT)
+            return
+        self.start(target)
+        self.wait_healthy([target])
 
 
 def _remove_run_dir(record: RunRecord) -> None:
@@ -147,6 +253,7 @@ def local_stack(
     record.save()
     processes: list[ManagedProcess] = []
     sockets: dict[str, socket.socket] = {}
+    services: _LocalServices | None = None
     try:
         say("starting Toxiproxy")
         toxiproxy_process, client = _start_toxiproxy(binary, run_dir, record, ready_timeout_s)
@@ -154,53 +261,35 @@ def local_stack(
         version = client.version()
 
         sockets = {service.name: _bound_socket() for service in topology.services}
-        direct = {
-            name: f"http://{_LOOPBACK}:{sock.getsockname()[1]}" for name, sock in sockets.items()
-        }
+        ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+        direct = {name: f"http://{_LOOPBACK}:{port}" for name, port in ports.items()}
         edges: dict[str, EdgeEndpoint] = {}
         for edge in topology.edges:
-            upstream = f"{_LOOPBACK}:{sockets[edge.target].getsockname()[1]}"
+            upstream = f"{_LOOPBACK}:{ports[edge.target]}"
             proxy = client.create_proxy(edge.proxy_name, upstream, f"{_LOOPBACK}:0")
             edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
 
         admin_token = secrets.token_urlsafe(24)
-        shared_env = {
-            **os.environ,
-            "DOMINO_PROFILE": profile,
-            "DOMINO_KNOBS": json.dumps(knob_values),
-            "DOMINO_ADMIN_TOKEN": admin_token,
-            "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
-            "PYTHONUNBUFFERED": "1",
-        }
-        for service in topology.services:
-            sock = sockets[service.name]
-            env = dict(shared_env)
-            env["DOMINO_SERVICE"] = service.name
-            env["DOMINO_LISTEN_FD"] = str(sock.fileno())
-            env["DOMINO_DATA_DIR"] = str(run_dir / "data" / service.name)
-            for dep in topology.dependencies_of(service.name):
-                env[f"DOMINO_DEP_{dep.target.upper()}"] = f"http://{edges[dep.name].listen}"
-                env[f"DOMINO_EDGE_{dep.target.upper()}"] = dep.name
-            say(f"starting {service.name}")
-            process = spawn(
-                service.name,
-                [sys.executable, "-m", service.module],
-                log_path=run_dir / f"{service.name}.log",
-                env=env,
-                pass_fds=[sock.fileno()],
-            )
-            processes.append(process)
-            record.add_process(service.name, process.pid)
-        # The services hold their own copies of the listening sockets now.
-        for sock in sockets.values():
-            sock.close()
-
-        _wait_healthy(
+        envs = _service_envs(
             topology,
-            {s.name: p for s, p in zip(topology.services, processes[1:], strict=True)},
-            direct,
-            ready_timeout_s,
+            edges,
+            run_dir=run_dir,
+            profile=profile,
+            knob_values=knob_values,
+            admin_token=admin_token,
         )
+        services = _LocalServices(
+            topology,
+            run_dir=run_dir,
+            record=record,
+            envs=envs,
+            ports=ports,
+            ready_timeout_s=ready_timeout_s,
+        )
+        for service in topology.services:
+            say(f"starting {service.name}")
+            services.start(service.name, sockets.pop(service.name))
+        services.wait_healthy()
         say("stack ready")
 
         injector = Injector(
@@ -210,6 +299,7 @@ def local_stack(
             admin_urls=direct,
             admin_token=admin_token,
         )
+        injector.register(ProcessFault, services)
         stack = Stack(
             backend="local",
             topology=topology,
@@ -229,6 +319,8 @@ def local_stack(
         for sock in sockets.values():
             with contextlib.suppress(OSError):
                 sock.close()
+        if services is not None:
+            services.stop_all()
         for process in reversed(processes):
             process.stop()
         _remove_run_dir(record)

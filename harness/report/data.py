@@ -28,15 +28,16 @@ def _origin(cause: Sequence[Any]) -> str:
 def run_data(result: RunResult) -> dict[str, Any]:
     """One run as plain data."""
     spec = result.spec
+    # Each call: [start s, latency ms, ok, code, degraded].
     series: dict[str, list[list[Any]]] = {}
     for o in result.observations:
         series.setdefault(o.journey, []).append(
-            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code]
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded]
         )
     background: dict[str, list[list[Any]]] = {}
     for o in result.background:
         background.setdefault(o.journey, []).append(
-            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code]
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded]
         )
     codes: Counter[tuple[str, str, str]] = Counter()
     for o in (*result.observations, *result.background):
