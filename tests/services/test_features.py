@@ -66,7 +66,7 @@ def test_an_operator_suspends_fx_orders_but_the_shortfall_exchange_keeps_working
         f"{bank}/admin/switches/fx", json={"suspended": True, "reason": "heavy use"}, headers=admin
     )
     assert switch.json()["suspended"] is True
-    held = [f for f in http.get(f"{bank}/admin/faults", headers=admin).json()["faults"]]
+    held = list(http.get(f"{bank}/admin/faults", headers=admin).json()["faults"])
     assert [f["kind"] for f in held] == ["suspension"]
     try:
         refused = http.post(f"{bank}/fx/orders", json=order, headers=bearer(token))
@@ -287,7 +287,7 @@ def test_a_surge_is_told_to_wait_while_balance_inquiry_keeps_priority(
             timeout_s=5,
             what="the surge filling bank's non-priority capacity",
         )
-        inquiries_ms = []
+        inquiries_ms: list[float] = []
         with httpx.Client(timeout=10) as client:
             while not surge.done() or len(inquiries_ms) < 5:
                 started_s = time.monotonic()

@@ -52,8 +52,10 @@ def test_every_knob_is_documented_and_set_in_both_profiles() -> None:
 
 def test_profiles_differ_the_way_the_incidents_need() -> None:
     fragile, hardened = PROFILES["fragile"], PROFILES["hardened"]
-    assert fragile.login_fetches_card and not hardened.login_fetches_card
-    assert fragile.request_budget_s is None and hardened.request_budget_s is not None
+    assert fragile.login_fetches_card
+    assert not hardened.login_fetches_card
+    assert fragile.request_budget_s is None
+    assert hardened.request_budget_s is not None
     assert fragile.dependency_timeout_s >= 5 > hardened.dependency_timeout_s
     for knob in (
         "circuit_breaker",
@@ -67,7 +69,8 @@ def test_profiles_differ_the_way_the_incidents_need() -> None:
         "degrade_card_features",
         "deadline_propagation",
     ):
-        assert getattr(hardened, knob) and not getattr(fragile, knob), knob
+        assert getattr(hardened, knob), knob
+        assert not getattr(fragile, knob), knob
 
 
 def test_knobs_override_one_at_a_time_and_mistakes_are_named() -> None:
@@ -86,27 +89,32 @@ def test_knobs_override_one_at_a_time_and_mistakes_are_named() -> None:
 # -- circuit breaker -------------------------------------------------------------------
 
 
+def _state(breaker: CircuitBreaker) -> str:
+    """The breaker's state, read afresh (mypy would otherwise keep the first one it saw)."""
+    return breaker.state
+
+
 def test_breaker_opens_fails_fast_then_lets_one_probe_through() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(failures_to_open=3, reset_s=2.0, clock=clock)
     for _ in range(2):
         assert breaker.allow()
         breaker.record_failure()
-    assert breaker.state == "closed"
+    assert _state(breaker) == "closed"
     assert breaker.allow()
     breaker.record_failure()
-    assert breaker.state == "open"
+    assert _state(breaker) == "open"
     assert not breaker.allow()
     clock.now_s += 2.0
     assert breaker.allow()  # the one probe
-    assert breaker.state == "half_open"
+    assert _state(breaker) == "half_open"
     assert not breaker.allow()  # nobody else while it is out
     breaker.record_failure()
-    assert breaker.state == "open"
+    assert _state(breaker) == "open"
     clock.now_s += 2.0
     assert breaker.allow()
     breaker.record_success()
-    assert breaker.state == "closed"
+    assert _state(breaker) == "closed"
     assert breaker.allow()
     assert breaker.allow()
 
@@ -275,7 +283,8 @@ def test_apply_once_replays_refuses_other_requests_and_stores_nothing_on_failure
     later, replayed_later = apply_once(
         db, caller="c1", key="k2", route="R", payload={}, apply=apply
     )
-    assert not replayed_later and later.body == {"n": 3}
+    assert not replayed_later
+    assert later.body == {"n": 3}
 
 
 def test_every_error_code_is_documented_with_its_status() -> None:
