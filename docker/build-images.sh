@@ -59,6 +59,18 @@ quietly() {
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Whatever an interrupted run leaves: temporary folders, and a background Go build.
+CLEANUP=()
+GO_PID=""
+cleanup() {
+    if [[ -n $GO_PID ]]; then
+        # The background job is a subshell running `go`: stop both.
+        kill $(ps -o pid= --ppid "$GO_PID") "$GO_PID" 2>/dev/null || true
+    fi
+    ((${#CLEANUP[@]} == 0)) || rm -rf "${CLEANUP[@]}"
+}
+trap cleanup EXIT
+
 # -- 1. The base image: Debian's python3 from debootstrap, imported -------------------------
 build_base() {
     if have_image "$BASE_IMAGE"; then
@@ -73,8 +85,7 @@ build_base() {
         [[ $(id -u) == 0 ]] || die "debootstrap needs root to build the base root filesystem"
         local rootfs
         rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-        # shellcheck disable=SC2064 # expand now: the trap must remove this folder
-        trap "rm -rf '$rootfs' '$ROOTFS_TAR.tmp'" EXIT
+        CLEANUP+=("$rootfs" "$ROOTFS_TAR.tmp")
         say "debootstrap bookworm from $DEBIAN_MIRROR (about a minute)"
         debootstrap --variant=minbase --include=python3,python3-venv \
             bookworm "$rootfs" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
@@ -85,7 +96,6 @@ build_base() {
         tar --numeric-owner -C "$rootfs" -cf "$ROOTFS_TAR.tmp" .
         mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
         rm -rf "$rootfs"
-        trap - EXIT
     else
         say "root filesystem: reusing $ROOTFS_TAR"
     fi
@@ -137,17 +147,21 @@ build_wheelhouse() {
 }
 
 # -- 3. Toxiproxy, static, from the Go module proxy ------------------------------------------
+have_toxiproxy_binaries() {
+    [[ -x $TOXIPROXY_BIN/toxiproxy-server && -x $TOXIPROXY_BIN/toxiproxy-cli ]] &&
+        "$TOXIPROXY_BIN/toxiproxy-server" -version 2>/dev/null | grep -q "$TOXIPROXY_VERSION"
+}
+
+upstream_toxiproxy_present() {
+    have_image "$TOXIPROXY_IMAGE" &&
+        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.built-by"}}' "$TOXIPROXY_IMAGE") != "$BUILT_BY" ]]
+}
+
 build_toxiproxy_binaries() {
-    if [[ -x $TOXIPROXY_BIN/toxiproxy-server && -x $TOXIPROXY_BIN/toxiproxy-cli ]] &&
-        "$TOXIPROXY_BIN/toxiproxy-server" -version 2>/dev/null | grep -q "$TOXIPROXY_VERSION"; then
-        say "toxiproxy $TOXIPROXY_VERSION binaries: reusing $TOXIPROXY_BIN"
-        return
-    fi
     local go=${GO:-$(command -v go || true)}
     [[ -n $go ]] || die "go is not on PATH; install Go to build Toxiproxy from the Go module proxy"
     local gobin
     gobin=$(mktemp -d)
-    say "go install toxiproxy v$TOXIPROXY_VERSION (server and cli, CGO_ENABLED=0)"
     local module=github.com/Shopify/toxiproxy/v2
     CGO_ENABLED=0 GOBIN=$gobin GOFLAGS=${GOFLAGS:--mod=mod} "$go" install -trimpath \
         -ldflags "-s -w -X $module.Version=$TOXIPROXY_VERSION" \
@@ -182,12 +196,10 @@ build_services_image() {
 }
 
 build_toxiproxy_image() {
-    if have_image "$TOXIPROXY_IMAGE" &&
-        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.built-by"}}' "$TOXIPROXY_IMAGE") != "$BUILT_BY" ]]; then
+    if upstream_toxiproxy_present; then
         say "$TOXIPROXY_IMAGE: the upstream image is present; keeping it"
         return
     fi
-    build_toxiproxy_binaries
     local context="$CACHE/context-toxiproxy"
     rm -rf "$context" && mkdir -p "$context"
     cp "$ROOT/docker/toxiproxy.Dockerfile" "$context/Dockerfile"
@@ -208,9 +220,27 @@ check_images() {
     say "ok: $SERVICES_IMAGE, $TOXIPROXY_IMAGE ($version)"
 }
 
+if upstream_toxiproxy_present || have_toxiproxy_binaries; then
+    upstream_toxiproxy_present || say "toxiproxy $TOXIPROXY_VERSION binaries: reusing $TOXIPROXY_BIN"
+else
+    # The Go build is CPU-bound while debootstrap mostly waits for downloads
+    # and dpkg: run them side by side.
+    say "go install toxiproxy v$TOXIPROXY_VERSION, server and cli, CGO_ENABLED=0 (in the background)"
+    build_toxiproxy_binaries >"$CACHE/go-build.log" 2>&1 &
+    GO_PID=$!
+fi
 build_base
 build_wheelhouse
 build_services_image
+if [[ -n $GO_PID ]]; then
+    if ! wait "$GO_PID"; then
+        GO_PID=""
+        tail -n 20 "$CACHE/go-build.log" >&2
+        die "building Toxiproxy failed (log: $CACHE/go-build.log)"
+    fi
+    GO_PID=""
+    say "toxiproxy binaries built"
+fi
 build_toxiproxy_image
 check_images
 # Dangling layers from earlier builds of the same tags.
