@@ -687,78 +687,101 @@ def docker_stack(
     """
     say = progress or (lambda _msg: None)
     knob_values = check_profile(profile, knobs)
-    client = _connect()
-    left = reconcile_docker(client)
-    if left:
-        say("removed what a killed run left: " + ", ".join(left))
-    _require_images(client, [toxiproxy_image, services_image])
-    if check_source:
-        _check_services_source(client, services_image)
+    with contextlib.closing(_connect()) as client:
+        left = reconcile_docker(client)
+        if left:
+            say("removed what a killed run left: " + ", ".join(left))
+        _require_images(client, [toxiproxy_image, services_image])
+        if check_source:
+            _check_services_source(client, services_image)
+        with _terminate_gracefully():
+            yield from _run_stack(
+                client,
+                topology,
+                profile=profile,
+                knob_values=knob_values,
+                say=say,
+                ready_timeout_s=ready_timeout_s,
+                services_image=services_image,
+                toxiproxy_image=toxiproxy_image,
+            )
 
+
+def _run_stack(
+    client: Any,
+    topology: Topology,
+    *,
+    profile: str,
+    knob_values: dict[str, Any],
+    say: Callable[[str], None],
+    ready_timeout_s: float,
+    services_image: str,
+    toxiproxy_image: str,
+) -> Iterator[Stack]:
+    """The body of :func:`docker_stack` once the engine and images are known to be there."""
     run_id = secrets.token_hex(4)
     labels = {LABEL_MANAGED: "true", LABEL_OWNER: owner_label(), LABEL_RUN: run_id}
     record = RunRecord(_BACKEND, extra={"run": run_id})
-    with _terminate_gracefully():
-        try:
-            record.save()
-            say(f"creating network domino-{run_id}")
-            run = _Run(client, topology, labels)
-            admin_token = secrets.token_urlsafe(24)
-            env = {
-                "DOMINO_PROFILE": profile,
-                "DOMINO_KNOBS": json.dumps(knob_values),
-                "DOMINO_ADMIN_TOKEN": admin_token,
-                "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
-            }
-            run.create(toxiproxy_image, services_image, env)
-            say("starting Toxiproxy and " + ", ".join(topology.service_names))
-            run.start()
-            proxy_client = run.toxiproxy_client(ready_timeout_s)
-            edges = run.create_proxies(proxy_client)
-            direct = run.service_urls()
-            health = {s.name: direct[s.name] + s.health_path for s in topology.services}
-            for service in topology.services:
-                say(f"waiting for {service.name}")
-                _wait_healthy(
-                    run.services[service.name],
-                    health[service.name],
-                    ready_timeout_s,
-                    f"service {service.name}",
-                )
-            say("stack ready")
-            faults = ContainerFaultApplier(run.services, health, ready_timeout_s=ready_timeout_s)
-            stack = Stack(
-                backend=_BACKEND,
-                topology=topology,
-                profile=profile,
-                toxiproxy=proxy_client,
-                toxiproxy_version=proxy_client.version(),
-                services=direct,
-                edges=edges,
-                admin_token=admin_token,
-                injector=_DockerInjector(
-                    faults,
-                    topology=topology,
-                    toxiproxy=proxy_client,
-                    proxies={name: e.proxy for name, e in edges.items()},
-                    admin_urls=direct,
-                    admin_token=admin_token,
-                ),
-                extra={
-                    "run": run_id,
-                    "network": run.network.name,
-                    "containers": run.container_names(),
-                    # The project's own hosts, for harness.network_safety.check_target.
-                    "hosts": sorted(run.address_of.values()),
-                    "knobs": knob_values,
-                },
+    try:
+        record.save()
+        say(f"creating network domino-{run_id}")
+        run = _Run(client, topology, labels)
+        admin_token = secrets.token_urlsafe(24)
+        env = {
+            "DOMINO_PROFILE": profile,
+            "DOMINO_KNOBS": json.dumps(knob_values),
+            "DOMINO_ADMIN_TOKEN": admin_token,
+            "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
+        }
+        run.create(toxiproxy_image, services_image, env)
+        say("starting Toxiproxy and " + ", ".join(topology.service_names))
+        run.start()
+        proxy_client = run.toxiproxy_client(ready_timeout_s)
+        edges = run.create_proxies(proxy_client)
+        direct = run.service_urls()
+        health = {s.name: direct[s.name] + s.health_path for s in topology.services}
+        for service in topology.services:
+            say(f"waiting for {service.name}")
+            _wait_healthy(
+                run.services[service.name],
+                health[service.name],
+                ready_timeout_s,
+                f"service {service.name}",
             )
-            record.extra["stack"] = describe_for_record(stack)
-            record.save()
-            yield stack
-        finally:
-            removed = _remove_labelled(client, f"{LABEL_RUN}={run_id}")
-            record.discard()
-            kept = [item for item in removed if " kept: " in item]
-            if kept and sys.exc_info()[0] is None:
-                raise StackError("could not remove " + "; ".join(kept))
+        say("stack ready")
+        faults = ContainerFaultApplier(run.services, health, ready_timeout_s=ready_timeout_s)
+        stack = Stack(
+            backend=_BACKEND,
+            topology=topology,
+            profile=profile,
+            toxiproxy=proxy_client,
+            toxiproxy_version=proxy_client.version(),
+            services=direct,
+            edges=edges,
+            admin_token=admin_token,
+            injector=_DockerInjector(
+                faults,
+                topology=topology,
+                toxiproxy=proxy_client,
+                proxies={name: e.proxy for name, e in edges.items()},
+                admin_urls=direct,
+                admin_token=admin_token,
+            ),
+            extra={
+                "run": run_id,
+                "network": run.network.name,
+                "containers": run.container_names(),
+                # The project's own hosts, for harness.network_safety.check_target.
+                "hosts": sorted(run.address_of.values()),
+                "knobs": knob_values,
+            },
+        )
+        record.extra["stack"] = describe_for_record(stack)
+        record.save()
+        yield stack
+    finally:
+        removed = _remove_labelled(client, f"{LABEL_RUN}={run_id}")
+        record.discard()
+        kept = [item for item in removed if " kept: " in item]
+        if kept and sys.exc_info()[0] is None:
+            raise StackError("could not remove " + "; ".join(kept))
