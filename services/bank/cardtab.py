@@ -32,10 +32,8 @@ async def _fetch(
     bank: Bank, dep_name: str, path: str, token: str, budget: RequestBudget
 ) -> Any | ServiceError:
     """The dependency's answer, or the ServiceError it failed with."""
-    dep = bank.kit.dep(dep_name)
     try:
-        async with bank.kit.bulkheads.enter("card-tab", dep.edge):
-            return await dep.call("GET", path, token=token, budget=budget)
+        return await bank.kit.dep(dep_name).call("GET", path, token=token, budget=budget)
     except ServiceError as failure:
         return failure
 
@@ -55,10 +53,13 @@ async def card_tab(request: Request) -> CardTabOut:
     token = bearer_token(request)
     budget = RequestBudget.for_request(bank.knobs, request.headers)
     card_edge, pay_edge = bank.kit.dep("card").edge, bank.kit.dep("pay").edge
-    card_result, pay_result = await asyncio.gather(
-        _fetch(bank, "card", "/cards/summary", token, budget),
-        _fetch(bank, "pay", "/payments/recent", token, budget),
-    )
+    # One bulkhead slot per card-tab request: a hanging card or pay can hold at most
+    # bulkhead_limit of bank's requests; the rest are told at once that the feature is busy.
+    async with bank.kit.bulkheads.enter("card-tab", card_edge):
+        card_result, pay_result = await asyncio.gather(
+            _fetch(bank, "card", "/cards/summary", token, budget),
+            _fetch(bank, "pay", "/payments/recent", token, budget),
+        )
     if not bank.knobs.degrade_card_features:
         for result in (card_result, pay_result):
             if isinstance(result, ServiceError):

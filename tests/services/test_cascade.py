@@ -159,6 +159,7 @@ def test_hardened_a_hanging_pay_leaves_login_balances_and_transfers_in_their_slo
     assert krw_balance(entry, enrolling) == money_before
 
     bank_deps = stats(domino_stack.services["bank"], domino_stack.admin_token)["dependencies"]
-    assert bank_deps["card"]["max_in_flight"] <= 16  # no pool or worker taken over
+    limit = domino_stack.extra["knobs"]["bulkhead_limit"]
+    assert bank_deps["card"]["max_in_flight"] <= limit  # no pool or worker taken over
     card_deps = stats(domino_stack.services["card"], domino_stack.admin_token)["dependencies"]
     assert card_deps["pay"]["breaker_opened"] >= 1  # card stopped waiting for pay

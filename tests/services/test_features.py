@@ -297,6 +297,7 @@ def test_a_surge_is_told_to_wait_while_balance_inquiry_keeps_priority(
         answers = surge.result()
 
     admitted = [a for a, _ in answers if a.status_code == 201]
+    admitted_ms = [ms for a, ms in answers if a.status_code == 201]
     held = [(a, ms) for a, ms in answers if a.status_code == 429]
     assert len(admitted) + len(held) == surge_size
     assert len(admitted) <= capacity["capacity"] - capacity["priority_reserve"]
@@ -306,7 +307,8 @@ def test_a_surge_is_told_to_wait_while_balance_inquiry_keeps_priority(
         assert error["code"] == "OV001"
         assert error["waiting"]["position"] >= 1
         assert int(answer.headers["Retry-After"]) == error["waiting"]["retry_after_s"] >= 1
-        assert latency_ms < 1000  # told to wait at once, not after the slow handler
+        # Told to wait at once: before any admitted deposit got through the slow handler.
+        assert latency_ms < min(admitted_ms)
     assert inquiries_ms
     assert max(inquiries_ms) < 500  # balance inquiry kept its room and its SLO
     assert krw_balance(bank, token) == before - len(admitted)  # none lost, none doubled
