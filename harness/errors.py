@@ -13,7 +13,10 @@
     │   └── ToxiproxyAPIError        a call to the Toxiproxy API failed or answered wrongly
     └── StackError                   the stack could not be brought up (CLI exit 3)
         ├── PortInUseError           a port Domino needs is taken
-        └── ServiceStartError        a service did not become healthy in time
+        ├── ServiceStartError        a service did not become healthy in time
+        ├── DockerUnavailableError   no Docker engine answers
+        └── DockerImageMissingError  an image the stack needs is not in the engine
+            └── DockerImageStaleError  the services' image was built from other source
 
 Messages are single lines that say what was wrong, where, and what to do.
 """
@@ -21,6 +24,9 @@ Messages are single lines that say what was wrong, where, and what to do.
 from __future__ import annotations
 
 __all__ = [
+    "DockerImageMissingError",
+    "DockerImageStaleError",
+    "DockerUnavailableError",
     "DominoError",
     "FaultSpecError",
     "PortInUseError",
@@ -102,3 +108,15 @@ class PortInUseError(StackError):
 
 class ServiceStartError(StackError):
     """A service did not become healthy before its deadline."""
+
+
+class DockerUnavailableError(StackError):
+    """No Docker engine answers (daemon not running, no permission, wrong DOCKER_HOST)."""
+
+
+class DockerImageMissingError(StackError):
+    """An image the stack needs is not in the engine; nothing is pulled implicitly."""
+
+
+class DockerImageStaleError(DockerImageMissingError):
+    """The services' image was built from other source than the checkout in use."""

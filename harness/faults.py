@@ -9,7 +9,8 @@ always removes it. Kinds:
 - an edge going down (the proxy disabled): :class:`Down`;
 - application faults Toxiproxy cannot make, through a service's admin API:
   :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`;
-- whole-service faults applied by the backend: :class:`Crash`, :class:`Pause`.
+- whole-service faults applied by the backend: :class:`Crash`, :class:`Stop`,
+  :class:`Pause`, :class:`Restart`.
 
 New kinds (load surges, container crashes) are new classes with an applier;
 nothing that consumes faults needs to change. :func:`build_fault` makes a
@@ -39,6 +40,7 @@ __all__ = [
     "Pause",
     "ProcessFault",
     "ResetPeer",
+    "Restart",
     "ServiceFault",
     "Slicer",
     "SlowClose",
@@ -331,6 +333,20 @@ class Pause(ProcessFault):
     """The service is frozen (SIGSTOP / docker pause): connections hang; resumed at the end."""
 
     kind: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stop(ProcessFault):
+    """The service is stopped gracefully (SIGTERM) and stays down; started again at the end."""
+
+    kind: ClassVar[str] = "stop"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restart(ProcessFault):
+    """The service is restarted once when the fault is applied (nothing to undo at the end)."""
+
+    kind: ClassVar[str] = "restart"
 
 
 FAULT_KINDS: dict[str, type[Fault]] = {

@@ -65,6 +65,9 @@ from harness.compose_file import (
     toxiproxy_healthcheck,
 )
 from harness.errors import (
+    DockerImageMissingError,
+    DockerImageStaleError,
+    DockerUnavailableError,
     FaultSpecError,
     ServiceStartError,
     StackError,
@@ -102,18 +105,6 @@ _LOOPBACK = "127.0.0.1"
 _BACKEND = "docker"
 #: How often a wait checks whether a container has exited (each check is an API call).
 _EXIT_CHECK_INTERVAL_S = 0.5
-
-
-class DockerUnavailableError(StackError):
-    """No Docker engine answers (daemon not running, no permission, wrong DOCKER_HOST)."""
-
-
-class DockerImageMissingError(StackError):
-    """An image the stack needs is not in the engine; nothing is pulled implicitly."""
-
-
-class DockerImageStaleError(DockerImageMissingError):
-    """The services' image was built from other source than the checkout in use."""
 
 
 def _sdk() -> Any:

@@ -27,12 +27,13 @@ from typing import Any
 
 from harness.attach import describe_for_record
 from harness.errors import (
+    FaultSpecError,
     PortInUseError,
     ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
 )
-from harness.faults import Pause, ProcessFault
+from harness.faults import ProcessFault
 from harness.home import domino_home
 from harness.injection import Injector
 from harness.processes import ManagedProcess, spawn
@@ -179,19 +180,26 @@ class _LocalServices:
         process = self.running.get(fault.service)
         if process is None:
             raise UnknownServiceError(fault.service, sorted(self.running))
-        if isinstance(fault, Pause):
+        if fault.kind == "pause":
             os.kill(process.pid, signal.SIGSTOP)
-            return fault.service, "paused"
-        process.popen.kill()
-        process.popen.wait(timeout=10)
-        return fault.service, "crashed"
+        elif fault.kind == "crash":
+            process.popen.kill()
+            process.popen.wait(timeout=10)
+        elif fault.kind in ("stop", "restart"):
+            process.stop()
+            if fault.kind == "restart":
+                self.start(fault.service)
+                self.wait_healthy([fault.service])
+        else:
+            raise FaultSpecError(f"the local backend cannot apply {fault.describe()}")
+        return fault.service, fault.kind
 
     def remove(self, target: str, handle: str) -> None:
-        if handle == "paused":
+        if handle == "pause":
             os.kill(self.running[target].pid, signal.SIGCONT)
-            return
-        self.start(target)
-        self.wait_healthy([target])
+        elif handle in ("crash", "stop"):
+            self.start(target)
+            self.wait_healthy([target])
 
 
 def _remove_run_dir(record: RunRecord) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import statistics
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from harness import (
@@ -18,9 +19,11 @@ from harness import (
     LimitData,
     Pause,
     ResetPeer,
+    Restart,
     Slicer,
     SlowClose,
     Stack,
+    Stop,
     Timeout,
     UnknownEdgeError,
 )
@@ -201,3 +204,30 @@ def test_a_paused_card_hangs_the_card_tab_until_resumed(
     assert not paused.ok or paused.latency_ms >= 1000, paused
     assert balance.ok
     assert journeys.run(journey("card-tab")).ok
+
+
+def test_a_stopped_card_fails_the_card_tab_fast_and_restarts_when_the_scope_ends(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    with domino_stack.inject(Stop(service="card")) as applied:
+        assert applied[0].handle == "stop"
+        stopped = journeys.run(journey("card-tab"))
+        assert journeys.run(journey("balance")).ok
+    assert not stopped.ok or stopped.degraded, stopped
+    assert journeys.run(journey("card-tab")).ok
+
+
+def test_a_restarted_pay_answers_again_with_the_same_points(
+    domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
+) -> None:
+    def points() -> object:
+        answer = journeys.run(journey("card-tab"))
+        assert answer.ok
+        pay = domino_stack.services["pay"]
+        token = journeys.token()
+        return httpx.get(f"{pay}/points", headers={"Authorization": f"Bearer {token}"}).json()
+
+    before = points()
+    with domino_stack.inject(Restart(service="pay")):
+        pass
+    assert points() == before  # durable storage survived the restart

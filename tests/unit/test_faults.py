@@ -73,4 +73,6 @@ def test_every_kind_maps_attributes_to_toxiproxy_names() -> None:
         "slow_handler",
         "crash",
         "pause",
+        "stop",
+        "restart",
     }
