@@ -364,6 +364,8 @@ FAULT_KINDS: dict[str, type[Fault]] = {
         SlowHandler,
         Crash,
         Pause,
+        Stop,
+        Restart,
     )
 }
 
