@@ -104,7 +104,7 @@ class FaultMiddleware:
                     error = ServiceError(
                         code, [link], message="Injected application fault.", status=rule.status
                     )
-                    await send_error(error, scope, receive, send)
+                    await send_error(error, self._service, scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

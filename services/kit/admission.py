@@ -179,7 +179,7 @@ class AdmissionMiddleware:
                 headers={"Retry-After": str(held.retry_after_s)},
                 extra={"waiting": {"position": held.position, "retry_after_s": held.retry_after_s}},
             )
-            await send_error(error, scope, receive, send)
+            await send_error(error, self._service, scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)

@@ -144,6 +144,38 @@ def _install_openapi(app: FastAPI, public_paths: frozenset[str]) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
+def _install_error_handlers(app: FastAPI, config: ServiceConfig, *, user_facing: bool) -> None:
+    """Every error, raised or not, answers the standard body (see services.kit.errors)."""
+    knobs = config.knobs
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        error = exc
+        if user_facing and not knobs.truthful_codes and exc.code in DEPENDENCY_CODES:
+            error = _as_the_fragile_app_showed(exc, config.name)
+        return error_response(error, config.name)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(ServiceError("RQ001", message=_validation_message(exc)), config.name)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(ServiceError("RQ002", message=str(exc.detail)), config.name)
+        # Starlette answers 400 for a body it cannot even decode; to clients that is one more
+        # malformed request, so it gets the same 422 RQ001 as every other one.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        error = ServiceError("RQ001", message=str(exc.detail), status=status)
+        return error_response(error, config.name)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        link = CauseLink(config.name, None, "internal_error", type(exc).__name__)
+        return error_response(ServiceError("SV001", [link]), config.name)
+
+
 def create_app(
     config: ServiceConfig,
     *,
@@ -210,31 +242,7 @@ def create_app(
     )
     app.state.kit = kit
 
-    @app.exception_handler(ServiceError)
-    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        error = exc
-        if user_facing and not knobs.truthful_codes and exc.code in DEPENDENCY_CODES:
-            error = _as_the_fragile_app_showed(exc, config.name)
-        return error_response(error)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(ServiceError("RQ001", message=_validation_message(exc)))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            return error_response(ServiceError("RQ002", message=str(exc.detail)))
-        # Starlette answers 400 for a body it cannot even decode; to clients that is one more
-        # malformed request, so it gets the same 422 RQ001 as every other one.
-        status = 422 if exc.status_code == 400 else exc.status_code
-        return error_response(ServiceError("RQ001", message=str(exc.detail), status=status))
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        link = CauseLink(config.name, None, "internal_error", type(exc).__name__)
-        return error_response(ServiceError("SV001", [link]))
+    _install_error_handlers(app, config, user_facing=user_facing)
 
     @app.get("/health", tags=["ops"], summary="Liveness")
     async def health() -> dict[str, str]:
@@ -264,7 +272,11 @@ def create_app(
     )
     app.add_middleware(FaultMiddleware, service=config.name, rules=kit.rules)
     app.add_middleware(
-        AuthMiddleware, signer=kit.signer, admin_token=config.admin_token, public_paths=public
+        AuthMiddleware,
+        service=config.name,
+        signer=kit.signer,
+        admin_token=config.admin_token,
+        public_paths=public,
     )
     if kit.admission is not None:
         entry_edge = f"client->{config.name}"

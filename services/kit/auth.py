@@ -84,11 +84,13 @@ class AuthMiddleware:
         self,
         app: ASGIApp,
         *,
+        service: str,
         signer: TokenSigner,
         admin_token: str,
         public_paths: Collection[str] = (),
     ) -> None:
         self.app = app
+        self._service = service
         self._signer = signer
         self._admin_token = admin_token
         self._public = ALWAYS_PUBLIC | frozenset(public_paths)
@@ -100,7 +102,7 @@ class AuthMiddleware:
         try:
             self._authorise(scope)
         except ServiceError as error:
-            await send_error(error, scope, receive, send)
+            await send_error(error, self._service, scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -143,6 +143,19 @@ ERROR_CODES: dict[str, ErrorCode] = {
     )
 }
 
+#: What happened, for errors that start inside the answering service (an empty chain).
+_ORIGIN_KINDS = {
+    "AU001": "unauthenticated",
+    "AU002": "wrong_credentials",
+    "RQ001": "invalid_request",
+    "RQ002": "not_found",
+    "TX001": "insufficient_funds",
+    "TX002": "idempotency_key_reused",
+    "TX003": "state_conflict",
+    "SV001": "internal_error",
+    "SV002": "unavailable",
+}
+
 #: Codes that mean "a dependency failed"; the fragile bank shows them as NT003 / NT004.
 DEPENDENCY_CODES = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001", "OV002", "MT001"})
 
@@ -189,6 +202,15 @@ class ServiceError(Exception):
     @property
     def http_status(self) -> int:
         return self.status or ERROR_CODES[self.code].http_status
+
+    def originating_in(self, service: str) -> ServiceError:
+        """This error with a cause chain: if it has none, it started in ``service`` itself."""
+        if self.cause:
+            return self
+        link = CauseLink(service, None, _ORIGIN_KINDS.get(self.code, "error"))
+        return ServiceError(
+            self.code, [link], self.message, self.status, dict(self.headers), dict(self.extra)
+        )
 
     def body(self) -> dict[str, Any]:
         return {

@@ -43,7 +43,9 @@ def test_every_customer_route_answers_401_without_a_valid_token(
                 # A body that is not even JSON: auth must answer before validation does.
                 response = http.request(method, base + path, headers=headers, content=b"{")
                 assert response.status_code == 401, (service, method, path, header, response.text)
-                assert response.json()["error"]["code"] == "AU001"
+                error = response.json()["error"]
+                assert error["code"] == "AU001"
+                assert error["cause"][0]["service"] == service
                 checked += 1
     assert checked >= 25 * len(bad_tokens)
 

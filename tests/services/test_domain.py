@@ -278,6 +278,9 @@ def test_bad_input_gets_a_4xx_that_names_the_problem(
         error = answer.json()["error"]
         assert error["code"] == "RQ001"
         assert field in error["message"], (body, error["message"])
+        assert error["cause"] == [
+            {"service": "bank", "edge": None, "kind": "invalid_request", "detail": ""}
+        ]
     not_json = http.post(f"{bank}/transfers", content=b"\xff{", headers=bearer(token))
     assert not_json.status_code == 422
     bad_key = http.post(
