@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -21,13 +22,13 @@ from typing import Any
 
 import httpx
 
-from harness.errors import StackError
-from harness.faults import EdgeFault, Fault, Latency
+from harness.errors import FaultSpecError, StackError
+from harness.faults import EdgeFault, Fault, Latency, Surge
 from harness.injection import AppliedFault
 from harness.journeys import JourneyClient, Observation
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
-from harness.spec import FaultStep, IncidentSpec
+from harness.spec import FaultStep, IncidentSpec, JourneyLoad
 from harness.stack import Stack
 from harness.topology import CLIENT
 from harness.verdict import InvariantVerdict, RunVerdict, judge_run, truthful_codes
@@ -105,9 +106,34 @@ class _Counters:
         return cls(stack.toxiproxy.proxy_bytes(), _service_calls(stack))
 
 
+class _SurgeApplier:
+    """Applies :class:`Surge` faults as extra users of the run's observer."""
+
+    def __init__(self, observer: Observer) -> None:
+        self._observer = observer
+        self._stops: dict[str, threading.Event] = {}
+        self._ids = itertools.count(1)
+
+    def apply(self, fault: Surge) -> tuple[str, str]:
+        journey = {j.name: j for j in self._observer.journeys}.get(fault.journey)
+        if journey is None:
+            raise FaultSpecError(f"surge on unknown journey {fault.journey!r}")
+        load = JourneyLoad(fault.journey, fault.users, int(fault.think_ms), journey.slo, True)
+        handle = f"surge{next(self._ids)}"
+        self._stops[handle] = self._observer.add_load(load)
+        return f"{CLIENT}->{self._observer.entry_service}", handle
+
+    def remove(self, target: str, handle: str) -> None:
+        stop = self._stops.pop(handle, None)
+        if stop is not None:
+            stop.set()
+
+
 def _touched(
     stack: Stack, fault: Fault, before: _Counters, after: _Counters, client_calls: int
 ) -> tuple[bool, str]:
+    if isinstance(fault, Surge):
+        return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
     if isinstance(fault, EdgeFault):
         edges = [fault.edge]
     else:
@@ -151,6 +177,14 @@ def _ramp_steps(step: FaultStep) -> list[tuple[float, Fault]]:
     ]
 
 
+def _target(fault: Fault) -> str:
+    if isinstance(fault, EdgeFault):
+        return fault.edge
+    if isinstance(fault, Surge):
+        return f"surge on {fault.journey}"
+    return str(getattr(fault, "service", ""))
+
+
 class _Timeline:
     """Applies and removes the spec's faults at their times; removes all on any exit."""
 
@@ -169,9 +203,7 @@ class _Timeline:
             FaultWindow(
                 s.fault.describe(),
                 s.fault.kind,
-                s.fault.edge
-                if isinstance(s.fault, EdgeFault)
-                else str(getattr(s.fault, "service", "")),
+                _target(s.fault),
             )
             for s in steps
         ]
@@ -206,12 +238,15 @@ class _Timeline:
         window = self.windows[index]
         window.removed_s = self._observer.now_s()
         before, client_before = self._before[index]
+        client_calls = self._client_calls() - client_before
+        if isinstance(applied.fault, Surge):
+            client_calls = sum(
+                1
+                for o in self._observer.observations(background=True)
+                if o.journey == applied.fault.journey and o.at_s >= window.applied_s
+            )
         window.touched, window.evidence = _touched(
-            self._stack,
-            applied.fault,
-            before,
-            _Counters.read(self._stack),
-            self._client_calls() - client_before,
+            self._stack, applied.fault, before, _Counters.read(self._stack), client_calls
         )
 
     def release_all(self) -> None:
@@ -304,6 +339,8 @@ def run_incident(
         stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
     )
     timeline = _Timeline(stack, spec.timeline, observer)
+    surges = _SurgeApplier(observer)
+    stack.injector.register(Surge, surges)
     steady_end = spec.steady_state_s
     fault_end = steady_end + spec.fault_span_s
     run_end = fault_end + spec.recovery_s
@@ -326,6 +363,7 @@ def run_incident(
             stop.wait(max(0.0, min(0.5, next_at - observer.now_s())))
     finally:
         timeline.release_all()
+        stack.injector.unregister(surges)
         report("draining", observer.now_s(), 0.0, observer.stats())
         observer.stop()
     leftovers = stack.injector.leftovers()

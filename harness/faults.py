@@ -8,7 +8,10 @@ always removes it. Kinds:
   :class:`LimitData`;
 - an edge going down (the proxy disabled): :class:`Down`;
 - application faults Toxiproxy cannot make, through a service's admin API:
-  :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`;
+  :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`,
+  and operator levers: :class:`Maintenance` (a window that ends by itself),
+  :class:`Suspend` (a feature's kill switch);
+- load: :class:`Surge` (extra users on one journey, applied by the run);
 - whole-service faults applied by the backend: :class:`Crash`, :class:`Stop`,
   :class:`Pause`, :class:`Restart`.
 
@@ -37,6 +40,7 @@ __all__ = [
     "HttpError",
     "Latency",
     "LimitData",
+    "Maintenance",
     "Pause",
     "ProcessFault",
     "ResetPeer",
@@ -271,9 +275,21 @@ class ServiceFault(Fault):
                 f"got {self.route!r}"
             )
 
+    #: True when the fault can end on its own (a maintenance window that expires):
+    #: removing one that is already gone is then not an error.
+    ends_by_itself: ClassVar[bool] = False
+
     def admin_rule(self) -> dict[str, Any]:
         """The rule as the services' admin API takes it."""
         raise NotImplementedError
+
+    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
+        """(method, path, JSON body) that applies the fault; the answer's ``id`` is its handle."""
+        return "POST", "/admin/faults", self.admin_rule()
+
+    def admin_remove(self, handle: str) -> tuple[str, str, dict[str, Any] | None]:
+        """(method, path, JSON body) that removes the fault applied as ``handle``."""
+        return "DELETE", f"/admin/faults/{handle}", None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,6 +324,77 @@ class SlowHandler(ServiceFault):
 
     def admin_rule(self) -> dict[str, Any]:
         return {"route": self.route, "delay_ms": int(self.delay_ms)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Maintenance(ServiceFault):
+    """The service announces a maintenance window of ``window_s`` seconds, starting now.
+
+    The window ends by itself (the service resumes without the harness); the
+    scope ends it early only if it is still running when the hold ends.
+    """
+
+    kind: ClassVar[str] = "maintenance"
+    ends_by_itself: ClassVar[bool] = True
+    window_s: float
+    reason: str = "system check"
+
+    def __post_init__(self) -> None:
+        ServiceFault.__post_init__(self)
+        _non_negative(self, "window_s")
+        if self.window_s <= 0:
+            raise FaultSpecError("Maintenance.window_s must be > 0")
+
+    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
+        body = {"starts_in_s": 0.0, "duration_s": float(self.window_s), "reason": self.reason}
+        return "POST", "/admin/maintenance", body
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suspend(ServiceFault):
+    """An operator trips ``feature``'s kill switch; it is resumed when the fault ends."""
+
+    kind: ClassVar[str] = "suspend"
+    feature: str
+    reason: str = "heavy use"
+
+    def __post_init__(self) -> None:
+        ServiceFault.__post_init__(self)
+        if not isinstance(self.feature, str) or not self.feature:
+            raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'")
+
+    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
+        return "PUT", f"/admin/switches/{self.feature}", {"suspended": True, "reason": self.reason}
+
+    def admin_remove(self, handle: str) -> tuple[str, str, dict[str, Any] | None]:
+        return "PUT", f"/admin/switches/{self.feature}", {"suspended": False}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Surge(Fault):
+    """``users`` extra virtual users take ``journey`` back to back for the hold.
+
+    A surge is load, not breakage: it enters through ``client->bank`` like
+    every user and is bounded by the hold (and by the observer's call cap).
+    """
+
+    kind: ClassVar[str] = "surge"
+    journey: str
+    users: int
+    think_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.journey, str) or not self.journey:
+            raise FaultSpecError("Surge.journey must name a journey, e.g. 'fx-order'")
+        if (
+            isinstance(self.users, bool)
+            or not isinstance(self.users, int)
+            or not 1 <= self.users <= 64
+        ):
+            raise FaultSpecError(
+                f"Surge.users must be a whole number from 1 to 64, got {self.users!r}"
+            )
+        _non_negative(self, "think_ms")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,6 +453,9 @@ FAULT_KINDS: dict[str, type[Fault]] = {
         Pause,
         Stop,
         Restart,
+        Maintenance,
+        Suspend,
+        Surge,
     )
 }
 

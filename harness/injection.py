@@ -92,6 +92,17 @@ class _DownApplier:
         self._client.set_enabled(target, True)
 
 
+def _answer(exc: httpx.HTTPError) -> str:
+    """The service's own explanation when it gave one, else the transport error."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            error = exc.response.json()["error"]
+            return f"{exc.response.status_code} {error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            return f"{exc.response.status_code} {exc.response.text[:200]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class _AdminApplier:
     """Application faults through each service's token-protected admin API."""
 
@@ -99,29 +110,49 @@ class _AdminApplier:
         self._urls = dict(admin_urls)
         self._headers = {"X-Admin-Token": admin_token}
         self._timeout_s = timeout_s
+        self._faults: dict[tuple[str, str], ServiceFault] = {}
 
     def _url(self, service: str) -> str:
         if service not in self._urls:
             raise UnknownServiceError(service, sorted(self._urls))
         return self._urls[service]
 
+    def _send(self, service: str, method: str, path: str, body: Any) -> httpx.Response:
+        return httpx.request(
+            method,
+            f"{self._url(service)}{path}",
+            json=body,
+            headers=self._headers,
+            timeout=self._timeout_s,
+        )
+
     def apply(self, fault: ServiceFault) -> tuple[str, str]:
-        url = f"{self._url(fault.service)}/admin/faults"
+        method, path, body = fault.admin_apply()
         try:
-            response = httpx.post(
-                url, json=fault.admin_rule(), headers=self._headers, timeout=self._timeout_s
-            )
+            response = self._send(fault.service, method, path, body)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise FaultRemovalError(f"could not add {fault.describe()} at {url}: {exc}") from exc
-        return fault.service, str(response.json()["id"])
+            raise FaultRemovalError(
+                f"could not apply {fault.describe()} ({method} {path}): {_answer(exc)}"
+            ) from exc
+        self._faults[(fault.service, str(response.json().get("id", fault.kind)))] = fault
+        return fault.service, str(response.json().get("id", fault.kind))
 
     def remove(self, target: str, handle: str) -> None:
-        url = f"{self._url(target)}/admin/faults/{handle}"
+        fault = self._faults.pop((target, handle), None)
+        if fault is None:
+            method, path, body = "DELETE", f"/admin/faults/{handle}", None
+        else:
+            method, path, body = fault.admin_remove(handle)
         try:
-            httpx.delete(url, headers=self._headers, timeout=self._timeout_s).raise_for_status()
+            response = self._send(target, method, path, body)
+            if response.status_code == 404 and fault is not None and fault.ends_by_itself:
+                return  # it already ended by itself, as such faults do
+            response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise FaultRemovalError(f"could not remove fault {handle} at {url}: {exc}") from exc
+            raise FaultRemovalError(
+                f"could not remove fault {handle} ({method} {path}): {_answer(exc)}"
+            ) from exc
 
     def clear(self) -> None:
         for service, url in self._urls.items():
@@ -173,6 +204,10 @@ class Injector:
     def register(self, fault_type: type[Fault], applier: FaultApplier) -> None:
         """Teach the injector a new family of faults (most specific first)."""
         self._appliers.insert(0, (fault_type, applier))
+
+    def unregister(self, applier: FaultApplier) -> None:
+        """Forget an applier registered for the length of one run."""
+        self._appliers = [(t, a) for t, a in self._appliers if a is not applier]
 
     def _applier(self, fault: Fault) -> FaultApplier:
         for fault_type, applier in self._appliers:

@@ -94,6 +94,48 @@ BANK_JOURNEYS: tuple[Journey, ...] = (
         hard_deps=("client->bank",),
         soft_deps=("bank->card", "card->pay", "bank->pay"),
     ),
+    Journey(
+        "transfer",
+        "POST",
+        "/transfers",
+        Slo(p95_ms=800),
+        hard_deps=("client->bank",),
+        json_body={"to_account": "c0100-krw", "amount_krw": 1000, "memo": "domino"},
+    ),
+    Journey(
+        "remittance",
+        "POST",
+        "/remittances",
+        Slo(p95_ms=1000),
+        hard_deps=("client->bank",),
+        soft_deps=("bank->remit",),
+        json_body={
+            "amount_krw": 10_000,
+            "currency": "USD",
+            "beneficiary": {"name": "Domino Test", "account": "US0000000001", "country": "US"},
+        },
+    ),
+    Journey(
+        "fx-order",
+        "POST",
+        "/fx/orders",
+        Slo(p95_ms=800),
+        hard_deps=("client->bank",),
+        json_body={"side": "buy", "currency": "USD", "amount_minor": 100},
+    ),
+    Journey(
+        "fx-payment",
+        "POST",
+        "/fx/payments",
+        Slo(p95_ms=800),
+        hard_deps=("client->bank",),
+        json_body={
+            "currency": "USD",
+            "amount_minor": 100,
+            "merchant": "duty-free",
+            "auto_exchange": True,
+        },
+    ),
 )
 
 

@@ -48,6 +48,8 @@ class Observer:
         self._timeout_s = client_timeout_s
         self._max_calls = max_calls_per_user
         self._journeys = {j.name: j for j in stack.topology.journeys}
+        self.journeys = stack.topology.journeys
+        self.entry_service = stack.topology.entry_service
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._observations: list[tuple[bool, Observation]] = []
@@ -86,14 +88,43 @@ class Observer:
                 self._threads.append(thread)
                 thread.start()
 
+    def add_load(self, load: JourneyLoad) -> threading.Event:
+        """Start more users now (a surge); setting the returned event stops just them."""
+        stop = threading.Event()
+        customers = customer_ids()
+        started = []
+        for user in range(load.users):
+            # Surge users are customers from the end of the list, apart from the regulars.
+            customer = customers[-1 - (user % len(customers))]
+            client = JourneyClient(
+                self._entry, customer=(customer, password_of(customer)), timeout_s=self._timeout_s
+            )
+            client.token()
+            client.rebase(self.origin_s)
+            self._clients.append(client)
+            thread = threading.Thread(
+                target=self._user_loop,
+                args=(load, client, stop),
+                name=f"domino-surge-{load.journey}-{user}",
+                daemon=True,
+            )
+            started.append(thread)
+        self._threads += started
+        for thread in started:
+            thread.start()
+        return stop
+
     def now_s(self) -> float:
         return time.monotonic() - self.origin_s
 
-    def _user_loop(self, load: JourneyLoad, client: JourneyClient) -> None:
+    def _user_loop(
+        self, load: JourneyLoad, client: JourneyClient, own_stop: threading.Event | None = None
+    ) -> None:
         journey = self._journeys[load.journey]
         think_s = load.think_ms / 1000
+        stop = own_stop or self._stop
         for _ in range(self._max_calls):
-            if self._stop.is_set():
+            if stop.is_set() or self._stop.is_set():
                 return
             with self._lock:
                 self._in_flight += 1
@@ -104,7 +135,7 @@ class Observer:
                     self._in_flight -= 1
             with self._lock:
                 self._observations.append((load.background, observation))
-            if self._stop.wait(think_s):
+            if think_s and stop.wait(think_s):
                 return
 
     def stop(self) -> None:

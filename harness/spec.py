@@ -123,7 +123,7 @@ class IncidentSpec:
         return {
             str(getattr(s.fault, "service", ""))
             for s in self.timeline
-            if not isinstance(s.fault, EdgeFault)
+            if getattr(s.fault, "service", None)
         }
 
 
@@ -324,6 +324,13 @@ def _timeline(r: _Reader, raw: Any, path: _Path, topology: Topology) -> tuple[Fa
             raise r.doc.error(
                 (*where, "edge"),
                 f"unknown edge {fault.edge!r}; known edges: {', '.join(topology.edge_names)}",
+            )
+        surge_journey = getattr(fault, "journey", None)
+        known_journeys = [j.name for j in topology.journeys]
+        if surge_journey is not None and surge_journey not in known_journeys:
+            raise r.doc.error(
+                (*where, "journey"),
+                f"unknown journey {surge_journey!r}; known: {', '.join(known_journeys)}",
             )
         service = getattr(fault, "service", None)
         if service is not None and service not in topology.service_names:

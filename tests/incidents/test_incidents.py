@@ -1,4 +1,5 @@
-"""Every shipped incident, under every profile it declares, meets its expectations."""
+"""Every shipped incident, under every profile it declares, meets its expectations —
+and gives the same verdict on every check five runs in a row."""
 
 from __future__ import annotations
 
@@ -9,23 +10,25 @@ from harness.library import list_incidents
 from harness.pytest_plugin import StackPool
 from harness.report import report_data
 from harness.report.terminal import render_summary
+from harness.spec import IncidentSpec
 
 pytestmark = pytest.mark.chaos
 
+REPEATS = 5
 CASES = [(spec, profile) for spec in list_incidents() for profile in spec.profiles]
 
 
 @pytest.mark.parametrize(("spec", "profile"), CASES, ids=[f"{s.id}-{p}" for s, p in CASES])
-def test_incident_meets_its_expectations(
-    spec,
-    profile: str,
-    domino_stack_pool: StackPool,
-    request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+def test_incident_meets_its_expectations_five_runs_in_a_row(
+    spec: IncidentSpec, profile: str, domino_stack_pool: StackPool, request: pytest.FixtureRequest
 ) -> None:
-    backend = request.config.getoption("--domino-backend")
-    stack = domino_stack_pool.get(backend, profile)
-    result = run_incident(stack, spec, profile)
-    summary = render_summary(report_data([result]))
-    assert result.verdict.outcome == "pass", summary
-    # The fault reached traffic: otherwise the outcome would be inconclusive.
-    assert all(window.touched for window in result.faults), summary
+    stack = domino_stack_pool.get(request.config.getoption("--domino-backend"), profile)
+    verdicts = []
+    for run in range(REPEATS):
+        result = run_incident(stack, spec, profile)
+        summary = render_summary(report_data([result]))
+        assert result.verdict.outcome == "pass", f"run {run + 1}:\n{summary}"
+        # Every fault reached traffic (otherwise the outcome would be inconclusive).
+        assert all(window.touched for window in result.faults), summary
+        verdicts.append(tuple((c.name, c.passed) for c in result.verdict.checks))
+    assert len(set(verdicts)) == 1, verdicts
