@@ -37,17 +37,22 @@ def main() -> None:
                     continue
                 result = run_incident(stack, spec, profile)
                 total_floor_s += spec.floor_s
-                rows.append((spec.id, profile, result.duration_s, spec.floor_s,
-                             result.verdict.outcome))
+                rows.append(
+                    (spec.id, profile, result.duration_s, spec.floor_s, result.verdict.outcome)
+                )
     wall_s = time.monotonic() - began
     print(f"{'incident':<30} {'profile':<9} {'wall':>7} {'floor':>7} {'overhead':>9}  outcome")
     for spec_id, profile, duration_s, floor_s, outcome in rows:
-        print(f"{spec_id:<30} {profile:<9} {duration_s:6.1f}s {floor_s:6.1f}s "
-              f"{duration_s - floor_s:+8.1f}s  {outcome}")
+        print(
+            f"{spec_id:<30} {profile:<9} {duration_s:6.1f}s {floor_s:6.1f}s "
+            f"{duration_s - floor_s:+8.1f}s  {outcome}"
+        )
     for profile, seconds in starts:
         print(f"stack start ({profile}, {args.backend}): {seconds:.2f} s")
-    print(f"suite on {args.backend}: wall {wall_s:.1f} s, floor {total_floor_s:.1f} s, "
-          f"ratio {wall_s / total_floor_s:.2f}x")
+    print(
+        f"suite on {args.backend}: wall {wall_s:.1f} s, floor {total_floor_s:.1f} s, "
+        f"ratio {wall_s / total_floor_s:.2f}x"
+    )
 
 
 if __name__ == "__main__":
