@@ -19,7 +19,7 @@ from typing import NoReturn
 from harness.attach import live_stacks
 from harness.backends import BACKENDS, start_stack
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
-from harness.faults import FAULT_KINDS, build_fault
+from harness.faults import FAULT_KINDS, ProcessFault, Surge, build_fault
 from harness.profiles import PROFILES, parse_knob_args
 from harness.signals import graceful_termination
 from harness.stack import Stack
@@ -121,6 +121,11 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.service:
         fields["service"] = args.service
     fault = build_fault(args.kind, fields, where="domino fault")
+    if isinstance(fault, ProcessFault | Surge):
+        raise UsageError(
+            f"{fault.kind} needs the process that runs the stack (its processes, containers "
+            "or users); use it in an incident spec or a pytest test instead of `domino fault`"
+        )
     stacks = live_stacks()
     if not stacks:
         raise StackError("no running stack found; start one with `domino up` in another terminal")
