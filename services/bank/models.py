@@ -35,6 +35,7 @@ __all__ = [
     "RemittanceOut",
     "RemittancesOut",
     "SavingsIn",
+    "SavingsOfferOut",
     "SavingsOut",
     "SwitchIn",
     "TransactionsOut",
@@ -196,6 +197,14 @@ class RemittancesOut(BaseModel):
 class SavingsIn(RequestModel):
     monthly_amount_krw: int = Field(ge=10_000, le=1_000_000)
     months: Literal[6, 12, 24]
+
+
+class SavingsOfferOut(BaseModel):
+    rate_bp: int = Field(description="The rate enrolling now would give, in basis points.")
+    points: int
+    points_stale: bool
+    degraded: bool = False
+    notice: Notice | None = None
 
 
 class SavingsOut(BaseModel):

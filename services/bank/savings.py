@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.bank.context import bank_of
 from services.bank.ledger import Leg, account_of
-from services.bank.models import SavingsIn, SavingsOut
+from services.bank.models import SavingsIn, SavingsOfferOut, SavingsOut
 from services.kit.auth import bearer_token, customer_of
 from services.kit.budget import RequestBudget
 from services.kit.errors import CauseLink, ServiceError
 from services.kit.idempotency import StoredAnswer, check_key, fingerprint, lookup, replay_headers
-from services.kit.models import IdempotencyKey, error_responses, notice
+from services.kit.models import IdempotencyKey, Notice, error_responses, notice
 
 __all__ = ["SCHEMA", "rate_bp_for", "router"]
 
@@ -71,6 +72,75 @@ def _view(conn: sqlite3.Connection, customer: str) -> SavingsOut | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _CardPoints:
+    """Points as card gave them; ``stale_chain`` says why when they are the last seen."""
+
+    points: int
+    stale: bool
+    stale_chain: list[CauseLink]
+
+    def stale_notice(self) -> Notice:
+        return notice(
+            "CD001",
+            "Your rate uses the card points last seen; pay did not answer.",
+            self.stale_chain,
+        )
+
+
+async def _card_points(request: Request, feature: str) -> _CardPoints:
+    """The customer's card points (bank -> card -> pay), within the request's budget.
+
+    With ``degrade_card_features`` a failure becomes CD001 at once, its chain
+    starting where the failure did.
+    """
+    bank = bank_of(request)
+    card = bank.kit.dep("card")
+    try:
+        async with bank.kit.bulkheads.enter("savings", card.edge):
+            answer = await card.call(
+                "GET",
+                "/cards/points",
+                token=bearer_token(request),
+                budget=RequestBudget.for_request(bank.knobs, request.headers),
+            )
+        card_notice = answer.get("notice") or {}
+        return _CardPoints(
+            int(answer["points"]),
+            bool(answer.get("points_stale", False)),
+            [CauseLink(**link) for link in card_notice.get("cause", [])]
+            or [CauseLink("bank", card.edge, "stale_points")],
+        )
+    except ServiceError as failure:
+        if not bank.knobs.degrade_card_features or failure.code.startswith(("AU", "RQ")):
+            raise
+        raise ServiceError(
+            "CD001",
+            [*failure.cause, CauseLink("bank", card.edge, "feature_unavailable", feature)],
+            message="The savings product needs your card points, which are unavailable right "
+            "now. Your accounts are not affected.",
+        ) from None
+    except (KeyError, TypeError, ValueError):
+        raise ServiceError("DP002", [card.link("error", "answer has no points")]) from None
+
+
+@router.get(
+    "/savings/offer",
+    summary="The rate the customer would get today (reads card points: bank -> card -> pay)",
+    responses=error_responses(429, 502, 503, 504),
+)
+async def offer(request: Request) -> SavingsOfferOut:
+    customer_of(request)
+    found = await _card_points(request, "savings offer")
+    answer = SavingsOfferOut(
+        rate_bp=rate_bp_for(found.points), points=found.points, points_stale=found.stale
+    )
+    if found.stale:
+        answer.degraded = True
+        answer.notice = found.stale_notice()
+    return answer
+
+
 @router.get(
     "/savings",
     summary="The customer's combined savings enrolment",
@@ -103,29 +173,8 @@ async def enrol(
     if _view(bank.db.conn, customer) is not None:
         raise ServiceError("TX003", message=f"{customer} is already enrolled.")
 
-    card = bank.kit.dep("card")
-    try:
-        async with bank.kit.bulkheads.enter("savings", card.edge):
-            answer = await card.call(
-                "GET",
-                "/cards/points",
-                token=bearer_token(request),
-                budget=RequestBudget.for_request(bank.knobs, request.headers),
-            )
-        points, stale = int(answer["points"]), bool(answer.get("points_stale", False))
-        card_notice = answer.get("notice") or {}
-        stale_chain = [CauseLink(**link) for link in card_notice.get("cause", [])]
-    except ServiceError as failure:
-        if not bank.knobs.degrade_card_features or failure.code.startswith(("AU", "RQ")):
-            raise
-        raise ServiceError(
-            "CD001",
-            [*failure.cause, CauseLink("bank", card.edge, "feature_unavailable", "savings enrol")],
-            message="Enrolment needs your card points, which are unavailable right now. "
-            "Your accounts are not affected.",
-        ) from None
-    except (KeyError, TypeError, ValueError):
-        raise ServiceError("DP002", [card.link("error", "answer has no points")]) from None
+    found = await _card_points(request, "savings enrol")
+    points, stale = found.points, found.stale
 
     def apply(conn: sqlite3.Connection) -> StoredAnswer:
         if _view(conn, customer) is not None:
@@ -160,11 +209,7 @@ async def enrol(
         assert out is not None
         if stale:
             out.degraded = True
-            out.notice = notice(
-                "CD001",
-                "Your rate used the card points last seen; pay did not answer.",
-                stale_chain or [CauseLink("bank", card.edge, "stale_points")],
-            )
+            out.notice = found.stale_notice()
         return StoredAnswer(201, out.model_dump(mode="json"))
 
     return bank.once(customer, key, _ROUTE, body.model_dump(), apply)

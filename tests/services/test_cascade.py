@@ -157,6 +157,11 @@ def test_hardened_a_hanging_pay_leaves_login_balances_and_transfers_in_their_slo
     assert error["code"] == "CD001"
     assert error["cause"][0]["edge"] == "card->pay"
     assert krw_balance(entry, enrolling) == money_before
+    started_s = time.monotonic()
+    offer = http.get(f"{entry}/savings/offer", headers=bearer(enrolling))
+    assert (time.monotonic() - started_s) * 1000 < card_tab.slo.p95_ms
+    assert offer.json()["error"]["code"] == "CD001"
+    assert offer.json()["error"]["cause"][0]["edge"] == "card->pay"
 
     bank_deps = stats(domino_stack.services["bank"], domino_stack.admin_token)["dependencies"]
     limit = domino_stack.extra["knobs"]["bulkhead_limit"]

@@ -131,6 +131,9 @@ def test_savings_enrolment_reads_card_points_and_happens_once(
     assert out["balance_krw"] == 100_000
     assert krw_balance(bank, token) == before - 100_000
 
+    offer = http.get(f"{bank}/savings/offer", headers=bearer(token)).json()
+    assert (offer["rate_bp"], offer["points"], offer["degraded"]) == (out["rate_bp"], points, False)
+
     card_calls = stats(bank, domino_stack.admin_token)["dependencies"]["card"]["calls"]
     replay = http.post(f"{bank}/savings/enrol", json=body, headers=key)
     assert replay.status_code == 201
