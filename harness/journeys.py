@@ -12,6 +12,7 @@ time. Every other code comes from the service's error body.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,6 +193,9 @@ class JourneyClient:
     def run(self, journey: Journey) -> Observation:
         """Make the journey's call once and return what the user saw."""
         headers = {}
+        if journey.method == "POST" and journey.name != "login":
+            # A fresh key per call: retries of one call are applied exactly once.
+            headers["Idempotency-Key"] = uuid.uuid4().hex
         if journey.needs_login:
             headers["Authorization"] = f"Bearer {self.token()}"
         body: Mapping[str, Any] | None = journey.json_body

@@ -7,7 +7,7 @@ A journey in a time window is
 - **degraded** when it answers fast (p95 within the SLO) and every answer
   that is not a full success is an honest degradation: a success marked
   degraded, or an error whose code says "unavailable / wait / suspended /
-  maintenance" (CD001, DP003, OV001, FS001, MT001);
+  maintenance" (CD001, DP003, OV001, OV002, FS001, MT001);
 - **failed** otherwise: users waited past the SLO, or got opaque errors.
 
 A run whose fault never touched traffic, or whose steady state was not
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "fail", "inconclusive"]
-HONEST_DEGRADATION_CODES = frozenset({"CD001", "DP003", "OV001", "FS001", "MT001"})
+HONEST_DEGRADATION_CODES = frozenset({"CD001", "DP003", "OV001", "OV002", "FS001", "MT001"})
 #: Codes that claim a dependency failed; the cause chain must then say which one.
 _DEPENDENCY_CODES = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001"})
 
