@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
 import httpx
 
-__all__ = ["ReadinessTimeoutError", "http_ok", "wait_until"]
+from harness.errors import ServiceStartError
+
+__all__ = ["ReadinessTimeoutError", "http_ok", "wait_healthy", "wait_until"]
 
 
 class ReadinessTimeoutError(TimeoutError):
@@ -47,3 +50,23 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
         return httpx.get(url, timeout=timeout_s).is_success
     except httpx.HTTPError:
         return False
+
+
+def wait_healthy(
+    url: str,
+    *,
+    timeout_s: float,
+    what: str,
+    abort: Callable[[], str | None],
+    logs: Callable[[], str],
+) -> None:
+    """Wait for ``url`` to answer 2xx; ServiceStartError with ``logs()`` appended otherwise."""
+    try:
+        wait_until(
+            functools.partial(http_ok, url),
+            timeout_s=timeout_s,
+            what=f"{what} at {url}",
+            abort=abort,
+        )
+    except ReadinessTimeoutError as exc:
+        raise ServiceStartError(f"{exc}; {logs()}") from None

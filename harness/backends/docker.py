@@ -28,7 +28,6 @@ The Docker SDK is imported only when this backend is chosen.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib
 import ipaddress
@@ -69,7 +68,6 @@ from harness.errors import (
     DockerImageStaleError,
     DockerUnavailableError,
     FaultSpecError,
-    ServiceStartError,
     StackError,
     ToxiproxyError,
     UnknownServiceError,
@@ -77,7 +75,7 @@ from harness.errors import (
 from harness.faults import ProcessFault
 from harness.injection import FaultRemovalError, Injector
 from harness.profiles import check_profile
-from harness.readiness import ReadinessTimeoutError, http_ok, wait_until
+from harness.readiness import ReadinessTimeoutError, wait_healthy, wait_until
 from harness.runstate import RunRecord, reconcile
 from harness.signals import graceful_termination
 from harness.stack import EdgeEndpoint, Stack
@@ -391,17 +389,13 @@ def _host_port(container: Any, port: int) -> int:
 
 
 def _wait_healthy(container: Any, url: str, timeout_s: float, what: str) -> None:
-    try:
-        wait_until(
-            functools.partial(http_ok, url),
-            timeout_s=timeout_s,
-            what=f"{what} at {url}",
-            abort=_exited(container),
-        )
-    except ReadinessTimeoutError as exc:
-        raise ServiceStartError(
-            f"{exc}; last lines of `docker logs {container.name}`:\n{_logs(container)}"
-        ) from None
+    wait_healthy(
+        url,
+        timeout_s=timeout_s,
+        what=what,
+        abort=_exited(container),
+        logs=lambda: f"last lines of `docker logs {container.name}`:\n{_logs(container)}",
+    )
 
 
 class ContainerFaultApplier:

@@ -29,7 +29,6 @@ from harness.attach import describe_for_record
 from harness.errors import (
     FaultSpecError,
     PortInUseError,
-    ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
 )
@@ -38,7 +37,7 @@ from harness.home import domino_home
 from harness.injection import Injector
 from harness.processes import ManagedProcess, spawn
 from harness.profiles import check_profile
-from harness.readiness import ReadinessTimeoutError, http_ok, wait_until
+from harness.readiness import ReadinessTimeoutError, wait_healthy, wait_until
 from harness.runstate import RunRecord, reconcile
 from harness.stack import EdgeEndpoint, Stack
 from harness.topology import Topology
@@ -108,6 +107,10 @@ def _service_envs(
     return envs
 
 
+def _log_hint(process: ManagedProcess) -> str:
+    return f"last lines of {process.log_path}:\n{process.log_tail()}"
+
+
 class _LocalServices:
     """The services' processes by name: started, and crashed, paused or restarted as faults.
 
@@ -157,18 +160,13 @@ class _LocalServices:
         for name in names or list(self.running):
             process = self.running[name]
             service = self._topology.service(name)
-            url = f"http://{_LOOPBACK}:{self._ports[name]}{service.health_path}"
-            try:
-                wait_until(
-                    functools.partial(http_ok, url),
-                    timeout_s=self._ready_timeout_s,
-                    what=f"service {name} at {url}",
-                    abort=_exited(process),
-                )
-            except ReadinessTimeoutError as exc:
-                raise ServiceStartError(
-                    f"{exc}; last lines of {process.log_path}:\n{process.log_tail()}"
-                ) from None
+            wait_healthy(
+                f"http://{_LOOPBACK}:{self._ports[name]}{service.health_path}",
+                timeout_s=self._ready_timeout_s,
+                what=f"service {name}",
+                abort=_exited(process),
+                logs=functools.partial(_log_hint, process),
+            )
 
     def stop_all(self) -> None:
         for process in reversed(list(self.running.values())):
