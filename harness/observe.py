@@ -8,18 +8,29 @@ user — and every call has a client timeout, so nothing runs on by itself.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness.journeys import DEFAULT_CUSTOMER, JourneyClient, Observation
+from harness.journeys import JourneyClient, Observation
 from harness.network_safety import check_target
 from harness.spec import JourneyLoad
 from harness.stack import Stack
 from services.kit.seed import customer_ids, password_of
 
 __all__ = ["Observer", "TrafficStats"]
+
+#: Virtual users take the seeded customers in turn, across runs in this process,
+#: so repeated runs on one stack do not drain the same customers' accounts.
+_next_customer = itertools.count()
+
+
+def _customer() -> tuple[str, str]:
+    customers = customer_ids()[:-1]  # the last one receives the transfer journey's money
+    customer = customers[next(_next_customer) % len(customers)]
+    return customer, password_of(customer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +71,9 @@ class Observer:
 
     def start(self) -> None:
         """Log every virtual user in, then start them all (the clock starts now)."""
-        customers = customer_ids()
-        n = 0
         for load in self._loads:
             for _ in range(load.users):
-                customer = customers[n % len(customers)] if customers else DEFAULT_CUSTOMER[0]
-                n += 1
-                client = JourneyClient(
-                    self._entry,
-                    customer=(customer, password_of(customer)),
-                    timeout_s=self._timeout_s,
-                )
+                client = JourneyClient(self._entry, customer=_customer(), timeout_s=self._timeout_s)
                 client.token()
                 self._clients.append(client)
         self.origin_s = time.monotonic()
@@ -91,14 +94,9 @@ class Observer:
     def add_load(self, load: JourneyLoad) -> threading.Event:
         """Start more users now (a surge); setting the returned event stops just them."""
         stop = threading.Event()
-        customers = customer_ids()
         started = []
         for user in range(load.users):
-            # Surge users are customers from the end of the list, apart from the regulars.
-            customer = customers[-1 - (user % len(customers))]
-            client = JourneyClient(
-                self._entry, customer=(customer, password_of(customer)), timeout_s=self._timeout_s
-            )
+            client = JourneyClient(self._entry, customer=_customer(), timeout_s=self._timeout_s)
             client.token()
             client.rebase(self.origin_s)
             self._clients.append(client)
