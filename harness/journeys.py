@@ -122,7 +122,8 @@ BANK_JOURNEYS: tuple[Journey, ...] = (
         "/fx/orders",
         Slo(p95_ms=800),
         hard_deps=("client->bank",),
-        json_body={"side": "buy", "currency": "USD", "amount_minor": 100},
+        # One cent: a surge of thousands of orders must not drain the customers.
+        json_body={"side": "buy", "currency": "USD", "amount_minor": 1},
     ),
     Journey(
         "fx-payment",
@@ -132,7 +133,7 @@ BANK_JOURNEYS: tuple[Journey, ...] = (
         hard_deps=("client->bank",),
         json_body={
             "currency": "USD",
-            "amount_minor": 100,
+            "amount_minor": 1,
             "merchant": "duty-free",
             "auto_exchange": True,
         },

@@ -181,10 +181,18 @@ class _Doc:
         return SpecError(f"{where}: {field}: {problem}")
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def _dotted(path: _Path) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        # Odd keys (spaces, newlines, ...) are quoted so a message stays one readable line.
+        key = str(part) if _PLAIN_KEY.match(str(part)) else repr(str(part))
+        out += f".{key}" if out else key
     return out
 
 
