@@ -18,7 +18,7 @@ from harness.journeys import JourneyClient, Observation
 from harness.network_safety import check_target
 from harness.spec import JourneyLoad
 from harness.stack import Stack
-from services.kit.seed import customer_ids, password_of
+from services.kit.seed import password_of, virtual_user_ids
 
 __all__ = ["Observer", "TrafficStats"]
 
@@ -28,7 +28,7 @@ _next_customer = itertools.count()
 
 
 def _customer() -> tuple[str, str]:
-    customers = customer_ids()[:-1]  # the last one receives the transfer journey's money
+    customers = virtual_user_ids()
     customer = customers[next(_next_customer) % len(customers)]
     return customer, password_of(customer)
 

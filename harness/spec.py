@@ -154,6 +154,12 @@ class _Doc:
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    raise SpecError(
+                        f"{self.source}:{line}: {_dotted(path) or '(top level)'}: "
+                        "a key must be plain text, not a list or mapping"
+                    )
                 key = key_node.value
                 if key in result:
                     line = key_node.start_mark.line + 1
@@ -191,7 +197,7 @@ def _dotted(path: _Path) -> str:
             out += f"[{part}]"
             continue
         # Odd keys (spaces, newlines, ...) are quoted so a message stays one readable line.
-        key = str(part) if _PLAIN_KEY.match(str(part)) else repr(str(part))
+        key = str(part) if _PLAIN_KEY.fullmatch(str(part)) else repr(str(part))
         out += f".{key}" if out else key
     return out
 
