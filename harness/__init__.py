@@ -11,6 +11,7 @@ from harness.errors import (
     ServiceStartError,
     SpecError,
     StackError,
+    TopologyError,
     ToxiproxyAPIError,
     ToxiproxyError,
     ToxiproxyInstallError,
@@ -18,6 +19,7 @@ from harness.errors import (
     UnknownEdgeError,
     UnknownServiceError,
     UnsafeTargetError,
+    UnsupportedFaultError,
     UsageError,
 )
 from harness.faults import (
@@ -36,17 +38,21 @@ from harness.faults import (
     SlowClose,
     SlowHandler,
     Stop,
+    Surge,
     Suspend,
     Timeout,
     build_fault,
 )
+from harness.adapters import Answer, HttpAdapter, SystemAdapter, register_adapter
+from harness.files.topology_file import load_topology, parse_topology
 from harness.injection import AppliedFault, FaultRemovalError, FaultScope
 from harness.journeys import Journey, JourneyClient, Observation, Slo
 from harness.stack import EdgeEndpoint, Stack
-from harness.topology import BANK_TOPOLOGY, Edge, Service, Topology
+from harness.library import default_topology, find_incident, find_topology, list_incidents
+from harness.topology import Edge, Readiness, Service, Topology
 
 __all__ = [
-    "BANK_TOPOLOGY",
+    "Answer",
     "AppliedFault",
     "Bandwidth",
     "Crash",
@@ -58,6 +64,7 @@ __all__ = [
     "FaultRemovalError",
     "FaultScope",
     "FaultSpecError",
+    "HttpAdapter",
     "HttpError",
     "Journey",
     "JourneyClient",
@@ -66,6 +73,7 @@ __all__ = [
     "Maintenance",
     "Observation",
     "Pause",
+    "Readiness",
     "PortInUseError",
     "ResetPeer",
     "Restart",
@@ -79,9 +87,12 @@ __all__ = [
     "Stack",
     "StackError",
     "Stop",
+    "Surge",
     "Suspend",
+    "SystemAdapter",
     "Timeout",
     "Topology",
+    "TopologyError",
     "ToxiproxyAPIError",
     "ToxiproxyError",
     "ToxiproxyInstallError",
@@ -89,7 +100,15 @@ __all__ = [
     "UnknownEdgeError",
     "UnknownServiceError",
     "UnsafeTargetError",
+    "UnsupportedFaultError",
     "UsageError",
     "build_fault",
+    "default_topology",
+    "find_incident",
+    "find_topology",
+    "list_incidents",
+    "load_topology",
+    "parse_topology",
+    "register_adapter",
     "start_stack",
 ]

@@ -1,4 +1,4 @@
-"""Running incidents under profiles: one stack per profile, reused across incidents."""
+"""Running incidents under profiles: one stack per topology and profile, reused across incidents."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from harness.backends import start_stack
 from harness.errors import UsageError
 from harness.experiment import ProgressSink, RunResult, run_incident
 from harness.spec import IncidentSpec
+from harness.topology import Topology
 
 __all__ = ["run_campaign"]
 
@@ -25,23 +26,34 @@ def run_campaign(
 ) -> list[RunResult]:
     """Run every spec under each of ``profiles`` (default: the profiles each spec lists).
 
+    Specs run on the topology they were validated against; one stack is
+    started per (topology, profile) and reused by every spec that needs it.
     ``progress(label)`` makes a progress sink per run; ``say`` gets stack messages.
     """
-    order: list[str] = []
+    order: list[tuple[Topology, str]] = []
     for spec in specs:
+        if spec.topology is None:
+            raise UsageError(f"{spec.id} was not validated against a topology")
         for profile in profiles or spec.profiles:
             if profile not in spec.expect:
                 raise UsageError(
                     f"{spec.id} has no expectations for profile {profile!r}; "
                     f"it declares: {', '.join(spec.profiles)}"
                 )
-            if profile not in order:
-                order.append(profile)
+            if (spec.topology, profile) not in order:
+                order.append((spec.topology, profile))
     results: list[RunResult] = []
-    for profile in order:
-        chosen = [s for s in specs if profile in (profiles or s.profiles)]
+    for topology, profile in order:
+        chosen = [
+            s for s in specs if s.topology == topology and profile in (profiles or s.profiles)
+        ]
         with start_stack(
-            backend, profile=profile, knobs=knobs, progress=say, **dict(stack_options or {})
+            backend,
+            topology=topology,
+            profile=profile,
+            knobs=knobs,
+            progress=say,
+            **dict(stack_options or {}),
         ) as stack:
             for spec in chosen:
                 sink = progress(f"{spec.id} [{profile}]") if progress else None

@@ -19,10 +19,10 @@ from typing import NoReturn
 from harness.attach import live_stacks
 from harness.backends import BACKENDS, start_stack
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
-from harness.faults import FAULT_KINDS, ProcessFault, Surge, build_fault
-from harness.profiles import PROFILES, parse_knob_args
+from harness.faults import FAULT_KINDS, build_fault
 from harness.signals import graceful_termination
 from harness.stack import Stack
+from harness.topology import Topology
 from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
 
 __all__ = ["main"]
@@ -44,9 +44,37 @@ def _say(message: str) -> None:
     print(f"domino: {message}", file=sys.stderr, flush=True)
 
 
+def parse_knob_args(items: list[str]) -> dict[str, str]:
+    """``["name=value", ...]`` from the command line into a mapping."""
+    knobs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--knob takes NAME=VALUE, got {item!r}")
+        knobs[name.strip()] = value.strip()
+    return knobs
+
+
+def _add_topology_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--topology",
+        metavar="NAME|PATH",
+        help="a shipped system (bank) or a domino.yaml (default: ./domino.yaml, else bank)",
+    )
+
+
+def _topology(args: argparse.Namespace) -> Topology:
+    from harness.library import find_topology
+
+    return find_topology(getattr(args, "topology", None))
+
+
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="default: local")
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="fragile")
+    _add_topology_option(parser)
+    parser.add_argument(
+        "--profile", help="one of the topology's profiles (default: its first; bank: fragile)"
+    )
     parser.add_argument(
         "--knob",
         action="append",
@@ -61,11 +89,12 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
 
 def _stack_options(args: argparse.Namespace) -> dict[str, object]:
     options: dict[str, object] = {
+        "topology": _topology(args),
         "profile": args.profile,
         "knobs": parse_knob_args(args.knob),
         "progress": _say,
     }
-    if args.toxiproxy_bin and args.backend == "local":
+    if args.toxiproxy_bin and args.backend in ("local", "external"):
         options["toxiproxy_bin"] = args.toxiproxy_bin
     return options
 
@@ -78,6 +107,14 @@ def _endpoint_table(stack: Stack) -> str:
         f"edge {name:<12} proxy {e.proxy:<24} listen {e.listen:<21} -> {e.upstream}"
         for name, e in stack.edges.items()
     ]
+    settings = stack.extra.get("dependency_settings", {})
+    if settings:
+        rows.append("set these on the running services, so their calls cross Toxiproxy:")
+        rows += [
+            f"  {service}: {name}={value}"
+            for service, env in settings.items()
+            for name, value in env.items()
+        ]
     return "\n".join(rows)
 
 
@@ -99,9 +136,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from harness.demo import run_demo
+    from harness.library import find_topology
+    from harness.systems.bank.demo import run_demo
 
-    with start_stack(args.backend, **_stack_options(args)) as stack:  # type: ignore[arg-type]
+    options = _stack_options(args)
+    options["topology"] = find_topology("bank")  # the demo is the bank's
+    with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         result = run_demo(stack, _say)
     print(result.table())
     verdict = "PASS" if result.passed else "FAIL"
@@ -121,12 +161,15 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.service:
         fields["service"] = args.service
     fault = build_fault(args.kind, fields, where="domino fault")
-    if isinstance(fault, ProcessFault | Surge):
+    if fault.needs_owner:
         raise UsageError(
             f"{fault.kind} needs the process that runs the stack (its processes, containers "
             "or users); use it in an incident spec or a pytest test instead of `domino fault`"
         )
     stacks = live_stacks()
+    if args.topology:
+        wanted = _topology(args).name
+        stacks = [s for s in stacks if s.topology.name == wanted]
     if not stacks:
         raise StackError("no running stack found; start one with `domino up` in another terminal")
     stack = stacks[-1]
@@ -167,15 +210,24 @@ def cmd_list(_args: argparse.Namespace) -> int:
     from harness.library import list_incidents
 
     for spec in list_incidents():
-        print(f"{spec.id:<28} {spec.date:<12} {'/'.join(spec.profiles):<18} {spec.title}")
+        system = spec.topology.name if spec.topology else "?"
+        print(
+            f"{spec.id:<28} {spec.date:<12} {system:<8} {'/'.join(spec.profiles):<18} "
+            f"{spec.title}"
+        )
     return EXIT_OK
+
+
+def _chosen_topology(args: argparse.Namespace) -> Topology | None:
+    return _topology(args) if getattr(args, "topology", None) else None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from harness.library import find_incident
 
-    spec = find_incident(args.incident)
-    print(f"{spec.id}: {spec.title} ({spec.date})")
+    spec = find_incident(args.incident, _chosen_topology(args))
+    system = spec.topology.name if spec.topology else "?"
+    print(f"{spec.id}: {spec.title} ({spec.date}) on the {system} system")
     print(f"sources: {'; '.join(spec.sources)}")
     print(f"\n{spec.summary}\n")
     print(
@@ -213,12 +265,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.incident):
         raise UsageError("give one incident id or spec file, or --all")
-    specs = list_incidents() if args.all else [find_incident(args.incident)]
-    profiles = (
-        None
-        if args.profile == "spec"
-        else (list(PROFILES) if args.profile == "all" else [args.profile])
-    )
+    chosen = _chosen_topology(args)
+    specs = list_incidents() if args.all else [find_incident(args.incident, chosen)]
+    profiles: list[str] | None = None
+    if args.profile == "all":
+        profiles = sorted({p for s in specs for p in s.profiles})
+    elif args.profile not in (None, "spec"):
+        profiles = [args.profile]
     knobs = parse_knob_args(args.knob)
     options = {"toxiproxy_bin": args.toxiproxy_bin} if args.toxiproxy_bin else {}
     results = run_campaign(
@@ -240,6 +293,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     return {"pass": EXIT_OK, "fail": EXIT_FAILED}.get(data["outcome"], EXIT_STACK)
 
 
+def _looks_like_topology(path: Path) -> bool:
+    """A topology file has top-level ``services``; anything unreadable is judged as one."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return path.name == "domino.yaml" or "services" in path.name
+    return not isinstance(data, dict) or "services" in data or "timeline" not in data
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.files.topology_file import load_topology
+    from harness.library import find_incident
+
+    for name in args.files:
+        path = Path(name)
+        if _looks_like_topology(path):
+            topology = load_topology(path)
+            print(
+                f"{path}: topology {topology.name!r} is valid: {len(topology.services)} services, "
+                f"{len(topology.edges)} edges, {len(topology.journeys)} journeys, adapter "
+                f"{topology.adapter}, profiles {', '.join(topology.profile_names)}"
+            )
+        else:
+            spec = find_incident(str(path), _chosen_topology(args))
+            system = spec.topology.name if spec.topology else "?"
+            print(f"{path}: incident {spec.id!r} is valid on the {system} system")
+    return EXIT_OK
+
+
+def cmd_import_compose(args: argparse.Namespace) -> int:
+    from harness.files.compose_import import import_compose
+    from harness.files.topology_file import parse_topology
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give --force to overwrite it or -o another path")
+    imported = import_compose(Path(args.compose_file), name=args.name)
+    # The file written must be one Domino reads: check it before writing.
+    parse_topology(imported.yaml_text, source=str(out), base_dir=out.resolve().parent)
+    out.write_text(imported.yaml_text, encoding="utf-8")
+    print(f"wrote {out}: topology {imported.name!r}, edges {', '.join(imported.edges)}")
+    for note in imported.notes:
+        print(f"  note: {note}")
+    print(f"next: describe your journeys in {out}, then `domino validate {out}`")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -255,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fault = sub.add_parser("fault", help="hold a fault on the running stack (from `domino up`)")
     fault.add_argument("kind", choices=sorted(FAULT_KINDS))
+    _add_topology_option(fault)
     fault.add_argument("--edge", help="e.g. card->pay (for edge faults)")
     fault.add_argument("--service", help="e.g. pay (for service faults)")
     fault.add_argument(
@@ -272,7 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="an incident's spec, readably")
     show.add_argument("incident", help="incident id or spec file")
+    _add_topology_option(show)
     show.set_defaults(func=cmd_show)
+
+    validate = sub.add_parser(
+        "validate", help="check topology files (domino.yaml) and incident specs; nothing starts"
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    _add_topology_option(validate)
+    validate.set_defaults(func=cmd_validate)
+
+    imported = sub.add_parser(
+        "import-compose", help="write a domino.yaml from an existing Docker Compose file"
+    )
+    imported.add_argument("compose_file", metavar="FILE", help="e.g. docker-compose.yml")
+    imported.add_argument(
+        "-o", "--output", metavar="OUT", default="domino.yaml", help="default: ./domino.yaml"
+    )
+    imported.add_argument("--name", help="the topology's name (default: from the Compose file)")
+    imported.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    imported.set_defaults(func=cmd_import_compose)
 
     run = sub.add_parser("run", help="reproduce incidents and judge them")
     run.add_argument("incident", nargs="?", help="incident id (see `domino list`) or spec file")
@@ -281,7 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(profile="spec")
     for action in run._actions:
         if action.dest == "profile":
-            action.choices = ("spec", "all", *PROFILES)
             action.help = "profile(s) to run: spec (each spec's own list, default), all, or one"
     run.add_argument("--report", metavar="DIR", help="report folder (default reports/ID)")
     run.set_defaults(func=cmd_run)

@@ -6,6 +6,8 @@
     │   ├── UnknownServiceError      a service name that the topology does not have
     │   ├── FaultSpecError           a fault with a bad type, attribute or value
     │   ├── SpecError                an incident spec file that does not validate
+    │   ├── TopologyError            a topology file (domino.yaml) that does not validate
+    │   ├── UnsupportedFaultError    a fault this system or backend cannot apply
     │   └── UnsafeTargetError        a target outside loopback / the project's networks
     ├── ToxiproxyError               anything about the Toxiproxy server
     │   ├── ToxiproxyNotFoundError   no toxiproxy-server binary and no way to install one
@@ -37,6 +39,8 @@ __all__ = [
     "ToxiproxyError",
     "ToxiproxyInstallError",
     "ToxiproxyNotFoundError",
+    "TopologyError",
+    "UnsupportedFaultError",
     "UnknownEdgeError",
     "UnknownServiceError",
     "UnsafeTargetError",
@@ -76,6 +80,14 @@ class FaultSpecError(UsageError):
 
 class SpecError(UsageError):
     """An incident spec that does not validate (the message names file and field)."""
+
+
+class TopologyError(UsageError):
+    """A topology file that does not validate (the message names file, line and field)."""
+
+
+class UnsupportedFaultError(UsageError):
+    """A fault kind that this system's adapter or this backend cannot apply."""
 
 
 class UnsafeTargetError(UsageError):

@@ -1,55 +1,36 @@
-"""A run: steady state, the fault timeline, recovery, then the verdict.
+"""A run: settle, steady state, the fault timeline, recovery, then the verdict.
 
 While virtual users take journeys continuously (:mod:`harness.observe`), the
-run checks the steady state, plays the spec's fault timeline — each fault in a
-scope that always removes it — keeps observing through recovery, and judges.
-For every fault it records whether traffic actually crossed the faulted place
-while the fault was held (Toxiproxy's byte counters and the services' own
-call counters); a fault that touched nothing makes the run inconclusive.
+run checks the steady state, plays the spec's fault timeline
+(:mod:`harness.timeline`) — each fault in a scope that always removes it —
+keeps observing through recovery, and judges (:mod:`harness.verdict`). A
+fault that touched no traffic (:mod:`harness.evidence`) makes the run
+inconclusive.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
-import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from harness.errors import FaultSpecError, StackError
-from harness.faults import EdgeFault, Fault, Latency, Surge
-from harness.injection import AppliedFault
-from harness.journeys import JourneyClient, Observation
+from harness.errors import StackError
+from harness.faults import Surge
+from harness.journeys import Observation
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
-from harness.spec import FaultStep, IncidentSpec, JourneyLoad
+from harness.spec import IncidentSpec
 from harness.stack import Stack
-from harness.topology import CLIENT
+from harness.timeline import FaultWindow, SurgeApplier, Timeline
 from harness.verdict import InvariantVerdict, RunVerdict, judge_run, truthful_codes
 
 __all__ = ["FaultWindow", "ProgressSink", "RunResult", "run_incident"]
 
 #: Called about twice a second: phase, seconds elapsed, seconds remaining, traffic so far.
 ProgressSink = Callable[[str, float, float, TrafficStats], None]
-
-
-@dataclass
-class FaultWindow:
-    """When a fault was really held, and whether traffic met it."""
-
-    description: str
-    kind: str
-    target: str
-    applied_s: float = 0.0
-    removed_s: float = 0.0
-    touched: bool = False
-    evidence: str = ""
 
 
 @dataclass
@@ -70,233 +51,16 @@ class RunResult:
     background: list[Observation]
     verdict: RunVerdict
     service_invariants: dict[str, Any] = field(default_factory=dict)
+    #: The topology's name and adapter, and what the adapter says each code seen means.
+    topology: str = ""
+    adapter: str = ""
+    honest_codes: tuple[str, ...] = ()
+    code_meanings: dict[str, str] = field(default_factory=dict)
 
     @property
     def overhead_s(self) -> float:
         """Wall time beyond the spec's floor (steady + faults + recovery)."""
         return self.duration_s - self.spec.floor_s
-
-
-# -- counters that prove a fault met traffic -------------------------------------------
-
-
-def _service_calls(stack: Stack) -> dict[str, int]:
-    """Outbound calls per edge, from each service's own counters."""
-    calls: dict[str, int] = {}
-    headers = {"X-Admin-Token": stack.admin_token}
-    for url in stack.services.values():
-        try:
-            response = httpx.get(f"{url}/admin/stats", headers=headers, timeout=2)
-            deps = response.json().get("dependencies", {}) if response.is_success else {}
-        except (httpx.HTTPError, ValueError):
-            continue
-        for dep in deps.values():
-            if isinstance(dep, dict) and "edge" in dep:
-                calls[str(dep["edge"])] = calls.get(str(dep["edge"]), 0) + int(dep.get("calls", 0))
-    return calls
-
-
-@dataclass(frozen=True, slots=True)
-class _Counters:
-    proxy_bytes: dict[str, int]
-    edge_calls: dict[str, int]
-
-    @classmethod
-    def read(cls, stack: Stack) -> _Counters:
-        return cls(stack.toxiproxy.proxy_bytes(), _service_calls(stack))
-
-
-class _SurgeApplier:
-    """Applies :class:`Surge` faults as extra users of the run's observer."""
-
-    def __init__(self, observer: Observer) -> None:
-        self._observer = observer
-        self._stops: dict[str, threading.Event] = {}
-        self._ids = itertools.count(1)
-
-    def apply(self, fault: Surge) -> tuple[str, str]:
-        journey = {j.name: j for j in self._observer.journeys}.get(fault.journey)
-        if journey is None:
-            raise FaultSpecError(f"surge on unknown journey {fault.journey!r}")
-        load = JourneyLoad(fault.journey, fault.users, int(fault.think_ms), journey.slo, True)
-        handle = f"surge{next(self._ids)}"
-        self._stops[handle] = self._observer.add_load(load)
-        return f"{CLIENT}->{self._observer.entry_service}", handle
-
-    def remove(self, target: str, handle: str) -> None:
-        stop = self._stops.pop(handle, None)
-        if stop is not None:
-            stop.set()
-
-
-def _touched(
-    stack: Stack, fault: Fault, before: _Counters, after: _Counters, client_calls: int
-) -> tuple[bool, str]:
-    if isinstance(fault, Surge):
-        return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
-    if isinstance(fault, EdgeFault):
-        edges = [fault.edge]
-    else:
-        service = str(getattr(fault, "service", ""))
-        edges = [e.name for e in stack.topology.edges if e.target == service]
-    evidence = []
-    for edge in edges:
-        proxy = stack.edges[edge].proxy
-        grew = after.proxy_bytes.get(proxy, 0) - before.proxy_bytes.get(proxy, 0)
-        calls = after.edge_calls.get(edge, 0) - before.edge_calls.get(edge, 0)
-        if edge.startswith(f"{CLIENT}->"):
-            calls = client_calls
-        if grew > 0 or calls > 0:
-            evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
-    if evidence:
-        return True, "; ".join(evidence)
-    return False, f"no bytes and no calls crossed {', '.join(edges)} while it was held"
-
-
-# -- the timeline -----------------------------------------------------------------------
-
-
-def _ramp_steps(step: FaultStep) -> list[tuple[float, Fault]]:
-    """(offset_s, fault) pairs: a ramping latency grows in four steps, others apply once."""
-    fault = step.fault
-    if step.ramp_s <= 0 or not isinstance(fault, Latency):
-        return [(0.0, fault)]
-    parts = 4
-    return [
-        (
-            step.ramp_s * k / parts,
-            Latency(
-                edge=fault.edge,
-                latency_ms=round(fault.latency_ms * (k + 1) / parts),
-                jitter_ms=fault.jitter_ms,
-                stream=fault.stream,
-                toxicity=fault.toxicity,
-            ),
-        )
-        for k in range(parts)
-    ]
-
-
-def _target(fault: Fault) -> str:
-    if isinstance(fault, EdgeFault):
-        return fault.edge
-    if isinstance(fault, Surge):
-        return f"surge on {fault.journey}"
-    return str(getattr(fault, "service", ""))
-
-
-class _Timeline:
-    """Applies and removes the spec's faults at their times; removes all on any exit."""
-
-    def __init__(self, stack: Stack, steps: tuple[FaultStep, ...], observer: Observer) -> None:
-        self._stack = stack
-        self._observer = observer
-        self._events: list[tuple[float, int, str, int, Fault | None]] = []
-        for index, step in enumerate(steps):
-            for offset_s, fault in _ramp_steps(step):
-                self._events.append((step.onset_s + offset_s, 1, "apply", index, fault))
-            self._events.append((step.end_s, 0, "remove", index, None))
-        self._events.sort(key=lambda e: (e[0], e[1]))
-        self._held: dict[int, AppliedFault] = {}
-        self._before: dict[int, tuple[_Counters, int]] = {}
-        self.windows = [
-            FaultWindow(
-                s.fault.describe(),
-                s.fault.kind,
-                _target(s.fault),
-            )
-            for s in steps
-        ]
-
-    def events(self) -> list[tuple[float, Callable[[], None]]]:
-        return [
-            (at_s, functools.partial(self._do, action, index, fault))
-            for at_s, _order, action, index, fault in self._events
-        ]
-
-    def _client_calls(self) -> int:
-        return self._observer.stats().calls
-
-    def _do(self, action: str, index: int, fault: Fault | None) -> None:
-        window = self.windows[index]
-        if action == "apply":
-            assert fault is not None
-            if index in self._held:  # a ramp step replaces the previous one
-                self._stack.injector.remove(self._held.pop(index))
-            else:
-                self._before[index] = (_Counters.read(self._stack), self._client_calls())
-                window.applied_s = self._observer.now_s()
-            self._held[index] = self._stack.injector.apply(fault)
-        else:
-            self._release(index)
-
-    def _release(self, index: int) -> None:
-        applied = self._held.pop(index, None)
-        if applied is None:
-            return
-        self._stack.injector.remove(applied)
-        window = self.windows[index]
-        window.removed_s = self._observer.now_s()
-        before, client_before = self._before[index]
-        client_calls = self._client_calls() - client_before
-        if isinstance(applied.fault, Surge):
-            client_calls = sum(
-                1
-                for o in self._observer.observations(background=True)
-                if o.journey == applied.fault.journey and o.at_s >= window.applied_s
-            )
-        window.touched, window.evidence = _touched(
-            self._stack, applied.fault, before, _Counters.read(self._stack), client_calls
-        )
-
-    def release_all(self) -> None:
-        for index in list(self._held):
-            with contextlib.suppress(Exception):
-                self._release(index)
-
-
-# -- invariants -------------------------------------------------------------------------
-
-
-def _service_invariants(stack: Stack) -> dict[str, Any]:
-    headers = {"X-Admin-Token": stack.admin_token}
-    found: dict[str, Any] = {}
-    for name, url in stack.services.items():
-        try:
-            response = httpx.get(f"{url}/admin/invariants", headers=headers, timeout=5)
-            found[name] = (
-                response.json() if response.is_success else {"error": response.status_code}
-            )
-        except (httpx.HTTPError, ValueError) as exc:
-            found[name] = {"error": type(exc).__name__}
-    return found
-
-
-def _failed_checks(report: Any, path: str = "") -> list[str]:
-    """Every ``"ok": false`` (or ``"conserved": false``) anywhere in a service's report."""
-    failed: list[str] = []
-    if isinstance(report, dict):
-        for key, value in report.items():
-            where = f"{path}.{key}" if path else str(key)
-            if key in ("ok", "conserved", "holds") and value is False:
-                failed.append(path or key)
-            elif key == "error" and path == "":
-                failed.append(f"unreadable ({value})")
-            else:
-                failed += _failed_checks(value, where)
-    elif isinstance(report, list):
-        for i, item in enumerate(report):
-            failed += _failed_checks(item, f"{path}[{i}]")
-    return failed
-
-
-def _ledger(reports: dict[str, Any]) -> InvariantVerdict:
-    broken = [f"{service}: {c}" for service, r in reports.items() for c in _failed_checks(r)]
-    if broken:
-        return InvariantVerdict("ledger_conserved", False, "; ".join(broken[:5]))
-    return InvariantVerdict(
-        "ledger_conserved", True, f"{len(reports)} services report their books balanced"
-    )
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -305,7 +69,7 @@ def _ledger(reports: dict[str, Any]) -> InvariantVerdict:
 def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
     """Wait until every journey succeeds once (breakers closed, caches warm)."""
     journeys = {j.name: j for j in stack.topology.journeys}
-    with JourneyClient(stack.entry_url, timeout_s=spec.client_timeout_s) as client:
+    with stack.client(timeout_s=spec.client_timeout_s) as client:
         for load in (*spec.journeys, *spec.background):
             journey = journeys[load.journey]
             try:
@@ -338,8 +102,8 @@ def run_incident(
     observer = Observer(
         stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
     )
-    timeline = _Timeline(stack, spec.timeline, observer)
-    surges = _SurgeApplier(observer)
+    timeline = Timeline(stack, spec.timeline, observer)
+    surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     steady_end = spec.steady_state_s
     fault_end = steady_end + spec.fault_span_s
@@ -370,26 +134,35 @@ def run_incident(
     stack.reset()
 
     observations = observer.observations(background=False)
+    background = observer.observations(background=True)
     fault_window = (steady_end, fault_end)
     in_fault = [
         o
         for o in observations
         if fault_window[0] <= o.at_s < fault_window[1] and (not o.ok or o.code)
     ]
-    reports = _service_invariants(stack)
+    control = stack.injector.control
+    system_invariants = control.invariants()
+    reports: dict[str, Any] = dict(getattr(control, "reports", {}) or {})
     recovery_half = (fault_end + spec.recovery_s / 2, run_end)
     recovered_late = [
         o for o in observations if recovery_half[0] <= o.at_s < recovery_half[1] and not o.ok
     ]
     recovered_calls = sum(1 for o in observations if recovery_half[0] <= o.at_s < recovery_half[1])
     invariants = [
-        _ledger(reports),
+        *system_invariants,
         InvariantVerdict(
             "no_fault_left",
             not leftovers,
             "; ".join(leftovers) if leftovers else "no toxic, disabled proxy or admin rule left",
         ),
-        truthful_codes(in_fault, spec.faulted_edges, spec.faulted_services),
+        truthful_codes(
+            in_fault,
+            stack.adapter,
+            faulted_edges=spec.faulted_edges,
+            faulted_services=spec.faulted_services,
+            topology=stack.topology,
+        ),
         InvariantVerdict(
             "recovered",
             recovered_calls > 0 and not recovered_late,
@@ -401,6 +174,7 @@ def run_incident(
     verdict = judge_run(
         spec,
         profile,
+        honest_codes=stack.adapter.honest_codes,
         observations=observations,
         steady_window_s=(0.0, steady_end),
         fault_window_s=fault_window,
@@ -420,7 +194,20 @@ def run_incident(
         recovery_window_s=(fault_end, run_end),
         faults=timeline.windows,
         observations=observations,
-        background=observer.observations(background=True),
+        background=background,
         verdict=verdict,
         service_invariants=reports,
+        topology=stack.topology.name,
+        adapter=stack.adapter.name,
+        honest_codes=tuple(sorted(stack.adapter.honest_codes)),
+        code_meanings=_meanings(stack, [*observations, *background]),
     )
+
+
+def _meanings(stack: Stack, observations: list[Observation]) -> dict[str, str]:
+    meanings = {}
+    for code in sorted({o.code for o in observations if o.code}):
+        meaning = stack.adapter.code_meaning(code)
+        if meaning:
+            meanings[code] = meaning
+    return meanings

@@ -26,12 +26,14 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from harness.errors import FaultSpecError
 
 __all__ = [
     "FAULT_KINDS",
+    "Surge",
+    "fault_kind",
     "Bandwidth",
     "Crash",
     "Down",
@@ -67,11 +69,28 @@ def _non_negative(owner: object, *names: str) -> None:
             raise FaultSpecError(f"{type(owner).__name__}.{name} must be >= 0, got {value!r}")
 
 
+#: Every fault kind by name; each kind registers itself with :func:`fault_kind`.
+FAULT_KINDS: dict[str, type[Fault]] = {}
+
+_F = TypeVar("_F", bound="type[Fault]")
+
+
+def fault_kind(cls: _F) -> _F:
+    """Class decorator: make ``cls`` buildable by its ``kind`` name (specs, the CLI)."""
+    if cls.kind in FAULT_KINDS:
+        raise TypeError(f"fault kind {cls.kind!r} is registered twice")
+    FAULT_KINDS[cls.kind] = cls
+    return cls
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fault:
     """Base of every fault."""
 
     kind: ClassVar[str] = "fault"
+    #: Applied by the process that owns the stack (its processes, containers or
+    #: users), so a process attached to someone else's stack cannot apply it.
+    needs_owner: ClassVar[bool] = False
 
     def describe(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
@@ -91,6 +110,7 @@ class EdgeFault(Fault):
             )
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Down(EdgeFault):
     """The edge stops accepting connections and drops open ones (proxy disabled)."""
@@ -134,6 +154,7 @@ class ToxicFault(EdgeFault):
         raise NotImplementedError
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Latency(ToxicFault):
     """Adds ``latency_ms`` (+/- ``jitter_ms``) to data on the stream."""
@@ -151,6 +172,7 @@ class Latency(ToxicFault):
         return {"latency": int(self.latency_ms), "jitter": int(self.jitter_ms)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeout(ToxicFault):
     """Stops all data; closes the connection after ``timeout_ms`` (0: holds it forever)."""
@@ -167,6 +189,7 @@ class Timeout(ToxicFault):
         return {"timeout": int(self.timeout_ms)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResetPeer(ToxicFault):
     """Resets connections (TCP RST) after ``timeout_ms``."""
@@ -183,6 +206,7 @@ class ResetPeer(ToxicFault):
         return {"timeout": int(self.timeout_ms)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bandwidth(ToxicFault):
     """Limits the stream to ``rate_kb_per_s`` kilobytes per second."""
@@ -199,6 +223,7 @@ class Bandwidth(ToxicFault):
         return {"rate": int(self.rate_kb_per_s)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlowClose(ToxicFault):
     """Delays the TCP close by ``delay_ms``."""
@@ -215,6 +240,7 @@ class SlowClose(ToxicFault):
         return {"delay": int(self.delay_ms)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Slicer(ToxicFault):
     """Slices data into packets of about ``average_size_bytes``, ``delay_us`` apart."""
@@ -239,6 +265,7 @@ class Slicer(ToxicFault):
         }
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LimitData(ToxicFault):
     """Closes the connection once ``limit_bytes`` have passed."""
@@ -257,7 +284,7 @@ class LimitData(ToxicFault):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceFault(Fault):
-    """An application fault inside one service, applied through its admin API.
+    """An application fault inside one service, applied by the system's adapter (an admin API).
 
     ``route`` is a path prefix such as ``/points``; ``"*"`` matches every route
     except health and admin.
@@ -279,19 +306,11 @@ class ServiceFault(Fault):
     #: removing one that is already gone is then not an error.
     ends_by_itself: ClassVar[bool] = False
 
-    def admin_rule(self) -> dict[str, Any]:
-        """The rule as the services' admin API takes it."""
-        raise NotImplementedError
-
-    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
-        """(method, path, JSON body) that applies the fault; the answer's ``id`` is its handle."""
-        return "POST", "/admin/faults", self.admin_rule()
-
-    def admin_remove(self, handle: str) -> tuple[str, str, dict[str, Any] | None]:
-        """(method, path, JSON body) that removes the fault applied as ``handle``."""
-        return "DELETE", f"/admin/faults/{handle}", None
 
 
+
+
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpError(ServiceFault):
     """The service answers ``status`` (500 or 503 ...) for ``share`` of matching requests."""
@@ -307,10 +326,9 @@ class HttpError(ServiceFault):
         if not isinstance(self.share, int | float) or not 0 < self.share <= 1:
             raise FaultSpecError(f"HttpError.share must be in (0, 1], got {self.share!r}")
 
-    def admin_rule(self) -> dict[str, Any]:
-        return {"route": self.route, "status": self.status, "share": float(self.share)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlowHandler(ServiceFault):
     """The service's handler takes ``delay_ms`` longer for matching requests."""
@@ -322,10 +340,9 @@ class SlowHandler(ServiceFault):
         ServiceFault.__post_init__(self)
         _non_negative(self, "delay_ms")
 
-    def admin_rule(self) -> dict[str, Any]:
-        return {"route": self.route, "delay_ms": int(self.delay_ms)}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Maintenance(ServiceFault):
     """The service announces a maintenance window of ``window_s`` seconds, starting now.
@@ -345,11 +362,9 @@ class Maintenance(ServiceFault):
         if self.window_s <= 0:
             raise FaultSpecError("Maintenance.window_s must be > 0")
 
-    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
-        body = {"starts_in_s": 0.0, "duration_s": float(self.window_s), "reason": self.reason}
-        return "POST", "/admin/maintenance", body
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Suspend(ServiceFault):
     """An operator trips ``feature``'s kill switch; it is resumed when the fault ends."""
@@ -363,22 +378,19 @@ class Suspend(ServiceFault):
         if not isinstance(self.feature, str) or not self.feature:
             raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'")
 
-    def admin_apply(self) -> tuple[str, str, dict[str, Any]]:
-        return "PUT", f"/admin/switches/{self.feature}", {"suspended": True, "reason": self.reason}
-
-    def admin_remove(self, handle: str) -> tuple[str, str, dict[str, Any] | None]:
-        return "PUT", f"/admin/switches/{self.feature}", {"suspended": False}
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Surge(Fault):
     """``users`` extra virtual users take ``journey`` back to back for the hold.
 
-    A surge is load, not breakage: it enters through ``client->bank`` like
+    A surge is load, not breakage: it enters through the client edge like
     every user and is bounded by the hold (and by the observer's call cap).
     """
 
     kind: ClassVar[str] = "surge"
+    needs_owner: ClassVar[bool] = True
     journey: str
     users: int
     think_ms: int = 0
@@ -401,6 +413,8 @@ class Surge(Fault):
 class ProcessFault(Fault):
     """A fault on a whole service: its process (local) or container (docker)."""
 
+    needs_owner: ClassVar[bool] = True
+
     service: str
 
     def __post_init__(self) -> None:
@@ -408,6 +422,7 @@ class ProcessFault(Fault):
             raise FaultSpecError(f"{type(self).__name__}.service must name a service")
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Crash(ProcessFault):
     """The service is killed (SIGKILL) and stays down; it is restarted when the scope ends."""
@@ -415,6 +430,7 @@ class Crash(ProcessFault):
     kind: ClassVar[str] = "crash"
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pause(ProcessFault):
     """The service is frozen (SIGSTOP / docker pause): connections hang; resumed at the end."""
@@ -422,6 +438,7 @@ class Pause(ProcessFault):
     kind: ClassVar[str] = "pause"
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Stop(ProcessFault):
     """The service is stopped gracefully (SIGTERM) and stays down; started again at the end."""
@@ -429,35 +446,12 @@ class Stop(ProcessFault):
     kind: ClassVar[str] = "stop"
 
 
+@fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Restart(ProcessFault):
     """The service is restarted once when the fault is applied (nothing to undo at the end)."""
 
     kind: ClassVar[str] = "restart"
-
-
-FAULT_KINDS: dict[str, type[Fault]] = {
-    cls.kind: cls
-    for cls in (
-        Latency,
-        Timeout,
-        ResetPeer,
-        Bandwidth,
-        SlowClose,
-        Slicer,
-        LimitData,
-        Down,
-        HttpError,
-        SlowHandler,
-        Crash,
-        Pause,
-        Stop,
-        Restart,
-        Maintenance,
-        Suspend,
-        Surge,
-    )
-}
 
 
 def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -> Fault:

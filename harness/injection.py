@@ -1,7 +1,8 @@
 """Applying faults to a running stack, in scopes that always remove them.
 
 :class:`Injector` turns a fault value into a change on the running system
-(a toxic, a disabled proxy, an admin-API rule) and back. A :class:`FaultScope`
+(a toxic, a disabled proxy, an application fault through the system's
+adapter, a killed process) and back. A :class:`FaultScope`
 is the only way tests and experiments apply faults: leaving it, normally or
 by an exception, removes exactly what it added, in reverse order.
 
@@ -17,12 +18,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    from harness.adapters.base import SystemControl
 
-from harness.errors import DominoError, ToxiproxyAPIError, UnknownServiceError
-from harness.faults import Down, Fault, ServiceFault, ToxicFault
+from harness.errors import DominoError, ToxiproxyAPIError, UnsupportedFaultError
+from harness.faults import FAULT_KINDS, Down, Fault, ToxicFault
 from harness.topology import Topology
 from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
 
@@ -92,88 +94,6 @@ class _DownApplier:
         self._client.set_enabled(target, True)
 
 
-def _answer(exc: httpx.HTTPError) -> str:
-    """The service's own explanation when it gave one, else the transport error."""
-    if isinstance(exc, httpx.HTTPStatusError):
-        try:
-            error = exc.response.json()["error"]
-            return f"{exc.response.status_code} {error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            return f"{exc.response.status_code} {exc.response.text[:200]}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-class _AdminApplier:
-    """Application faults through each service's token-protected admin API."""
-
-    def __init__(self, admin_urls: Mapping[str, str], admin_token: str, timeout_s: float) -> None:
-        self._urls = dict(admin_urls)
-        self._headers = {"X-Admin-Token": admin_token}
-        self._timeout_s = timeout_s
-        self._faults: dict[tuple[str, str], ServiceFault] = {}
-
-    def _url(self, service: str) -> str:
-        if service not in self._urls:
-            raise UnknownServiceError(service, sorted(self._urls))
-        return self._urls[service]
-
-    def _send(self, service: str, method: str, path: str, body: Any) -> httpx.Response:
-        return httpx.request(
-            method,
-            f"{self._url(service)}{path}",
-            json=body,
-            headers=self._headers,
-            timeout=self._timeout_s,
-        )
-
-    def apply(self, fault: ServiceFault) -> tuple[str, str]:
-        method, path, body = fault.admin_apply()
-        try:
-            response = self._send(fault.service, method, path, body)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise FaultRemovalError(
-                f"could not apply {fault.describe()} ({method} {path}): {_answer(exc)}"
-            ) from exc
-        self._faults[(fault.service, str(response.json().get("id", fault.kind)))] = fault
-        return fault.service, str(response.json().get("id", fault.kind))
-
-    def remove(self, target: str, handle: str) -> None:
-        fault = self._faults.pop((target, handle), None)
-        if fault is None:
-            method, path, body = "DELETE", f"/admin/faults/{handle}", None
-        else:
-            method, path, body = fault.admin_remove(handle)
-        try:
-            response = self._send(target, method, path, body)
-            if response.status_code == 404 and fault is not None and fault.ends_by_itself:
-                return  # it already ended by itself, as such faults do
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise FaultRemovalError(
-                f"could not remove fault {handle} ({method} {path}): {_answer(exc)}"
-            ) from exc
-
-    def clear(self) -> None:
-        for service, url in self._urls.items():
-            try:
-                httpx.delete(
-                    f"{url}/admin/faults", headers=self._headers, timeout=self._timeout_s
-                ).raise_for_status()
-            except httpx.HTTPError as exc:
-                raise FaultRemovalError(f"could not clear faults on {service}: {exc}") from exc
-
-    def held(self) -> list[str]:
-        found = []
-        for service, url in self._urls.items():
-            response = httpx.get(
-                f"{url}/admin/faults", headers=self._headers, timeout=self._timeout_s
-            )
-            response.raise_for_status()
-            found += [f"{service}: {rule}" for rule in response.json()["faults"]]
-        return found
-
-
 class Injector:
     """Applies faults to one running stack and reports anything left behind."""
 
@@ -183,18 +103,18 @@ class Injector:
         topology: Topology,
         toxiproxy: ToxiproxyClient,
         proxies: Mapping[str, str],
-        admin_urls: Mapping[str, str],
-        admin_token: str,
-        timeout_s: float = 5.0,
+        control: SystemControl,
+        system: str = "",
     ) -> None:
         self.topology = topology
         self.toxiproxy = toxiproxy
+        self.control = control
+        self._system = system or f"the {topology.name} system"
         self._proxies = dict(proxies)
-        self._admin = _AdminApplier(admin_urls, admin_token, timeout_s)
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
             (ToxicFault, _ToxicApplier(toxiproxy, self._proxy_of)),
             (Down, _DownApplier(toxiproxy, self._proxy_of)),
-            (ServiceFault, self._admin),
+            *control.appliers(),
         ]
 
     def _proxy_of(self, edge: str) -> str:
@@ -209,11 +129,22 @@ class Injector:
         """Forget an applier registered for the length of one run."""
         self._appliers = [(t, a) for t, a in self._appliers if a is not applier]
 
+    def supports(self, fault_type: type[Fault]) -> bool:
+        """True when this stack can apply faults of ``fault_type``."""
+        return any(issubclass(fault_type, t) for t, _ in self._appliers)
+
+    def supported_kinds(self) -> list[str]:
+        """Every fault kind this stack can apply, by name."""
+        return sorted(kind for kind, cls in FAULT_KINDS.items() if self.supports(cls))
+
     def _applier(self, fault: Fault) -> FaultApplier:
         for fault_type, applier in self._appliers:
             if isinstance(fault, fault_type):
                 return applier
-        raise FaultRemovalError(f"no applier for {fault.describe()} on this backend")
+        raise UnsupportedFaultError(
+            f"{self._system} cannot take {fault.kind} faults here; it can take: "
+            + ", ".join(self.supported_kinds())
+        )
 
     def apply(self, fault: Fault) -> AppliedFault:
         """Apply one fault now; prefer :meth:`scope`, which always removes it."""
@@ -228,9 +159,9 @@ class Injector:
         return FaultScope(self, faults)
 
     def clear(self) -> None:
-        """Remove every fault: all toxics, all disabled proxies, all admin rules."""
+        """Remove every fault: all toxics, all disabled proxies, all application faults."""
         self.toxiproxy.reset()
-        self._admin.clear()
+        self.control.clear()
 
     def leftovers(self) -> list[str]:
         """Every fault still held anywhere: toxics, disabled proxies, admin rules."""
@@ -239,7 +170,7 @@ class Injector:
             if not proxy.enabled:
                 found.append(f"proxy {name} disabled")
             found += [f"toxic {t.name} on {name}" for t in proxy.toxics]
-        return found + self._admin.held()
+        return found + self.control.held()
 
 
 class FaultScope:

@@ -1,12 +1,12 @@
-"""User journeys: what a customer does, the SLO it is held to, and how it is driven.
+"""User journeys: what a user does, the SLO it is held to, and how it is driven.
 
-A journey is a single HTTP call a real app makes on a user's behalf (log in,
-open the card tab, ...), entered through the ``client->bank`` edge. Every call
-is recorded as an :class:`Observation` so verdicts can be computed later.
-
-Client-side codes follow the incident's app: ``NT003`` when the device could
-not reach bank at all, ``NT004`` when bank was reached but did not answer in
-time. Every other code comes from the service's error body.
+A journey is one HTTP request a real app makes on a user's behalf (log in,
+open the card tab, check out ...), entered through the topology's client
+edge. Every call is recorded as an :class:`Observation` so verdicts can be
+computed later. What an answer *means* (ok, degraded, error code, cause
+chain) is the system adapter's to say (:mod:`harness.adapters`); a client-side
+timeout and a failed connection get the adapter's ``timeout_code`` and
+``unreachable_code`` (the bank's app: NT004 and NT003).
 """
 
 from __future__ import annotations
@@ -15,21 +15,22 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-__all__ = [
-    "BANK_JOURNEYS",
-    "DEFAULT_CUSTOMER",
-    "Journey",
-    "JourneyClient",
-    "Observation",
-    "Slo",
-]
+from harness.network_safety import safe_client
+from harness.templates import render, render_json
 
-#: The seeded customer journeys log in as (services seed it on first start).
-DEFAULT_CUSTOMER = ("c0001", "domino-c0001")
+if TYPE_CHECKING:
+    from harness.adapters.base import SystemAdapter
+    from harness.topology import Topology, User
+
+__all__ = ["Journey", "JourneyClient", "Observation", "SessionError", "Slo"]
+
+
+class SessionError(RuntimeError):
+    """A user's session could not be started (the session request failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,14 @@ class Slo:
 
 @dataclass(frozen=True, slots=True)
 class Journey:
-    """One user action through the system.
+    """One user action through the system: an HTTP request and what it must achieve.
 
     ``hard_deps`` are edges the journey cannot succeed without; ``soft_deps``
     are edges whose loss should only degrade it (in a well-built system).
+    ``session`` says whether it is made inside a user's session. ``expect``
+    lists the statuses that count as success (empty: any 2xx). ``path``,
+    ``headers`` and ``json_body`` may hold ``{uuid}``, ``{user.id}`` and
+    ``{user.password}`` placeholders.
     """
 
     name: str
@@ -54,8 +59,14 @@ class Journey:
     slo: Slo
     hard_deps: tuple[str, ...] = ()
     soft_deps: tuple[str, ...] = ()
-    needs_login: bool = True
-    json_body: Mapping[str, Any] | None = None
+    session: bool = True
+    json_body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    expect: tuple[int, ...] = ()
+
+    def accepts(self, status: int) -> bool:
+        """True when ``status`` counts as this journey's success."""
+        return status in self.expect if self.expect else 200 <= status < 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,94 +87,34 @@ class Observation:
     degraded: bool = False
 
 
-BANK_JOURNEYS: tuple[Journey, ...] = (
-    Journey(
-        "login",
-        "POST",
-        "/login",
-        Slo(p95_ms=800),
-        hard_deps=("client->bank",),
-        soft_deps=("bank->card", "card->pay"),
-        needs_login=False,
-    ),
-    Journey("balance", "GET", "/accounts", Slo(p95_ms=500), hard_deps=("client->bank",)),
-    Journey(
-        "card-tab",
-        "GET",
-        "/card-tab",
-        Slo(p95_ms=1000),
-        hard_deps=("client->bank",),
-        soft_deps=("bank->card", "card->pay", "bank->pay"),
-    ),
-    Journey(
-        "transfer",
-        "POST",
-        "/transfers",
-        Slo(p95_ms=800),
-        hard_deps=("client->bank",),
-        json_body={"to_account": "c0100-krw", "amount_krw": 1000, "memo": "domino"},
-    ),
-    Journey(
-        "remittance",
-        "POST",
-        "/remittances",
-        Slo(p95_ms=1000),
-        hard_deps=("client->bank",),
-        soft_deps=("bank->remit",),
-        json_body={
-            "amount_krw": 10_000,
-            "currency": "USD",
-            "beneficiary": {"name": "Domino Test", "account": "US0000000001", "country": "US"},
-        },
-    ),
-    Journey(
-        "fx-order",
-        "POST",
-        "/fx/orders",
-        Slo(p95_ms=800),
-        hard_deps=("client->bank",),
-        # One cent: a surge of thousands of orders must not drain the customers.
-        json_body={"side": "buy", "currency": "USD", "amount_minor": 1},
-    ),
-    Journey(
-        "fx-payment",
-        "POST",
-        "/fx/payments",
-        Slo(p95_ms=800),
-        hard_deps=("client->bank",),
-        json_body={
-            "currency": "USD",
-            "amount_minor": 1,
-            "merchant": "duty-free",
-            "auto_exchange": True,
-        },
-    ),
-)
-
-
 class JourneyClient:
-    """Drives journeys against bank's entry URL and records what the user saw.
+    """Drives journeys against a stack's entry URL, as one user, and records what they saw.
 
     Each request opens a fresh connection, so a toxic with toxicity below 1
-    on ``client->bank`` is drawn per request rather than per pooled connection.
-    ``timeout_s`` is how long the app waits before showing NT004.
+    on the client edge is drawn per request rather than per pooled
+    connection. ``timeout_s`` is how long the user's app waits before giving
+    up (the adapter's ``timeout_code``). Every request's target is checked
+    against the allow-list (:func:`harness.network_safety.safe_client`).
     """
 
     def __init__(
         self,
         entry_url: str,
+        topology: Topology,
+        adapter: SystemAdapter,
         *,
-        customer: tuple[str, str] = DEFAULT_CUSTOMER,
+        user: User | None = None,
         timeout_s: float = 30.0,
         clock_origin_s: float | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
-        self._http = httpx.Client(
-            base_url=entry_url,
-            timeout=timeout_s,
-            limits=httpx.Limits(max_keepalive_connections=0),
+        self._http = safe_client(
+            base_url=entry_url, timeout_s=timeout_s, allowed_hosts=allowed_hosts, keepalive=False
         )
-        self._customer = customer
-        self._token: str | None = None
+        self._topology = topology
+        self._adapter = adapter
+        self.user = user or adapter.person(topology)
+        self._session_headers: dict[str, str] | None = None
         self._origin_s = time.monotonic() if clock_origin_s is None else clock_origin_s
 
     def __enter__(self) -> JourneyClient:
@@ -179,69 +130,81 @@ class JourneyClient:
         """Measure ``Observation.at_s`` from a new origin (``time.monotonic()`` value)."""
         self._origin_s = clock_origin_s
 
-    def _login_body(self) -> dict[str, str]:
-        customer_id, password = self._customer
-        return {"customer_id": customer_id, "password": password}
+    def _values(self) -> dict[str, str]:
+        return {"uuid": uuid.uuid4().hex, "user.id": self.user.id, "user.password": self.user.password}
+
+    def session_headers(self) -> dict[str, str]:
+        """The headers the user's session provides, starting it once if needed."""
+        session = self._topology.session
+        if session is None:
+            return {}
+        if self._session_headers is None:
+            values = self._values()
+            try:
+                response = self._http.request(
+                    session.method,
+                    render(session.path, values),
+                    headers={k: render(v, values) for k, v in session.headers.items()},
+                    json=render_json(session.json_body, values),
+                )
+                response.raise_for_status()
+                body = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise SessionError(
+                    f"could not start a session for {self.user.id} "
+                    f"({session.method} {session.path}): {exc}"
+                ) from exc
+            answer = _flatten(body, "body")
+            self._session_headers = {k: render(v, answer) for k, v in session.provides.items()}
+        return dict(self._session_headers)
 
     def token(self) -> str:
-        """A session token for the customer, logging in once if needed."""
-        if self._token is None:
-            response = self._http.post("/login", json=self._login_body())
-            response.raise_for_status()
-            self._token = str(response.json()["token"])
-        return self._token
+        """Start the user's session now (before faults); returns its first header's value."""
+        headers = self.session_headers()
+        return next(iter(headers.values()), "")
 
     def run(self, journey: Journey) -> Observation:
         """Make the journey's call once and return what the user saw."""
-        headers = {}
-        if journey.method == "POST" and journey.name != "login":
-            # A fresh key per call: retries of one call are applied exactly once.
-            headers["Idempotency-Key"] = uuid.uuid4().hex
-        if journey.needs_login:
-            headers["Authorization"] = f"Bearer {self.token()}"
-        body: Mapping[str, Any] | None = journey.json_body
-        if journey.name == "login":
-            body = self._login_body()
+        values = self._values()
+        headers = {k: render(v, values) for k, v in journey.headers.items()}
+        if journey.session:
+            headers.update(self.session_headers())
+        body = render_json(journey.json_body, values)
         started = time.monotonic()
         at_s = started - self._origin_s
         try:
-            response = self._http.request(journey.method, journey.path, headers=headers, json=body)
+            response = self._http.request(
+                journey.method, render(journey.path, values), headers=headers, json=body
+            )
         except httpx.TimeoutException:
-            return Observation(journey.name, at_s, _ms_since(started), False, None, "NT004")
+            code = self._adapter.timeout_code
+            return Observation(journey.name, at_s, _ms_since(started), False, None, code)
         except httpx.TransportError:
-            return Observation(journey.name, at_s, _ms_since(started), False, None, "NT003")
+            code = self._adapter.unreachable_code
+            return Observation(journey.name, at_s, _ms_since(started), False, None, code)
         latency_ms = _ms_since(started)
-        payload = _json_or_none(response)
-        if response.is_success:
-            degraded = bool(isinstance(payload, dict) and payload.get("degraded"))
-            notice = payload.get("notice") if isinstance(payload, dict) else None
-            code = cause = None
-            if isinstance(notice, dict):
-                code = notice.get("code")
-                cause = tuple(c for c in notice.get("cause", ()) if isinstance(c, dict))
-            return Observation(
-                journey.name,
-                at_s,
-                latency_ms,
-                True,
-                response.status_code,
-                code,
-                cause or (),
-                degraded,
-            )
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict):
-            cause = tuple(c for c in error.get("cause", ()) if isinstance(c, dict))
-            return Observation(
-                journey.name,
-                at_s,
-                latency_ms,
-                False,
-                response.status_code,
-                str(error.get("code")),
-                cause,
-            )
-        return Observation(journey.name, at_s, latency_ms, False, response.status_code)
+        answer = self._adapter.read_answer(journey, response.status_code, _json_or_none(response))
+        return Observation(
+            journey.name,
+            at_s,
+            latency_ms,
+            answer.ok,
+            response.status_code,
+            answer.code,
+            answer.cause,
+            answer.degraded,
+        )
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, str]:
+    """``{"a": {"b": 1}}`` as ``{"body.a.b": "1"}``, for ``{body.a.b}`` placeholders."""
+    out: dict[str, str] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}"))
+    elif not isinstance(value, list):
+        out[prefix] = "" if value is None else str(value)
+    return out
 
 
 def _ms_since(started_s: float) -> float:

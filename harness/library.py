@@ -1,35 +1,103 @@
-"""The incident library: the specs shipped in ``harness/incidents/``, and user files."""
+"""What ships with Domino and what users bring: topologies and incident specs, found by name.
+
+A topology is named by a shipped system's name (``bank``) or a path to a
+``domino.yaml``; without one, a ``domino.yaml`` in the current directory is
+used, else the bank. Incidents ship in each system's ``incidents/`` folder;
+a spec file may name its own topology (``topology:``, relative to the spec).
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from harness.errors import SpecError
-from harness.profiles import PROFILES
+from harness.errors import SpecError, TopologyError
+from harness.files.topology_file import TOPOLOGY_FILE_NAME, load_topology
 from harness.spec import IncidentSpec, load_spec
-from harness.topology import BANK_TOPOLOGY, Topology
+from harness.systems import shipped_systems
+from harness.topology import Topology
 
-__all__ = ["INCIDENTS_DIR", "find_incident", "list_incidents"]
+__all__ = [
+    "DEFAULT_SYSTEM",
+    "default_topology",
+    "find_incident",
+    "find_topology",
+    "incident_dirs",
+    "list_incidents",
+]
 
-INCIDENTS_DIR = Path(__file__).parent / "incidents"
+#: The system a run uses when nothing else is named.
+DEFAULT_SYSTEM = "bank"
 
 
-def list_incidents(topology: Topology = BANK_TOPOLOGY) -> list[IncidentSpec]:
-    """Every shipped incident, validated, in id order."""
+@functools.cache
+def _load(path: Path) -> Topology:
+    return load_topology(path)
+
+
+def find_topology(ref: str | Path | None = None, *, base: Path | None = None) -> Topology:
+    """A topology by shipped name or file path (relative to ``base``), or the default one."""
+    if ref is None:
+        return default_topology()
+    systems = shipped_systems()
+    if isinstance(ref, str) and ref in systems:
+        return _load(systems[ref].resolve())
+    path = Path(ref)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if path.is_dir():
+        path = path / TOPOLOGY_FILE_NAME
+    if not path.exists() and path.suffix not in (".yaml", ".yml"):
+        raise TopologyError(
+            f"no topology {str(ref)!r}: not a shipped system ({', '.join(systems)}) "
+            "and no such file"
+        )
+    return _load(path.resolve())
+
+
+def default_topology() -> Topology:
+    """``./domino.yaml`` when there is one, else the bank Domino ships."""
+    here = Path.cwd() / TOPOLOGY_FILE_NAME
+    if here.is_file():
+        return _load(here.resolve())
+    return find_topology(DEFAULT_SYSTEM)
+
+
+def incident_dirs() -> dict[str, Path]:
+    """Each shipped system's incidents folder."""
+    return {
+        name: path.parent / "incidents"
+        for name, path in shipped_systems().items()
+        if (path.parent / "incidents").is_dir()
+    }
+
+
+def _spec(path: Path, topology: Topology | None) -> IncidentSpec:
+    return load_spec(path, topology=topology, find_topology=find_topology)
+
+
+def list_incidents() -> list[IncidentSpec]:
+    """Every shipped incident, validated against its system, in id order."""
     specs = [
-        load_spec(path, topology=topology, profiles=tuple(PROFILES))
-        for path in sorted(INCIDENTS_DIR.glob("*.yaml"))
+        _spec(path, find_topology(system))
+        for system, folder in incident_dirs().items()
+        for path in sorted(folder.glob("*.yaml"))
     ]
     return sorted(specs, key=lambda s: s.id)
 
 
-def find_incident(name: str, topology: Topology = BANK_TOPOLOGY) -> IncidentSpec:
-    """An incident by id from the library, or a spec file by path."""
+def find_incident(name: str, topology: Topology | None = None) -> IncidentSpec:
+    """An incident by id from the library, or a spec file by path.
+
+    ``topology`` is used for a spec that names none (default: the spec's
+    own ``topology:`` field, else the default topology).
+    """
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        return load_spec(path, topology=topology, profiles=tuple(PROFILES))
-    shipped = INCIDENTS_DIR / f"{name}.yaml"
-    if shipped.is_file():
-        return load_spec(shipped, topology=topology, profiles=tuple(PROFILES))
-    known = ", ".join(s.id for s in list_incidents(topology))
+        return _spec(path, topology)
+    for system, folder in incident_dirs().items():
+        shipped = folder / f"{name}.yaml"
+        if shipped.is_file():
+            return _spec(shipped, topology or find_topology(system))
+    known = ", ".join(s.id for s in list_incidents())
     raise SpecError(f"no incident {name!r}; shipped incidents: {known}; or give a spec file path")

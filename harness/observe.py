@@ -18,19 +18,8 @@ from harness.journeys import JourneyClient, Observation
 from harness.network_safety import check_target
 from harness.spec import JourneyLoad
 from harness.stack import Stack
-from services.kit.seed import password_of, virtual_user_ids
 
 __all__ = ["Observer", "TrafficStats"]
-
-#: Virtual users take the seeded customers in turn, across runs in this process,
-#: so repeated runs on one stack do not drain the same customers' accounts.
-_next_customer = itertools.count()
-
-
-def _customer() -> tuple[str, str]:
-    customers = virtual_user_ids()
-    customer = customers[next(_next_customer) % len(customers)]
-    return customer, password_of(customer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +43,9 @@ class Observer:
         max_calls_per_user: int = 10_000,
     ) -> None:
         self._stack = stack
-        self._entry = check_target(stack.entry_url, extra_allowed=stack.extra.get("hosts", ()))
+        check_target(stack.entry_url, extra_allowed=stack.allowed_hosts)
+        # The adapter's users, taken in turn (the bank: its seeded virtual customers).
+        self._users = itertools.cycle(stack.adapter.users(stack.topology))
         self._loads = tuple(loads)
         self._timeout_s = client_timeout_s
         self._max_calls = max_calls_per_user
@@ -69,11 +60,14 @@ class Observer:
         self._in_flight = 0
         self.origin_s = time.monotonic()
 
+    def _client(self) -> JourneyClient:
+        return self._stack.client(user=next(self._users), timeout_s=self._timeout_s)
+
     def start(self) -> None:
         """Log every virtual user in, then start them all (the clock starts now)."""
         for load in self._loads:
             for _ in range(load.users):
-                client = JourneyClient(self._entry, customer=_customer(), timeout_s=self._timeout_s)
+                client = self._client()
                 client.token()
                 self._clients.append(client)
         self.origin_s = time.monotonic()
@@ -96,7 +90,7 @@ class Observer:
         stop = threading.Event()
         started = []
         for user in range(load.users):
-            client = JourneyClient(self._entry, customer=_customer(), timeout_s=self._timeout_s)
+            client = self._client()
             client.token()
             client.rebase(self.origin_s)
             self._clients.append(client)

@@ -8,10 +8,14 @@ Fixtures:
   ``@pytest.mark.domino_profile("hardened")`` or ``--domino-profile``.
 - ``inject``: ``inject(*faults)`` applies faults for the rest of the test;
   everything is removed when the test ends.
-- ``journeys``: a logged-in :class:`~harness.journeys.JourneyClient` for the stack.
+- ``journeys``: a :class:`~harness.journeys.JourneyClient` for the stack, its
+  session started (the bank: logged in as the seeded customer).
+- ``journey``: ``journey(name)``, the topology's journey of that name.
 
-Options: ``--domino-backend`` (local, docker), ``--domino-profile``
-(fragile, hardened). Markers: ``domino_profile``, ``domino_backend``, ``chaos``.
+Options: ``--domino-topology`` (a shipped system or a ``domino.yaml``;
+default ``./domino.yaml``, else the bank), ``--domino-backend`` (local,
+docker, external), ``--domino-profile`` (default: the topology's first).
+Markers: ``domino_topology``, ``domino_profile``, ``domino_backend``, ``chaos``.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.backends import BACKENDS, start_stack
+from harness.errors import DominoError
 from harness.faults import Fault
 from harness.injection import AppliedFault, FaultScope
 from harness.journeys import Journey, JourneyClient
-from harness.profiles import PROFILES
 from harness.signals import graceful_termination
 from harness.stack import Stack
 
@@ -41,10 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where the stack runs: local processes (default) or docker containers",
     )
     group.addoption(
+        "--domino-topology",
+        default=None,
+        metavar="NAME|PATH",
+        help="the system under test: a shipped one (bank) or a domino.yaml "
+        "(default: ./domino.yaml, else bank)",
+    )
+    group.addoption(
         "--domino-profile",
-        default="fragile",
-        choices=tuple(PROFILES),
-        help="services' profile when a test does not choose one with @pytest.mark.domino_profile",
+        default=None,
+        help="the topology's profile when a test does not choose one with "
+        "@pytest.mark.domino_profile (default: the topology's first)",
     )
 
 
@@ -53,20 +64,40 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "domino_profile(name): run the test on a stack with this profile"
     )
     config.addinivalue_line("markers", "domino_backend(name): run the test on this backend")
+    config.addinivalue_line(
+        "markers", "domino_topology(name_or_path): run the test on this system's stack"
+    )
     config.addinivalue_line("markers", "chaos: the test injects faults into a running stack")
 
 
 class StackPool:
-    """Stacks kept up for the session, one per (backend, profile)."""
+    """Stacks kept up for the session, one per (topology, backend, profile).
+
+    A stack that failed to start is remembered: every later test that needs
+    it fails at once with the same one-line error instead of trying again.
+    """
 
     def __init__(self) -> None:
         self._exit = contextlib.ExitStack()
-        self._stacks: dict[tuple[str, str], Stack] = {}
+        self._stacks: dict[tuple[str, str, str], Stack] = {}
+        self._failed: dict[tuple[str, str, str], str] = {}
 
-    def get(self, backend: str, profile: str) -> Stack:
-        key = (backend, profile)
+    def get(self, backend: str, profile: str | None, topology: str | None = None) -> Stack:
+        from harness.library import find_topology
+
+        system = find_topology(topology)
+        chosen = profile or system.default_profile
+        key = (str(system.path or system.name), backend, chosen)
+        if key in self._failed:
+            pytest.fail(f"the {system.name} stack could not start: {self._failed[key]}")
         if key not in self._stacks:
-            self._stacks[key] = self._exit.enter_context(start_stack(backend, profile=profile))
+            try:
+                self._stacks[key] = self._exit.enter_context(
+                    start_stack(backend, topology=system, profile=chosen)
+                )
+            except DominoError as exc:
+                self._failed[key] = str(exc)
+                raise
         return self._stacks[key]
 
     def close(self) -> None:
@@ -84,7 +115,7 @@ def domino_stack_pool() -> Iterator[StackPool]:
             pool.close()
 
 
-def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
+def _marker_arg(request: pytest.FixtureRequest, name: str, default: str | None) -> str | None:
     marker = request.node.get_closest_marker(name)
     return str(marker.args[0]) if marker is not None and marker.args else default
 
@@ -92,9 +123,11 @@ def _marker_arg(request: pytest.FixtureRequest, name: str, default: str) -> str:
 @pytest.fixture
 def domino_stack(request: pytest.FixtureRequest, domino_stack_pool: StackPool) -> Iterator[Stack]:
     """A running stack with no faults; any fault a test leaves behind fails the test."""
-    backend = _marker_arg(request, "domino_backend", request.config.getoption("--domino-backend"))
-    profile = _marker_arg(request, "domino_profile", request.config.getoption("--domino-profile"))
-    stack = domino_stack_pool.get(backend, profile)
+    option = request.config.getoption
+    backend = _marker_arg(request, "domino_backend", option("--domino-backend")) or "local"
+    profile = _marker_arg(request, "domino_profile", option("--domino-profile"))
+    topology = _marker_arg(request, "domino_topology", option("--domino-topology"))
+    stack = domino_stack_pool.get(backend, profile, topology)
     stack.reset()
     yield stack
     left = stack.injector.leftovers()
@@ -124,18 +157,13 @@ def inject(domino_stack: Stack) -> Iterator[Callable[..., list[AppliedFault]]]:
 
 @pytest.fixture
 def journeys(domino_stack: Stack) -> Iterator[JourneyClient]:
-    """A JourneyClient for the stack, logged in as the seeded customer."""
-    with JourneyClient(domino_stack.entry_url) as client:
-        client.token()  # log in before the test injects anything
+    """A JourneyClient for the stack, its session started (the bank: the seeded customer)."""
+    with domino_stack.client() as client:
+        client.token()  # start the session before the test injects anything
         yield client
 
 
 @pytest.fixture
 def journey(domino_stack: Stack) -> Callable[[str], Journey]:
     """``journey(name)``: the topology's journey with that name."""
-    by_name = {j.name: j for j in domino_stack.topology.journeys}
-
-    def _get(name: str) -> Journey:
-        return by_name[name]
-
-    return _get
+    return domino_stack.topology.journey

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import functools
+import socket
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
 from harness.errors import ServiceStartError
+from harness.network_safety import check_target
 
-__all__ = ["ReadinessTimeoutError", "http_ok", "wait_healthy", "wait_until"]
+if TYPE_CHECKING:
+    from harness.topology import Readiness
+
+__all__ = ["ReadinessTimeoutError", "http_ok", "wait_healthy", "wait_ready", "wait_until"]
 
 
 class ReadinessTimeoutError(TimeoutError):
@@ -44,12 +51,62 @@ def wait_until(
         time.sleep(interval_s)
 
 
-def http_ok(url: str, timeout_s: float = 1.0) -> bool:
-    """True when GET ``url`` answers 2xx; never raises."""
+def http_ok(url: str, timeout_s: float = 1.0, status: int | None = None) -> bool:
+    """True when GET ``url`` answers ``status`` (default: any 2xx); never raises."""
     try:
-        return httpx.get(url, timeout=timeout_s).is_success
+        answered = httpx.get(url, timeout=timeout_s).status_code
     except httpx.HTTPError:
         return False
+    return answered == status if status is not None else 200 <= answered < 300
+
+
+def tcp_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True when ``host:port`` accepts a TCP connection; never raises."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_ready(
+    ready: Readiness,
+    *,
+    base_url: str,
+    what: str,
+    abort: Callable[[], str | None],
+    logs: Callable[[], str],
+    output: Callable[[], str] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+) -> None:
+    """Wait until a service at ``base_url`` is ready by its strategy, or its deadline passes.
+
+    ``output`` returns the service's output so far (for a ``log`` strategy);
+    ServiceStartError names the service, the strategy, and ``logs()``.
+    """
+    check_target(base_url, extra_allowed=allowed_hosts)
+    parts = urlsplit(base_url)
+    condition: Callable[[], bool]
+    if ready.kind == "http":
+        url = base_url.rstrip("/") + ready.path
+        condition = functools.partial(http_ok, url, status=ready.status)
+    elif ready.kind == "tcp":
+        condition = functools.partial(tcp_open, parts.hostname or "", parts.port or 80)
+    else:
+        if output is None:
+            raise ServiceStartError(f"{what}: a log readiness check needs the service's output")
+        text = ready.text
+        condition = lambda: text in output()  # noqa: E731 - a one-line probe
+    try:
+        wait_until(
+            condition,
+            timeout_s=ready.timeout_s,
+            interval_s=0.02,
+            what=f"{what} ({ready.describe()} at {base_url})",
+            abort=abort,
+        )
+    except ReadinessTimeoutError as exc:
+        raise ServiceStartError(f"{exc}; {logs()}") from None
 
 
 def wait_healthy(

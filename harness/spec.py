@@ -15,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from harness.errors import FaultSpecError, SpecError
+from harness.errors import FaultSpecError, SpecError, UsageError
+from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
 from harness.faults import FAULT_KINDS, EdgeFault, Fault, Latency, build_fault
 from harness.journeys import Slo
 from harness.topology import Topology
@@ -40,11 +39,10 @@ __all__ = [
 
 #: What a journey can be judged.
 VERDICTS = ("healthy", "degraded", "failed")
-#: Invariants every run checks.
-INVARIANTS = ("ledger_conserved", "no_fault_left", "codes_truthful", "recovered")
+#: Invariants every run checks, on every system; adapters add their own (the bank's ledger).
+INVARIANTS = ("no_fault_left", "codes_truthful", "recovered")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-_Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +100,7 @@ class IncidentSpec:
     steady_state_s: float
     recovery_s: float
     client_timeout_s: float
+    topology: Topology | None = None
     path: Path | None = None
 
     @property
@@ -127,159 +126,21 @@ class IncidentSpec:
         }
 
 
-# -- reading YAML with line numbers ---------------------------------------------------
-
-
-class _Doc:
-    """YAML data plus the line of every path, for error messages."""
-
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines: dict[_Path, int] = {}
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            # A problem found at the end of the stream is reported on the last line.
-            last_line = max(1, len(text.splitlines()))
-            where = f"{source}:{min(mark.line + 1, last_line)}" if mark is not None else source
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise SpecError(f"{where}: not valid YAML: {problem}") from None
-        if node is None:
-            raise SpecError(f"{source}: the file is empty; an incident spec is a YAML mapping")
-        self.data = self._build(node, ())
-
-    def _build(self, node: yaml.Node, path: _Path) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    line = key_node.start_mark.line + 1
-                    raise SpecError(
-                        f"{self.source}:{line}: {_dotted(path) or '(top level)'}: "
-                        "a key must be plain text, not a list or mapping"
-                    )
-                key = key_node.value
-                if key in result:
-                    line = key_node.start_mark.line + 1
-                    raise SpecError(f"{self.source}:{line}: {_dotted((*path, key))}: duplicate key")
-                result[key] = self._build(value_node, (*path, key))
-                # Errors about a field point at its key, where a reader looks for it.
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
-        try:
-            return yaml.SafeLoader(" ").construct_object(node)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise self.error(path, f"cannot read this value: {problem}") from None
-
-    def error(self, path: _Path, problem: str) -> SpecError:
-        line = None
-        probe = path
-        while line is None and probe:
-            line = self.lines.get(probe)
-            probe = probe[:-1]
-        where = f"{self.source}:{line}" if line else self.source
-        field = _dotted(path) or "(top level)"
-        return SpecError(f"{where}: {field}: {problem}")
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _dotted(path: _Path) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            continue
-        # Odd keys (spaces, newlines, ...) are quoted so a message stays one readable line.
-        key = str(part) if _PLAIN_KEY.fullmatch(str(part)) else repr(str(part))
-        out += f".{key}" if out else key
-    return out
-
-
-# -- field readers ----------------------------------------------------------------------
-
-
-class _Reader:
-    def __init__(self, doc: _Doc) -> None:
-        self.doc = doc
-
-    def mapping(
-        self, value: Any, path: _Path, required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.doc.error(path, f"must be a mapping, got {_kind(value)}")
-        allowed = required + optional
-        for key in value:
-            if key not in allowed:
-                raise self.doc.error(
-                    (*path, key), f"unknown field; allowed here: {', '.join(allowed)}"
-                )
-        for key in required:
-            if key not in value:
-                raise self.doc.error(path, f"missing required field {key!r}")
-        return value
-
-    def text(self, value: Any, path: _Path) -> str:
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if value is not None and not isinstance(value, dict | list | bool):
-            return str(value)
-        raise self.doc.error(path, f"must be text, got {_kind(value)}")
-
-    def number(
-        self, value: Any, path: _Path, *, minimum: float = 0.0, maximum: float = math.inf
-    ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise self.doc.error(path, f"must be a number, got {_kind(value)}")
-        if not minimum <= value <= maximum:
-            bound = (
-                f"between {minimum:g} and {maximum:g}" if maximum < math.inf else f">= {minimum:g}"
-            )
-            raise self.doc.error(path, f"must be {bound}, got {value!r}")
-        return float(value)
-
-    def integer(self, value: Any, path: _Path, *, minimum: int, maximum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.doc.error(path, f"must be a whole number, got {_kind(value)}")
-        if not minimum <= value <= maximum:
-            raise self.doc.error(path, f"must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def listing(self, value: Any, path: _Path, *, non_empty: bool = True) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.doc.error(path, f"must be a list, got {_kind(value)}")
-        if non_empty and not value:
-            raise self.doc.error(path, "must not be empty")
-        return value
-
-    def choice(self, value: Any, path: _Path, allowed: tuple[str, ...] | list[str]) -> str:
-        if not isinstance(value, str) or value not in allowed:
-            raise self.doc.error(path, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
-        return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"text {value!r}", bool: f"{value}"}.get(
-        type(value), f"{value!r}"
-    )
-
-
 # -- the spec ---------------------------------------------------------------------------
 
 _TOP_REQUIRED = ("id", "title", "date", "sources", "profiles", "journeys", "timeline", "expect")
-_TOP_OPTIONAL = ("summary", "background", "steady_state_s", "recovery_s", "client_timeout_s")
+_TOP_OPTIONAL = (
+    "summary",
+    "topology",
+    "background",
+    "steady_state_s",
+    "recovery_s",
+    "client_timeout_s",
+)
 
 
 def _journey_loads(
-    r: _Reader, raw: Any, path: _Path, topology: Topology, *, background: bool
+    r: FieldReader, raw: Any, path: FieldPath, topology: Topology, *, background: bool
 ) -> tuple[JourneyLoad, ...]:
     known = {j.name: j for j in topology.journeys}
     loads = []
@@ -315,12 +176,12 @@ def _journey_loads(
     return tuple(loads)
 
 
-def _timeline(r: _Reader, raw: Any, path: _Path, topology: Topology) -> tuple[FaultStep, ...]:
+def _timeline(r: FieldReader, raw: Any, path: FieldPath, topology: Topology) -> tuple[FaultStep, ...]:
     steps = []
     for i, item in enumerate(r.listing(raw, path)):
         where = (*path, i)
         if not isinstance(item, dict):
-            raise r.doc.error(where, f"must be a mapping, got {_kind(item)}")
+            raise r.doc.error(where, f"must be a mapping, got {describe_kind(item)}")
         if "fault" not in item:
             raise r.doc.error(
                 where, f"missing required field 'fault' (one of: {', '.join(sorted(FAULT_KINDS))})"
@@ -371,7 +232,13 @@ def _timeline(r: _Reader, raw: Any, path: _Path, topology: Topology) -> tuple[Fa
     return tuple(steps)
 
 
-def _expectation(r: _Reader, raw: Any, path: _Path, journeys: set[str]) -> Expectation:
+def _expectation(
+    r: FieldReader,
+    raw: Any,
+    path: FieldPath,
+    journeys: set[str],
+    invariant_names: tuple[str, ...],
+) -> Expectation:
     fields = r.mapping(raw, path, ("journeys",), ("codes", "invariants"))
     verdicts: dict[str, tuple[str, ...]] = {}
     jraw = r.mapping(fields["journeys"], (*path, "journeys"), (), tuple(sorted(journeys)))
@@ -385,7 +252,7 @@ def _expectation(r: _Reader, raw: Any, path: _Path, journeys: set[str]) -> Expec
         where = (*path, "codes", name)
         codes[name] = tuple(r.text(c, (*where, i)) for i, c in enumerate(r.listing(listed, where)))
     invariants: dict[str, bool] = {}
-    iraw = r.mapping(fields.get("invariants", {}), (*path, "invariants"), (), INVARIANTS)
+    iraw = r.mapping(fields.get("invariants", {}), (*path, "invariants"), (), invariant_names)
     for name, holds in iraw.items():
         where = (*path, "invariants", name)
         word = r.choice(holds, where, ("holds", "broken"))
@@ -393,13 +260,38 @@ def _expectation(r: _Reader, raw: Any, path: _Path, journeys: set[str]) -> Expec
     return Expectation(verdicts, codes, invariants)
 
 
+FindTopology = Callable[..., Topology]
+
+
 def parse_spec(
-    text: str, *, source: str, topology: Topology, profiles: tuple[str, ...]
+    text: str,
+    *,
+    source: str,
+    topology: Topology | None = None,
+    find_topology: FindTopology | None = None,
+    base: Path | None = None,
 ) -> IncidentSpec:
-    """Validate spec text; ``source`` names it in errors (usually the file path)."""
-    doc = _Doc(source, text)
-    r = _Reader(doc)
+    """Validate spec text; ``source`` names it in errors (usually the file path).
+
+    The spec is checked against ``topology`` when given, else against the
+    one its ``topology:`` field names (looked up with ``find_topology``,
+    relative to ``base``), else the default one.
+    """
+    doc = YamlDoc(source, text, error=SpecError, what="an incident spec")
+    r = FieldReader(doc)
     top = r.mapping(doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL)
+    if topology is None:
+        if find_topology is None:
+            raise SpecError(f"{source}: no topology to check the spec against")
+        ref = r.text(top["topology"], ("topology",)) if "topology" in top else None
+        try:
+            topology = find_topology(ref, base=base)
+        except UsageError as exc:
+            raise doc.error(("topology",), str(exc)) from None
+    from harness.adapters.registry import get_adapter
+
+    invariant_names = (*INVARIANTS, *get_adapter(topology.adapter).invariant_names)
+    profiles = tuple(topology.profile_names)
     spec_id = r.text(top["id"], ("id",))
     if not _ID.match(spec_id):
         raise doc.error(("id",), f"{spec_id!r} must be 3-64 lowercase letters, digits or '-'")
@@ -418,7 +310,9 @@ def parse_spec(
     )
     names = {j.journey for j in journeys}
     expect_raw = r.mapping(top["expect"], ("expect",), chosen, ())
-    expect = {p: _expectation(r, expect_raw[p], ("expect", p), names) for p in chosen}
+    expect = {
+        p: _expectation(r, expect_raw[p], ("expect", p), names, invariant_names) for p in chosen
+    }
     return IncidentSpec(
         id=spec_id,
         title=r.text(top["title"], ("title",)),
@@ -429,6 +323,7 @@ def parse_spec(
         journeys=journeys,
         background=background,
         timeline=_timeline(r, top["timeline"], ("timeline",), topology),
+        topology=topology,
         expect=expect,
         steady_state_s=r.number(
             top.get("steady_state_s", 3), ("steady_state_s",), minimum=0.5, maximum=600
@@ -440,7 +335,9 @@ def parse_spec(
     )
 
 
-def load_spec(path: Path, *, topology: Topology, profiles: tuple[str, ...]) -> IncidentSpec:
+def load_spec(
+    path: Path, *, topology: Topology | None = None, find_topology: FindTopology | None = None
+) -> IncidentSpec:
     """Read and validate a spec file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -448,5 +345,11 @@ def load_spec(path: Path, *, topology: Topology, profiles: tuple[str, ...]) -> I
         raise SpecError(f"{path}: no such spec file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read the spec file: {exc}") from None
-    spec = parse_spec(text, source=str(path), topology=topology, profiles=profiles)
+    spec = parse_spec(
+        text,
+        source=str(path),
+        topology=topology,
+        find_topology=find_topology,
+        base=path.resolve().parent,
+    )
     return dataclasses.replace(spec, path=path)

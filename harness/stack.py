@@ -7,12 +7,17 @@ a :class:`Stack` and never to processes or containers directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.faults import Fault
 from harness.injection import FaultRemovalError, FaultScope, Injector
+from harness.journeys import JourneyClient
 from harness.topology import Topology
 from harness.toxiproxy.client import ToxiproxyClient
+
+if TYPE_CHECKING:
+    from harness.adapters.base import SystemAdapter
+    from harness.topology import User
 
 __all__ = ["EdgeEndpoint", "Stack"]
 
@@ -32,27 +37,56 @@ class Stack:
 
     ``services`` maps each service to its direct URL (for health and admin
     calls, never for journeys); journeys enter at :attr:`entry_url`, which
-    crosses the ``client->bank`` edge.
+    crosses the topology's client edge. ``secrets`` (admin tokens) stay here
+    and never reach a report. ``allowed_hosts`` are the backend's own hosts
+    (containers on the project's network) that traffic may go to besides
+    loopback.
     """
 
     backend: str
     topology: Topology
+    adapter: SystemAdapter
     profile: str
     toxiproxy: ToxiproxyClient
     toxiproxy_version: str
     services: dict[str, str]
     edges: dict[str, EdgeEndpoint]
-    admin_token: str
     injector: Injector
+    secrets: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def entry_url(self) -> str:
         return "http://" + self.edges[self.topology.entry_edge.name].listen
 
+    @property
+    def admin_token(self) -> str:
+        """The services' admin token, for systems that have an admin API (else empty)."""
+        return self.secrets.get("admin_token", "")
+
     def inject(self, *faults: Fault) -> FaultScope:
         """Hold ``faults`` while the ``with`` / ``async with`` block runs."""
         return self.injector.scope(*faults)
+
+    def client(
+        self,
+        *,
+        user: User | None = None,
+        timeout_s: float = 30.0,
+        clock_origin_s: float | None = None,
+    ) -> JourneyClient:
+        """A :class:`JourneyClient` entering this stack, as ``user`` (default: the adapter's)."""
+        return JourneyClient(
+            self.entry_url,
+            self.topology,
+            self.adapter,
+            user=user,
+            timeout_s=timeout_s,
+            clock_origin_s=clock_origin_s,
+            allowed_hosts=self.allowed_hosts,
+        )
 
     def reset(self) -> None:
         """Back to "no faults": raise FaultRemovalError if anything stays behind."""
@@ -62,9 +96,10 @@ class Stack:
             raise FaultRemovalError("faults left after reset: " + "; ".join(left))
 
     def describe(self) -> dict[str, Any]:
-        """Endpoints as plain data (``domino up --json``)."""
+        """Endpoints as plain data (``domino up --json``); no secrets."""
         return {
             "backend": self.backend,
+            "topology": self.topology.name,
             "profile": self.profile,
             "toxiproxy": self.toxiproxy.api_url,
             "toxiproxy_version": self.toxiproxy_version,

@@ -3,39 +3,96 @@
 Every call between two services crosses one edge, and every edge is one
 Toxiproxy proxy. Faults are addressed by edge name (``"card->pay"``), never by
 port, so the same fault means the same thing on every backend.
+
+A topology is read from a ``domino.yaml`` file (:mod:`harness.files.topology_file`);
+the bank Domino ships is one (``harness/systems/bank/domino.yaml``). These are
+values only: how a service is started lives in the backends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
-from harness.errors import UnknownEdgeError, UnknownServiceError
-from harness.journeys import BANK_JOURNEYS, Journey
+from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
+from harness.journeys import Journey
 
-__all__ = ["BANK_TOPOLOGY", "CLIENT", "Edge", "Service", "Topology"]
+__all__ = [
+    "CLIENT",
+    "BuildStep",
+    "Edge",
+    "Profile",
+    "Readiness",
+    "Service",
+    "Session",
+    "Topology",
+    "User",
+]
 
 #: The pseudo-service that stands for users' devices: journeys enter through it.
 CLIENT = "client"
 
 
 @dataclass(frozen=True, slots=True)
-class Service:
-    """One HTTP service of the reference system.
+class Readiness:
+    """How Domino knows a service is up: one explicit strategy with a deadline.
 
-    ``module`` is the Python module that serves it (``python -m MODULE``).
+    ``kind`` is ``http`` (GET ``path`` answers ``status``, or any 2xx when
+    ``status`` is None), ``tcp`` (the port accepts connections) or ``log``
+    (``text`` appears in the service's output; local backend).
+    """
+
+    kind: Literal["http", "tcp", "log"] = "http"
+    path: str = "/health"
+    status: int | None = None
+    text: str = ""
+    timeout_s: float = 30.0
+
+    def describe(self) -> str:
+        if self.kind == "http":
+            return f"GET {self.path} answering {self.status or '2xx'}"
+        if self.kind == "tcp":
+            return "its port accepting connections"
+        return f"{self.text!r} in its output"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service and the ways it can run.
+
+    ``command`` (local backend) is an argv whose items may hold placeholders
+    (``{port}``, ``{bind_host}``, ``{dir}``, ``{data_dir}``, ``{python}``,
+    ``{service}``); ``env`` is its environment, with the same placeholders.
+    ``image`` / ``container_command`` / ``container_port`` run it on the
+    docker backend; ``url`` is where it already runs (external backend).
     """
 
     name: str
-    module: str
-    health_path: str = "/health"
+    command: tuple[str, ...] = ()
+    cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    image: str | None = None
+    container_command: tuple[str, ...] | None = None
+    container_port: int = 8080
+    url: str | None = None
+    ready: Readiness = field(default_factory=Readiness)
 
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A dependency from ``source`` to ``target``, carried by one Toxiproxy proxy."""
+    """A dependency from ``source`` to ``target``, carried by one Toxiproxy proxy.
+
+    ``env`` is set on the source so it reaches the target through the edge's
+    listener (templates with ``{host}``, ``{port}``, ``{edge}``); ``listen`` is
+    a fixed listen address for the external backend.
+    """
 
     source: str
     target: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    listen: str | None = None
 
     @property
     def name(self) -> str:
@@ -48,6 +105,46 @@ class Edge:
         return f"domino_{self.source}_to_{self.target}"
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A named way to configure the system: extra environment per service."""
+
+    name: str
+    env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user journeys act as (``{user.id}``, ``{user.password}`` in templates)."""
+
+    id: str
+    password: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The request that starts a user's session, and the headers its answer provides.
+
+    ``provides`` maps a header to a template over the answer, e.g.
+    ``{"Authorization": "Bearer {body.token}"}``.
+    """
+
+    method: str
+    path: str
+    json_body: object = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    provides: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    """A command the local backend runs once before starting services (e.g. ``go build``)."""
+
+    command: tuple[str, ...]
+    cwd: Path
+    timeout_s: float = 300.0
+
+
 @dataclass(frozen=True)
 class Topology:
     """Services, the edges between them, and the journeys users take through them."""
@@ -56,7 +153,13 @@ class Topology:
     services: tuple[Service, ...]
     edges: tuple[Edge, ...]
     journeys: tuple[Journey, ...] = field(default=())
-    entry_service: str = "bank"
+    adapter: str = "http"
+    profiles: tuple[Profile, ...] = field(default=(Profile("default"),))
+    session: Session | None = None
+    users: tuple[User, ...] = field(default=())
+    build: BuildStep | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    path: Path | None = None
 
     def __post_init__(self) -> None:
         names = {s.name for s in self.services}
@@ -64,6 +167,8 @@ class Topology:
             for end in (edge.source, edge.target):
                 if end != CLIENT and end not in names:
                     raise UnknownServiceError(end, sorted(names))
+        if not [e for e in self.edges if e.source == CLIENT]:
+            raise UsageError(f"topology {self.name!r} has no client edge (client->SERVICE)")
 
     @property
     def edge_names(self) -> list[str]:
@@ -72,6 +177,10 @@ class Topology:
     @property
     def service_names(self) -> list[str]:
         return [s.name for s in self.services]
+
+    @property
+    def profile_names(self) -> list[str]:
+        return [p.name for p in self.profiles]
 
     def edge(self, name: str) -> Edge:
         """The edge called ``name``; raises UnknownEdgeError with the known names."""
@@ -87,6 +196,23 @@ class Topology:
                 return service
         raise UnknownServiceError(name, self.service_names)
 
+    def journey(self, name: str) -> Journey:
+        """The journey called ``name``; UsageError listing the known ones."""
+        for journey in self.journeys:
+            if journey.name == name:
+                return journey
+        known = ", ".join(j.name for j in self.journeys)
+        raise UsageError(f"unknown journey {name!r} in topology {self.name!r}; known: {known}")
+
+    def profile(self, name: str) -> Profile:
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise UsageError(
+            f"unknown profile {name!r} for topology {self.name!r}; "
+            f"choose one of: {', '.join(self.profile_names)}"
+        )
+
     def dependencies_of(self, service: str) -> list[Edge]:
         """The edges a service calls out on (its outgoing dependencies)."""
         return [e for e in self.edges if e.source == service]
@@ -94,25 +220,12 @@ class Topology:
     @property
     def entry_edge(self) -> Edge:
         """The edge users' devices reach the system through."""
-        return self.edge(f"{CLIENT}->{self.entry_service}")
+        return next(e for e in self.edges if e.source == CLIENT)
 
+    @property
+    def entry_service(self) -> str:
+        return self.entry_edge.target
 
-#: The built-in super-app: client -> bank -> card -> pay, bank -> pay, and
-#: bank -> remit (the overseas remittance network, a party outside the group).
-BANK_TOPOLOGY = Topology(
-    name="bank",
-    services=(
-        Service("bank", "services.bank"),
-        Service("card", "services.card"),
-        Service("pay", "services.pay"),
-        Service("remit", "services.remit"),
-    ),
-    edges=(
-        Edge(CLIENT, "bank"),
-        Edge("bank", "card"),
-        Edge("bank", "pay"),
-        Edge("card", "pay"),
-        Edge("bank", "remit"),
-    ),
-    journeys=BANK_JOURNEYS,
-)
+    @property
+    def default_profile(self) -> str:
+        return self.profiles[0].name

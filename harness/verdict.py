@@ -6,8 +6,9 @@ A journey in a time window is
   answer was marked degraded;
 - **degraded** when it answers fast (p95 within the SLO) and every answer
   that is not a full success is an honest degradation: a success marked
-  degraded, or an error whose code says "unavailable / wait / suspended /
-  maintenance" (CD001, DP003, OV001, OV002, FS001, MT001);
+  degraded, or an error whose code the system's adapter calls honest
+  ("unavailable / wait / suspended / maintenance": the bank's CD001, DP003,
+  OV001, OV002, FS001, MT001);
 - **failed** otherwise: users waited past the SLO, or got opaque errors.
 
 A run whose fault never touched traffic, or whose steady state was not
@@ -19,13 +20,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.journeys import Observation, Slo
 from harness.spec import Expectation, IncidentSpec
 
+if TYPE_CHECKING:
+    from harness.adapters.base import SystemAdapter
+    from harness.topology import Topology
+
 __all__ = [
-    "HONEST_DEGRADATION_CODES",
     "Check",
     "InvariantVerdict",
     "JourneyVerdict",
@@ -39,9 +43,6 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "fail", "inconclusive"]
-HONEST_DEGRADATION_CODES = frozenset({"CD001", "DP003", "OV001", "OV002", "FS001", "MT001"})
-#: Codes that claim a dependency failed; the cause chain must then say which one.
-_DEPENDENCY_CODES = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001"})
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -103,7 +104,12 @@ class JourneyVerdict:
     reason: str
 
 
-def judge_journey(stats: WindowStats, slo: Slo, failures: Sequence[Observation]) -> JourneyVerdict:
+def judge_journey(
+    stats: WindowStats,
+    slo: Slo,
+    failures: Sequence[Observation],
+    honest_codes: frozenset[str] = frozenset(),
+) -> JourneyVerdict:
     """Judge one journey's window against its SLO (see the module docstring)."""
     if stats.calls == 0:
         return JourneyVerdict(stats.journey, "no_data", stats, slo, "no call started in the window")
@@ -114,7 +120,7 @@ def judge_journey(stats: WindowStats, slo: Slo, failures: Sequence[Observation])
     )
     if fast and stats.success_rate >= slo.success_rate and stats.degraded == 0:
         return JourneyVerdict(stats.journey, "healthy", stats, slo, measured)
-    honest = all(o.code in HONEST_DEGRADATION_CODES for o in failures)
+    honest = all(o.code in honest_codes for o in failures)
     if fast and honest:
         return JourneyVerdict(
             stats.journey, "degraded", stats, slo, f"{measured}; fast, honest degradation"
@@ -131,14 +137,25 @@ class InvariantVerdict:
 
 
 def truthful_codes(
-    failures: Iterable[Observation], faulted_edges: set[str], faulted_services: set[str]
+    failures: Iterable[Observation],
+    adapter: SystemAdapter,
+    *,
+    faulted_edges: set[str],
+    faulted_services: set[str],
+    topology: Topology,
 ) -> InvariantVerdict:
     """Every error names where it started, and that place was really faulted.
 
-    NT003 says the device could not reach bank: it is truthful only when the
-    ``client->bank`` edge was faulted. A dependency code (NT004, DP00x, CD001)
-    must carry a cause chain whose first link is a faulted edge or service.
+    The adapter's ``unreachable_code`` (the bank's NT003) says the device
+    could not reach the system: it is truthful only when the client edge was
+    faulted, or the entry service itself. A dependency code (the bank's
+    NT004, DP00x, CD001) must carry a cause chain whose first link is a
+    faulted place: a faulted edge or service, or an edge into a faulted
+    service (a crashed pay makes ``card->pay`` fail, and saying so is true).
     """
+    entry = topology.entry_edge.name
+    into_faulted = {e.name for e in topology.edges if e.target in faulted_services}
+    places = faulted_edges | into_faulted
     lies: Counter[str] = Counter()
     checked = 0
     for o in failures:
@@ -146,14 +163,16 @@ def truthful_codes(
             continue
         checked += 1
         origin = o.cause[0] if o.cause else {}
-        if o.code == "NT003":
-            if "client->bank" not in faulted_edges or o.status is not None:
-                lies[f"NT003 from {o.journey} without a client->bank fault"] += 1
-        elif o.code in _DEPENDENCY_CODES:
-            if o.status is None:  # the client's own timeout: bank was reached, nothing to name
+        if o.code == adapter.unreachable_code:
+            if (entry not in places and topology.entry_service not in faulted_services) or (
+                o.status is not None
+            ):
+                lies[f"{o.code} from {o.journey} without a {entry} fault"] += 1
+        elif o.code in adapter.dependency_codes:
+            if o.status is None:  # the client's own timeout: the entry was reached, nothing to name
                 continue
             edge, service = origin.get("edge"), origin.get("service")
-            if edge not in faulted_edges and service not in faulted_services:
+            if edge not in places and service not in faulted_services:
                 lies[f"{o.code} from {o.journey} blames {edge or service or 'nothing'}"] += 1
     if lies:
         detail = "; ".join(f"{text} (x{n})" for text, n in lies.most_common(4))
@@ -220,7 +239,11 @@ def vars_of(value: Check | InvariantVerdict) -> dict[str, Any]:
 
 
 def _phase(
-    spec: IncidentSpec, observations: Sequence[Observation], start_s: float, end_s: float
+    spec: IncidentSpec,
+    observations: Sequence[Observation],
+    start_s: float,
+    end_s: float,
+    honest_codes: frozenset[str],
 ) -> tuple[JourneyVerdict, ...]:
     verdicts = []
     for load in spec.journeys:
@@ -230,7 +253,7 @@ def _phase(
             for o in observations
             if o.journey == load.journey and start_s <= o.at_s < end_s and (not o.ok or o.degraded)
         ]
-        verdicts.append(judge_journey(stats, load.slo, failures))
+        verdicts.append(judge_journey(stats, load.slo, failures, honest_codes))
     return tuple(verdicts)
 
 
@@ -238,6 +261,7 @@ def judge_run(
     spec: IncidentSpec,
     profile: str,
     *,
+    honest_codes: frozenset[str],
     observations: Sequence[Observation],
     steady_window_s: tuple[float, float],
     fault_window_s: tuple[float, float],
@@ -246,9 +270,9 @@ def judge_run(
     invariants: Sequence[InvariantVerdict],
 ) -> RunVerdict:
     """Judge one run of ``spec`` under ``profile`` from what was observed."""
-    steady = _phase(spec, observations, *steady_window_s)
-    during = _phase(spec, observations, *fault_window_s)
-    recovery = _phase(spec, observations, *recovery_window_s)
+    steady = _phase(spec, observations, *steady_window_s, honest_codes)
+    during = _phase(spec, observations, *fault_window_s, honest_codes)
+    recovery = _phase(spec, observations, *recovery_window_s, honest_codes)
     expectation: Expectation = spec.expect[profile]
 
     checks: list[Check] = []

@@ -1,10 +1,11 @@
 """The local backend: Toxiproxy and the services as processes on loopback.
 
-Start order: reconcile what a killed run left, start Toxiproxy on a free
-port, bind one listening socket per service (so ports are known before any
-process starts and cannot be taken meanwhile), create one proxy per edge
-pointing at those sockets, then start each service with its dependencies'
-addresses set to the proxies' listeners. Every call between services
+Start order: reconcile what a killed run left, run the topology's build
+step, start Toxiproxy on a free port, reserve one loopback port per service
+(a bound socket, held until just before the service starts), create one
+proxy per edge pointing at those ports, then start each service from its
+command with its dependencies' addresses set to the proxies' listeners, and
+wait for each by its readiness strategy. Every call between services
 therefore crosses Toxiproxy. Teardown runs in reverse on every path.
 """
 
@@ -18,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,27 +28,36 @@ from pathlib import Path
 from typing import Any
 
 from harness.attach import describe_for_record
+from harness.backends.assembly import (
+    RunPlan,
+    assemble_stack,
+    plan_run,
+    render_command,
+    service_environment,
+    service_values,
+)
 from harness.errors import (
-    FaultSpecError,
     PortInUseError,
+    ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
+    UnsupportedFaultError,
+    UsageError,
 )
-from harness.faults import ProcessFault
+from harness.faults import Crash, Pause, ProcessFault, Restart, Stop
 from harness.home import domino_home
-from harness.injection import Injector
 from harness.processes import ManagedProcess, spawn
-from harness.profiles import check_profile
-from harness.readiness import ReadinessTimeoutError, wait_healthy, wait_until
+from harness.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.runstate import RunRecord, reconcile
 from harness.stack import EdgeEndpoint, Stack
-from harness.topology import Topology
+from harness.topology import Edge, Topology
 from harness.toxiproxy.binary import find_toxiproxy
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = ["local_stack"]
 
 _LOOPBACK = "127.0.0.1"
+_TOXIPROXY_READY_S = 15.0
 
 
 def _bound_socket(port: int = 0) -> socket.socket:
@@ -77,38 +88,43 @@ def _exited(process: ManagedProcess) -> Callable[[], str | None]:
     return check
 
 
-def _service_envs(
-    topology: Topology,
-    edges: Mapping[str, EdgeEndpoint],
-    *,
-    run_dir: Path,
-    profile: str,
-    knob_values: Mapping[str, Any],
-    admin_token: str,
-) -> dict[str, dict[str, str]]:
-    """Each service's environment: its dependencies point at the edges' proxy listeners."""
-    shared_env = {
-        **os.environ,
-        "DOMINO_PROFILE": profile,
-        "DOMINO_KNOBS": json.dumps(dict(knob_values)),
-        "DOMINO_ADMIN_TOKEN": admin_token,
-        "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
-        "PYTHONUNBUFFERED": "1",
-    }
-    envs = {}
-    for service in topology.services:
-        env = dict(shared_env)
-        env["DOMINO_SERVICE"] = service.name
-        env["DOMINO_DATA_DIR"] = str(run_dir / "data" / service.name)
-        for dep in topology.dependencies_of(service.name):
-            env[f"DOMINO_DEP_{dep.target.upper()}"] = f"http://{edges[dep.name].listen}"
-            env[f"DOMINO_EDGE_{dep.target.upper()}"] = dep.name
-        envs[service.name] = env
-    return envs
-
-
 def _log_hint(process: ManagedProcess) -> str:
     return f"last lines of {process.log_path}:\n{process.log_tail()}"
+
+
+def _run_build(plan: RunPlan, run_dir: Path, say: Callable[[str], None]) -> None:
+    """The topology's build step (e.g. ``go build``), once, before any service starts."""
+    build = plan.topology.build
+    if build is None:
+        return
+    values = {"dir": str(plan.topology.base_dir), "python": sys.executable}
+    argv = render_command(build.command, values, where="build")
+    log_path = run_dir / "build.log"
+    say(f"building {plan.topology.name}: {' '.join(argv)}")
+    try:
+        with log_path.open("wb") as log:
+            result = subprocess.run(
+                argv,
+                cwd=build.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=build.timeout_s,
+                check=False,
+            )
+    except FileNotFoundError:
+        raise ServiceStartError(
+            f"build of {plan.topology.name}: {argv[0]!r} not found; install it or fix build.command"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ServiceStartError(
+            f"build of {plan.topology.name} did not finish within {build.timeout_s:g}s"
+        ) from None
+    if result.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
+        raise ServiceStartError(
+            f"build of {plan.topology.name} failed (exit {result.returncode}): {tail}"
+        )
 
 
 class _LocalServices:
@@ -122,36 +138,43 @@ class _LocalServices:
 
     def __init__(
         self,
-        topology: Topology,
+        plan: RunPlan,
         *,
         run_dir: Path,
         record: RunRecord,
         envs: Mapping[str, dict[str, str]],
+        argvs: Mapping[str, list[str]],
+        cwds: Mapping[str, Path],
         ports: Mapping[str, int],
-        ready_timeout_s: float,
     ) -> None:
-        self._topology = topology
+        self._topology = plan.topology
         self._run_dir = run_dir
         self._record = record
         self._envs = envs
+        self._argvs = argvs
+        self._cwds = cwds
         self._ports = ports
-        self._ready_timeout_s = ready_timeout_s
         self.running: dict[str, ManagedProcess] = {}
 
-    def start(self, name: str, sock: socket.socket | None = None) -> ManagedProcess:
-        """Start a service on its port; ``sock`` is its already bound socket, if any."""
-        sock = sock or _bound_socket(self._ports[name])
+    def start(self, name: str, reserved: socket.socket | None = None) -> ManagedProcess:
+        """Start a service on its port; ``reserved`` holds the port until the very last moment."""
+        if reserved is not None:
+            reserved.close()
         try:
-            env = dict(self._envs[name], DOMINO_LISTEN_FD=str(sock.fileno()))
             process = spawn(
                 name,
-                [sys.executable, "-m", self._topology.service(name).module],
+                self._argvs[name],
                 log_path=self._run_dir / f"{name}.log",
-                env=env,
-                pass_fds=[sock.fileno()],
+                env=self._envs[name],
+                cwd=self._cwds[name],
             )
-        finally:
-            sock.close()  # the child holds its own copy
+        except FileNotFoundError:
+            raise ServiceStartError(
+                f"service {name}: command {self._argvs[name][0]!r} not found "
+                f"(cwd {self._cwds[name]}); build it first or fix its command"
+            ) from None
+        except OSError as exc:
+            raise ServiceStartError(f"service {name}: cannot start its command: {exc}") from None
         self.running[name] = process
         self._record.add_process(name, process.pid)
         return process
@@ -160,42 +183,43 @@ class _LocalServices:
         for name in names or list(self.running):
             process = self.running[name]
             service = self._topology.service(name)
-            wait_healthy(
-                f"http://{_LOOPBACK}:{self._ports[name]}{service.health_path}",
-                timeout_s=self._ready_timeout_s,
+            wait_ready(
+                service.ready,
+                base_url=f"http://{_LOOPBACK}:{self._ports[name]}",
                 what=f"service {name}",
                 abort=_exited(process),
                 logs=functools.partial(_log_hint, process),
+                output=lambda p=process: p.log_path.read_text(errors="replace"),  # type: ignore[misc]
             )
 
     def stop_all(self) -> None:
         for process in reversed(list(self.running.values())):
             process.stop()
 
-    # -- FaultApplier for Crash and Pause ---------------------------------------------
+    # -- FaultApplier for process faults -----------------------------------------------
 
     def apply(self, fault: ProcessFault) -> tuple[str, str]:
         process = self.running.get(fault.service)
         if process is None:
             raise UnknownServiceError(fault.service, sorted(self.running))
-        if fault.kind == "pause":
+        if isinstance(fault, Pause):
             os.kill(process.pid, signal.SIGSTOP)
-        elif fault.kind == "crash":
+        elif isinstance(fault, Crash):
             process.popen.kill()
             process.popen.wait(timeout=10)
-        elif fault.kind in ("stop", "restart"):
+        elif isinstance(fault, Stop | Restart):
             process.stop()
-            if fault.kind == "restart":
+            if isinstance(fault, Restart):
                 self.start(fault.service)
                 self.wait_healthy([fault.service])
         else:
-            raise FaultSpecError(f"the local backend cannot apply {fault.describe()}")
+            raise UnsupportedFaultError(f"the local backend cannot apply {fault.describe()}")
         return fault.service, fault.kind
 
     def remove(self, target: str, handle: str) -> None:
-        if handle == "pause":
+        if handle == Pause.kind:
             os.kill(self.running[target].pid, signal.SIGCONT)
-        elif handle in ("crash", "stop"):
+        elif handle in (Crash.kind, Stop.kind):
             self.start(target)
             self.wait_healthy([target])
 
@@ -237,20 +261,30 @@ def _start_toxiproxy(
     raise PortInUseError(f"Toxiproxy could not bind a free port in 3 tries: {last_error}")
 
 
+def _reserve_port() -> socket.socket:
+    """A bound loopback socket: its port is the service's until just before it starts."""
+    return _bound_socket(0)
+
+
 @contextmanager
 def local_stack(
     topology: Topology,
     *,
-    profile: str = "fragile",
+    profile: str | None = None,
     knobs: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     toxiproxy_bin: str | Path | None = None,
-    ready_timeout_s: float = 30.0,
     keep_data: bool = False,
 ) -> Iterator[Stack]:
     """Bring ``topology`` up as local processes; tear everything down on exit."""
     say = progress or (lambda _msg: None)
-    knob_values = check_profile(profile, knobs)
+    plan = plan_run(topology, profile, knobs)
+    missing = [s.name for s in topology.services if not s.command]
+    if missing:
+        raise UsageError(
+            f"the local backend starts services from their command; {', '.join(missing)} "
+            "has none in the topology file (add `command:`, or use --backend docker/external)"
+        )
     reconcile("local", extra_cleanup=_remove_run_dir)
     binary = find_toxiproxy(toxiproxy_bin)
     run_dir = domino_home() / "local" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
@@ -258,16 +292,17 @@ def local_stack(
     record = RunRecord("local", extra={"run_dir": str(run_dir), "keep_data": keep_data})
     record.save()
     processes: list[ManagedProcess] = []
-    sockets: dict[str, socket.socket] = {}
+    reserved: dict[str, socket.socket] = {}
     services: _LocalServices | None = None
+    stack: Stack | None = None
     try:
+        _run_build(plan, run_dir, say)
         say("starting Toxiproxy")
-        toxiproxy_process, client = _start_toxiproxy(binary, run_dir, record, ready_timeout_s)
+        toxiproxy_process, client = _start_toxiproxy(binary, run_dir, record, _TOXIPROXY_READY_S)
         processes.append(toxiproxy_process)
-        version = client.version()
 
-        sockets = {service.name: _bound_socket() for service in topology.services}
-        ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+        reserved = {service.name: _reserve_port() for service in topology.services}
+        ports = {name: int(sock.getsockname()[1]) for name, sock in reserved.items()}
         direct = {name: f"http://{_LOOPBACK}:{port}" for name, port in ports.items()}
         edges: dict[str, EdgeEndpoint] = {}
         for edge in topology.edges:
@@ -275,54 +310,59 @@ def local_stack(
             proxy = client.create_proxy(edge.proxy_name, upstream, f"{_LOOPBACK}:0")
             edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
 
-        admin_token = secrets.token_urlsafe(24)
-        envs = _service_envs(
-            topology,
-            edges,
-            run_dir=run_dir,
-            profile=profile,
-            knob_values=knob_values,
-            admin_token=admin_token,
-        )
+        def listener(edge: Edge) -> tuple[str, int]:
+            host, _, port = edges[edge.name].listen.rpartition(":")
+            return host, int(port)
+
+        envs, argvs, cwds = {}, {}, {}
+        for service in topology.services:
+            data_dir = run_dir / "data" / service.name
+            data_dir.mkdir(parents=True, exist_ok=True)
+            values = service_values(
+                topology,
+                service,
+                port=ports[service.name],
+                bind_host=_LOOPBACK,
+                data_dir=str(data_dir),
+            )
+            envs[service.name] = service_environment(
+                plan, service, values, edge_address=listener, inherit=True
+            )
+            argvs[service.name] = render_command(
+                service.command, values, where=f"service {service.name}"
+            )
+            cwds[service.name] = service.cwd or topology.base_dir
         services = _LocalServices(
-            topology,
+            plan,
             run_dir=run_dir,
             record=record,
             envs=envs,
+            argvs=argvs,
+            cwds=cwds,
             ports=ports,
-            ready_timeout_s=ready_timeout_s,
         )
         for service in topology.services:
             say(f"starting {service.name}")
-            services.start(service.name, sockets.pop(service.name))
+            services.start(service.name, reserved.pop(service.name))
         services.wait_healthy()
         say("stack ready")
 
-        injector = Injector(
-            topology=topology,
-            toxiproxy=client,
-            proxies={name: e.proxy for name, e in edges.items()},
-            admin_urls=direct,
-            admin_token=admin_token,
-        )
-        injector.register(ProcessFault, services)
-        stack = Stack(
+        stack = assemble_stack(
+            plan,
             backend="local",
-            topology=topology,
-            profile=profile,
             toxiproxy=client,
-            toxiproxy_version=version,
             services=direct,
             edges=edges,
-            admin_token=admin_token,
-            injector=injector,
-            extra={"run_dir": str(run_dir), "knobs": knob_values},
+            extra={"run_dir": str(run_dir)},
         )
+        stack.injector.register(ProcessFault, services)
         record.extra["stack"] = describe_for_record(stack)
         record.save()
         yield stack
     finally:
-        for sock in sockets.values():
+        if stack is not None:
+            stack.injector.control.close()
+        for sock in reserved.values():
             with contextlib.suppress(OSError):
                 sock.close()
         if services is not None:

@@ -52,6 +52,9 @@ def run_data(result: RunResult) -> dict[str, Any]:
             "summary": spec.summary,
             "path": str(spec.path) if spec.path else None,
         },
+        "topology": result.topology,
+        "adapter": result.adapter,
+        "honest_codes": list(result.honest_codes),
         "profile": result.profile,
         "backend": result.backend,
         "toxiproxy_version": result.toxiproxy_version,
@@ -69,7 +72,13 @@ def run_data(result: RunResult) -> dict[str, Any]:
         "timeseries": series,
         "background": background,
         "codes": [
-            {"code": code, "journey": journey, "origin": origin, "count": count}
+            {
+                "code": code,
+                "journey": journey,
+                "origin": origin,
+                "count": count,
+                "meaning": result.code_meanings.get(code),
+            }
             for (code, journey, origin), count in sorted(codes.items())
         ],
         "service_invariants": result.service_invariants,

@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 from harness.journeys import Observation, Slo
 from harness.verdict import judge_journey, window_stats
-from services.kit.errors import ERROR_CODES
 
 __all__ = ["render_html"]
 
@@ -709,13 +708,20 @@ def _observations(journey: str, calls: Sequence[_Call]) -> list[Observation]:
 
 
 def _derived_verdict(
-    journey: str, calls: Sequence[_Call], slo: Mapping[str, Any], start_s: float, end_s: float
+    journey: str,
+    calls: Sequence[_Call],
+    slo: Mapping[str, Any],
+    window_s: tuple[float, float],
+    honest_codes: frozenset[str],
 ) -> tuple[str, str]:
     """Judge one journey over one fault's window with the verdict's own rules."""
+    start_s, end_s = window_s
     observations = _observations(journey, calls)
     stats = window_stats(observations, journey, start_s, end_s)
     failures = [o for o in observations if start_s <= o.at_s < end_s and (not o.ok or o.degraded)]
-    judged = judge_journey(stats, Slo(float(slo["p95_ms"]), float(slo["success_rate"])), failures)
+    judged = judge_journey(
+        stats, Slo(float(slo["p95_ms"]), float(slo["success_rate"])), failures, honest_codes
+    )
     return judged.verdict, judged.reason
 
 
@@ -749,7 +755,11 @@ def _blast_radius(
                 start = min(b.start_s for b in group)
                 end = max(b.end_s for b in group)
                 verdict, detail = _derived_verdict(
-                    journey, series.get(journey, []), judged["slo"], start, end
+                    journey,
+                    series.get(journey, []),
+                    judged["slo"],
+                    (start, end),
+                    frozenset(run.get("honest_codes", ())),
                 )
             else:
                 verdict, detail = str(judged["verdict"]), str(judged["reason"])
@@ -863,8 +873,7 @@ def _codes_table(run: Mapping[str, Any]) -> str:
         return '<p class="note">No error code was seen: every answer was a plain success.</p>'
     rows = []
     for c in run["codes"]:
-        known = ERROR_CODES.get(str(c["code"]))
-        meaning = known.meaning if known else "not in Domino's error-code table"
+        meaning = c.get("meaning") or "not in the system's error-code table"
         rows.append(
             f"<tr><td class=mono>{_e(c['code'])}</td><td>{_e(c['journey'])}</td>"
             f"<td>{_e(c['origin'])}</td><td class=num>{int(c['count'])}</td>"

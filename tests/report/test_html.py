@@ -217,7 +217,7 @@ def test_unknown_error_code_is_listed_without_a_meaning(sample: dict[str, Any]) 
     ]
     rows = _table_rows(_runs(_page(sample))[0].find("table", "codes"))
     assert rows == [
-        ["ZZ999", "login", "card->pay (timeout)", "3", "not in Domino's error-code table"]
+        ["ZZ999", "login", "card->pay (timeout)", "3", "not in the system's error-code table"]
     ]
 
 

@@ -1,4 +1,4 @@
-"""The demo: one fault on one edge, and what two user journeys see.
+"""The bank's demo (``domino demo``): one fault on one edge, and what two user journeys see.
 
 Brings the stack up, measures the card tab and the balance inquiry, holds
 1000 ms of latency on ``card->pay``, measures again, and prints a table. It
@@ -62,7 +62,7 @@ def _measure(client: JourneyClient, stack: Stack) -> dict[str, list[float]]:
 
 def run_demo(stack: Stack, say: Callable[[str], None]) -> DemoResult:
     """Run the demo on a running stack; faults are removed on every path."""
-    with JourneyClient(stack.entry_url) as client:
+    with stack.client() as client:
         say(f"measuring card-tab and balance, {_SAMPLES} calls each, no fault")
         before = _measure(client, stack)
         say(f"holding {_LATENCY_MS} ms latency on card->pay")

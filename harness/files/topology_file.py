@@ -1,0 +1,497 @@
+"""Topology files (``domino.yaml``): a system described as data, validated before anything starts.
+
+The format is in ``docs/topologies.md``. Every mistake is one
+:class:`~harness.errors.TopologyError` line naming file, line, field, what is
+wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.adapters.registry import adapter_names
+from harness.errors import TopologyError, UsageError
+from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
+from harness.journeys import Journey, Slo
+from harness.network_safety import is_loopback_host
+from harness.templates import TemplateError, json_strings, placeholders
+from harness.topology import (
+    CLIENT,
+    BuildStep,
+    Edge,
+    Profile,
+    Readiness,
+    Service,
+    Session,
+    Topology,
+    User,
+)
+
+__all__ = ["TOPOLOGY_FILE_NAME", "load_topology", "parse_topology"]
+
+#: The file ``--topology`` defaults to in the current directory.
+TOPOLOGY_FILE_NAME = "domino.yaml"
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+_SERVICE_VALUES = ("port", "bind_host", "dir", "data_dir", "python", "service")
+_EDGE_VALUES = ("host", "port", "edge")
+_REQUEST_VALUES = ("uuid", "user.id", "user.password")
+
+_TOP_REQUIRED = ("name", "services", "edges", "journeys")
+_TOP_OPTIONAL = ("adapter", "build", "profiles", "session", "users")
+_SERVICE_FIELDS = (
+    "command",
+    "cwd",
+    "env",
+    "image",
+    "container_command",
+    "container_port",
+    "url",
+    "ready",
+)
+
+
+class _TopologyReader:
+    def __init__(self, doc: YamlDoc, base_dir: Path) -> None:
+        self.doc = doc
+        self.r = FieldReader(doc)
+        self.base_dir = base_dir
+
+    def error(self, path: FieldPath, problem: str) -> UsageError:
+        return self.doc.error(path, problem)
+
+    # -- small pieces ---------------------------------------------------------------
+
+    def template(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> str:
+        text = self.r.raw_text(value, path)
+        self.check_template(text, path, allowed)
+        return text
+
+    def check_template(self, text: str, path: FieldPath, allowed: tuple[str, ...]) -> None:
+        try:
+            names = placeholders(text)
+        except TemplateError as exc:
+            raise self.error(path, str(exc)) from None
+        for name in names:
+            if name not in allowed:
+                shown = ", ".join(f"{{{a}}}" for a in allowed)
+                raise self.error(path, f"unknown placeholder {{{name}}}; allowed here: {shown}")
+
+    def argv(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        if isinstance(value, str):
+            raise self.error(
+                path, f"must be a list of arguments (no shell), e.g. [{value.split()[0]!r}, ...]"
+            )
+        items = self.r.listing(value, path)
+        return tuple(self.template(v, (*path, i), allowed) for i, v in enumerate(items))
+
+    def env(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> dict[str, str]:
+        raw = self.r.free_mapping(value, path)
+        env = {}
+        for key, item in raw.items():
+            if not _ENV_NAME.fullmatch(str(key)):
+                raise self.error((*path, key), "not a valid environment variable name")
+            env[str(key)] = self.template(item, (*path, key), allowed)
+        return env
+
+    def headers(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> dict[str, str]:
+        raw = self.r.free_mapping(value, path)
+        headers = {}
+        for key, item in raw.items():
+            if not _HEADER_NAME.fullmatch(str(key)):
+                raise self.error((*path, key), "not a valid HTTP header name")
+            headers[str(key)] = self.template(item, (*path, key), allowed)
+        return headers
+
+    def json_body(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> Any:
+        for text in json_strings(value):
+            self.check_template(text, path, allowed)
+        return value
+
+    def url_path(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> str:
+        text = self.template(value, path, allowed)
+        if not text.startswith("/"):
+            raise self.error(path, f"must be a path starting with '/', got {text!r}")
+        return text
+
+    def folder(self, value: Any, path: FieldPath) -> Path:
+        text = self.template(value, path, ("dir",))
+        folder = Path(text.replace("{dir}", str(self.base_dir)))
+        return folder if folder.is_absolute() else self.base_dir / folder
+
+    # -- sections ---------------------------------------------------------------------
+
+    def readiness(self, value: Any, path: FieldPath) -> Readiness:
+        fields = self.r.mapping(value, path, (), ("http", "status", "tcp", "log", "timeout_s"))
+        kinds = [k for k in ("http", "tcp", "log") if k in fields]
+        if len(kinds) != 1:
+            raise self.error(
+                path,
+                "give exactly one strategy: http (a path), tcp (true) or log (a text); "
+                f"got {', '.join(kinds) or 'none'}",
+            )
+        timeout_s = self.r.number(
+            fields.get("timeout_s", 30), (*path, "timeout_s"), minimum=0.5, maximum=600
+        )
+        kind = kinds[0]
+        if "status" in fields and kind != "http":
+            raise self.error((*path, "status"), "only an http readiness check has a status")
+        if kind == "http":
+            status = None
+            if "status" in fields:
+                status = self.r.integer(
+                    fields["status"], (*path, "status"), minimum=100, maximum=599
+                )
+            check = self.url_path(fields["http"], (*path, "http"), ())
+            return Readiness("http", path=check, status=status, timeout_s=timeout_s)
+        if kind == "tcp":
+            if fields["tcp"] is not True:
+                raise self.error((*path, "tcp"), "write `tcp: true` to wait for the port")
+            return Readiness("tcp", timeout_s=timeout_s)
+        text = self.r.text(fields["log"], (*path, "log"))
+        return Readiness("log", text=text, timeout_s=timeout_s)
+
+    def service(self, name: str, value: Any, path: FieldPath) -> Service:
+        if not _SERVICE_NAME.fullmatch(name) or name == CLIENT:
+            raise self.error(
+                path,
+                "a service name is 1-40 lowercase letters, digits, '-' or '_', starting with a "
+                f"letter, and not {CLIENT!r}",
+            )
+        fields = self.r.mapping(value if value is not None else {}, path, (), _SERVICE_FIELDS)
+        if not any(k in fields for k in ("command", "image", "url")):
+            raise self.error(
+                path,
+                "say how it runs: command (local backend), image (docker) or url (external)",
+            )
+        command: tuple[str, ...] = ()
+        env: dict[str, str] = {}
+        if "command" in fields:
+            command = self.argv(fields["command"], (*path, "command"), _SERVICE_VALUES)
+        if "env" in fields:
+            env = self.env(fields["env"], (*path, "env"), _SERVICE_VALUES)
+        if command:
+            uses = {n for item in (*command, *env.values()) for n in placeholders(item)}
+            if "port" not in uses:
+                raise self.error(
+                    (*path, "command"),
+                    "the service is never told its port: put {port} in its command or in an "
+                    "env value (e.g. env: {PORT: '{port}'})",
+                )
+        image = None
+        if "image" in fields:
+            image = self.r.text(fields["image"], (*path, "image"))
+        container_command = None
+        if "container_command" in fields:
+            container_command = self.argv(
+                fields["container_command"], (*path, "container_command"), _SERVICE_VALUES
+            )
+        url = None
+        if "url" in fields:
+            url = self.r.text(fields["url"], (*path, "url"))
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+                raise self.error(
+                    (*path, "url"), f"must be http://HOST:PORT, got {url!r} (give the port)"
+                )
+        return Service(
+            name=name,
+            command=command,
+            cwd=self.folder(fields["cwd"], (*path, "cwd")) if "cwd" in fields else None,
+            env=env,
+            image=image,
+            container_command=container_command,
+            container_port=self.r.integer(
+                fields.get("container_port", 8080),
+                (*path, "container_port"),
+                minimum=1,
+                maximum=65535,
+            ),
+            url=url,
+            ready=self.readiness(fields["ready"], (*path, "ready"))
+            if "ready" in fields
+            else Readiness(),
+        )
+
+    def edge(self, key: str, value: Any, path: FieldPath, services: list[str]) -> Edge:
+        source, sep, target = key.partition("->")
+        source, target = source.strip(), target.strip()
+        if not sep or not source or not target:
+            raise self.error(path, "an edge is named SOURCE->TARGET, e.g. checkout->payments")
+        known = ", ".join(services)
+        if source != CLIENT and source not in services:
+            raise self.error(
+                path, f"unknown service {source!r}; known services: {known} (and {CLIENT})"
+            )
+        if target not in services:
+            raise self.error(path, f"unknown service {target!r}; known services: {known}")
+        if source == target:
+            raise self.error(path, "an edge joins two different services")
+        fields = self.r.mapping(value if value is not None else {}, path, (), ("env", "listen"))
+        env = self.env(fields["env"], (*path, "env"), _EDGE_VALUES) if "env" in fields else {}
+        if source == CLIENT and env:
+            raise self.error((*path, "env"), "users' devices take no environment")
+        listen = None
+        if "listen" in fields:
+            listen = self.r.text(fields["listen"], (*path, "listen"))
+            host, _, port = listen.rpartition(":")
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise self.error((*path, "listen"), f"must be HOST:PORT, got {listen!r}")
+            if not is_loopback_host(host):
+                raise self.error(
+                    (*path, "listen"), f"Toxiproxy listens on loopback only, not {host!r}"
+                )
+        return Edge(source, target, env, listen)
+
+    def profiles(self, value: Any, path: FieldPath, services: list[str]) -> tuple[Profile, ...]:
+        raw = self.r.free_mapping(value, path)
+        if not raw:
+            raise self.error(path, "must name at least one profile")
+        profiles = []
+        for name, item in raw.items():
+            where = (*path, name)
+            if not _SERVICE_NAME.fullmatch(str(name)):
+                raise self.error(where, "a profile name is lowercase letters, digits, '-', '_'")
+            fields = self.r.mapping(item if item is not None else {}, where, (), ("env",))
+            per_service: dict[str, dict[str, str]] = {}
+            for service, env in self.r.free_mapping(fields.get("env", {}), (*where, "env")).items():
+                if service not in services:
+                    raise self.error(
+                        (*where, "env", service),
+                        f"unknown service {service!r}; known services: {', '.join(services)}",
+                    )
+                per_service[service] = self.env(env, (*where, "env", service), _SERVICE_VALUES)
+            profiles.append(Profile(str(name), per_service))
+        return tuple(profiles)
+
+    def session(self, value: Any, path: FieldPath) -> Session:
+        fields = self.r.mapping(value, path, ("path", "provides"), ("method", "json", "headers"))
+        provides_raw = self.r.free_mapping(fields["provides"], (*path, "provides"))
+        if not provides_raw:
+            raise self.error((*path, "provides"), "name at least one header the session gives")
+        provides = {}
+        for key, item in provides_raw.items():
+            where = (*path, "provides", key)
+            if not _HEADER_NAME.fullmatch(str(key)):
+                raise self.error(where, "not a valid HTTP header name")
+            text = self.r.raw_text(item, where)
+            try:
+                names = placeholders(text)
+            except TemplateError as exc:
+                raise self.error(where, str(exc)) from None
+            for name in names:
+                if not name.startswith("body."):
+                    raise self.error(
+                        where, f"unknown placeholder {{{name}}}; use {{body.FIELD}} of the answer"
+                    )
+            provides[str(key)] = text
+        return Session(
+            method=self.r.choice(fields.get("method", "POST"), (*path, "method"), _METHODS),
+            path=self.url_path(fields["path"], (*path, "path"), _REQUEST_VALUES),
+            json_body=self.json_body(fields.get("json"), (*path, "json"), _REQUEST_VALUES),
+            headers=self.headers(fields.get("headers", {}), (*path, "headers"), _REQUEST_VALUES),
+            provides=provides,
+        )
+
+    def journey(
+        self, name: str, value: Any, path: FieldPath, edges: list[str], has_session: bool
+    ) -> Journey:
+        if not _SERVICE_NAME.fullmatch(name):
+            raise self.error(path, "a journey name is lowercase letters, digits, '-' or '_'")
+        fields = self.r.mapping(
+            value,
+            path,
+            ("path", "slo"),
+            ("method", "headers", "json", "expect", "session", "hard", "soft"),
+        )
+        slo_raw = self.r.mapping(fields["slo"], (*path, "slo"), ("p95_ms",), ("success_rate",))
+        slo = Slo(
+            p95_ms=self.r.number(slo_raw["p95_ms"], (*path, "slo", "p95_ms"), minimum=1),
+            success_rate=self.r.number(
+                slo_raw.get("success_rate", 0.99),
+                (*path, "slo", "success_rate"),
+                minimum=0,
+                maximum=1,
+            ),
+        )
+        deps: dict[str, tuple[str, ...]] = {}
+        for kind in ("hard", "soft"):
+            items = self.r.listing(fields.get(kind, []), (*path, kind), non_empty=False)
+            for i, item in enumerate(items):
+                if item not in edges:
+                    raise self.error(
+                        (*path, kind, i),
+                        f"unknown edge {item!r}; known edges: {', '.join(edges)}",
+                    )
+            deps[kind] = tuple(items)
+        expect: tuple[int, ...] = ()
+        if "expect" in fields:
+            listed = self.r.listing(fields["expect"], (*path, "expect"))
+            expect = tuple(
+                self.r.integer(s, (*path, "expect", i), minimum=100, maximum=599)
+                for i, s in enumerate(listed)
+            )
+        session = has_session
+        if "session" in fields:
+            session = self.r.boolean(fields["session"], (*path, "session"))
+            if session and not has_session:
+                raise self.error(
+                    (*path, "session"), "the file has no session: add a top-level session"
+                )
+        return Journey(
+            name=name,
+            method=self.r.choice(fields.get("method", "GET"), (*path, "method"), _METHODS),
+            path=self.url_path(fields["path"], (*path, "path"), _REQUEST_VALUES),
+            slo=slo,
+            hard_deps=deps["hard"],
+            soft_deps=deps["soft"],
+            session=session,
+            json_body=self.json_body(fields.get("json"), (*path, "json"), _REQUEST_VALUES),
+            headers=self.headers(fields.get("headers", {}), (*path, "headers"), _REQUEST_VALUES),
+            expect=expect,
+        )
+
+    def users(self, value: Any, path: FieldPath) -> tuple[User, ...]:
+        users = []
+        for i, item in enumerate(self.r.listing(value, path)):
+            fields = self.r.mapping(item, (*path, i), ("id",), ("password",))
+            users.append(
+                User(
+                    self.r.text(fields["id"], (*path, i, "id")),
+                    self.r.raw_text(fields.get("password", ""), (*path, i, "password")),
+                )
+            )
+        return tuple(users)
+
+    def build(self, value: Any, path: FieldPath) -> BuildStep:
+        fields = self.r.mapping(value, path, ("command",), ("cwd", "timeout_s"))
+        return BuildStep(
+            command=self.argv(fields["command"], (*path, "command"), ("dir", "python")),
+            cwd=self.folder(fields["cwd"], (*path, "cwd")) if "cwd" in fields else self.base_dir,
+            timeout_s=self.r.number(
+                fields.get("timeout_s", 300), (*path, "timeout_s"), minimum=1, maximum=3600
+            ),
+        )
+
+    # -- the file ---------------------------------------------------------------------
+
+    def topology(self) -> Topology:
+        r = self.r
+        top = r.mapping(self.doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL)
+        name = r.text(top["name"], ("name",))
+        if not _NAME.fullmatch(name):
+            raise self.error(("name",), f"{name!r} must be 3-64 lowercase letters, digits or '-'")
+        adapter = "http"
+        if "adapter" in top:
+            adapter = r.choice(top["adapter"], ("adapter",), adapter_names())
+
+        services_raw = r.free_mapping(top["services"], ("services",))
+        if not services_raw:
+            raise self.error(("services",), "must declare at least one service")
+        services = tuple(
+            self.service(str(k), v, ("services", k)) for k, v in services_raw.items()
+        )
+        service_names = [s.name for s in services]
+
+        edges_raw = r.free_mapping(top["edges"], ("edges",))
+        edges = tuple(
+            self.edge(str(k), v, ("edges", k), service_names) for k, v in edges_raw.items()
+        )
+        seen: dict[str, str] = {}
+        for raw_key, edge in zip(edges_raw, edges, strict=True):
+            if edge.name in seen:
+                raise self.error(("edges", raw_key), f"the same edge as {seen[edge.name]!r}")
+            seen[edge.name] = str(raw_key)
+        clients = [e for e in edges if e.source == CLIENT]
+        if not clients:
+            raise self.error(
+                ("edges",),
+                f"no client edge: add `{CLIENT}->{service_names[0]}: {{}}` for where users enter",
+            )
+        if len(clients) > 1:
+            raise self.error(
+                ("edges",),
+                "more than one client edge ("
+                + ", ".join(e.name for e in clients)
+                + "); Domino drives one entry per topology: keep one",
+            )
+        self._check_env_clashes(services, edges)
+
+        session = self.session(top["session"], ("session",)) if "session" in top else None
+        edge_names = [e.name for e in edges]
+        journeys_raw = r.free_mapping(top["journeys"], ("journeys",))
+        if not journeys_raw:
+            raise self.error(("journeys",), "must declare at least one journey")
+        journeys = tuple(
+            self.journey(str(k), v, ("journeys", k), edge_names, session is not None)
+            for k, v in journeys_raw.items()
+        )
+        profiles = (
+            self.profiles(top["profiles"], ("profiles",), service_names)
+            if "profiles" in top
+            else (Profile("default"),)
+        )
+        return Topology(
+            name=name,
+            services=services,
+            edges=edges,
+            journeys=journeys,
+            adapter=adapter,
+            profiles=profiles,
+            session=session,
+            users=self.users(top["users"], ("users",)) if "users" in top else (),
+            build=self.build(top["build"], ("build",)) if "build" in top else None,
+            base_dir=self.base_dir,
+        )
+
+    def _check_env_clashes(self, services: tuple[Service, ...], edges: tuple[Edge, ...]) -> None:
+        """An edge's env var must not be set twice on its source (by the service or an edge)."""
+        owner: dict[tuple[str, str], str] = {}
+        for service in services:
+            for key in service.env:
+                owner[(service.name, key)] = f"services.{service.name}.env"
+        for edge in edges:
+            for key in edge.env:
+                taken = owner.get((edge.source, key))
+                if taken is not None:
+                    raise self.error(
+                        ("edges", edge.name, "env", key),
+                        f"{key} is already set on {edge.source} by {taken}",
+                    )
+                owner[(edge.source, key)] = f"edges.{edge.name}.env"
+
+
+def parse_topology(text: str, *, source: str, base_dir: Path) -> Topology:
+    """Validate topology text; ``source`` names it in errors, ``base_dir`` is ``{dir}``."""
+    doc = YamlDoc(source, text, error=TopologyError, what="a topology file")
+    if not isinstance(doc.data, dict):
+        raise doc.error((), f"must be a mapping, got {describe_kind(doc.data)}")
+    return _TopologyReader(doc, base_dir.resolve()).topology()
+
+
+def load_topology(path: Path) -> Topology:
+    """Read and validate a topology file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TopologyError(f"{path}: no such topology file") from None
+    except IsADirectoryError:
+        raise TopologyError(f"{path}: is a folder; give the domino.yaml inside it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TopologyError(f"{path}: cannot read the topology file: {exc}") from None
+    topology = parse_topology(text, source=str(path), base_dir=path.parent)
+    return _with_path(topology, path)
+
+
+def _with_path(topology: Topology, path: Path) -> Topology:
+    import dataclasses
+
+    return dataclasses.replace(topology, path=path.resolve())

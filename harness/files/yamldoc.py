@@ -1,0 +1,204 @@
+"""A YAML reader that remembers the line of every value, shared by every file Domino reads.
+
+:class:`YamlDoc` parses text into plain data and keeps, for each path such as
+``("timeline", 0, "edge")``, the line it came from. :class:`FieldReader`
+checks values field by field and raises one-line errors of the caller's
+class (``SpecError`` for incident specs, ``TopologyError`` for topology
+files), each naming ``file:line``, the field, what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from harness.errors import UsageError
+
+__all__ = ["FieldPath", "FieldReader", "YamlDoc", "describe_kind", "dotted"]
+
+FieldPath = tuple[str | int, ...]
+
+
+class YamlDoc:
+    """YAML data plus the line of every path, for error messages.
+
+    ``what`` names the kind of file in the message for an empty file
+    (e.g. "an incident spec"); ``error`` is the exception class raised.
+    """
+
+    def __init__(
+        self, source: str, text: str, *, error: type[UsageError], what: str = "this file"
+    ) -> None:
+        self.source = source
+        self.error_class = error
+        self.lines: dict[FieldPath, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            # A problem found at the end of the stream is reported on the last line.
+            last_line = max(1, len(text.splitlines()))
+            where = f"{source}:{min(mark.line + 1, last_line)}" if mark is not None else source
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise error(f"{where}: not valid YAML: {_one_line(str(problem))}") from None
+        if node is None:
+            raise error(f"{source}: the file is empty; {what} is a YAML mapping")
+        self.data = self._build(node, ())
+
+    def _build(self, node: yaml.Node, path: FieldPath) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    raise self.error_class(
+                        f"{self.source}:{line}: {dotted(path) or '(top level)'}: "
+                        "a key must be plain text, not a list or mapping"
+                    )
+                key = key_node.value
+                if key in result:
+                    line = key_node.start_mark.line + 1
+                    raise self.error_class(
+                        f"{self.source}:{line}: {dotted((*path, key))}: duplicate key"
+                    )
+                result[key] = self._build(value_node, (*path, key))
+                # Errors about a field point at its key, where a reader looks for it.
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return yaml.SafeLoader(" ").construct_object(node)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise self.error(path, f"cannot read this value: {_one_line(str(problem))}") from None
+
+    def line_of(self, path: FieldPath) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        probe = path
+        while probe:
+            line = self.lines.get(probe)
+            if line is not None:
+                return line
+            probe = probe[:-1]
+        return None
+
+    def error(self, path: FieldPath, problem: str) -> UsageError:
+        """The one-line error for ``problem`` at ``path`` (raise it)."""
+        line = self.line_of(path)
+        where = f"{self.source}:{line}" if line else self.source
+        field = dotted(path) or "(top level)"
+        return self.error_class(f"{where}: {field}: {_one_line(problem)}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_>-]+$")
+
+
+def dotted(path: FieldPath) -> str:
+    """``("timeline", 0, "edge")`` as ``timeline[0].edge``; odd keys are quoted."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        # Odd keys (spaces, newlines, ...) are quoted so a message stays one readable line.
+        key = str(part) if _PLAIN_KEY.fullmatch(str(part)) else repr(str(part))
+        out += f".{key}" if out else key
+    return out
+
+
+def describe_kind(value: Any) -> str:
+    """How a value reads in an error message: ``a mapping``, ``text 'x'``, ``nothing``."""
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: f"text {value!r}", bool: f"{value}"}.get(
+        type(value), f"{value!r}"
+    )
+
+
+class FieldReader:
+    """Typed field checks over a :class:`YamlDoc`; every failure is the doc's one-line error."""
+
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+
+    def mapping(
+        self, value: Any, path: FieldPath, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.doc.error(path, f"must be a mapping, got {describe_kind(value)}")
+        allowed = required + optional
+        for key in value:
+            if key not in allowed:
+                raise self.doc.error(
+                    (*path, key), f"unknown field; allowed here: {', '.join(allowed)}"
+                )
+        for key in required:
+            if key not in value:
+                raise self.doc.error(path, f"missing required field {key!r}")
+        return value
+
+    def free_mapping(self, value: Any, path: FieldPath) -> dict[str, Any]:
+        """A mapping whose keys are the user's (names of services, env vars, ...)."""
+        if not isinstance(value, dict):
+            raise self.doc.error(path, f"must be a mapping, got {describe_kind(value)}")
+        return value
+
+    def text(self, value: Any, path: FieldPath) -> str:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if value is not None and not isinstance(value, dict | list | bool):
+            return str(value)
+        raise self.doc.error(path, f"must be text, got {describe_kind(value)}")
+
+    def raw_text(self, value: Any, path: FieldPath) -> str:
+        """Text kept exactly as written (may be empty); numbers become their text."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise self.doc.error(path, f"must be text, got {describe_kind(value)}")
+
+    def boolean(self, value: Any, path: FieldPath) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise self.doc.error(path, f"must be true or false, got {describe_kind(value)}")
+
+    def number(
+        self, value: Any, path: FieldPath, *, minimum: float = 0.0, maximum: float = math.inf
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise self.doc.error(path, f"must be a number, got {describe_kind(value)}")
+        if not minimum <= value <= maximum:
+            bound = (
+                f"between {minimum:g} and {maximum:g}" if maximum < math.inf else f">= {minimum:g}"
+            )
+            raise self.doc.error(path, f"must be {bound}, got {value!r}")
+        return float(value)
+
+    def integer(self, value: Any, path: FieldPath, *, minimum: int, maximum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.doc.error(path, f"must be a whole number, got {describe_kind(value)}")
+        if not minimum <= value <= maximum:
+            raise self.doc.error(path, f"must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def listing(self, value: Any, path: FieldPath, *, non_empty: bool = True) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.doc.error(path, f"must be a list, got {describe_kind(value)}")
+        if non_empty and not value:
+            raise self.doc.error(path, "must not be empty")
+        return value
+
+    def choice(self, value: Any, path: FieldPath, allowed: tuple[str, ...] | list[str]) -> str:
+        if not isinstance(value, str) or value not in allowed:
+            raise self.doc.error(path, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+        return value

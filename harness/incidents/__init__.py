@@ -1,1 +1,0 @@
-"""The incident specs that ship with Domino (YAML files in this folder)."""

@@ -1,0 +1,255 @@
+"""A lean asyncio HTTP/1.1 client for load: raw asyncio transports plus httptools.
+
+One :class:`HttpClient` per target host. ``keep_alive=True`` reuses idle
+connections (a pool that grows to the number of requests in flight);
+``keep_alive=False`` opens a new TCP connection per request and sends
+``Connection: close`` (Toxiproxy draws a toxic's toxicity per connection, so
+this is how a 50 % toxic hits about half of the requests). Each request has one
+deadline covering connect, send and the whole answer.
+
+It is deliberately small: no TLS, no redirects, no proxies, no HEAD (its
+answers have no body to frame), no 1xx handling beyond what the parser does.
+The answer's body is counted, not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+import httptools
+
+from harness.loadgen.retry import parse_retry_after
+
+__all__ = ["ClientError", "HttpClient", "Response"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    retry_after_s: float | None
+    body_bytes: int
+
+
+class ClientError(Exception):
+    """A request that got no complete answer: ``timeout``, ``connect`` or ``transport``."""
+
+    def __init__(self, kind: Literal["timeout", "connect", "transport"], message: str) -> None:
+        super().__init__(message)
+        self.kind: Literal["timeout", "connect", "transport"] = kind
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = (
+        "_body_bytes",
+        "_got_bytes",
+        "_headers_done",
+        "_retry_after",
+        "closed",
+        "keep_alive",
+        "parser",
+        "transport",
+        "waiter",
+    )
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[Response] | None = None
+        self.closed = False
+        self.keep_alive = True
+        self._retry_after: bytes | None = None
+        self._body_bytes = 0
+        self._headers_done = False
+        self._got_bytes = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ClientError("transport", f"unparseable answer: {exc}"))
+            self.abort()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is None and self._headers_done:
+            # an answer framed by the end of the connection (no length, not chunked)
+            self._complete()
+            return
+        reason = f": {exc}" if exc else ""
+        self._fail(ClientError("transport", f"connection closed before a full answer{reason}"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) == 11 and name.lower() == b"retry-after":
+            self._retry_after = value
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+
+    def on_message_complete(self) -> None:
+        self._complete()
+
+    # own
+    def start(self) -> asyncio.Future[Response]:
+        assert self.transport is not None
+        self._retry_after = None
+        self._body_bytes = 0
+        self._headers_done = False
+        self._got_bytes = False
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.waiter = waiter
+        return waiter
+
+    @property
+    def got_bytes(self) -> bool:
+        return self._got_bytes
+
+    def _complete(self) -> None:
+        waiter = self.waiter
+        self.waiter = None
+        self.keep_alive = self.parser.should_keep_alive()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(
+                Response(
+                    self.parser.get_status_code(),
+                    parse_retry_after(self._retry_after),
+                    self._body_bytes,
+                )
+            )
+
+    def _fail(self, error: ClientError) -> None:
+        waiter = self.waiter
+        self.waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _expire(waiter: asyncio.Future[Response], timeout_s: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(ClientError("timeout", f"no full answer within {timeout_s} s"))
+
+
+class HttpClient:
+    """Sends pre-built HTTP/1.1 requests to one ``host:port``; see the module doc."""
+
+    def __init__(self, host: str, port: int, *, keep_alive: bool = True) -> None:
+        self.host = host
+        self.port = port
+        self.keep_alive = keep_alive
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+        self._addr: tuple[int, str] | None = None
+        self.connections_opened = 0
+
+    async def _resolve(self) -> tuple[int, str]:
+        if self._addr is not None:
+            return self._addr
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+        except OSError as exc:
+            raise ClientError("connect", f"cannot resolve {self.host}: {exc}") from exc
+        family, _, _, _, addr = infos[0]
+        resolved = (int(family), str(addr[0]))
+        self._addr = resolved
+        return resolved
+
+    async def _connect(self, deadline: float, timeout_s: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        family, address = await self._resolve()
+        try:
+            async with asyncio.timeout_at(deadline):
+                _, conn = await loop.create_connection(
+                    _Connection, address, self.port, family=family
+                )
+        except TimeoutError:
+            raise ClientError("timeout", f"connect did not finish within {timeout_s} s") from None
+        except OSError as exc:
+            raise ClientError(
+                "connect", f"cannot connect to {self.host}:{self.port}: {exc}"
+            ) from exc
+        self.connections_opened += 1
+        self._open.add(conn)
+        return conn
+
+    def _take_idle(self) -> _Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+            self._open.discard(conn)
+        return None
+
+    async def request(self, data: bytes, timeout_s: float) -> Response:
+        """Send ``data`` (a whole request, head and body) and wait for the answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        conn = self._take_idle() if self.keep_alive else None
+        reused = conn is not None
+        if conn is None:
+            conn = await self._connect(deadline, timeout_s)
+        while True:
+            waiter = conn.start()
+            assert conn.transport is not None
+            conn.transport.write(data)
+            handle = loop.call_at(deadline, _expire, waiter, timeout_s)
+            try:
+                response = await waiter
+            except ClientError as exc:
+                conn.abort()
+                self._open.discard(conn)
+                if reused and exc.kind == "transport" and not conn.got_bytes:
+                    # the server closed an idle kept-alive connection: one fresh try
+                    reused = False
+                    conn = await self._connect(deadline, timeout_s)
+                    continue
+                raise
+            except asyncio.CancelledError:
+                conn.abort()
+                self._open.discard(conn)
+                raise
+            finally:
+                handle.cancel()
+            break
+        if self.keep_alive and conn.keep_alive and not conn.closed:
+            self._idle.append(conn)
+        else:
+            self._close(conn)
+        return response
+
+    def _close(self, conn: _Connection) -> None:
+        conn.closed = True
+        self._open.discard(conn)
+        if conn.transport is not None:
+            conn.transport.close()
+
+    def close(self) -> None:
+        """Close every connection (idle or not)."""
+        for conn in list(self._open):
+            self._close(conn)
+        self._idle.clear()

@@ -1,0 +1,313 @@
+"""The open-loop engine: sends each arrival at its intended time, whatever the answers do.
+
+One worker is one asyncio event loop. A dispatcher walks the schedule's
+arrival times and starts one task per arrival at its intended time; it never
+waits for answers, and it never queues: an arrival that finds the in-flight cap
+reached is dropped and counted, which makes the run invalid. Latency is taken
+from the intended time, so a late send (a busy loop, a slow dispatcher) shows
+up as latency and as engine lag rather than disappearing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterator, Mapping
+
+from harness.loadgen.client import ClientError, HttpClient
+from harness.loadgen.errors import LoadPlanError
+from harness.loadgen.plan import LoadPlan, share
+from harness.loadgen.recorder import (
+    Outcome,
+    RawRun,
+    RawSecond,
+    Recorder,
+    build_result,
+    merge_seconds,
+)
+from harness.loadgen.request import RequestContext, RequestTemplate
+from harness.loadgen.result import LoadResult, Progress, StopReason
+from harness.loadgen.schedule import arrival_times
+
+__all__ = [
+    "ProgressCallback",
+    "resolve_sessions",
+    "run_load",
+    "run_load_async",
+    "run_worker",
+    "scheduled_arrivals",
+    "users_of_worker",
+]
+
+ProgressCallback = Callable[[Progress], None]
+"""Called about once a second with the second that just ended."""
+
+START_DELAY_S = 0.05
+"""The schedule starts this long after the engine is ready (connections are lazy)."""
+
+_DUE_S = 0.0005  # an arrival due within this is sent now rather than slept for
+_YIELD_EVERY = 64  # when behind, let the sends run after this many starts
+
+
+def scheduled_arrivals(plan: LoadPlan) -> Iterator[tuple[int, float, int]]:
+    """``(index, t_s, template_index)`` for the whole schedule, the same for any worker count."""
+    weights = [t.weight for t in plan.templates]
+    cumulative = list(itertools.accumulate(weights))
+    total = cumulative[-1]
+    last = len(weights) - 1
+    mix = random.Random(f"domino-mix-{plan.seed}")
+    times = arrival_times(plan.shape, arrivals=plan.arrivals, seed=plan.seed)
+    for index, t_s in enumerate(times):
+        pick = 0 if last == 0 else min(bisect.bisect_right(cumulative, mix.random() * total), last)
+        yield index, t_s, pick
+
+
+def users_of_worker(users: int, worker: int, workers: int) -> list[int]:
+    """The users worker ``worker`` meets when arrival ``k`` (``k % workers == worker``)
+    is user ``k % users``."""
+    g = math.gcd(users, workers)
+    return [u for u in range(users) if u % g == worker % g]
+
+
+def resolve_sessions(plan: LoadPlan, worker: int = 0, workers: int = 1) -> dict[int, bytes]:
+    """Each of this worker's users' session headers, encoded, resolved before the start."""
+    if plan.sessions is None:
+        return {}
+    return {
+        user: _encode_headers(plan.sessions.headers_for(user))
+        for user in users_of_worker(plan.sessions.users, worker, workers)
+    }
+
+
+def _encode_headers(headers: Mapping[str, str]) -> bytes:
+    out = []
+    for key, value in headers.items():
+        if not key or ":" in key or any(c in "\r\n" for c in key + value):
+            raise ValueError(f"bad header {key!r}: {value!r}")
+        out.append(f"{key}: {value}\r\n")
+    return "".join(out).encode("latin-1")
+
+
+def _request_head(plan: LoadPlan, template: RequestTemplate, body: bytes) -> bytes:
+    lines = [
+        f"{template.method} {plan.path_prefix}{template.path} HTTP/1.1",
+        f"Host: {plan.host_header}",
+        "User-Agent: domino-loadgen",
+    ]
+    lines += [f"{k}: {v}" for k, v in template.all_headers()]
+    if body or template.method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    if plan.connection == "per-request":
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+class _Run:
+    """One worker's run on the running event loop."""
+
+    def __init__(
+        self,
+        plan: LoadPlan,
+        *,
+        worker: int,
+        workers: int,
+        t0: float,
+        user_headers: Mapping[int, bytes],
+    ) -> None:
+        self.plan = plan
+        self.worker = worker
+        self.workers = workers
+        self.loop = asyncio.get_running_loop()
+        self.t0 = t0
+        self.deadline = t0 + plan.max_duration_s
+        self.max_attempts = share(plan.max_requests, worker, workers)
+        self.max_in_flight = share(plan.max_in_flight, worker, workers)
+        self.reserved = 0  # attempts promised so far (sent or about to be)
+        self.client = HttpClient(plan.host, plan.port, keep_alive=plan.connection == "keep-alive")
+        self.templates = plan.templates
+        self.bodies = [t.encoded_body() for t in plan.templates]
+        self.heads = [
+            _request_head(plan, t, b) for t, b in zip(plan.templates, self.bodies, strict=True)
+        ]
+        self.factories = [t.header_factory for t in plan.templates]
+        self.success = [t.success_statuses for t in plan.templates]
+        self.rejection = [t.rejection_statuses for t in plan.templates]
+        self.users = plan.sessions.users if plan.sessions else 0
+        self.user_headers = user_headers
+        self.retry = plan.retry
+        self.rng = random.Random(f"domino-retry-{plan.seed}-{worker}")
+        self.rec = Recorder([t.name for t in plan.templates], t0)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def _build(self, index: int, template: int, attempt: int) -> bytes:
+        parts = [self.heads[template]]
+        user: int | None = None
+        if self.users:
+            user = index % self.users
+            parts.append(self.user_headers[user])
+        factory = self.factories[template]
+        if factory is not None:
+            ctx = RequestContext(index, attempt, user, self.templates[template].name)
+            parts.append(_encode_headers(factory(ctx)))
+        parts += [b"\r\n", self.bodies[template]]
+        return b"".join(parts)
+
+    async def _action(self, index: int, template: int, intended: float) -> None:
+        loop, rec, retry = self.loop, self.rec, self.retry
+        attempt = 1
+        attempt_intended = intended
+        outcome: Outcome = "client"
+        try:
+            while True:
+                rec.on_attempt_sent(loop.time(), attempt_intended, template, attempt > 1)
+                status: int | None = None
+                retry_after_s: float | None = None
+                error = ""
+                try:
+                    data = self._build(index, template, attempt)
+                except Exception as exc:  # noqa: BLE001 - a user hook failed; counted, not fatal
+                    rec.on_attempt_done(loop.time(), "client", f"header hook failed: {exc!r}")
+                    outcome = "client"
+                    break
+                try:
+                    response = await self.client.request(data, self.plan.timeout_s)
+                except ClientError as exc:
+                    outcome = "timeout" if exc.kind == "timeout" else "transport"
+                    error = f"{exc.kind}: {exc}"
+                else:
+                    status = response.status
+                    retry_after_s = response.retry_after_s
+                    if status in self.success[template]:
+                        outcome = "ok"
+                    elif status in self.rejection[template]:
+                        outcome = "rejected"
+                    else:
+                        outcome = "http_error"
+                        error = f"HTTP {status} from {self.templates[template].name}"
+                now = loop.time()
+                rec.on_attempt_done(now, outcome, error)
+                if outcome == "ok" or not retry.should_retry(attempt, status):
+                    break
+                if self.reserved >= self.max_attempts:
+                    break  # the request cap: no more attempts, the last outcome stands
+                delay_s = retry.delay_s(attempt, retry_after_s, self.rng)
+                attempt_intended = now + delay_s
+                if attempt_intended >= self.deadline:
+                    break
+                self.reserved += 1
+                attempt += 1
+                if delay_s > 0:
+                    await asyncio.sleep(delay_s)
+        except asyncio.CancelledError:
+            rec.on_action_cancelled(template)
+            raise
+        rec.on_action_done(loop.time(), intended, template, outcome)
+
+    async def _ticker(self, on_second: Callable[[RawSecond], None]) -> None:
+        second = 0
+        while True:
+            await asyncio.sleep(max(0.0, self.t0 + second + 1.02 - self.loop.time()))
+            on_second(self.rec.raw_second(second))
+            second += 1
+
+    async def run(self, on_second: Callable[[RawSecond], None] | None) -> RawRun:
+        loop, rec = self.loop, self.rec
+        stop_reason: StopReason = "schedule"
+        ticker = loop.create_task(self._ticker(on_second)) if on_second else None
+        workers, worker = self.workers, self.worker
+        started_without_yield = 0
+        try:
+            for index, t_s, template in scheduled_arrivals(self.plan):
+                if index % workers != worker:
+                    continue
+                intended = self.t0 + t_s
+                if intended >= self.deadline:
+                    stop_reason = "time cap"
+                    break
+                if self.reserved >= self.max_attempts:
+                    stop_reason = "request cap"
+                    break
+                delay_s = intended - loop.time()
+                if delay_s > _DUE_S:
+                    await asyncio.sleep(delay_s)
+                    started_without_yield = 0
+                elif started_without_yield >= _YIELD_EVERY:
+                    await asyncio.sleep(0)
+                    started_without_yield = 0
+                rec.on_intended(intended)
+                if rec.in_flight >= self.max_in_flight:
+                    rec.on_dropped(loop.time())
+                    continue
+                self.reserved += 1
+                rec.on_action_start(template)
+                task = loop.create_task(self._action(index, template, intended))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+                started_without_yield += 1
+            if self.tasks:
+                await asyncio.wait(set(self.tasks), timeout=max(0.0, self.deadline - loop.time()))
+            if self.tasks:
+                stop_reason = "time cap"
+                for task in list(self.tasks):
+                    task.cancel()
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            self.client.close()
+        return rec.snapshot(stop_reason, loop.time() - self.t0)
+
+
+async def run_worker(
+    plan: LoadPlan,
+    *,
+    worker: int = 0,
+    workers: int = 1,
+    start_at: float | None = None,
+    user_headers: Mapping[int, bytes] | None = None,
+    on_second: Callable[[RawSecond], None] | None = None,
+) -> RawRun:
+    """Run worker ``worker`` of ``workers`` on the running loop; ``start_at`` is the
+    schedule's start in ``loop.time()`` (``time.monotonic()``) terms."""
+    loop = asyncio.get_running_loop()
+    headers = resolve_sessions(plan, worker, workers) if user_headers is None else user_headers
+    t0 = loop.time() + START_DELAY_S if start_at is None else start_at
+    return await _Run(plan, worker=worker, workers=workers, t0=t0, user_headers=headers).run(
+        on_second
+    )
+
+
+async def run_load_async(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> LoadResult:
+    """Run ``plan`` in this process, on the running event loop (``workers`` must be 1)."""
+    plan.check()
+    if plan.workers != 1:
+        raise LoadPlanError("run_load_async runs one worker; use run_load for workers > 1")
+
+    def on_second(raw: RawSecond) -> None:
+        if progress is not None:
+            progress(merge_seconds([raw])[1])
+
+    raw = await run_worker(plan, on_second=on_second if progress else None)
+    return build_result(
+        [raw],
+        schedule_duration_s=plan.shape.duration_s,
+        lag_bound_p99_ms=plan.lag_bound_p99_ms,
+        max_in_flight=plan.max_in_flight,
+    )
+
+
+def run_load(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> LoadResult:
+    """Run ``plan`` to the end (it always ends: schedule, request cap or time cap).
+
+    The target is checked before anything is sent. With ``workers > 1`` the
+    schedule runs in that many processes (see :mod:`harness.loadgen.workers`).
+    """
+    plan.check()
+    if plan.workers == 1:
+        return asyncio.run(run_load_async(plan, progress=progress))
+    from harness.loadgen.workers import run_in_workers
+
+    return run_in_workers(plan, progress=progress)

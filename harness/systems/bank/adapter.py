@@ -1,0 +1,329 @@
+"""The bank adapter: everything Domino knows about the reference super-app beyond HTTP.
+
+- Answers: every error body is ``{"error": {"code", "message", "cause"}}``;
+  a degraded success carries ``"degraded": true`` and a ``notice`` with its
+  own code and cause chain. The app's own codes are NT004 (no answer in
+  time) and NT003 (could not reach bank).
+- Honest degradation: CD001, DP003, OV001, OV002, FS001, MT001.
+- The admin API (``X-Admin-Token``): application faults (``/admin/faults``),
+  maintenance windows, kill switches, call counters (``/admin/stats``) and
+  the ledger check (``/admin/invariants``).
+- Users: the seeded customers; virtual users take c0101-c0500 in turn, people
+  and tests act as c0001.
+- Profiles ``fragile`` and ``hardened`` with knobs (``services.kit.profiles``).
+
+This module and its folder are the only part of Domino that imports ``services``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from harness.adapters.base import Answer, Preparation, SystemControl
+from harness.adapters.http import HttpAdapter
+from harness.errors import DominoError, UsageError
+from harness.faults import HttpError, Maintenance, ServiceFault, SlowHandler, Suspend
+from harness.network_safety import safe_client
+from harness.topology import User
+from harness.verdict import InvariantVerdict
+from services.kit.errors import ERROR_CODES
+from services.kit.profiles import PROFILES, KnobError, resolve_knobs
+from services.kit.seed import password_of, virtual_user_ids
+
+if TYPE_CHECKING:
+    from harness.faults import Fault
+    from harness.injection import FaultApplier
+    from harness.journeys import Journey
+    from harness.topology import Topology
+
+__all__ = ["BankAdapter", "BankControl", "services_digest"]
+
+#: The label docker/build-images.sh puts on the services' image.
+DIGEST_LABEL = "org.domino.services-digest"
+_BUILD_HINT = "run `bash docker/build-images.sh` (builds both images without a registry)"
+
+
+class AdminCallError(DominoError):
+    """An admin-API call failed; the message has the service's own explanation."""
+
+
+def _answer_text(exc: httpx.HTTPError) -> str:
+    """The service's own explanation when it gave one, else the transport error."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            error = exc.response.json()["error"]
+            return f"{exc.response.status_code} {error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            return f"{exc.response.status_code} {exc.response.text[:200]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _request(fault: ServiceFault) -> tuple[str, str, dict[str, Any]]:
+    """(method, path, body) that applies ``fault`` through the admin API."""
+    if isinstance(fault, HttpError):
+        body = {"route": fault.route, "status": fault.status, "share": float(fault.share)}
+        return "POST", "/admin/faults", body
+    if isinstance(fault, SlowHandler):
+        return "POST", "/admin/faults", {"route": fault.route, "delay_ms": int(fault.delay_ms)}
+    if isinstance(fault, Maintenance):
+        body = {"starts_in_s": 0.0, "duration_s": float(fault.window_s), "reason": fault.reason}
+        return "POST", "/admin/maintenance", body
+    if isinstance(fault, Suspend):
+        return "PUT", f"/admin/switches/{fault.feature}", {"suspended": True, "reason": fault.reason}
+    raise UsageError(f"the bank's admin API cannot apply {fault.describe()}")
+
+
+def _undo(fault: ServiceFault | None, handle: str) -> tuple[str, str, dict[str, Any] | None]:
+    if isinstance(fault, Suspend):
+        return "PUT", f"/admin/switches/{fault.feature}", {"suspended": False}
+    return "DELETE", f"/admin/faults/{handle}", None
+
+
+def _failed_checks(report: Any, path: str = "") -> list[str]:
+    """Every ``"ok": false`` (or ``"conserved": false``) anywhere in a service's report."""
+    failed: list[str] = []
+    if isinstance(report, dict):
+        for key, value in report.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in ("ok", "conserved", "holds") and value is False:
+                failed.append(path or key)
+            elif key == "error" and path == "":
+                failed.append(f"unreadable ({value})")
+            else:
+                failed += _failed_checks(value, where)
+    elif isinstance(report, list):
+        for i, item in enumerate(report):
+            failed += _failed_checks(item, f"{path}[{i}]")
+    return failed
+
+
+class BankControl:
+    """The bank's admin API for one running stack, over one kept-alive client."""
+
+    def __init__(
+        self, services: Mapping[str, str], admin_token: str, allowed_hosts: tuple[str, ...]
+    ) -> None:
+        self._urls = dict(services)
+        self._http = safe_client(
+            timeout_s=5.0,
+            allowed_hosts=allowed_hosts,
+            headers={"X-Admin-Token": admin_token},
+        )
+        self._faults: dict[tuple[str, str], ServiceFault] = {}
+        #: The last ``/admin/invariants`` answers, for reports.
+        self.reports: dict[str, Any] = {}
+
+    def _url(self, service: str) -> str:
+        if service not in self._urls:
+            from harness.errors import UnknownServiceError
+
+            raise UnknownServiceError(service, sorted(self._urls))
+        return self._urls[service]
+
+    def _send(self, service: str, method: str, path: str, body: Any) -> httpx.Response:
+        return self._http.request(method, f"{self._url(service)}{path}", json=body)
+
+    # -- FaultApplier for ServiceFault -------------------------------------------------
+
+    def apply(self, fault: ServiceFault) -> tuple[str, str]:
+        method, path, body = _request(fault)
+        try:
+            response = self._send(fault.service, method, path, body)
+            response.raise_for_status()
+            handle = str(response.json().get("id", fault.kind))
+        except (httpx.HTTPError, ValueError) as exc:
+            detail = _answer_text(exc) if isinstance(exc, httpx.HTTPError) else str(exc)
+            raise AdminCallError(
+                f"could not apply {fault.describe()} ({method} {path}): {detail}"
+            ) from exc
+        self._faults[(fault.service, handle)] = fault
+        return fault.service, handle
+
+    def remove(self, target: str, handle: str) -> None:
+        fault = self._faults.pop((target, handle), None)
+        method, path, body = _undo(fault, handle)
+        try:
+            response = self._send(target, method, path, body)
+            if response.status_code == 404 and fault is not None and fault.ends_by_itself:
+                return  # it already ended by itself, as such faults do
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise AdminCallError(
+                f"could not remove fault {handle} ({method} {path}): {_answer_text(exc)}"
+            ) from exc
+
+    # -- SystemControl -------------------------------------------------------------------
+
+    def appliers(self) -> list[tuple[type[Fault], FaultApplier]]:
+        return [(ServiceFault, self)]
+
+    def clear(self) -> None:
+        for service, url in self._urls.items():
+            try:
+                self._http.delete(f"{url}/admin/faults").raise_for_status()
+            except httpx.HTTPError as exc:
+                raise AdminCallError(f"could not clear faults on {service}: {exc}") from exc
+        self._faults.clear()
+
+    def held(self) -> list[str]:
+        found = []
+        for service, url in self._urls.items():
+            try:
+                response = self._http.get(f"{url}/admin/faults")
+                response.raise_for_status()
+                rules = response.json()["faults"]
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                found.append(f"{service}: its admin API did not answer ({type(exc).__name__})")
+                continue
+            found += [f"{service}: {rule}" for rule in rules]
+        return found
+
+    def edge_calls(self) -> dict[str, int]:
+        calls: dict[str, int] = {}
+        for url in self._urls.values():
+            try:
+                response = self._http.get(f"{url}/admin/stats", timeout=2)
+                deps = response.json().get("dependencies", {}) if response.is_success else {}
+            except (httpx.HTTPError, ValueError):
+                continue
+            for dep in deps.values():
+                if isinstance(dep, dict) and "edge" in dep:
+                    edge = str(dep["edge"])
+                    calls[edge] = calls.get(edge, 0) + int(dep.get("calls", 0))
+        return calls
+
+    def invariants(self) -> list[InvariantVerdict]:
+        reports: dict[str, Any] = {}
+        for name, url in self._urls.items():
+            try:
+                response = self._http.get(f"{url}/admin/invariants")
+                reports[name] = (
+                    response.json() if response.is_success else {"error": response.status_code}
+                )
+            except (httpx.HTTPError, ValueError) as exc:
+                reports[name] = {"error": type(exc).__name__}
+        self.reports = reports
+        broken = [f"{service}: {c}" for service, r in reports.items() for c in _failed_checks(r)]
+        if broken:
+            return [InvariantVerdict("ledger_conserved", False, "; ".join(broken[:5]))]
+        detail = f"{len(reports)} services report their books balanced"
+        return [InvariantVerdict("ledger_conserved", True, detail)]
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def services_digest(root: Path | None = None) -> str:
+    """A digest of the services' Python source, as docker/build-images.sh computes it.
+
+    ``root`` is the folder that holds ``services/`` (default: where the
+    ``services`` package is imported from). The digest is sha256 over the
+    ``sha256sum`` lines of every ``services/**/*.py``, sorted by path.
+    """
+    if root is None:
+        import services
+
+        root = Path(services.__file__).resolve().parent.parent
+    files = sorted(
+        path.relative_to(root).as_posix()
+        for path in (root / "services").rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    lines = "".join(
+        f"{hashlib.sha256((root / rel).read_bytes()).hexdigest()}  {rel}\n" for rel in files
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+#: Virtual users take the seeded customers in turn, across runs in this process,
+#: so repeated runs on one stack do not drain the same customers' accounts.
+_next_customer = itertools.count()
+
+
+class BankAdapter(HttpAdapter):
+    """``adapter: bank`` (see the module docstring)."""
+
+    name = "bank"
+    timeout_code = "NT004"
+    unreachable_code = "NT003"
+    honest_codes = frozenset({"CD001", "DP003", "OV001", "OV002", "FS001", "MT001"})
+    dependency_codes = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001"})
+    invariant_names = ("ledger_conserved",)
+
+    def prepare(
+        self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None
+    ) -> Preparation:
+        if profile not in PROFILES:
+            raise UsageError(
+                f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}"
+            )
+        topology.profile(profile)
+        try:
+            values = dataclasses.asdict(resolve_knobs(profile, knobs))
+        except KnobError as exc:
+            raise UsageError(str(exc)) from None
+        admin_token = secrets.token_urlsafe(24)
+        env = {
+            "DOMINO_PROFILE": profile,
+            "DOMINO_KNOBS": json.dumps(values),
+            "DOMINO_ADMIN_TOKEN": admin_token,
+            "DOMINO_TOKEN_SECRET": secrets.token_urlsafe(24),
+        }
+        return Preparation(settings=values, env=env, secrets={"admin_token": admin_token})
+
+    def users(self, topology: Topology) -> tuple[User, ...]:
+        ids = virtual_user_ids()
+        start = next(_next_customer) % len(ids)
+        ordered = ids[start:] + ids[:start]
+        return tuple(User(i, password_of(i)) for i in ordered)
+
+    def person(self, topology: Topology) -> User:
+        return User("c0001", password_of("c0001"))
+
+    def read_answer(self, journey: Journey, status: int, payload: Any) -> Answer:
+        if 200 <= status < 300:
+            degraded = bool(isinstance(payload, dict) and payload.get("degraded"))
+            notice = payload.get("notice") if isinstance(payload, dict) else None
+            code = None
+            cause: tuple[Mapping[str, Any], ...] = ()
+            if isinstance(notice, dict):
+                code = notice.get("code")
+                cause = tuple(c for c in notice.get("cause", ()) if isinstance(c, dict))
+            return Answer(True, str(code) if code else None, cause, degraded)
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            cause = tuple(c for c in error.get("cause", ()) if isinstance(c, dict))
+            return Answer(False, str(error.get("code")), cause)
+        return Answer(False)
+
+    def code_meaning(self, code: str) -> str | None:
+        known = ERROR_CODES.get(code)
+        return known.meaning if known else None
+
+    def attach(
+        self,
+        topology: Topology,
+        services: Mapping[str, str],
+        secrets: Mapping[str, str],
+        *,
+        allowed_hosts: tuple[str, ...],
+    ) -> SystemControl:
+        return BankControl(services, secrets.get("admin_token", ""), allowed_hosts)
+
+    def image_problem(self, image: str, labels: Mapping[str, str]) -> str | None:
+        built_from = labels.get(DIGEST_LABEL)
+        if built_from and built_from != services_digest():
+            return (
+                f"image {image} was built from other services code than this checkout's "
+                f"(services/ changed since); {_BUILD_HINT}"
+            )
+        return None

@@ -1,0 +1,164 @@
+"""The fault timeline of a run: each fault applied at its onset and removed at its end.
+
+Every fault is held in a scope of the stack's injector and removed on every
+path (:meth:`Timeline.release_all`); each records when it was really held and
+whether traffic met it (:mod:`harness.evidence`). A latency fault with a ramp
+grows in four steps. Surges are applied as extra users of the run's observer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.errors import FaultSpecError
+from harness.evidence import Counters, touched
+from harness.faults import EdgeFault, Fault, Latency, Surge
+from harness.injection import AppliedFault
+from harness.observe import Observer
+from harness.spec import FaultStep, JourneyLoad
+from harness.stack import Stack
+from harness.topology import CLIENT
+
+__all__ = ["FaultWindow", "SurgeApplier", "Timeline"]
+
+
+@dataclass
+class FaultWindow:
+    """When a fault was really held, and whether traffic met it."""
+
+    description: str
+    kind: str
+    target: str
+    applied_s: float = 0.0
+    removed_s: float = 0.0
+    touched: bool = False
+    evidence: str = ""
+
+
+class SurgeApplier:
+    """Applies :class:`Surge` faults as extra users of the run's observer."""
+
+    def __init__(self, observer: Observer) -> None:
+        self._observer = observer
+        self._stops: dict[str, threading.Event] = {}
+        self._ids = itertools.count(1)
+
+    def apply(self, fault: Surge) -> tuple[str, str]:
+        journey = {j.name: j for j in self._observer.journeys}.get(fault.journey)
+        if journey is None:
+            raise FaultSpecError(f"surge on unknown journey {fault.journey!r}")
+        load = JourneyLoad(fault.journey, fault.users, int(fault.think_ms), journey.slo, True)
+        handle = f"surge{next(self._ids)}"
+        self._stops[handle] = self._observer.add_load(load)
+        return f"{CLIENT}->{self._observer.entry_service}", handle
+
+    def remove(self, target: str, handle: str) -> None:
+        stop = self._stops.pop(handle, None)
+        if stop is not None:
+            stop.set()
+
+
+def _ramp_steps(step: FaultStep) -> list[tuple[float, Fault]]:
+    """(offset_s, fault) pairs: a ramping latency grows in four steps, others apply once."""
+    fault = step.fault
+    if step.ramp_s <= 0 or not isinstance(fault, Latency):
+        return [(0.0, fault)]
+    parts = 4
+    return [
+        (
+            step.ramp_s * k / parts,
+            Latency(
+                edge=fault.edge,
+                latency_ms=round(fault.latency_ms * (k + 1) / parts),
+                jitter_ms=fault.jitter_ms,
+                stream=fault.stream,
+                toxicity=fault.toxicity,
+            ),
+        )
+        for k in range(parts)
+    ]
+
+
+def _target(fault: Fault) -> str:
+    if isinstance(fault, EdgeFault):
+        return fault.edge
+    if isinstance(fault, Surge):
+        return f"surge on {fault.journey}"
+    return str(getattr(fault, "service", ""))
+
+
+class Timeline:
+    """Applies and removes the spec's faults at their times; removes all on any exit."""
+
+    def __init__(self, stack: Stack, steps: tuple[FaultStep, ...], observer: Observer) -> None:
+        self._stack = stack
+        self._observer = observer
+        self._events: list[tuple[float, int, str, int, Fault | None]] = []
+        for index, step in enumerate(steps):
+            for offset_s, fault in _ramp_steps(step):
+                self._events.append((step.onset_s + offset_s, 1, "apply", index, fault))
+            self._events.append((step.end_s, 0, "remove", index, None))
+        self._events.sort(key=lambda e: (e[0], e[1]))
+        self._held: dict[int, AppliedFault] = {}
+        self._before: dict[int, tuple[Counters, int]] = {}
+        self.windows = [
+            FaultWindow(
+                s.fault.describe(),
+                s.fault.kind,
+                _target(s.fault),
+            )
+            for s in steps
+        ]
+
+    def events(self) -> list[tuple[float, Callable[[], None]]]:
+        return [
+            (at_s, functools.partial(self._do, action, index, fault))
+            for at_s, _order, action, index, fault in self._events
+        ]
+
+    def _client_calls(self) -> int:
+        return self._observer.stats().calls
+
+    def _do(self, action: str, index: int, fault: Fault | None) -> None:
+        window = self.windows[index]
+        if action == "apply":
+            assert fault is not None
+            if index in self._held:  # a ramp step replaces the previous one
+                self._stack.injector.remove(self._held.pop(index))
+            else:
+                self._before[index] = (Counters.read(self._stack), self._client_calls())
+                window.applied_s = self._observer.now_s()
+            self._held[index] = self._stack.injector.apply(fault)
+        else:
+            self._release(index)
+
+    def _release(self, index: int) -> None:
+        applied = self._held.pop(index, None)
+        if applied is None:
+            return
+        self._stack.injector.remove(applied)
+        window = self.windows[index]
+        window.removed_s = self._observer.now_s()
+        before, client_before = self._before[index]
+        client_calls = self._client_calls() - client_before
+        if isinstance(applied.fault, Surge):
+            client_calls = sum(
+                1
+                for o in self._observer.observations(background=True)
+                if o.journey == applied.fault.journey and o.at_s >= window.applied_s
+            )
+        window.touched, window.evidence = touched(
+            self._stack, applied.fault, before, Counters.read(self._stack), client_calls
+        )
+
+    def release_all(self) -> None:
+        for index in list(self._held):
+            with contextlib.suppress(Exception):
+                self._release(index)
+
+
