@@ -124,6 +124,8 @@ start)
     start_engine
     stamp "building images (docker/build-images.sh)"
     bash docker/build-images.sh
+    stamp "building the shop example's images (examples/shop/build-images.sh)"
+    bash examples/shop/build-images.sh
     stamp "ready"
     ;;
 test)

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness import BANK_TOPOLOGY, JourneyClient, StackError, start_stack
+from harness import StackError, find_topology, start_stack
 from harness.backends.docker import preflight
 
 BACKENDS = ("local", "docker")
@@ -50,11 +50,11 @@ def bench_cold_start(starts: int) -> None:
 
 
 def bench_journeys(calls: int) -> None:
-    journeys = {j.name: j for j in BANK_TOPOLOGY.journeys}
+    journeys = {j.name: j for j in find_topology("bank").journeys}
     with start_stack("local") as local, start_stack("docker") as docker:
         clients = {
-            "local": JourneyClient(local.entry_url),
-            "docker": JourneyClient(docker.entry_url),
+            "local": local.client(),
+            "docker": docker.client(),
         }
         latencies: dict[tuple[str, str], list[float]] = {}
         for _ in range(10):  # warm-up: imports, first connections, the login token

@@ -3,6 +3,7 @@
 Public names are re-exported here; import them from ``harness``.
 """
 
+from harness.adapters import Answer, HttpAdapter, SystemAdapter, register_adapter
 from harness.backends import start_stack
 from harness.errors import (
     DominoError,
@@ -43,12 +44,11 @@ from harness.faults import (
     Timeout,
     build_fault,
 )
-from harness.adapters import Answer, HttpAdapter, SystemAdapter, register_adapter
 from harness.files.topology_file import load_topology, parse_topology
 from harness.injection import AppliedFault, FaultRemovalError, FaultScope
 from harness.journeys import Journey, JourneyClient, Observation, Slo
-from harness.stack import EdgeEndpoint, Stack
 from harness.library import default_topology, find_incident, find_topology, list_incidents
+from harness.stack import EdgeEndpoint, Stack
 from harness.topology import Edge, Readiness, Service, Topology
 
 __all__ = [
@@ -73,8 +73,8 @@ __all__ = [
     "Maintenance",
     "Observation",
     "Pause",
-    "Readiness",
     "PortInUseError",
+    "Readiness",
     "ResetPeer",
     "Restart",
     "Service",

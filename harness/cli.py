@@ -212,8 +212,7 @@ def cmd_list(_args: argparse.Namespace) -> int:
     for spec in list_incidents():
         system = spec.topology.name if spec.topology else "?"
         print(
-            f"{spec.id:<28} {spec.date:<12} {system:<8} {'/'.join(spec.profiles):<18} "
-            f"{spec.title}"
+            f"{spec.id:<28} {spec.date:<12} {system:<8} {'/'.join(spec.profiles):<18} {spec.title}"
         )
     return EXIT_OK
 

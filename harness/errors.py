@@ -35,15 +35,15 @@ __all__ = [
     "ServiceStartError",
     "SpecError",
     "StackError",
+    "TopologyError",
     "ToxiproxyAPIError",
     "ToxiproxyError",
     "ToxiproxyInstallError",
     "ToxiproxyNotFoundError",
-    "TopologyError",
-    "UnsupportedFaultError",
     "UnknownEdgeError",
     "UnknownServiceError",
     "UnsafeTargetError",
+    "UnsupportedFaultError",
     "UsageError",
 ]
 

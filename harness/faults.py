@@ -32,8 +32,6 @@ from harness.errors import FaultSpecError
 
 __all__ = [
     "FAULT_KINDS",
-    "Surge",
-    "fault_kind",
     "Bandwidth",
     "Crash",
     "Down",
@@ -51,9 +49,11 @@ __all__ = [
     "Slicer",
     "SlowClose",
     "SlowHandler",
+    "Surge",
     "Timeout",
     "ToxicFault",
     "build_fault",
+    "fault_kind",
 ]
 
 Stream = Literal["upstream", "downstream"]
@@ -307,9 +307,6 @@ class ServiceFault(Fault):
     ends_by_itself: ClassVar[bool] = False
 
 
-
-
-
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpError(ServiceFault):
@@ -327,7 +324,6 @@ class HttpError(ServiceFault):
             raise FaultSpecError(f"HttpError.share must be in (0, 1], got {self.share!r}")
 
 
-
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlowHandler(ServiceFault):
@@ -339,7 +335,6 @@ class SlowHandler(ServiceFault):
     def __post_init__(self) -> None:
         ServiceFault.__post_init__(self)
         _non_negative(self, "delay_ms")
-
 
 
 @fault_kind
@@ -363,7 +358,6 @@ class Maintenance(ServiceFault):
             raise FaultSpecError("Maintenance.window_s must be > 0")
 
 
-
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Suspend(ServiceFault):
@@ -377,7 +371,6 @@ class Suspend(ServiceFault):
         ServiceFault.__post_init__(self)
         if not isinstance(self.feature, str) or not self.feature:
             raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'")
-
 
 
 @fault_kind

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from harness.network_safety import safe_client
-from harness.templates import render, render_json
+from harness.templates import placeholders, render, render_json
 
 if TYPE_CHECKING:
     from harness.adapters.base import SystemAdapter
@@ -115,6 +115,7 @@ class JourneyClient:
         self._adapter = adapter
         self.user = user or adapter.person(topology)
         self._session_headers: dict[str, str] | None = None
+        self._session_answer: dict[str, str] = {}
         self._origin_s = time.monotonic() if clock_origin_s is None else clock_origin_s
 
     def __enter__(self) -> JourneyClient:
@@ -131,7 +132,11 @@ class JourneyClient:
         self._origin_s = clock_origin_s
 
     def _values(self) -> dict[str, str]:
-        return {"uuid": uuid.uuid4().hex, "user.id": self.user.id, "user.password": self.user.password}
+        return {
+            "uuid": uuid.uuid4().hex,
+            "user.id": self.user.id,
+            "user.password": self.user.password,
+        }
 
     def session_headers(self) -> dict[str, str]:
         """The headers the user's session provides, starting it once if needed."""
@@ -156,12 +161,23 @@ class JourneyClient:
                 ) from exc
             answer = _flatten(body, "body")
             self._session_headers = {k: render(v, answer) for k, v in session.provides.items()}
+            self._session_answer = answer
         return dict(self._session_headers)
 
     def token(self) -> str:
-        """Start the user's session now (before faults); returns its first header's value."""
+        """Start the user's session now (before faults) and return its credential.
+
+        The credential is the answer's field the first ``provides`` header is
+        made from (the bank: ``token`` of ``Bearer {body.token}``); empty for
+        a topology without a session.
+        """
         headers = self.session_headers()
-        return next(iter(headers.values()), "")
+        session = self._topology.session
+        if session is None or not headers:
+            return ""
+        first = next(iter(session.provides.values()))
+        fields = [name for name in placeholders(first) if name in self._session_answer]
+        return self._session_answer[fields[0]] if fields else next(iter(headers.values()))
 
     def run(self, journey: Journey) -> Observation:
         """Make the journey's call once and return what the user saw."""

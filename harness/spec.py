@@ -13,7 +13,6 @@ The format, field by field, is in ``docs/incidents.md``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import FaultSpecError, SpecError, UsageError
-from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
 from harness.faults import FAULT_KINDS, EdgeFault, Fault, Latency, build_fault
+from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
 from harness.journeys import Slo
 from harness.topology import Topology
 
@@ -176,7 +175,9 @@ def _journey_loads(
     return tuple(loads)
 
 
-def _timeline(r: FieldReader, raw: Any, path: FieldPath, topology: Topology) -> tuple[FaultStep, ...]:
+def _timeline(
+    r: FieldReader, raw: Any, path: FieldPath, topology: Topology
+) -> tuple[FaultStep, ...]:
     steps = []
     for i, item in enumerate(r.listing(raw, path)):
         where = (*path, i)

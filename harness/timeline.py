@@ -160,5 +160,3 @@ class Timeline:
         for index in list(self._held):
             with contextlib.suppress(Exception):
                 self._release(index)
-
-

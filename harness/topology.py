@@ -66,7 +66,9 @@ class Service:
     (``{port}``, ``{bind_host}``, ``{dir}``, ``{data_dir}``, ``{python}``,
     ``{service}``); ``env`` is its environment, with the same placeholders.
     ``image`` / ``container_command`` / ``container_port`` run it on the
-    docker backend; ``url`` is where it already runs (external backend).
+    docker backend (``container_healthcheck`` is an argv the engine runs
+    inside the container for ``docker ps`` and Compose's ``depends_on``);
+    ``url`` is where it already runs (external backend).
     """
 
     name: str
@@ -76,6 +78,7 @@ class Service:
     image: str | None = None
     container_command: tuple[str, ...] | None = None
     container_port: int = 8080
+    container_healthcheck: tuple[str, ...] | None = None
     url: str | None = None
     ready: Readiness = field(default_factory=Readiness)
 

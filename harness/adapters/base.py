@@ -99,6 +99,8 @@ class SystemAdapter(Protocol):
     dependency_codes: frozenset[str]
     #: Invariants this adapter measures besides the harness's own.
     invariant_names: tuple[str, ...]
+    #: Defaults of the adapter's per-run environment in a generated Compose file.
+    compose_defaults: Mapping[str, str]
 
     def prepare(
         self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None

@@ -57,6 +57,7 @@ class HttpAdapter:
     honest_codes: frozenset[str] = frozenset()
     dependency_codes: frozenset[str] = frozenset()
     invariant_names: tuple[str, ...] = ()
+    compose_defaults: Mapping[str, str] = {}
 
     def prepare(
         self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None

@@ -77,9 +77,7 @@ def _render(template: str, values: Mapping[str, str], where: str) -> str:
         raise UsageError(f"{where}: {exc}") from None
 
 
-def render_command(
-    argv: tuple[str, ...], values: Mapping[str, str], *, where: str
-) -> list[str]:
+def render_command(argv: tuple[str, ...], values: Mapping[str, str], *, where: str) -> list[str]:
     return [_render(item, values, where) for item in argv]
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -261,6 +259,43 @@ def _start_toxiproxy(
     raise PortInUseError(f"Toxiproxy could not bind a free port in 3 tries: {last_error}")
 
 
+def _prepare_services(
+    plan: RunPlan,
+    run_dir: Path,
+    record: RunRecord,
+    ports: Mapping[str, int],
+    listener: Callable[[Edge], tuple[str, int]],
+) -> _LocalServices:
+    """Each service's argv, cwd and environment, with its port and its edges' listeners."""
+    topology = plan.topology
+    envs, argvs, cwds = {}, {}, {}
+    for service in topology.services:
+        data_dir = run_dir / "data" / service.name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        values = service_values(
+            topology, service, port=ports[service.name], bind_host=_LOOPBACK, data_dir=str(data_dir)
+        )
+        envs[service.name] = service_environment(
+            plan, service, values, edge_address=listener, inherit=True
+        )
+        argvs[service.name] = render_command(
+            service.command, values, where=f"service {service.name}"
+        )
+        cwds[service.name] = service.cwd or topology.base_dir
+    return _LocalServices(
+        plan, run_dir=run_dir, record=record, envs=envs, argvs=argvs, cwds=cwds, ports=ports
+    )
+
+
+def _require_commands(topology: Topology) -> None:
+    missing = [s.name for s in topology.services if not s.command]
+    if missing:
+        raise UsageError(
+            f"the local backend starts services from their command; {', '.join(missing)} "
+            "has none in the topology file (add `command:`, or use --backend docker/external)"
+        )
+
+
 def _reserve_port() -> socket.socket:
     """A bound loopback socket: its port is the service's until just before it starts."""
     return _bound_socket(0)
@@ -279,12 +314,7 @@ def local_stack(
     """Bring ``topology`` up as local processes; tear everything down on exit."""
     say = progress or (lambda _msg: None)
     plan = plan_run(topology, profile, knobs)
-    missing = [s.name for s in topology.services if not s.command]
-    if missing:
-        raise UsageError(
-            f"the local backend starts services from their command; {', '.join(missing)} "
-            "has none in the topology file (add `command:`, or use --backend docker/external)"
-        )
+    _require_commands(topology)
     reconcile("local", extra_cleanup=_remove_run_dir)
     binary = find_toxiproxy(toxiproxy_bin)
     run_dir = domino_home() / "local" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
@@ -314,33 +344,7 @@ def local_stack(
             host, _, port = edges[edge.name].listen.rpartition(":")
             return host, int(port)
 
-        envs, argvs, cwds = {}, {}, {}
-        for service in topology.services:
-            data_dir = run_dir / "data" / service.name
-            data_dir.mkdir(parents=True, exist_ok=True)
-            values = service_values(
-                topology,
-                service,
-                port=ports[service.name],
-                bind_host=_LOOPBACK,
-                data_dir=str(data_dir),
-            )
-            envs[service.name] = service_environment(
-                plan, service, values, edge_address=listener, inherit=True
-            )
-            argvs[service.name] = render_command(
-                service.command, values, where=f"service {service.name}"
-            )
-            cwds[service.name] = service.cwd or topology.base_dir
-        services = _LocalServices(
-            plan,
-            run_dir=run_dir,
-            record=record,
-            envs=envs,
-            argvs=argvs,
-            cwds=cwds,
-            ports=ports,
-        )
+        services = _prepare_services(plan, run_dir, record, ports, listener)
         for service in topology.services:
             say(f"starting {service.name}")
             services.start(service.name, reserved.pop(service.name))

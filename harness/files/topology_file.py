@@ -54,6 +54,7 @@ _SERVICE_FIELDS = (
     "image",
     "container_command",
     "container_port",
+    "container_healthcheck",
     "url",
     "ready",
 )
@@ -194,6 +195,11 @@ class _TopologyReader:
             container_command = self.argv(
                 fields["container_command"], (*path, "container_command"), _SERVICE_VALUES
             )
+        container_healthcheck = None
+        if "container_healthcheck" in fields:
+            container_healthcheck = self.argv(
+                fields["container_healthcheck"], (*path, "container_healthcheck"), ()
+            )
         url = None
         if "url" in fields:
             url = self.r.text(fields["url"], (*path, "url"))
@@ -215,6 +221,7 @@ class _TopologyReader:
                 minimum=1,
                 maximum=65535,
             ),
+            container_healthcheck=container_healthcheck,
             url=url,
             ready=self.readiness(fields["ready"], (*path, "ready"))
             if "ready" in fields
@@ -391,14 +398,17 @@ class _TopologyReader:
             raise self.error(("name",), f"{name!r} must be 3-64 lowercase letters, digits or '-'")
         adapter = "http"
         if "adapter" in top:
-            adapter = r.choice(top["adapter"], ("adapter",), adapter_names())
+            adapter = r.text(top["adapter"], ("adapter",))
+            if adapter not in adapter_names():
+                raise self.error(
+                    ("adapter",),
+                    f"unknown adapter {adapter!r}; known adapters: {', '.join(adapter_names())}",
+                )
 
         services_raw = r.free_mapping(top["services"], ("services",))
         if not services_raw:
             raise self.error(("services",), "must declare at least one service")
-        services = tuple(
-            self.service(str(k), v, ("services", k)) for k, v in services_raw.items()
-        )
+        services = tuple(self.service(str(k), v, ("services", k)) for k, v in services_raw.items())
         service_names = [s.name for s in services]
 
         edges_raw = r.free_mapping(top["edges"], ("edges",))

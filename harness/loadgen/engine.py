@@ -227,9 +227,6 @@ class _Run:
                 if intended >= self.deadline:
                     stop_reason = "time cap"
                     break
-                if self.reserved >= self.max_attempts:
-                    stop_reason = "request cap"
-                    break
                 delay_s = intended - loop.time()
                 if delay_s > _DUE_S:
                     await asyncio.sleep(delay_s)
@@ -237,6 +234,9 @@ class _Run:
                 elif started_without_yield >= _YIELD_EVERY:
                     await asyncio.sleep(0)
                     started_without_yield = 0
+                if self.reserved >= self.max_attempts:  # after the wait: retries spend it too
+                    stop_reason = "request cap"
+                    break
                 rec.on_intended(intended)
                 if rec.in_flight >= self.max_in_flight:
                     rec.on_dropped(loop.time())

@@ -16,6 +16,4 @@ SYSTEMS_DIR = Path(__file__).parent
 
 def shipped_systems() -> dict[str, Path]:
     """Each shipped system's name and its topology file."""
-    return {
-        path.parent.name: path for path in sorted(SYSTEMS_DIR.glob("*/domino.yaml"))
-    }
+    return {path.parent.name: path for path in sorted(SYSTEMS_DIR.glob("*/domino.yaml"))}

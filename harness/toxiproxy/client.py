@@ -21,6 +21,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from harness.errors import ToxiproxyAPIError
+from harness.network_safety import check_target
 
 __all__ = ["ProxyInfo", "ToxicInfo", "ToxiproxyClient"]
 
@@ -81,6 +82,7 @@ class ToxiproxyClient:
         parts = urlsplit(api_url)
         if not parts.hostname or not parts.port:
             raise ToxiproxyAPIError(f"bad Toxiproxy API URL {api_url!r}; expected http://HOST:PORT")
+        check_target(api_url)  # Domino's Toxiproxy API is always on loopback
         self.api_url = api_url.rstrip("/")
         self.timeout_s = timeout_s
         # A consumer class of its own: toxiproxy-python reads host and port

@@ -39,8 +39,6 @@ def _median_ms(client: JourneyClient, journey: Journey, samples: int = 3) -> flo
     return statistics.median(o.latency_ms for o in observations)
 
 
-
-
 def test_latency_on_card_pay_slows_every_card_tab_call_by_the_whole_second_not_the_balance(
     domino_stack: Stack, journeys: JourneyClient, journey: Callable[[str], Journey]
 ) -> None:

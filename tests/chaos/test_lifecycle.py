@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness import BANK_TOPOLOGY, Service, ServiceStartError, Topology, start_stack
+from harness import ServiceStartError, Topology, find_topology, start_stack
 from harness.readiness import wait_until
 from harness.runstate import RecordedProcess, RunRecord, process_cmdline, reconcile
+
+BANK_TOPOLOGY = find_topology("bank")
 
 
 def _alive(pid: int) -> bool:
@@ -142,11 +145,17 @@ def test_an_exception_in_the_block_still_tears_the_stack_down(home: Path) -> Non
 def test_a_service_that_does_not_start_is_named_with_its_log(home: Path) -> None:
     broken = Topology(
         name="broken",
-        services=(*BANK_TOPOLOGY.services[:3], Service("remit", "services.no_such_module")),
+        services=(
+            *BANK_TOPOLOGY.services[:3],
+            dataclasses.replace(
+                BANK_TOPOLOGY.services[3],
+                command=("{python}", "-m", "services.no_such_module", "{port}"),
+            ),
+        ),
         edges=BANK_TOPOLOGY.edges,
     )
     with pytest.raises(ServiceStartError, match=r"(?s)service remit .*No module named"):  # noqa: SIM117
-        with start_stack("local", topology=broken, ready_timeout_s=15):
+        with start_stack("local", topology=broken):
             pass
     assert not list((home / "runs").iterdir())
 

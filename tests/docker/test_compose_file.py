@@ -7,9 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import BANK_TOPOLOGY
-from harness.compose_file import (
-    SERVICE_PORT,
+from harness import find_topology
+from harness.backends.docker.compose import (
     SERVICES_IMAGE,
     TOXIPROXY_API_PORT,
     TOXIPROXY_IMAGE,
@@ -20,7 +19,9 @@ from harness.compose_file import (
 from harness.toxiproxy.binary import TOXIPROXY_VERSION
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
-REGENERATE = "regenerate with `python -m harness.compose_file compose/` and commit"
+REGENERATE = "regenerate with `python -m harness.backends.docker.compose compose/` and commit"
+BANK_TOPOLOGY = find_topology("bank")
+SERVICE_PORT = 8000
 
 
 def test_committed_compose_file_is_the_generated_one() -> None:
@@ -57,7 +58,7 @@ def test_every_edge_is_a_proxy_and_every_call_crosses_one() -> None:
         wanted = {f"DOMINO_DEP_{e.target.upper()}" for e in edges}
         assert deps == wanted, f"{service.name} calls something that is not an edge"
         assert services[service.name]["image"] == SERVICES_IMAGE
-        assert services[service.name]["command"][-1] == service.module
+        assert services[service.name]["command"] == ["python3", "-m", f"services.{service.name}"]
 
 
 def test_only_the_toxiproxy_api_and_the_client_edge_are_published_on_loopback() -> None:

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import BANK_TOPOLOGY, JourneyClient
+from harness import JourneyClient, find_topology
+from harness.adapters import get_adapter
 from harness.backends.docker import domino_resources, owner_label
-from harness.compose_file import TOXIPROXY_API_PORT, TOXIPROXY_HOST, edge_listeners
+from harness.backends.docker.compose import TOXIPROXY_API_PORT, TOXIPROXY_HOST, edge_listeners
 from harness.readiness import wait_until
 from harness.toxiproxy.client import ToxiproxyClient
 from tests.docker.conftest import REQUIRE_ENV, docker_required
+
+BANK_TOPOLOGY = find_topology("bank")
 
 pytestmark = pytest.mark.docker
 
@@ -107,7 +110,7 @@ def test_compose_file_answers_a_journey_through_the_client_edge(project: _Projec
     assert set(toxiproxy.proxies()) == {e.proxy_name for e in BANK_TOPOLOGY.edges}
 
     journeys = {j.name: j for j in BANK_TOPOLOGY.journeys}
-    with JourneyClient(entry_url, timeout_s=10) as client:
+    with JourneyClient(entry_url, BANK_TOPOLOGY, get_adapter("bank"), timeout_s=10) as client:
         # `up` returns once bank's dependencies are healthy; bank itself may still be starting.
         wait_until(
             lambda: client.run(journeys["login"]).ok, timeout_s=60, what=f"login at {entry_url}"

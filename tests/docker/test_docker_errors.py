@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import BANK_TOPOLOGY, StackError, start_stack
+from harness import StackError, find_topology, start_stack
 from harness.backends.docker import (
     DockerImageMissingError,
     DockerImageStaleError,
     DockerUnavailableError,
-    _owner_gone,
     docker_stack,
     owner_label,
-    services_digest,
 )
+from harness.backends.docker.owners import _owner_gone
+from harness.systems.bank.adapter import services_digest
+
+BANK_TOPOLOGY = find_topology("bank")
 
 
 def test_no_engine_is_a_one_line_stack_error_saying_what_to_do(
@@ -38,7 +40,7 @@ def test_no_engine_is_a_one_line_stack_error_saying_what_to_do(
 def test_a_missing_image_names_the_build_command() -> None:
     with (
         pytest.raises(DockerImageMissingError, match=r"domino/no-such:0\.0.*build-images\.sh"),
-        docker_stack(BANK_TOPOLOGY, services_image="domino/no-such:0.0"),
+        docker_stack(BANK_TOPOLOGY, images={"bank": "domino/no-such:0.0"}),
     ):
         pytest.fail("started without the image")
 

@@ -18,16 +18,19 @@ from typing import Any
 
 import pytest
 
-from harness import BANK_TOPOLOGY, ServiceStartError
+from harness import ServiceStartError, find_topology
 from harness.backends.docker import docker_stack, domino_resources, owner_label
-from harness.compose_file import LABEL_OWNER, LABEL_RUN, TOXIPROXY_IMAGE
+from harness.backends.docker.compose import LABEL_OWNER, LABEL_RUN, TOXIPROXY_IMAGE
 from harness.runstate import runs_dir
+
+BANK_TOPOLOGY = find_topology("bank")
 
 pytestmark = pytest.mark.docker
 
 _CHILD = """
 import json, sys
-from harness import BANK_TOPOLOGY
+from harness import find_topology
+BANK_TOPOLOGY = find_topology("bank")
 from harness.backends.docker import docker_stack
 with docker_stack(BANK_TOPOLOGY) as stack:
     print(json.dumps({"run": stack.extra["run"]}), flush=True)
@@ -144,7 +147,7 @@ def test_a_failed_start_removes_what_it_created(home: Path) -> None:
     # Toxiproxy's image as the services' image: containers start, health never answers.
     with (
         pytest.raises(ServiceStartError, match="service bank"),
-        docker_stack(BANK_TOPOLOGY, services_image=TOXIPROXY_IMAGE, ready_timeout_s=2),
+        docker_stack(BANK_TOPOLOGY, images={"*": TOXIPROXY_IMAGE}, ready_timeout_s=2),
     ):
         pytest.fail("the stack should not have come up")
     assert _names(mine) == before

@@ -48,8 +48,8 @@ def test_fragile_a_hanging_pay_pushes_login_past_its_slo(
 
     with (
         ThreadPoolExecutor(max_workers=2) as pool,
-        JourneyClient(domino_stack.entry_url) as second,
-        JourneyClient(domino_stack.entry_url) as third,
+        domino_stack.client() as second,
+        domino_stack.client() as third,
     ):
         second.token()
         third.token()
@@ -164,7 +164,7 @@ def test_hardened_a_hanging_pay_leaves_login_balances_and_transfers_in_their_slo
     assert offer.json()["error"]["cause"][0]["edge"] == "card->pay"
 
     bank_deps = stats(domino_stack.services["bank"], domino_stack.admin_token)["dependencies"]
-    limit = domino_stack.extra["knobs"]["bulkhead_limit"]
+    limit = domino_stack.settings["bulkhead_limit"]
     assert bank_deps["card"]["max_in_flight"] <= limit  # no pool or worker taken over
     card_deps = stats(domino_stack.services["card"], domino_stack.admin_token)["dependencies"]
     assert card_deps["pay"]["breaker_opened"] >= 1  # card stopped waiting for pay

@@ -12,10 +12,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import BANK_TOPOLOGY, SpecError
-from harness.library import INCIDENTS_DIR, list_incidents
-from harness.profiles import PROFILES
+from harness import SpecError, find_topology
+from harness.library import incident_dirs, list_incidents
 from harness.spec import load_spec, parse_spec
+
+BANK_TOPOLOGY = find_topology("bank")
+INCIDENTS_DIR = incident_dirs()["bank"]
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 
@@ -29,7 +31,7 @@ def _expected(path: Path) -> str:
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
 def test_broken_spec_gives_one_precise_line(path: Path) -> None:
     with pytest.raises(SpecError) as info:
-        load_spec(path, topology=BANK_TOPOLOGY, profiles=tuple(PROFILES))
+        load_spec(path, topology=BANK_TOPOLOGY)
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(str(path))
@@ -73,8 +75,8 @@ def test_every_shipped_incident_validates_and_expects_both_profiles() -> None:
     assert {s.id for s in specs} >= {"kbpay-2023-01-25"}
     assert len(specs) == len(list(INCIDENTS_DIR.glob("*.yaml")))
     for spec in specs:
-        assert set(spec.profiles) == set(PROFILES), spec.id
-        assert set(spec.expect) == set(PROFILES), spec.id
+        assert set(spec.profiles) == {"fragile", "hardened"}, spec.id
+        assert set(spec.expect) == {"fragile", "hardened"}, spec.id
 
 
 # -- property-based: no input makes the loader fail any other way ----------------------
@@ -120,7 +122,7 @@ def _replace(doc: object, path: tuple[object, ...], new: object) -> object:
 
 def _check(text: str) -> None:
     try:
-        parse_spec(text, source="fuzz.yaml", topology=BANK_TOPOLOGY, profiles=tuple(PROFILES))
+        parse_spec(text, source="fuzz.yaml", topology=BANK_TOPOLOGY)
     except SpecError as exc:
         message = str(exc)
     else:

@@ -11,7 +11,9 @@ import pytest
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["up", "--profile", "brittle"], "invalid choice: 'brittle'"),
+        (["up", "--profile", "brittle"], "unknown profile 'brittle' for topology 'bank'"),
+        (["up", "--topology", "no-such-system"], "no topology 'no-such-system'"),
+        (["validate", "no-such-file.yaml"], "no-such-file.yaml: no such"),
         (["up", "--knob", "retries"], "--knob takes NAME=VALUE"),
         (["up", "--knob", "no_such_knob=1"], "unknown knob 'no_such_knob'"),
         (["up", "--knob", "retries=many"], "knob retries takes a number"),

@@ -78,7 +78,11 @@ def _request(fault: ServiceFault) -> tuple[str, str, dict[str, Any]]:
         body = {"starts_in_s": 0.0, "duration_s": float(fault.window_s), "reason": fault.reason}
         return "POST", "/admin/maintenance", body
     if isinstance(fault, Suspend):
-        return "PUT", f"/admin/switches/{fault.feature}", {"suspended": True, "reason": fault.reason}
+        return (
+            "PUT",
+            f"/admin/switches/{fault.feature}",
+            {"suspended": True, "reason": fault.reason},
+        )
     raise UsageError(f"the bank's admin API cannot apply {fault.describe()}")
 
 
@@ -258,14 +262,13 @@ class BankAdapter(HttpAdapter):
     honest_codes = frozenset({"CD001", "DP003", "OV001", "OV002", "FS001", "MT001"})
     dependency_codes = frozenset({"NT004", "DP001", "DP002", "DP003", "CD001"})
     invariant_names = ("ledger_conserved",)
+    compose_defaults = {"DOMINO_PROFILE": "fragile", "DOMINO_TOKEN_SECRET": "domino-dev-secret"}  # noqa: RUF012
 
     def prepare(
         self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None
     ) -> Preparation:
         if profile not in PROFILES:
-            raise UsageError(
-                f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}"
-            )
+            raise UsageError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
         topology.profile(profile)
         try:
             values = dataclasses.asdict(resolve_knobs(profile, knobs))

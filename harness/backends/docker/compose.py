@@ -2,19 +2,19 @@
 
 One source of truth: a :class:`~harness.topology.Topology` decides which
 containers exist, which Toxiproxy listener carries each edge, and what each
-service's ``DOMINO_DEP_<NAME>`` points at. The docker backend
-(:mod:`harness.backends.docker`) starts containers from these values through
-the Docker SDK; :func:`compose_yaml` and :func:`toxiproxy_config_json` write
-the same values as ``compose/docker-compose.yml`` and ``compose/toxiproxy.json``
-for users who run ``docker compose up`` themselves. A test checks that the
-committed files equal what this module generates, so the two cannot drift.
+edge's environment on its source points at. The docker backend starts
+containers from these values through the Docker SDK; :func:`compose_yaml`
+and :func:`toxiproxy_config_json` write the same values as a Compose file
+and a Toxiproxy config for users who run ``docker compose up`` themselves
+(the bank's are committed in ``compose/``; a test checks they equal what
+this module generates, so the two cannot drift).
 
-Regenerate the committed files with ``python -m harness.compose_file compose/``.
+Regenerate: ``python -m harness.backends.docker.compose compose/ [--topology T]``.
 
-Inside the project's network every service listens on :data:`SERVICE_PORT`
-(``DOMINO_HOST=0.0.0.0``, ``DOMINO_PORT``) under its own name, and every
-call between services goes to ``toxiproxy:<listener port>``. Only
-Toxiproxy's API and the client edge's listener are published, on 127.0.0.1.
+Inside the project's network every service listens on its
+``container_port`` under its own name, and every call between services goes
+to ``toxiproxy:<listener port>``. Only Toxiproxy's API and the client edge's
+listener are published, on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from typing import Any
 
 import yaml
 
-from harness.topology import BANK_TOPOLOGY, Edge, Service, Topology
+from harness.backends.assembly import (
+    RunPlan,
+    plan_run,
+    render_command,
+    service_environment,
+    service_values,
+)
+from harness.topology import Edge, Service, Topology
 from harness.toxiproxy.binary import TOXIPROXY_VERSION
 
 __all__ = [
@@ -38,17 +45,15 @@ __all__ = [
     "LABEL_OWNER",
     "LABEL_RUN",
     "SERVICES_IMAGE",
-    "SERVICE_PORT",
     "TOXIPROXY_API_PORT",
     "TOXIPROXY_CONFIG_NAME",
     "TOXIPROXY_HOST",
     "TOXIPROXY_IMAGE",
     "EdgeListener",
     "compose_yaml",
+    "container_environment",
     "edge_listeners",
     "service_command",
-    "service_environment",
-    "service_healthcheck",
     "toxiproxy_command",
     "toxiproxy_config",
     "toxiproxy_config_json",
@@ -56,12 +61,10 @@ __all__ = [
     "write_compose_files",
 ]
 
-#: The services' image, built by ``docker/build-images.sh`` (one image, four services).
+#: The bank's services' image, built by ``docker/build-images.sh`` (one image, four services).
 SERVICES_IMAGE = "domino/services:0.1.0"
 #: Upstream Toxiproxy's image; the air-gapped build produces the same tag locally.
 TOXIPROXY_IMAGE = f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}"
-#: The port every service listens on inside its container.
-SERVICE_PORT = 8000
 #: Toxiproxy's API port inside its container.
 TOXIPROXY_API_PORT = 8474
 #: The host name Toxiproxy has on the project's network.
@@ -70,6 +73,8 @@ TOXIPROXY_HOST = "toxiproxy"
 _FIRST_EDGE_PORT = 9001
 #: Where the services keep their data inside a container.
 _DATA_DIR = "/data"
+#: Services listen on every address of their container, on the project's network.
+BIND_HOST = "0.0.0.0"  # noqa: S104 - inside the container, on the project's network
 
 #: Every container and network Domino creates carries this label ("true").
 LABEL_MANAGED = "domino.managed"
@@ -94,6 +99,7 @@ class EdgeListener:
 
     edge: Edge
     port: int
+    target_port: int
 
     @property
     def listen(self) -> str:
@@ -102,7 +108,7 @@ class EdgeListener:
 
     @property
     def upstream(self) -> str:
-        return f"{self.edge.target}:{SERVICE_PORT}"
+        return f"{self.edge.target}:{self.target_port}"
 
     @property
     def url(self) -> str:
@@ -113,42 +119,43 @@ class EdgeListener:
 def edge_listeners(topology: Topology) -> dict[str, EdgeListener]:
     """Each edge's listener, by edge name, with ports in topology order."""
     return {
-        edge.name: EdgeListener(edge, _FIRST_EDGE_PORT + index)
+        edge.name: EdgeListener(
+            edge, _FIRST_EDGE_PORT + index, topology.service(edge.target).container_port
+        )
         for index, edge in enumerate(topology.edges)
     }
 
 
-def service_command(service: Service) -> list[str]:
-    """The command a service's container runs."""
-    return ["python3", "-m", service.module]
+def _values(topology: Topology, service: Service) -> dict[str, str]:
+    return service_values(
+        topology,
+        service,
+        port=service.container_port,
+        bind_host=BIND_HOST,
+        data_dir=f"{_DATA_DIR}/{service.name}",
+    )
 
 
-def service_environment(topology: Topology, service: str) -> dict[str, str]:
-    """The environment that configures ``service`` in a container (see services/kit/config).
-
-    Profile, knobs and secrets are not included: they belong to each run.
-    """
-    listeners = edge_listeners(topology)
-    env = {
-        "DOMINO_SERVICE": service,
-        "DOMINO_HOST": "0.0.0.0",  # noqa: S104 - inside the container, on the project's network
-        "DOMINO_PORT": str(SERVICE_PORT),
-        "DOMINO_DATA_DIR": f"{_DATA_DIR}/{service}",
-    }
-    for dep in topology.dependencies_of(service):
-        env[f"DOMINO_DEP_{dep.target.upper()}"] = listeners[dep.name].url
-        env[f"DOMINO_EDGE_{dep.target.upper()}"] = dep.name
-    return env
+def service_command(topology: Topology, service: Service) -> list[str] | None:
+    """The command a service's container runs (None: the image's own)."""
+    if service.container_command is None:
+        return None
+    return render_command(
+        service.container_command, _values(topology, service), where=f"service {service.name}"
+    )
 
 
-def _probe(url: str) -> str:
-    # The services image has Python but no curl; a failed urlopen raises, exit 1.
-    return f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
+def container_environment(plan: RunPlan, service: Service) -> dict[str, str]:
+    """The environment of ``service``'s container: its own, the profile's, the adapter's,
+    and each outgoing edge pointing at ``toxiproxy:<listener port>``."""
+    listeners = edge_listeners(plan.topology)
 
+    def address(edge: Edge) -> tuple[str, int]:
+        return TOXIPROXY_HOST, listeners[edge.name].port
 
-def service_healthcheck(service: Service) -> list[str]:
-    """A container health check command for ``service`` (exec form)."""
-    return ["CMD", "python3", "-c", _probe(f"http://127.0.0.1:{SERVICE_PORT}{service.health_path}")]
+    return service_environment(
+        plan, service, _values(plan.topology, service), edge_address=address, inherit=False
+    )
 
 
 def toxiproxy_healthcheck() -> list[str]:
@@ -193,7 +200,14 @@ def _labels() -> dict[str, str]:
 
 
 def compose_document(topology: Topology) -> dict[str, Any]:
-    """The Compose file as data (see :func:`compose_yaml`)."""
+    """The Compose file as data (see :func:`compose_yaml`).
+
+    Values that belong to each run (the adapter's environment: the bank's
+    profile, knobs and secrets) become ``${NAME:-}`` variables the user sets.
+    """
+    plan = plan_run(topology, None, None)
+    defaults = plan.adapter.compose_defaults
+    run_values = {key: f"${{{key}:-{defaults.get(key, '')}}}" for key in plan.preparation.env}
     entry = edge_listeners(topology)[topology.entry_edge.name]
     services: dict[str, Any] = {
         TOXIPROXY_HOST: {
@@ -209,26 +223,29 @@ def compose_document(topology: Topology) -> dict[str, Any]:
         }
     }
     for service in topology.services:
-        env = service_environment(topology, service.name)
-        env.update(
-            {
-                "DOMINO_PROFILE": "${DOMINO_PROFILE:-fragile}",
-                "DOMINO_KNOBS": "${DOMINO_KNOBS:-}",
-                "DOMINO_ADMIN_TOKEN": "${DOMINO_ADMIN_TOKEN:-}",
-                "DOMINO_TOKEN_SECRET": "${DOMINO_TOKEN_SECRET:-domino-dev-secret}",
-            }
-        )
-        # Start a service once Toxiproxy and everything it calls are healthy, so
+        if service.image is None:
+            continue
+        env = container_environment(plan, service)
+        env.update({k: v for k, v in run_values.items() if k in env})
+        # Start a service once Toxiproxy and everything it calls are up, so
         # `up` returns a stack whose entry service can already answer.
         needs = [TOXIPROXY_HOST] + [e.target for e in topology.dependencies_of(service.name)]
-        services[service.name] = {
-            "image": SERVICES_IMAGE,
-            "command": service_command(service),
-            "environment": env,
-            "depends_on": {name: {"condition": "service_healthy"} for name in needs},
-            "healthcheck": _compose_healthcheck(service_healthcheck(service)),
-            "labels": _labels(),
+        healthy = {TOXIPROXY_HOST} | {
+            s.name for s in topology.services if s.container_healthcheck is not None
         }
+        container: dict[str, Any] = {"image": service.image}
+        command = service_command(topology, service)
+        if command is not None:
+            container["command"] = command
+        container["environment"] = env
+        container["depends_on"] = {
+            name: {"condition": "service_healthy" if name in healthy else "service_started"}
+            for name in needs
+        }
+        if service.container_healthcheck is not None:
+            container["healthcheck"] = _compose_healthcheck(["CMD", *service.container_healthcheck])
+        container["labels"] = _labels()
+        services[service.name] = container
     return {
         "services": services,
         "networks": {"default": {"labels": _labels()}},
@@ -236,12 +253,11 @@ def compose_document(topology: Topology) -> dict[str, Any]:
 
 
 _HEADER = """\
-# Generated from the {name!r} topology by harness/compose_file.py; do not edit.
-# Regenerate: python -m harness.compose_file compose/
-# (tests/docker/test_compose_file.py fails when this file and the topology differ.)
+# Generated from the {name!r} topology by harness/backends/docker/compose.py; do not edit.
+# Regenerate: python -m harness.backends.docker.compose FOLDER --topology {name}
 #
 # Images: {toxiproxy} and {services}; on machines without a
-# container registry, build both with docker/build-images.sh (docs/docker.md).
+# container registry, build them without one (docs/docker.md).
 # Only Toxiproxy's API and the client->{entry} edge are published, on 127.0.0.1:
 #   DOMINO_TOXIPROXY_PORT (default {api_port}) and DOMINO_ENTRY_PORT (default 8080).
 """
@@ -254,12 +270,13 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
-def compose_yaml(topology: Topology = BANK_TOPOLOGY) -> str:
-    """The text of ``compose/docker-compose.yml`` for ``topology``."""
+def compose_yaml(topology: Topology) -> str:
+    """The text of a Compose file (the bank's: ``compose/docker-compose.yml``) for ``topology``."""
+    images = sorted({s.image for s in topology.services if s.image})
     header = _HEADER.format(
         name=topology.name,
         toxiproxy=TOXIPROXY_IMAGE,
-        services=SERVICES_IMAGE,
+        services=", ".join(images),
         entry=topology.entry_service,
         api_port=TOXIPROXY_API_PORT,
     )
@@ -273,7 +290,7 @@ def compose_yaml(topology: Topology = BANK_TOPOLOGY) -> str:
     return header + body
 
 
-def write_compose_files(folder: Path, topology: Topology = BANK_TOPOLOGY) -> list[Path]:
+def write_compose_files(folder: Path, topology: Topology) -> list[Path]:
     """Write ``docker-compose.yml`` and ``toxiproxy.json`` into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -288,14 +305,17 @@ def write_compose_files(folder: Path, topology: Topology = BANK_TOPOLOGY) -> lis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m harness.compose_file FOLDER``: regenerate the committed Compose files."""
+    """``python -m harness.backends.docker.compose FOLDER``: write a topology's Compose files."""
+    from harness.library import find_topology
+
     parser = argparse.ArgumentParser(
-        prog="python -m harness.compose_file",
-        description="Write docker-compose.yml and toxiproxy.json for the bank topology.",
+        prog="python -m harness.backends.docker.compose",
+        description="Write docker-compose.yml and toxiproxy.json for a topology (default: bank).",
     )
     parser.add_argument("folder", type=Path, help="where to write them, e.g. compose/")
+    parser.add_argument("--topology", default="bank", help="a shipped system or a domino.yaml")
     args = parser.parse_args(argv)
-    for path in write_compose_files(args.folder):
+    for path in write_compose_files(args.folder, find_topology(args.topology)):
         sys.stdout.write(f"wrote {path}\n")
     return 0
 

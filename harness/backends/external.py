@@ -1,0 +1,139 @@
+"""The external backend: services already running; Domino starts only Toxiproxy.
+
+For a staging system that someone else runs: every service has a ``url``
+in the topology file and every edge a fixed ``listen`` address, where
+Toxiproxy listens for that edge. The services must be configured (once, by
+their owners) to call each other through those listeners; the stack's
+``dependency_settings`` say exactly what each setting must be, and ``domino
+up`` prints them. Domino checks that every service answers by its readiness
+strategy, faults edges, and never starts, stops or restarts a service it did
+not start: process faults are refused. Every service URL must pass the
+target allow-list (loopback, or ``DOMINO_ALLOW_TARGETS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.backends.assembly import assemble_stack, plan_run
+from harness.backends.local import _remove_run_dir, _start_toxiproxy
+from harness.errors import UsageError
+from harness.home import domino_home
+from harness.network_safety import check_target
+from harness.processes import ManagedProcess
+from harness.readiness import wait_ready
+from harness.runstate import RunRecord, reconcile
+from harness.stack import EdgeEndpoint, Stack
+from harness.templates import render
+from harness.topology import Topology
+from harness.toxiproxy.binary import find_toxiproxy
+
+__all__ = ["dependency_settings", "external_stack"]
+
+_TOXIPROXY_READY_S = 15.0
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+def dependency_settings(topology: Topology) -> dict[str, dict[str, str]]:
+    """For each service, the environment it must run with so its calls cross Toxiproxy."""
+    settings: dict[str, dict[str, str]] = {}
+    for edge in topology.edges:
+        if not edge.env or edge.listen is None:
+            continue
+        host, _, port = edge.listen.rpartition(":")
+        values = {"host": host, "port": port, "edge": edge.name}
+        settings.setdefault(edge.source, {}).update(
+            {name: render(template, values) for name, template in edge.env.items()}
+        )
+    return settings
+
+
+def _check(topology: Topology) -> None:
+    no_url = [s.name for s in topology.services if not s.url]
+    if no_url:
+        raise UsageError(
+            f"the external backend needs a url for every service; {', '.join(no_url)} has none "
+            "(add `url: http://HOST:PORT` where it already runs)"
+        )
+    no_listen = [e.name for e in topology.edges if not e.listen]
+    if no_listen:
+        raise UsageError(
+            "the external backend needs a fixed listen address for every edge (the running "
+            f"services are configured to call it); {', '.join(no_listen)} has none "
+            "(add `listen: 127.0.0.1:PORT`)"
+        )
+    for service in topology.services:
+        assert service.url is not None
+        check_target(service.url)
+
+
+@contextmanager
+def external_stack(
+    topology: Topology,
+    *,
+    profile: str | None = None,
+    knobs: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    toxiproxy_bin: str | Path | None = None,
+) -> Iterator[Stack]:
+    """Toxiproxy in front of services that already run; only Toxiproxy is stopped on exit."""
+    say = progress or (lambda _msg: None)
+    _check(topology)
+    plan = plan_run(topology, profile, knobs)
+    reconcile("external", extra_cleanup=_remove_run_dir)
+    binary = find_toxiproxy(toxiproxy_bin)
+    run_dir = domino_home() / "external" / f"run-{id(plan)}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = RunRecord("external", extra={"run_dir": str(run_dir)})
+    record.save()
+    toxiproxy: ManagedProcess | None = None
+    stack: Stack | None = None
+    try:
+        direct = {s.name: str(s.url).rstrip("/") for s in topology.services}
+        for service in topology.services:
+            say(f"checking {service.name} at {direct[service.name]}")
+            wait_ready(
+                service.ready,
+                base_url=direct[service.name],
+                what=f"service {service.name} (already running, external)",
+                abort=lambda: None,
+                logs=lambda: "Domino did not start it: check it where it runs",
+            )
+        say("starting Toxiproxy")
+        toxiproxy, client = _start_toxiproxy(binary, run_dir, record, _TOXIPROXY_READY_S)
+        edges: dict[str, EdgeEndpoint] = {}
+        for edge in topology.edges:
+            assert edge.listen is not None
+            upstream = _host_port(direct[edge.target])
+            proxy = client.create_proxy(edge.proxy_name, upstream, edge.listen)
+            edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
+        hosts = tuple(sorted({urlsplit(u).hostname or "" for u in direct.values()}))
+        stack = assemble_stack(
+            plan,
+            backend="external",
+            toxiproxy=client,
+            services=direct,
+            edges=edges,
+            allowed_hosts=hosts,
+            extra={"dependency_settings": dependency_settings(topology)},
+        )
+        say("Toxiproxy is in front of the running services")
+        yield stack
+    finally:
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                stack.reset()  # leave the running services as they were found
+            stack.injector.control.close()
+        if toxiproxy is not None:
+            toxiproxy.stop()
+        _remove_run_dir(record)
+        record.discard()
