@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from harness.attach import live_stacks
 from harness.backends import BACKENDS, start_stack
@@ -341,6 +341,109 @@ def cmd_import_compose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _csv(text: str | None) -> list[str] | None:
+    return [item.strip() for item in text.split(",") if item.strip()] if text else None
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness.explore.cells import parse_shard
+    from harness.explore.matrix import run_matrix
+    from harness.explore.report import render_heatmap, write_matrix_reports
+
+    if args.workers < 1 or args.workers > 8:
+        raise UsageError(f"--workers takes 1 to 8, got {args.workers}")
+    shard = parse_shard(args.shard) if args.shard else None
+    topology = _topology(args)
+
+    def progress(done: int, total: int, cell: object) -> None:
+        from harness.explore.matrix import CellResult
+
+        assert isinstance(cell, CellResult)
+        extra = f" ({', '.join(cell.violations)})" if cell.violations else ""
+        _say(f"cell {done}/{total} {cell.id}: {cell.outcome}{extra}")
+
+    options = {"toxiproxy_bin": args.toxiproxy_bin} if args.toxiproxy_bin else {}
+    result = run_matrix(
+        topology,
+        profile=args.profile,
+        backend=args.backend,
+        edges=_csv(args.edges),
+        kinds=_csv(args.faults),
+        workers=args.workers,
+        shard=shard,
+        prune=not args.no_prune,
+        knobs=parse_knob_args(args.knob),
+        progress=progress,
+        say=_say,
+        stack_options=options,
+    )
+    if args.observe or args.strict:
+        result.extra["observed_note"] = "see `domino matrix --observe` output above"
+    print(render_heatmap(result))
+    folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"
+    paths = write_matrix_reports(result, folder)
+    print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+    return {"violation": EXIT_FAILED, "inconclusive": EXIT_STACK}.get(result.outcome, EXIT_OK)
+
+
+def cmd_report_merge(args: argparse.Namespace) -> int:
+    from harness.explore.report import (
+        load_matrix,
+        merge_matrices,
+        render_heatmap,
+        write_matrix_reports,
+    )
+
+    merged = merge_matrices([load_matrix(Path(d)) for d in args.folders])
+    print(render_heatmap(merged))
+    paths = write_matrix_reports(merged, Path(args.out))
+    print(f"\n  merged {len(args.folders)} reports: {paths['html']}  {paths['json']}")
+    missing = merged.planned - len(merged.cells)
+    if missing:
+        _say(f"{missing} of {merged.planned} planned cells are in none of the reports")
+    return {"violation": EXIT_FAILED, "inconclusive": EXIT_STACK}.get(merged.outcome, EXIT_OK)
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from harness.loadgen.command import run as run_load_command
+
+    return run_load_command(args)
+
+
+def _add_explore_parsers(sub: Any) -> None:
+    """``domino matrix``, ``domino report merge`` and ``domino load``."""
+    matrix = sub.add_parser(
+        "matrix", help="every edge x every fault, every journey judged by its contract"
+    )
+    _add_stack_options(matrix)
+    matrix.add_argument("--edges", metavar="E1,E2", help="only these edges (default: all)")
+    matrix.add_argument(
+        "--faults", metavar="K1,K2", help="only these kinds (default: all; see docs/matrix.md)"
+    )
+    matrix.add_argument("--workers", type=int, default=1, help="stacks running cells at once")
+    matrix.add_argument("--shard", metavar="I/N", help="run a deterministic 1/N of the cells")
+    matrix.add_argument("--no-prune", action="store_true", help="run every cell")
+    matrix.add_argument("--observe", action="store_true", help=argparse.SUPPRESS)
+    matrix.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
+    matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
+    matrix.set_defaults(func=cmd_matrix)
+
+    report = sub.add_parser("report", help="work with reports: merge matrix shards")
+    report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
+    merge = report_sub.add_parser("merge", help="join matrix shard reports into one")
+    merge.add_argument("folders", nargs="+", metavar="DIR")
+    merge.add_argument(
+        "--out", default="reports/matrix-merged", help="default: reports/matrix-merged"
+    )
+    merge.set_defaults(func=cmd_report_merge)
+
+    load = sub.add_parser("load", help="open-loop load against a running stack, bounded")
+    from harness.loadgen.command import add_arguments as add_load_arguments
+
+    add_load_arguments(load)
+    load.set_defaults(func=cmd_load)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -405,6 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
             action.help = "profile(s) to run: spec (each spec's own list, default), all, or one"
     run.add_argument("--report", metavar="DIR", help="report folder (default reports/ID)")
     run.set_defaults(func=cmd_run)
+
+    _add_explore_parsers(sub)
 
     toxi = sub.add_parser("toxiproxy", help="find or install toxiproxy-server")
     toxi.add_argument("action", choices=("install", "where"))

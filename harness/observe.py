@@ -8,7 +8,6 @@ user — and every call has a client timeout, so nothing runs on by itself.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Iterable
@@ -45,7 +44,7 @@ class Observer:
         self._stack = stack
         check_target(stack.entry_url, extra_allowed=stack.allowed_hosts)
         # The adapter's users, taken in turn (the bank: its seeded virtual customers).
-        self._users = itertools.cycle(stack.adapter.users(stack.topology))
+        self._users = stack.adapter.users(stack.topology)
         self._loads = tuple(loads)
         self._timeout_s = client_timeout_s
         self._max_calls = max_calls_per_user

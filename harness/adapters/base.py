@@ -16,7 +16,7 @@ adapters register by name in :mod:`harness.adapters.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -108,8 +108,12 @@ class SystemAdapter(Protocol):
         """Check ``profile`` and ``knobs`` (UsageError if invalid) and say what they mean."""
         ...
 
-    def users(self, topology: Topology) -> tuple[User, ...]:
-        """The users virtual users act as, taken in turn."""
+    def users(self, topology: Topology) -> Iterator[User]:
+        """The users virtual users act as, one per virtual user, endlessly.
+
+        Shared across runs in one process, so that runs on one stack do not
+        reuse (and drain) the same users while others are fresh.
+        """
         ...
 
     def person(self, topology: Topology) -> User:

@@ -10,7 +10,8 @@ ones, which work on every system. Profiles are the topology file's own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.adapters.base import Answer, Preparation, SystemControl
@@ -70,13 +71,17 @@ class HttpAdapter:
             )
         return Preparation()
 
-    def users(self, topology: Topology) -> tuple[User, ...]:
+    def users(self, topology: Topology) -> Iterator[User]:
+        return itertools.cycle(self._users(topology))
+
+    def person(self, topology: Topology) -> User:
+        return self._users(topology)[0]
+
+    @staticmethod
+    def _users(topology: Topology) -> tuple[User, ...]:
         from harness.topology import User
 
         return topology.users or (User("anonymous"),)
-
-    def person(self, topology: Topology) -> User:
-        return self.users(topology)[0]
 
     def read_answer(self, journey: Journey, status: int, payload: Any) -> Answer:
         if journey.accepts(status):

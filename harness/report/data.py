@@ -1,4 +1,9 @@
-"""The report data: one JSON-ready dict for a set of runs, and writing every format."""
+"""The report data: one JSON-ready dict for a set of runs, and writing every format.
+
+Everything a renderer shows is decided here, from the run's typed values (the
+blast radius included: :mod:`harness.report.blast`), and turned into plain data
+only on the way out, so the renderers format and never judge.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.experiment import RunResult
+from harness.report.blast import blast_radius_of
 
 __all__ = ["overall_outcome", "report_data", "run_data", "write_reports"]
 
@@ -82,6 +88,7 @@ def run_data(result: RunResult) -> dict[str, Any]:
             for (code, journey, origin), count in sorted(codes.items())
         ],
         "service_invariants": result.service_invariants,
+        "blast_radius": blast_radius_of(result).as_dict(),
     }
 
 
@@ -95,6 +102,7 @@ def overall_outcome(runs: Sequence[dict[str, Any]]) -> str:
 
 
 def report_data(results: Sequence[RunResult]) -> dict[str, Any]:
+    """The report data for a set of runs: what ``report.json`` holds and every format renders."""
     runs = [run_data(r) for r in results]
     return {
         "format": REPORT_FORMAT,

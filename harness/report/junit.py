@@ -9,6 +9,7 @@ __all__ = ["render_junit"]
 
 
 def render_junit(data: dict[str, Any]) -> str:
+    """The report data as JUnit XML: a suite per run, a case per check (inconclusive fails)."""
     suites = ET.Element("testsuites", name="domino")
     total = failures = skipped = 0
     for run in data["runs"]:

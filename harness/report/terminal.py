@@ -18,6 +18,7 @@ def _dots(name: str, width: int = 44) -> str:
 
 
 def render_summary(data: dict[str, Any]) -> str:
+    """The report data as the terminal summary: verdicts first, then latency percentiles."""
     good, bad = _marks()
     out: list[str] = []
     for run in data["runs"]:

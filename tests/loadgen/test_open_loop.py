@@ -67,7 +67,7 @@ def test_arrivals_follow_the_schedule_while_the_server_is_slow(server: ServerPro
     assert len(times) == 150
     assert (len(times) - 1) / (times[-1] - times[0]) == pytest.approx(50, rel=RATE_TOLERANCE)
     # every answer took the server's 200 ms, measured from the intended send
-    assert 200 <= result.latency.p50_ms < 260
+    assert 200 <= result.latency.p50_ms < 300, result.latency
     assert result.lag.p99_ms < plan.lag_bound_p99_ms
     # about 10 in flight (50/s x 0.2 s): the engine did not wait for answers
     assert max(s.in_flight for s in result.series) >= 9

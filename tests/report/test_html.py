@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from harness.report.blast import blast_radius_from_run
 from harness.report.html import render_html
 from tests.report.markup import Node, parse
+from tests.report.samples import with_second_fault_and_failures
 
 HOSTILE = "<script>alert(1)</script>"
 #: Breaks out of a double-quoted attribute if it is not escaped.
@@ -53,25 +55,6 @@ def _phase_lines(plot: Node) -> dict[float, float]:
         assert seconds, line.text
         lines[float(seconds.group(1))] = float(line.attrs["x1"])
     return lines
-
-
-def _with_second_fault_and_failures(data: dict[str, Any]) -> dict[str, Any]:
-    """The hardened run with a second faulted place (bank->card, 5-8 s) failing login."""
-    run = data["runs"][1]
-    run["faults"].append(
-        {
-            "description": "latency(edge='bank->card', latency_ms=3000)",
-            "kind": "latency",
-            "target": "bank->card",
-            "applied_s": 5.0,
-            "removed_s": 8.0,
-            "touched": True,
-            "evidence": "bank->card: 100 bytes",
-        }
-    )
-    failures = [[5.0 + i * 0.2, 3000.0, False, "NT004"] for i in range(10)]
-    run["timeseries"]["login"] = sorted(run["timeseries"]["login"] + failures)
-    return data
 
 
 # --- the page as a whole --------------------------------------------------------------------
@@ -262,24 +245,54 @@ def test_blast_radius_one_faulted_place_shows_each_journeys_fault_verdict(
     assert cells == {"login": ["healthy"], "balance": ["healthy"], "card-tab": ["degraded"]}
 
 
-def test_blast_radius_several_places_judge_each_fault_window(sample: dict[str, Any]) -> None:
-    section = _runs(_page(_with_second_fault_and_failures(sample)))[1]
-    heads, cells = _matrix(section)
-    assert heads == ["card->pay", "bank->card"]
-    # Login failed with opaque NT004 while bank->card was slow; balance never noticed;
-    # card-tab kept degrading honestly (CD001) in both windows.
-    assert cells == {
-        "login": ["failed", "failed"],
-        "balance": ["healthy", "healthy"],
-        "card-tab": ["degraded", "degraded"],
-    }
+def test_blast_radius_shows_exactly_the_cells_of_the_data(sample: dict[str, Any]) -> None:
+    run = with_second_fault_and_failures(sample)["runs"][1]
+    run["blast_radius"] = blast_radius_from_run(run).as_dict()
+    blast = run["blast_radius"]
+    section = _runs(_page(sample))[1]
+    heads, _ = _matrix(section)
+    assert heads == [p["target"] for p in blast["places"]] == ["card->pay", "bank->card"]
+    rows = section.find("table", "blast").find("tbody").find_all("tr")
+    assert [tr.find("th").text for tr in rows] == blast["journeys"]
+    for index, tr in enumerate(rows):
+        for td, place in zip(tr.find_all("td"), blast["places"], strict=True):
+            cell = place["cells"][index]
+            assert cell["journey"] == blast["journeys"][index]
+            assert f"v-{cell['verdict']}" in td.classes
+            assert td.attrs["title"] == cell["detail"]
+            assert td.find("small").text == cell["detail"].split(";")[0]
     assert "each cell judges the calls that started while that place was faulted" in section.text
 
 
-def test_blast_radius_marks_a_fault_that_never_touched_traffic(sample: dict[str, Any]) -> None:
-    sample["runs"][0]["faults"][0]["touched"] = False
+def test_blast_radius_is_read_from_the_data_never_judged_again(sample: dict[str, Any]) -> None:
+    # A second fault and failures, but the data's blast radius left as it was: the page
+    # must show that, not judge the new fault's window itself.
+    run = with_second_fault_and_failures(sample)["runs"][1]
+    run["blast_radius"]["places"][0]["cells"][1] = {
+        "journey": "balance",
+        "verdict": "failed",
+        "detail": "as the data says; and why",
+    }
+    section = _runs(_page(sample))[1]
+    heads, cells = _matrix(section)
+    assert heads == ["card->pay"]
+    assert cells == {"login": ["healthy"], "balance": ["failed"], "card-tab": ["degraded"]}
+    assert "as the data says" in section.find("table", "blast").text
+    assert "Each cell is the journey's verdict for the fault phase." in section.text
+
+
+def test_blast_radius_marks_a_place_that_never_touched_traffic(sample: dict[str, Any]) -> None:
+    assert "never touched" not in _runs(_page(sample))[0].find("table", "blast").text
+    sample["runs"][0]["blast_radius"]["places"][0]["touched"] = False
     table = _runs(_page(sample))[0].find("table", "blast")
     assert "never touched traffic" in table.find("thead").text
+
+
+def test_report_data_without_a_blast_radius_says_so(sample: dict[str, Any]) -> None:
+    del sample["runs"][0]["blast_radius"]
+    section = _runs(_page(sample))[0]
+    assert section.find_all("table", "blast") == []
+    assert "holds no blast radius" in section.text
 
 
 # --- the plots ------------------------------------------------------------------------------
@@ -310,7 +323,7 @@ def test_degraded_answers_are_marked_with_their_code(sample: dict[str, Any]) -> 
 
 
 def test_failed_calls_are_red_crosses(sample: dict[str, Any]) -> None:
-    login = _plots(_runs(_page(_with_second_fault_and_failures(sample)))[1])["login"]
+    login = _plots(_runs(_page(with_second_fault_and_failures(sample)))[1])["login"]
     crosses = login.find_all("path", "pt-fail")
     assert len(crosses) == 10
     assert all("failed" in c.text and "code NT004" in c.text for c in crosses)
@@ -437,6 +450,8 @@ def test_hostile_text_is_escaped_everywhere(sample: dict[str, Any]) -> None:
             if j["journey"] == "login":
                 j["journey"] = HOSTILE_ATTR
     run["timeseries"][HOSTILE_ATTR] = run["timeseries"].pop("login")
+    # The blast radius carries the place and journey names too.
+    run["blast_radius"] = blast_radius_from_run(run).as_dict()
 
     page = render_html(sample)
     assert HOSTILE not in page
@@ -447,6 +462,9 @@ def test_hostile_text_is_escaped_everywhere(sample: dict[str, Any]) -> None:
     section = _runs(root)[1]
     assert section.find("p", "incident-title").text == HOSTILE
     assert HOSTILE_ATTR in _plots(section)  # the attribute value survived intact
+    blast = section.find("table", "blast")
+    assert HOSTILE_ATTR in blast.find("thead").text
+    assert HOSTILE_ATTR in [th.text for th in blast.find("tbody").find_all("th")]
     assert section.find("text", "fault-label").text == f"F1: {HOSTILE}"
     links = [a.attrs["href"] for a in section.find_all("a")]
     assert links == ["https://example.invalid/" + HOSTILE_ATTR]
@@ -460,8 +478,10 @@ def test_unknown_verdict_and_outcome_values_do_not_shape_the_markup(
     run = sample["runs"][0]
     run["verdict"]["outcome"] = 'x" onclick="alert(3)'
     run["verdict"]["journeys"]["during"][0]["verdict"] = "<b>odd</b>"
+    run["blast_radius"]["places"][0]["cells"][0]["verdict"] = "<b>odd</b>"
     root = _page(sample)
     assert not any(k.startswith("on") for n in root.walk() for k in n.attrs)
     assert root.find_all("b") == []
     section = _runs(root)[0]
     assert "o-border-unknown" in section.classes
+    assert _matrix(section)[1]["login"] == ["unknown"]

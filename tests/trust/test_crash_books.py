@@ -1,6 +1,7 @@
 """A service SIGKILLed in the middle of transfers and payments keeps the books.
 
-Six clients (threads, for two customers) send keyed transfers through ``client->bank`` and keyed
+Concurrent clients (threads: six for two customers, two when card is the
+target) send keyed transfers through ``client->bank`` and keyed
 payments (captured when the amount is even) through the ``bank->pay`` and
 ``card->pay`` proxies, plus a few remittances; while they do, ``Crash`` kills
 bank, card or pay (SIGKILL: no shutdown hook runs) and restarts it on the
@@ -17,7 +18,8 @@ savings enrolment (bank -> card -> pay for its rate) tried while card is down
 fails with CD001 having moved nothing, and is applied once when retried.
 
 Seeded customers used only here: c0071-c0073 (bank), c0074-c0076 (card),
-c0077-c0079 (pay); the third of each set only receives transfers.
+c0077-c0079 (pay); the third of each set receives the transfers (for card,
+all three also enrol, one per crash).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,11 +283,11 @@ class BankAdapter(HttpAdapter):
         }
         return Preparation(settings=values, env=env, secrets={"admin_token": admin_token})
 
-    def users(self, topology: Topology) -> tuple[User, ...]:
+    def users(self, topology: Topology) -> Iterator[User]:
         ids = virtual_user_ids()
-        start = next(_next_customer) % len(ids)
-        ordered = ids[start:] + ids[:start]
-        return tuple(User(i, password_of(i)) for i in ordered)
+        while True:
+            customer = ids[next(_next_customer) % len(ids)]
+            yield User(customer, password_of(customer))
 
     def person(self, topology: Topology) -> User:
         return User("c0001", password_of("c0001"))

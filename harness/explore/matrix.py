@@ -1,0 +1,430 @@
+"""The blast-radius matrix: every cell run with every journey watching, and judged by contract.
+
+Each cell is a short run (:func:`harness.experiment.run_incident`): every
+journey of the topology is taken by one virtual user through a steady state,
+the cell's fault held, and recovery. A journey's verdict during the fault is
+checked against its contract: failing or leaving its SLO because of a fault
+outside its ``hard`` dependencies is a **cascade violation**; failing on a
+hard dependency is expected; an honest degradation is containment. A cell
+whose steady state was not healthy, or whose fault touched no traffic, is
+**inconclusive**, never a pass.
+
+Pruning (on unless ``--no-prune``): a cell on an edge whose source service is
+reached only through one parent edge is skipped when every cell already run
+on that parent was contained. The assumption, stated in every report: a
+fault below a service reaches that service's callers only as some failure of
+the service's own answers (refused, slow, hanging, reset, cut short, 5xx),
+and the parent's cells tried each of those on the very edge the callers
+use. Skipped cells are counted and reported as ``pruned``, never as passes.
+
+``workers`` stacks run cells at once (own ports, proxies and data);
+``shard`` runs a deterministic part of the cells (see :mod:`.cells`);
+sharded runs do not prune, so shards always add up to the full matrix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.backends import start_stack
+from harness.experiment import RunResult, run_incident
+from harness.explore.attribution import Attribution, attribute
+from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
+from harness.spec import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.stack import Stack
+from harness.topology import CLIENT, Topology
+
+__all__ = [
+    "PRUNING_ASSUMPTION",
+    "CellResult",
+    "JourneyCell",
+    "MatrixResult",
+    "MatrixTimings",
+    "caller_deadlines_ms",
+    "run_matrix",
+]
+
+PRUNING_ASSUMPTION = (
+    "a fault below a service reaches that service's callers only as a failure of the "
+    "service's own answers (refused, slow, hanging, reset, cut short, 5xx); when every such "
+    "failure on the only edge into the service was contained, faults below it are too"
+)
+
+CellOutcome = Literal["contained", "violation", "inconclusive", "pruned"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixTimings:
+    """Seconds of each phase of one cell (the cell's physical floor is their sum)."""
+
+    steady_s: float = 1.5
+    hold_s: float = 3.0
+    recovery_s: float = 1.5
+    client_timeout_s: float = 10.0
+    think_ms: int = 50
+
+    @property
+    def floor_s(self) -> float:
+        return self.steady_s + self.hold_s + self.recovery_s
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyCell:
+    """One journey's verdict in one cell, and what its contract says of it."""
+
+    journey: str
+    verdict: str
+    reason: str
+    hard: bool
+    violation: bool
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell: its outcome, each journey's verdict, the evidence and the attributions."""
+
+    id: str
+    edge: str
+    kind: str
+    fault: str
+    outcome: CellOutcome
+    journeys: tuple[JourneyCell, ...] = ()
+    touched: bool = False
+    evidence: str = ""
+    reasons: tuple[str, ...] = ()
+    attributions: tuple[Attribution, ...] = ()
+    duration_s: float = 0.0
+
+    @property
+    def violations(self) -> list[str]:
+        return [j.journey for j in self.journeys if j.violation]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "edge": self.edge,
+            "kind": self.kind,
+            "fault": self.fault,
+            "outcome": self.outcome,
+            "journeys": [
+                {
+                    "journey": j.journey,
+                    "verdict": j.verdict,
+                    "reason": j.reason,
+                    "hard": j.hard,
+                    "violation": j.violation,
+                }
+                for j in self.journeys
+            ],
+            "touched": self.touched,
+            "evidence": self.evidence,
+            "reasons": list(self.reasons),
+            "attributions": [a.as_dict() for a in self.attributions],
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CellResult:
+        return cls(
+            id=str(raw["id"]),
+            edge=str(raw["edge"]),
+            kind=str(raw["kind"]),
+            fault=str(raw["fault"]),
+            outcome=raw["outcome"],
+            journeys=tuple(JourneyCell(**j) for j in raw.get("journeys", [])),
+            touched=bool(raw.get("touched")),
+            evidence=str(raw.get("evidence", "")),
+            reasons=tuple(raw.get("reasons", ())),
+            attributions=tuple(Attribution.from_dict(a) for a in raw.get("attributions", [])),
+            duration_s=float(raw.get("duration_s", 0.0)),
+        )
+
+
+@dataclass
+class MatrixResult:
+    """A whole matrix (or one shard of it)."""
+
+    topology: str
+    profile: str
+    backend: str
+    journeys: list[str]
+    cells: list[CellResult]
+    planned: int
+    shard: tuple[int, int] | None = None
+    pruning: bool = True
+    started_at: str = ""
+    duration_s: float = 0.0
+    floor_s: float = 0.0
+    workers: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {c.outcome for c in self.cells}
+        if "violation" in outcomes:
+            return "violation"
+        if "inconclusive" in outcomes:
+            return "inconclusive"
+        return "contained"
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("contained", "violation", "inconclusive", "pruned"), 0)
+        for cell in self.cells:
+            counts[cell.outcome] += 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "domino-matrix",
+            "format": 1,
+            "topology": self.topology,
+            "profile": self.profile,
+            "backend": self.backend,
+            "journeys": list(self.journeys),
+            "outcome": self.outcome,
+            "counts": self.counts(),
+            "planned": self.planned,
+            "shard": list(self.shard) if self.shard else None,
+            "pruning": self.pruning,
+            "pruning_assumption": PRUNING_ASSUMPTION,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "floor_s": round(self.floor_s, 3),
+            "workers": self.workers,
+            "cells": [c.as_dict() for c in self.cells],
+            **self.extra,
+        }
+
+
+def caller_deadlines_ms(stack: Stack) -> dict[str, float]:
+    """The deadline each edge's caller gives one call, where the adapter's settings say it.
+
+    The bank: ``dependency_timeout_s`` for every call between services.
+    """
+    timeout_s = stack.settings.get("dependency_timeout_s")
+    if not isinstance(timeout_s, int | float):
+        return {}
+    return {e.name: float(timeout_s) * 1000 for e in stack.topology.edges if e.source != CLIENT}
+
+
+def _cell_spec(
+    topology: Topology, profile: str, cell: Cell, timings: MatrixTimings
+) -> IncidentSpec:
+    loads = tuple(
+        JourneyLoad(j.name, users=1, think_ms=timings.think_ms, slo=j.slo)
+        for j in topology.journeys
+    )
+    return IncidentSpec(
+        id=f"matrix-{cell.id}",
+        title=f"matrix cell {cell.id}",
+        date=dt.date.today().isoformat(),
+        sources=("domino matrix",),
+        summary=cell.describe(),
+        profiles=(profile,),
+        journeys=loads,
+        background=(),
+        timeline=(FaultStep(cell.fault, 0.0, timings.hold_s),),
+        expect={profile: Expectation({}, {}, {})},
+        steady_state_s=timings.steady_s,
+        recovery_s=timings.recovery_s,
+        client_timeout_s=timings.client_timeout_s,
+        topology=topology,
+    )
+
+
+def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
+    """A finished cell's outcome against every journey's contract."""
+    window = run.faults[0] if run.faults else None
+    touched = bool(window and window.touched)
+    evidence = window.evidence if window else ""
+    if run.verdict.outcome == "inconclusive":
+        return CellResult(
+            cell.id,
+            cell.edge,
+            cell.kind,
+            cell.fault.describe(),
+            "inconclusive",
+            touched=touched,
+            evidence=evidence,
+            reasons=run.verdict.reasons,
+            duration_s=run.duration_s,
+        )
+    journeys = []
+    attributions = []
+    for verdict in run.verdict.during:
+        journey = stack.topology.journey(verdict.journey)
+        hard = any(edge in journey.hard_deps for edge in cell.edges)
+        violation = verdict.verdict == "failed" and not hard
+        journeys.append(
+            JourneyCell(verdict.journey, verdict.verdict, verdict.reason, hard, violation)
+        )
+        if violation:
+            attributions.append(attribute(stack, cell, journey, run))
+    outcome: CellOutcome = "violation" if attributions else "contained"
+    return CellResult(
+        cell.id,
+        cell.edge,
+        cell.kind,
+        cell.fault.describe(),
+        outcome,
+        tuple(journeys),
+        touched,
+        evidence,
+        attributions=tuple(attributions),
+        duration_s=run.duration_s,
+    )
+
+
+def _only_parent(topology: Topology, edge: str) -> str | None:
+    """The one edge into ``edge``'s source, when there is exactly one (else None)."""
+    source = topology.edge(edge).source
+    if source == CLIENT:
+        return None
+    parents = [e.name for e in topology.edges if e.target == source]
+    return parents[0] if len(parents) == 1 else None
+
+
+CellProgress = Callable[[int, int, CellResult], None]
+
+
+def run_matrix(
+    topology: Topology,
+    *,
+    profile: str | None = None,
+    backend: str = "local",
+    edges: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    prune: bool = True,
+    timings: MatrixTimings | None = None,
+    knobs: Mapping[str, Any] | None = None,
+    progress: CellProgress | None = None,
+    say: Callable[[str], None] | None = None,
+    stack_options: Mapping[str, Any] | None = None,
+) -> MatrixResult:
+    """Run the matrix of ``topology`` under ``profile`` and judge every cell."""
+    timings = timings or MatrixTimings()
+    tell = say or (lambda _msg: None)
+    began = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    prune = prune and shard is None
+    with contextlib.ExitStack() as stacks:
+        pool: list[Stack] = []
+        for number in range(max(1, workers)):
+            tell(f"starting stack {number + 1} of {max(1, workers)}")
+            pool.append(
+                stacks.enter_context(
+                    start_stack(
+                        backend,
+                        topology=topology,
+                        profile=profile,
+                        knobs=knobs,
+                        progress=tell,
+                        **dict(stack_options or {}),
+                    )
+                )
+            )
+        first = pool[0]
+        cells = plan_cells(
+            topology,
+            first.injector,
+            deadlines_ms=caller_deadlines_ms(first),
+            edges=edges,
+            kinds=kinds,
+        )
+        planned = len(cells)
+        if shard is not None:
+            cells = select_shard(cells, *shard)
+        results = _run_cells(pool, cells, timings, prune=prune, progress=progress)
+        chosen_profile = first.profile
+        backend_name = first.backend
+    depth = edge_depths(topology)
+    results.sort(key=lambda r: (depth.get(r.edge, 99), r.edge, r.kind))
+    return MatrixResult(
+        topology=topology.name,
+        profile=chosen_profile,
+        backend=backend_name,
+        journeys=[j.name for j in topology.journeys],
+        cells=results,
+        planned=planned,
+        shard=shard,
+        pruning=prune,
+        started_at=started_at,
+        duration_s=time.monotonic() - began,
+        floor_s=sum(timings.floor_s for r in results if r.outcome != "pruned"),
+        workers=max(1, workers),
+    )
+
+
+def _run_cells(
+    pool: Sequence[Stack],
+    cells: Sequence[Cell],
+    timings: MatrixTimings,
+    *,
+    prune: bool,
+    progress: CellProgress | None,
+) -> list[CellResult]:
+    """Run ``cells`` on the stacks of ``pool``, shallow edges first, pruning as results come."""
+    topology = pool[0].topology
+    results: dict[str, CellResult] = {}
+    lock = threading.Lock()
+    by_depth: dict[int, list[Cell]] = {}
+    for cell in cells:
+        by_depth.setdefault(cell.depth, []).append(cell)
+    done = 0
+
+    def contained(edge: str) -> bool:
+        mine = [r for r in results.values() if r.edge == edge]
+        return bool(mine) and all(r.outcome in ("contained", "pruned") for r in mine)
+
+    for depth in sorted(by_depth):
+        todo: queue.Queue[Cell] = queue.Queue()
+        for cell in by_depth[depth]:
+            parent = _only_parent(topology, cell.edge) if prune else None
+            if parent is not None and contained(parent):
+                pruned = CellResult(
+                    cell.id,
+                    cell.edge,
+                    cell.kind,
+                    cell.fault.describe(),
+                    "pruned",
+                    reasons=(f"implied by {parent}, where every fault was contained",),
+                )
+                results[cell.id] = pruned
+                done += 1
+                if progress:
+                    progress(done, len(cells), pruned)
+                continue
+            todo.put(cell)
+
+        def work(stack: Stack, todo: queue.Queue[Cell] = todo) -> None:
+            nonlocal done
+            while True:
+                try:
+                    cell = todo.get_nowait()
+                except queue.Empty:
+                    return
+                run = run_incident(
+                    stack, _cell_spec(topology, stack.profile, cell, timings), stack.profile
+                )
+                judged = judge_cell(stack, cell, run)
+                with lock:
+                    results[cell.id] = judged
+                    done += 1
+                    if progress:
+                        progress(done, len(cells), judged)
+
+        threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in pool]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return list(results.values())
