@@ -376,14 +376,44 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         progress=progress,
         say=_say,
         stack_options=options,
+        observe=args.observe or args.strict,
     )
-    if args.observe or args.strict:
-        result.extra["observed_note"] = "see `domino matrix --observe` output above"
     print(render_heatmap(result))
     folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"
     paths = write_matrix_reports(result, folder)
     print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+    if args.strict and not result.extra.get("observed_agrees", True):
+        _say("--strict: declared dependencies differ from the observed ones (see above)")
+        return EXIT_FAILED
     return {"violation": EXIT_FAILED, "inconclusive": EXIT_STACK}.get(result.outcome, EXIT_OK)
+
+
+def cmd_cliff(args: argparse.Namespace) -> int:
+    from harness.explore.cliff import find_cliffs
+
+    options = _stack_options(args)
+    topology = options["topology"]
+    assert isinstance(topology, Topology)
+    with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
+        journeys_for = None
+        if args.journeys:
+            wanted = _csv(args.journeys) or []
+            journeys_for = dict.fromkeys(_csv(args.edges) or topology.edge_names, wanted)
+        cliffs = find_cliffs(
+            stack,
+            edges=_csv(args.edges),
+            journeys_for=journeys_for,
+            resolution_ms=args.resolution_ms,
+            progress=lambda text: _say(str(text)),
+        )
+    for cliff in cliffs:
+        print(cliff.describe())
+    folder = Path(args.report) if args.report else Path("reports") / f"cliff-{topology.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cliffs.json"
+    path.write_text(json.dumps([c.as_dict() for c in cliffs], indent=1) + "\n", encoding="utf-8")
+    print(f"\n  report: {path}")
+    return EXIT_OK
 
 
 def cmd_report_merge(args: argparse.Namespace) -> int:
@@ -423,10 +453,24 @@ def _add_explore_parsers(sub: Any) -> None:
     matrix.add_argument("--workers", type=int, default=1, help="stacks running cells at once")
     matrix.add_argument("--shard", metavar="I/N", help="run a deterministic 1/N of the cells")
     matrix.add_argument("--no-prune", action="store_true", help="run every cell")
-    matrix.add_argument("--observe", action="store_true", help=argparse.SUPPRESS)
-    matrix.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
+    matrix.add_argument(
+        "--observe", action="store_true", help="first learn which edges each journey crosses"
+    )
+    matrix.add_argument(
+        "--strict", action="store_true", help="with --observe: fail when declared != observed"
+    )
     matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
     matrix.set_defaults(func=cmd_matrix)
+
+    cliff = sub.add_parser(
+        "cliff", help="the smallest added latency per edge that takes a journey out of its SLO"
+    )
+    _add_stack_options(cliff)
+    cliff.add_argument("--edges", metavar="E1,E2", help="only these edges (default: all)")
+    cliff.add_argument("--journeys", metavar="J1,J2", help="only these journeys")
+    cliff.add_argument("--resolution-ms", type=float, default=50.0, help="default 50")
+    cliff.add_argument("--report", metavar="DIR", help="default: reports/cliff-TOPOLOGY")
+    cliff.set_defaults(func=cmd_cliff)
 
     report = sub.add_parser("report", help="work with reports: merge matrix shards")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)

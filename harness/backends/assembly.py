@@ -57,11 +57,22 @@ def plan_run(topology: Topology, profile: str | None, knobs: Mapping[str, Any] |
 
 
 def service_values(
-    topology: Topology, service: Service, *, port: int, bind_host: str, data_dir: str
+    topology: Topology,
+    service: Service,
+    *,
+    port: int,
+    bind_host: str,
+    data_dir: str,
+    listen_fd: str = "",
 ) -> dict[str, str]:
-    """The placeholder values of a service's command, cwd and env."""
+    """The placeholder values of a service's command, cwd and env.
+
+    ``listen_fd`` is the number of a listening socket the service inherits
+    (local backend, for services that take one), else empty.
+    """
     return {
         "port": str(port),
+        "listen_fd": listen_fd,
         "bind_host": bind_host,
         "dir": str(topology.base_dir),
         "data_dir": data_dir,

@@ -140,39 +140,66 @@ class _LocalServices:
         *,
         run_dir: Path,
         record: RunRecord,
-        envs: Mapping[str, dict[str, str]],
-        argvs: Mapping[str, list[str]],
-        cwds: Mapping[str, Path],
+        values: Mapping[str, dict[str, str]],
+        listener: Callable[[Edge], tuple[str, int]],
         ports: Mapping[str, int],
     ) -> None:
+        self._plan = plan
         self._topology = plan.topology
         self._run_dir = run_dir
         self._record = record
-        self._envs = envs
-        self._argvs = argvs
-        self._cwds = cwds
+        self._values = values
+        self._listener = listener
         self._ports = ports
         self.running: dict[str, ManagedProcess] = {}
 
+    def _takes_socket(self, name: str) -> bool:
+        service = self._topology.service(name)
+        texts = (*service.command, *service.env.values())
+        return any("{listen_fd}" in text for text in texts)
+
     def start(self, name: str, reserved: socket.socket | None = None) -> ManagedProcess:
-        """Start a service on its port; ``reserved`` holds the port until the very last moment."""
-        if reserved is not None:
+        """Start a service on its port.
+
+        A service that takes ``{listen_fd}`` inherits a socket already
+        listening on its port (``reserved`` on the first start, a new one
+        on a restart), so connections made while it restarts wait in the
+        socket's queue instead of being refused. Any other service gets the
+        port free: ``reserved`` is closed at the very last moment.
+        """
+        service = self._topology.service(name)
+        sock: socket.socket | None = None
+        values = dict(self._values[name])
+        if self._takes_socket(name):
+            sock = reserved or _bound_socket(self._ports[name])
+            values["listen_fd"] = str(sock.fileno())
+        elif reserved is not None:
             reserved.close()
+        where = f"service {name}"
+        argv = render_command(service.command, values, where=where)
+        env = service_environment(
+            self._plan, service, values, edge_address=self._listener, inherit=True
+        )
+        cwd = service.cwd or self._topology.base_dir
         try:
             process = spawn(
                 name,
-                self._argvs[name],
+                argv,
                 log_path=self._run_dir / f"{name}.log",
-                env=self._envs[name],
-                cwd=self._cwds[name],
+                env=env,
+                cwd=cwd,
+                pass_fds=[sock.fileno()] if sock is not None else [],
             )
         except FileNotFoundError:
             raise ServiceStartError(
-                f"service {name}: command {self._argvs[name][0]!r} not found "
-                f"(cwd {self._cwds[name]}); build it first or fix its command"
+                f"service {name}: command {argv[0]!r} not found "
+                f"(cwd {cwd}); build it first or fix its command"
             ) from None
         except OSError as exc:
             raise ServiceStartError(f"service {name}: cannot start its command: {exc}") from None
+        finally:
+            if sock is not None:
+                sock.close()  # the child holds its own copy
         self.running[name] = process
         self._record.add_process(name, process.pid)
         return process
@@ -266,24 +293,17 @@ def _prepare_services(
     ports: Mapping[str, int],
     listener: Callable[[Edge], tuple[str, int]],
 ) -> _LocalServices:
-    """Each service's argv, cwd and environment, with its port and its edges' listeners."""
+    """Each service's placeholder values: its port, data folder, and its edges' listeners."""
     topology = plan.topology
-    envs, argvs, cwds = {}, {}, {}
+    values = {}
     for service in topology.services:
         data_dir = run_dir / "data" / service.name
         data_dir.mkdir(parents=True, exist_ok=True)
-        values = service_values(
+        values[service.name] = service_values(
             topology, service, port=ports[service.name], bind_host=_LOOPBACK, data_dir=str(data_dir)
         )
-        envs[service.name] = service_environment(
-            plan, service, values, edge_address=listener, inherit=True
-        )
-        argvs[service.name] = render_command(
-            service.command, values, where=f"service {service.name}"
-        )
-        cwds[service.name] = service.cwd or topology.base_dir
     return _LocalServices(
-        plan, run_dir=run_dir, record=record, envs=envs, argvs=argvs, cwds=cwds, ports=ports
+        plan, run_dir=run_dir, record=record, values=values, listener=listener, ports=ports
     )
 
 

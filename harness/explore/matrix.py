@@ -309,8 +309,13 @@ def run_matrix(
     progress: CellProgress | None = None,
     say: Callable[[str], None] | None = None,
     stack_options: Mapping[str, Any] | None = None,
+    observe: bool = False,
 ) -> MatrixResult:
-    """Run the matrix of ``topology`` under ``profile`` and judge every cell."""
+    """Run the matrix of ``topology`` under ``profile`` and judge every cell.
+
+    With ``observe``, each journey is first driven alone to learn which edges
+    it really crosses (:mod:`.observed`); the graph goes into the report.
+    """
     timings = timings or MatrixTimings()
     tell = say or (lambda _msg: None)
     began = time.monotonic()
@@ -333,6 +338,16 @@ def run_matrix(
                 )
             )
         first = pool[0]
+        extra: dict[str, Any] = {}
+        if observe:
+            from harness.explore.observed import observe_dependencies
+
+            tell("observing which edges each journey crosses")
+            graph = observe_dependencies(first)
+            extra["observed"] = graph.as_dict()
+            extra["observed_agrees"] = graph.agrees
+            for line in graph.mismatches:
+                tell(f"declared vs observed: {line}")
         cells = plan_cells(
             topology,
             first.injector,
@@ -361,6 +376,7 @@ def run_matrix(
         duration_s=time.monotonic() - began,
         floor_s=sum(timings.floor_s for r in results if r.outcome != "pruned"),
         workers=max(1, workers),
+        extra=extra,
     )
 
 

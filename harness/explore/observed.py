@@ -303,7 +303,7 @@ def observe_dependencies(
 ) -> ObservedGraph:
     """Drive each journey alone and learn which edges it really crosses.
 
-    One user (the adapter's person) starts its session first; the background
+    One virtual user (the adapter's next) starts its session first; the background
     is then measured over ``quiet_s`` seconds (counters read every
     ``sample_s`` seconds); each journey is then made ``calls_per_journey``
     times back to back (each call waiting at most ``timeout_s`` seconds),
@@ -315,7 +315,8 @@ def observe_dependencies(
     topology = stack.topology
     proxies = {name: stack.edges[name].proxy for name in topology.edge_names}
     observed: list[ObservedJourney] = []
-    with stack.client(timeout_s=timeout_s) as user:
+    virtual = next(iter(stack.adapter.users(topology)))
+    with stack.client(user=virtual, timeout_s=timeout_s) as user:
         user.token()  # the session's own traffic stays out of every window
         background = measure_background(stack, quiet_s=quiet_s, sample_s=sample_s)
         for journey in topology.journeys:

@@ -41,7 +41,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-_SERVICE_VALUES = ("port", "bind_host", "dir", "data_dir", "python", "service")
+_SERVICE_VALUES = ("port", "listen_fd", "bind_host", "dir", "data_dir", "python", "service")
 _EDGE_VALUES = ("host", "port", "edge")
 _REQUEST_VALUES = ("uuid", "user.id", "user.password")
 
@@ -181,7 +181,7 @@ class _TopologyReader:
             env = self.env(fields["env"], (*path, "env"), _SERVICE_VALUES)
         if command:
             uses = {n for item in (*command, *env.values()) for n in placeholders(item)}
-            if "port" not in uses:
+            if not uses & {"port", "listen_fd"}:
                 raise self.error(
                     (*path, "command"),
                     "the service is never told its port: put {port} in its command or in an "

@@ -1,0 +1,554 @@
+"""The latency cliff: the smallest added latency on an edge that takes a journey out of healthy.
+
+:func:`find_cliff` holds a Toxiproxy ``latency`` toxic (downstream: the
+edge's answers arrive late) on one edge while one user makes a journey
+``calls_per_probe`` times, judges those calls against the journey's SLO
+(:func:`harness.verdict.judge_journey`, with the adapter's honest codes),
+and bisects between 0 and ``max_ms`` until the cliff is known to within
+``resolution_ms``: every latency at or below ``healthy_below_ms`` that was
+probed left the journey healthy; ``cliff_ms`` took it out (slow, failing,
+or honestly degraded).
+
+It first checks that the journey is healthy with no latency and that it is
+not healthy at ``max_ms``; when it stays healthy there, there is no cliff up
+to ``max_ms`` (the latency is contained: a cache or a fast fallback
+answers). Each probe holds the toxic only while its calls run, in a scope
+that removes it on every path. After a probe that was not healthy, the
+journey is polled (with a deadline) until it answers healthy again, so an
+open circuit breaker or a stale cache left by one probe never decides the
+next.
+
+The cliff is shown beside what the configuration along the path says
+(:func:`configured_limits`): the deadline the edge's caller holds each call
+to, retries and budgets, and whether a late answer becomes an honest
+degradation. Domino knows this for the bank (from its knobs); for other
+systems nothing is claimed.
+
+Assumptions: the journey's health is monotonic in the added latency (more
+latency never makes it healthier), and ``calls_per_probe`` calls are enough
+to judge it (a p95 over 4 calls is close to their maximum, so one slow call
+decides a probe).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.faults import Latency
+from harness.readiness import ReadinessTimeoutError, wait_until
+from harness.verdict import judge_journey, window_stats
+
+if TYPE_CHECKING:
+    from harness.explore.observed import ObservedGraph
+    from harness.journeys import Journey, JourneyClient, Observation
+    from harness.stack import Stack
+    from harness.topology import Edge
+
+__all__ = [
+    "Cliff",
+    "CliffProbe",
+    "ConfiguredLimits",
+    "configured_limits",
+    "find_cliff",
+    "find_cliffs",
+]
+
+#: What a callee keeps back from its caller's propagated deadline to answer in time
+#: (the bank's ``services.kit.budget.DEADLINE_MARGIN_S``, 0.05 s).
+_BANK_DEADLINE_MARGIN_MS = 50.0
+#: The default ``max_ms`` is this many times the journey's SLO p95, at most _MAX_CAP_MS.
+_MAX_SLO_FACTOR = 2.0
+_MAX_CAP_MS = 8000.0
+#: Consecutive healthy calls that show the journey has recovered between probes.
+_RECOVERED_CALLS = 2
+
+Outcome = Literal["found", "none_up_to_max", "unhealthy_without_latency"]
+Verdict = Literal["healthy", "degraded", "failed", "no_data"]
+
+
+@dataclass(frozen=True)
+class ConfiguredLimits:
+    """What the configuration along the path to ``edge`` says a late answer on it runs into.
+
+    ``deadline_ms`` is the longest the edge's caller waits for one attempt
+    (its timeout, cut to its request budget); ``worst_wait_ms`` is the
+    longest it waits for the edge in all (every attempt, capped by its
+    budget). ``degrades`` says whether a late answer is turned into an
+    honest degradation (None: the configuration says nothing about it).
+    ``lines`` explain each hop, for humans. Everything is None / empty for
+    a system whose adapter does not expose its settings.
+    """
+
+    edge: str
+    deadline_ms: float | None = None
+    worst_wait_ms: float | None = None
+    degrades: bool | None = None
+    lines: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edge": self.edge,
+            "deadline_ms": self.deadline_ms,
+            "worst_wait_ms": self.worst_wait_ms,
+            "degrades": self.degrades,
+            "lines": list(self.lines),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CliffProbe:
+    """One probe: ``calls`` calls with ``latency_ms`` added on the edge, and their verdict."""
+
+    latency_ms: float
+    verdict: Verdict
+    p95_ms: float
+    success_rate: float
+    calls: int
+    codes: Mapping[str, int] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.verdict == "healthy"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "verdict": self.verdict,
+            "p95_ms": round(self.p95_ms, 2),
+            "success_rate": round(self.success_rate, 4),
+            "calls": self.calls,
+            "codes": dict(self.codes),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Cliff:
+    """Where added latency on ``edge`` takes ``journey`` out of healthy (all times in ms).
+
+    ``cliff_ms`` is the smallest latency probed that left the journey not
+    healthy, ``healthy_below_ms`` the largest that left it healthy: the
+    true cliff is in ``(healthy_below_ms, cliff_ms]``, an interval of at
+    most ``resolution_ms``. Both are None unless ``outcome`` is ``found``.
+    ``base_p95_ms`` is the journey's p95 with no latency added; ``search_s``
+    the wall time of the search in seconds.
+    """
+
+    edge: str
+    journey: str
+    outcome: Outcome
+    cliff_ms: float | None
+    healthy_below_ms: float | None
+    resolution_ms: float
+    max_ms: float
+    slo_p95_ms: float
+    base_p95_ms: float
+    probes: tuple[CliffProbe, ...]
+    configured: ConfiguredLimits
+    search_s: float
+
+    @property
+    def where(self) -> str:
+        """Whether the cliff is where the configuration (or the SLO) says, as one phrase.
+
+        The cliff is *at the deadline* when it lies within ``resolution_ms``
+        plus the base p95 of the configured deadline (the call's own time
+        counts towards it); *at the SLO* when it lies that close to the
+        SLO's p95 minus the base p95 (the latency just uses up what is
+        left of the SLO).
+        """
+        if self.cliff_ms is None:
+            if self.outcome == "none_up_to_max":
+                return f"no cliff up to {self.max_ms:g} ms: the latency is contained"
+            return "not judged: the journey is not healthy without added latency"
+        slack_ms = self.resolution_ms + self.base_p95_ms
+        deadline_ms = self.configured.deadline_ms
+        if deadline_ms is not None and abs(self.cliff_ms - deadline_ms) <= slack_ms:
+            return f"at the configured deadline ({deadline_ms:g} ms)"
+        slo_room_ms = self.slo_p95_ms - self.base_p95_ms
+        if abs(self.cliff_ms - slo_room_ms) <= slack_ms:
+            before = (
+                f", long before the configured deadline ({deadline_ms:g} ms)"
+                if deadline_ms is not None and deadline_ms > self.cliff_ms + slack_ms
+                else ""
+            )
+            return f"at the SLO (p95 {self.slo_p95_ms:g} ms minus the base p95){before}"
+        if deadline_ms is not None:
+            return f"neither at the configured deadline ({deadline_ms:g} ms) nor at the SLO"
+        return "not at the SLO; no configured deadline is known"
+
+    def describe(self) -> str:
+        """The cliff for humans: the finding, where it is, the probes and the configuration."""
+        head = f"{self.edge} x {self.journey}: "
+        if self.cliff_ms is not None:
+            head += (
+                f"cliff at {self.cliff_ms:g} ms added latency "
+                f"(healthy at {self.healthy_below_ms:g} ms; resolution {self.resolution_ms:g} ms)"
+            )
+        elif self.outcome == "none_up_to_max":
+            head += f"no cliff up to {self.max_ms:g} ms"
+        else:
+            head += "not healthy without added latency; no cliff searched"
+        lines = [
+            head,
+            f"  {self.where}; SLO p95 {self.slo_p95_ms:g} ms, base p95 {self.base_p95_ms:.0f} ms, "
+            f"{len(self.probes)} probes in {self.search_s:.1f} s",
+        ]
+        lines += [
+            f"  +{p.latency_ms:g} ms: {p.verdict} ({p.reason})"
+            for p in sorted(self.probes, key=lambda p: p.latency_ms)
+        ]
+        lines += [f"  configured: {line}" for line in self.configured.lines]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for report.json."""
+        return {
+            "edge": self.edge,
+            "journey": self.journey,
+            "outcome": self.outcome,
+            "cliff_ms": self.cliff_ms,
+            "healthy_below_ms": self.healthy_below_ms,
+            "resolution_ms": self.resolution_ms,
+            "max_ms": self.max_ms,
+            "slo_p95_ms": self.slo_p95_ms,
+            "base_p95_ms": round(self.base_p95_ms, 2),
+            "where": self.where,
+            "probes": [p.as_dict() for p in self.probes],
+            "configured": self.configured.as_dict(),
+            "search_s": round(self.search_s, 3),
+        }
+
+
+# -- what the configuration says ---------------------------------------------------------
+
+
+def _path_to(stack: Stack, edge: str) -> list[Edge]:
+    """The shortest chain of edges from the client edge to ``edge`` (inclusive)."""
+    topology = stack.topology
+    target = topology.edge(edge)
+    entry = topology.entry_edge
+    queue: deque[list[Edge]] = deque([[entry]])
+    seen = {entry.target}
+    while queue:
+        path = queue.popleft()
+        if path[-1].name == target.name:
+            return path
+        for nxt in topology.dependencies_of(path[-1].target):
+            if nxt.name == target.name:
+                return [*path, nxt]
+            if nxt.target not in seen:
+                seen.add(nxt.target)
+                queue.append([*path, nxt])
+    return [target]  # not reachable from the client edge: judge the edge on its own
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms"
+
+
+def configured_limits(stack: Stack, edge: str) -> ConfiguredLimits:
+    """What the configuration along the path to ``edge`` says about a late answer on it.
+
+    Known for the bank (its knobs, in ``stack.settings``): every service
+    gives each inbound request ``request_budget_s`` (none in ``fragile``)
+    and holds each call to a dependency to ``dependency_timeout_s``, cut to
+    what is left of its budget; with ``deadline_propagation`` the callee's
+    budget is its caller's deadline less a 50 ms margin. A caller makes
+    ``1 + retries`` attempts, so its worst wait is ``dependency_timeout_s x
+    (1 + retries)``, capped by its budget. ``degrade_card_features`` decides
+    whether the card features answer a late card or pay as an honest
+    degradation. For any other adapter, nothing is claimed.
+    """
+    topology = stack.topology
+    topology.edge(edge)
+    knobs = stack.settings
+    if stack.adapter.name != "bank" or "dependency_timeout_s" not in knobs:
+        return ConfiguredLimits(edge)
+    entry = topology.entry_edge
+    if edge == entry.name:
+        return ConfiguredLimits(
+            edge,
+            lines=(
+                f"{edge}: the user's app holds this call to its own timeout "
+                "(the journey client's); nothing in the services' configuration bounds it",
+            ),
+        )
+    timeout_s = float(knobs["dependency_timeout_s"])
+    retries = int(knobs.get("retries", 0))
+    backoff = bool(knobs.get("retry_backoff", False))
+    propagation = bool(knobs.get("deadline_propagation", False))
+    raw_budget = knobs.get("request_budget_s")
+    request_budget_s = None if raw_budget is None else float(raw_budget)
+    budget_s = request_budget_s  # the entry service's budget for the user's request
+    budget_text = "no request budget" if budget_s is None else f"request budget {_ms(budget_s)}"
+    lines: list[str] = []
+    deadline_s = timeout_s
+    worst_s = timeout_s
+    for hop in _path_to(stack, edge)[1:]:
+        deadline_s = timeout_s if budget_s is None else min(timeout_s, budget_s)
+        attempts = 1 + max(0, retries)
+        worst_s = (
+            deadline_s * attempts if budget_s is None else min(deadline_s * attempts, budget_s)
+        )
+        lines.append(
+            f"{hop.name}: {hop.source} waits at most {_ms(deadline_s)} per attempt "
+            f"(dependency_timeout_s {timeout_s:g} s, {budget_text}); "
+            f"{attempts} attempts (retries {retries}, {'with' if backoff else 'no'} backoff): "
+            f"worst wait {_ms(worst_s)}"
+        )
+        budget_s = request_budget_s
+        budget_text = "no request budget" if budget_s is None else f"request budget {_ms(budget_s)}"
+        if propagation:
+            cut_s = max(0.0, deadline_s - _BANK_DEADLINE_MARGIN_MS / 1000)
+            if budget_s is None or cut_s < budget_s:
+                budget_s = cut_s
+                budget_text = (
+                    f"budget {_ms(cut_s)}: {hop.source}'s {_ms(deadline_s)} deadline, propagated, "
+                    f"less a {_BANK_DEADLINE_MARGIN_MS:g} ms margin"
+                )
+    degrades: bool | None = None
+    source, target = topology.edge(edge).source, topology.edge(edge).target
+    if {source, target} & {"card", "pay"} and "degrade_card_features" in knobs:
+        degrades = bool(knobs["degrade_card_features"])
+        lines.append(
+            "degrade_card_features on: the card features answer a late card or pay as an "
+            "honest degradation (CD001), with what did arrive"
+            if degrades
+            else "degrade_card_features off: a late card or pay fails the card features, "
+            "after the whole wait"
+        )
+    if target == "pay" and source == "card" and knobs.get("card_points_cache"):
+        lines.append("card_points_cache on: card answers with the last points pay gave")
+    if {source, target} & {"card", "pay"} and knobs.get("login_fetches_card"):
+        lines.append("login_fetches_card on: login waits for card data (the KB Pay path)")
+    if knobs.get("circuit_breaker"):
+        lines.append(
+            f"circuit_breaker on: after {knobs.get('breaker_failures')} failures in a row "
+            f"calls fail fast (DP003) for {knobs.get('breaker_reset_s')} s"
+        )
+    return ConfiguredLimits(
+        edge,
+        deadline_ms=round(deadline_s * 1000, 3),
+        worst_wait_ms=round(worst_s * 1000, 3),
+        degrades=degrades,
+        lines=tuple(lines),
+    )
+
+
+# -- the search ---------------------------------------------------------------------------
+
+
+def _healthy_call(observation: Observation, journey: Journey) -> bool:
+    return (
+        observation.ok and not observation.degraded and observation.latency_ms <= journey.slo.p95_ms
+    )
+
+
+def _recover(user: JourneyClient, journey: Journey, timeout_s: float) -> None:
+    """Poll the journey until it answers healthy ``_RECOVERED_CALLS`` times in a row.
+
+    Raises ReadinessTimeoutError naming the last answer when ``timeout_s``
+    seconds pass first.
+    """
+    streak = [0]
+    last: list[Observation] = []
+
+    def recovered() -> bool:
+        seen = user.run(journey)
+        last[:] = [seen]
+        streak[0] = streak[0] + 1 if _healthy_call(seen, journey) else 0
+        return streak[0] >= _RECOVERED_CALLS
+
+    try:
+        wait_until(
+            recovered,
+            timeout_s=timeout_s,
+            interval_s=0.05,
+            what=f"{journey.name} healthy again with no latency added",
+        )
+    except ReadinessTimeoutError as exc:
+        seen = last[0] if last else None
+        detail = (
+            f"; last answer: ok={seen.ok}, degraded={seen.degraded}, code={seen.code}, "
+            f"{seen.latency_ms:.0f} ms, cause={list(seen.cause)}"
+            if seen is not None
+            else ""
+        )
+        raise ReadinessTimeoutError(f"{exc}{detail}") from exc
+
+
+def _probe(
+    stack: Stack,
+    user: JourneyClient,
+    edge: str,
+    journey: Journey,
+    *,
+    latency_ms: float,
+    calls: int,
+) -> CliffProbe:
+    """``calls`` calls with ``latency_ms`` held on ``edge`` (none at 0), judged against the SLO."""
+    if latency_ms > 0:
+        with stack.inject(Latency(edge=edge, latency_ms=int(latency_ms))):
+            seen = [user.run(journey) for _ in range(calls)]
+    else:
+        seen = [user.run(journey) for _ in range(calls)]
+    stats = window_stats(seen, journey.name, -math.inf, math.inf)
+    failures = [o for o in seen if not o.ok or o.degraded]
+    verdict = judge_journey(stats, journey.slo, failures, stack.adapter.honest_codes)
+    return CliffProbe(
+        latency_ms=latency_ms,
+        verdict=verdict.verdict,
+        p95_ms=stats.p95_ms,
+        success_rate=stats.success_rate,
+        calls=stats.calls,
+        codes=dict(stats.codes),
+        reason=verdict.reason,
+    )
+
+
+def find_cliff(
+    stack: Stack,
+    edge: str,
+    journey: str,
+    *,
+    resolution_ms: float = 50,
+    max_ms: float | None = None,
+    calls_per_probe: int = 4,
+    recovery_timeout_s: float = 30.0,
+    progress: Callable[[str], None] | None = None,
+) -> Cliff:
+    """The smallest latency (ms) added on ``edge`` that takes ``journey`` out of healthy.
+
+    Bisects between 0 and ``max_ms`` (default: twice the journey's SLO p95,
+    at most 8000 ms) to within ``resolution_ms``; each probe makes
+    ``calls_per_probe`` calls as one user. Between probes the journey must
+    answer healthy again within ``recovery_timeout_s`` seconds (else
+    ReadinessTimeoutError). ``progress`` gets one line per probe.
+    """
+    started_s = time.monotonic()
+    if resolution_ms <= 0:
+        raise ValueError(f"resolution_ms must be positive, got {resolution_ms}")
+    if calls_per_probe < 1:
+        raise ValueError(f"calls_per_probe must be at least 1, got {calls_per_probe}")
+    chosen = stack.topology.journey(journey)
+    stack.topology.edge(edge)
+    top_ms = float(
+        max_ms if max_ms is not None else min(_MAX_SLO_FACTOR * chosen.slo.p95_ms, _MAX_CAP_MS)
+    )
+    if top_ms <= 0:
+        raise ValueError(f"max_ms must be positive, got {top_ms}")
+    configured = configured_limits(stack, edge)
+    # Long enough that a call at max_ms is seen slow, not cut off (either is "not healthy").
+    client_timeout_s = (top_ms + 2 * chosen.slo.p95_ms) / 1000 + 5.0
+    probes: list[CliffProbe] = []
+
+    def say(text: str) -> None:
+        if progress is not None:
+            progress(f"{edge} x {journey}: {text}")
+
+    def cliff(outcome: Outcome, cliff_ms: float | None, below_ms: float | None) -> Cliff:
+        return Cliff(
+            edge=edge,
+            journey=journey,
+            outcome=outcome,
+            cliff_ms=cliff_ms,
+            healthy_below_ms=below_ms,
+            resolution_ms=float(resolution_ms),
+            max_ms=top_ms,
+            slo_p95_ms=chosen.slo.p95_ms,
+            base_p95_ms=probes[0].p95_ms,
+            probes=tuple(probes),
+            configured=configured,
+            search_s=time.monotonic() - started_s,
+        )
+
+    # A virtual user, not the adapter's person: probes may move money many times over.
+    virtual = next(iter(stack.adapter.users(stack.topology)))
+    with stack.client(user=virtual, timeout_s=client_timeout_s) as user:
+        if chosen.session:
+            user.token()  # before any latency: the session is not what is measured
+
+        def probe(latency_ms: float) -> CliffProbe:
+            _recover(user, chosen, recovery_timeout_s)
+            found = _probe(stack, user, edge, chosen, latency_ms=latency_ms, calls=calls_per_probe)
+            probes.append(found)
+            say(f"+{latency_ms:g} ms: {found.verdict} ({found.reason})")
+            return found
+
+        if not probe(0).healthy:
+            return cliff("unhealthy_without_latency", None, None)
+        if probe(top_ms).healthy:
+            return cliff("none_up_to_max", None, None)
+        low_ms, high_ms = 0.0, top_ms
+        while high_ms - low_ms > resolution_ms:
+            mid_ms = float(round((low_ms + high_ms) / 2))
+            if mid_ms in (low_ms, high_ms):
+                break  # below 1 ms: a toxic's latency is whole milliseconds
+            if probe(mid_ms).healthy:
+                low_ms = mid_ms
+            else:
+                high_ms = mid_ms
+        _recover(user, chosen, recovery_timeout_s)  # leave it as it was found
+    return cliff("found", high_ms, low_ms)
+
+
+def _journeys_for(
+    stack: Stack,
+    edge: str,
+    journeys_for: ObservedGraph | Mapping[str, Sequence[str]] | None,
+) -> tuple[str, ...]:
+    topology = stack.topology
+    if journeys_for is None:
+        entry = topology.entry_edge.name
+        return tuple(
+            j.name
+            for j in topology.journeys
+            if edge == entry or edge in j.hard_deps or edge in j.soft_deps
+        )
+    if isinstance(journeys_for, Mapping):
+        return tuple(journeys_for.get(edge, ()))
+    return journeys_for.journeys_crossing(edge)
+
+
+def find_cliffs(
+    stack: Stack,
+    edges: Iterable[str] | None = None,
+    journeys_for: ObservedGraph | Mapping[str, Sequence[str]] | None = None,
+    *,
+    resolution_ms: float = 50,
+    calls_per_probe: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Cliff, ...]:
+    """A cliff for every edge (default: all) x every journey that crosses it.
+
+    Which journeys cross an edge: with no ``journeys_for``, those that
+    declare it (hard or soft; every journey for the client edge); given an
+    :class:`~harness.explore.observed.ObservedGraph`, those seen crossing
+    it; given a mapping, the journeys it lists for the edge. ``progress``
+    gets a line before each search, one per probe, and the result.
+    """
+    chosen = list(edges) if edges is not None else stack.topology.edge_names
+    pairs = [(e, j) for e in chosen for j in _journeys_for(stack, e, journeys_for)]
+    found: list[Cliff] = []
+    for n, (edge, journey) in enumerate(pairs, start=1):
+        if progress is not None:
+            progress(f"cliff {n}/{len(pairs)}: {edge} x {journey}")
+        result = find_cliff(
+            stack,
+            edge,
+            journey,
+            resolution_ms=resolution_ms,
+            calls_per_probe=calls_per_probe,
+            progress=progress,
+        )
+        if progress is not None:
+            progress(result.describe().splitlines()[0])
+        found.append(result)
+    return tuple(found)
