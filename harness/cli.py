@@ -161,6 +161,8 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.service:
         fields["service"] = args.service
     fault = build_fault(args.kind, fields, where="domino fault")
+    if not 0 < args.hold_s <= 3600:
+        raise UsageError(f"--hold-s takes seconds in (0, 3600], got {args.hold_s:g}")
     if fault.needs_owner:
         raise UsageError(
             f"{fault.kind} needs the process that runs the stack (its processes, containers "
@@ -173,6 +175,16 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if not stacks:
         raise StackError("no running stack found; start one with `domino up` in another terminal")
     stack = stacks[-1]
+    held = stack.injector.leftovers()
+    if held and not args.reset:
+        raise StackError(
+            "the stack already holds faults `domino fault` did not put there: "
+            + "; ".join(held)
+            + "; give --reset to clear them first"
+        )
+    if held:
+        stack.reset()
+        _say("cleared before applying: " + "; ".join(held))
     with stack.inject(fault):
         _say(f"holding {fault.describe()} for {args.hold_s:g}s (Ctrl-C removes it sooner)")
         threading.Event().wait(args.hold_s)
@@ -514,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a fault attribute, e.g. latency_ms=1000 (repeatable)",
     )
     fault.add_argument("--hold-s", type=float, default=30.0, help="seconds to hold it (default 30)")
+    fault.add_argument(
+        "--reset", action="store_true", help="clear faults someone else left on the stack first"
+    )
     fault.set_defaults(func=cmd_fault)
 
     listing = sub.add_parser("list", help="the incidents shipped with Domino")

@@ -169,7 +169,7 @@ class Injector:
         for name, proxy in self.toxiproxy.proxies().items():
             if not proxy.enabled:
                 found.append(f"proxy {name} disabled")
-            found += [f"toxic {t.name} on {name}" for t in proxy.toxics]
+            found += [f"toxic {t.name} ({t.type}, {t.stream}) on {name}" for t in proxy.toxics]
         return found + self.control.held()
 
 

@@ -89,7 +89,11 @@ class StackPool:
         chosen = profile or system.default_profile
         key = (str(system.path or system.name), backend, chosen)
         if key in self._failed:
-            pytest.fail(f"the {system.name} stack could not start: {self._failed[key]}")
+            pytest.fail(
+                f"the {system.name} stack could not start (the first test that needed it "
+                "shows why)",
+                pytrace=False,
+            )
         if key not in self._stacks:
             try:
                 self._stacks[key] = self._exit.enter_context(
@@ -128,11 +132,19 @@ def domino_stack(request: pytest.FixtureRequest, domino_stack_pool: StackPool) -
     profile = _marker_arg(request, "domino_profile", option("--domino-profile"))
     topology = _marker_arg(request, "domino_topology", option("--domino-topology"))
     stack = domino_stack_pool.get(backend, profile, topology)
-    stack.reset()
+    # Faults this session did not put there (another tool's toxic, a disabled
+    # proxy) are refused by name, not silently cleared: they would skew the test.
+    foreign = stack.injector.leftovers()
+    if foreign:
+        pytest.fail(
+            "the stack holds faults this test session did not put there: "
+            + "; ".join(foreign)
+            + "; remove them (or restart the session) before testing"
+        )
     yield stack
     left = stack.injector.leftovers()
-    stack.reset()
     if left:
+        stack.reset()
         pytest.fail("faults left behind by the test: " + "; ".join(left))
 
 

@@ -189,3 +189,48 @@ def test_reconcile_leaves_a_live_owners_run_alone(home: Path) -> None:
         helper.kill()
         helper.wait()
         time.sleep(0)
+
+
+def test_domino_fault_refuses_a_stack_holding_someone_elses_fault_unless_reset(
+    home: Path, up: list[_Up]
+) -> None:
+    from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
+
+    run = _Up(home)
+    up.append(run)
+    toxiproxy = ToxiproxyClient(str(run.endpoints["toxiproxy"]))
+    proxy = BANK_TOPOLOGY.edge("card->pay").proxy_name
+    toxiproxy.add_toxic(
+        proxy,
+        ToxicInfo(
+            "left_by_another_tool", "latency", "downstream", 1.0, {"latency": 50, "jitter": 0}
+        ),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "fault",
+        "latency",
+        "--edge",
+        "bank->pay",
+        "--set",
+        "latency_ms=10",
+        "--hold-s",
+        "0.2",
+    ]
+    env = dict(os.environ, DOMINO_HOME=str(home))
+    refused = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert refused.returncode == 3, refused.stderr
+    assert "left_by_another_tool (latency, downstream) on domino_card_to_pay" in refused.stderr
+    assert "--reset" in refused.stderr
+    assert [t.name for t in toxiproxy.toxics(proxy)] == ["left_by_another_tool"]  # untouched
+
+    cleared = subprocess.run(
+        [*command, "--reset"], capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert "cleared before applying: toxic left_by_another_tool" in cleared.stderr
+    assert toxiproxy.toxics(proxy) == []

@@ -210,5 +210,5 @@ class DockerInjector(Injector):
         for name, proxy in self.toxiproxy.proxies().items():
             if not proxy.enabled:
                 held.append(f"proxy {name} disabled")
-            held += [f"toxic {t.name} on {name}" for t in proxy.toxics]
+            held += [f"toxic {t.name} ({t.type}, {t.stream}) on {name}" for t in proxy.toxics]
         return held
