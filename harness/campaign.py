@@ -23,13 +23,17 @@ def run_campaign(
     progress: Callable[[str], ProgressSink] | None = None,
     say: Callable[[str], None] | None = None,
     stack_options: Mapping[str, Any] | None = None,
+    repeat: int = 1,
 ) -> list[RunResult]:
     """Run every spec under each of ``profiles`` (default: the profiles each spec lists).
 
     Specs run on the topology they were validated against; one stack is
     started per (topology, profile) and reused by every spec that needs it.
     ``progress(label)`` makes a progress sink per run; ``say`` gets stack messages.
+    With ``repeat``, every spec runs that many times in a row on the same stack.
     """
+    if not 1 <= repeat <= 100:
+        raise UsageError(f"--repeat takes 1 to 100 runs, got {repeat}")
     order: list[tuple[Topology, str]] = []
     for spec in specs:
         if spec.topology is None:
@@ -56,6 +60,10 @@ def run_campaign(
             **dict(stack_options or {}),
         ) as stack:
             for spec in chosen:
-                sink = progress(f"{spec.id} [{profile}]") if progress else None
-                results.append(run_incident(stack, spec, profile, progress=sink))
+                for attempt in range(repeat):
+                    label = f"{spec.id} [{profile}]" + (
+                        f" run {attempt + 1}/{repeat}" if repeat > 1 else ""
+                    )
+                    sink = progress(label) if progress else None
+                    results.append(run_incident(stack, spec, profile, progress=sink))
     return results

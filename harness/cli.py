@@ -293,14 +293,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=Progress,
         say=_say,
         stack_options=options,
+        repeat=args.repeat,
     )
     data = report_data(results)
     print(render_summary(data))
+    if args.repeat > 1:
+        from harness.report.stability import render_stability, stability
+
+        data["stability"] = stability(results)
+        print(render_stability(data["stability"]))
     folder = (
         Path(args.report) if args.report else Path("reports") / ("all" if args.all else specs[0].id)
     )
     paths = write_reports(results, folder)
     print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+    if "stability" in data:
+        stable = folder / "stability.json"
+        stable.write_text(json.dumps(data["stability"], indent=1) + "\n", encoding="utf-8")
+        print(f"  stability: {stable}")
     return {"pass": EXIT_OK, "fail": EXIT_FAILED}.get(data["outcome"], EXIT_STACK)
 
 
@@ -566,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
         if action.dest == "profile":
             action.help = "profile(s) to run: spec (each spec's own list, default), all, or one"
     run.add_argument("--report", metavar="DIR", help="report folder (default reports/ID)")
+    run.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="run each incident N times in a row"
+    )
     run.set_defaults(func=cmd_run)
 
     _add_explore_parsers(sub)

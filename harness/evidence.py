@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.faults import EdgeFault, Fault, Surge
+from harness.faults import Down, EdgeFault, Fault, Surge
 from harness.stack import Stack
 from harness.topology import CLIENT
 
@@ -52,4 +52,36 @@ def touched(
             evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
     if evidence:
         return True, "; ".join(evidence)
+    if isinstance(fault, Down):
+        return _down_inferred(stack, fault.edge, before, after, client_calls)
     return False, f"no bytes and no calls crossed {', '.join(edges)} while it was held"
+
+
+def _down_inferred(
+    stack: Stack, edge: str, before: Counters, after: Counters, client_calls: int
+) -> tuple[bool, str]:
+    """A down edge refuses connections, which leave no bytes on its proxy.
+
+    Without the system's own call counters, the evidence is that its caller
+    was exercised while the edge was down: traffic reached the source service
+    over the edges into it (for the client edge: the users' calls).
+    """
+    source = stack.topology.edge(edge).source
+    if source == CLIENT:
+        if client_calls > 0:
+            return True, f"{client_calls} user calls were refused at {edge} (inferred)"
+        return False, f"no user call was made while {edge} was down"
+    into = [e.name for e in stack.topology.edges if e.target == source]
+    grown = {
+        name: after.proxy_bytes.get(stack.edges[name].proxy, 0)
+        - before.proxy_bytes.get(stack.edges[name].proxy, 0)
+        for name in into
+    }
+    reached = {name: n for name, n in grown.items() if n > 0}
+    if reached:
+        detail = ", ".join(f"{name}: {n} bytes" for name, n in reached.items())
+        return True, (
+            f"inferred: {source} was called while {edge} was down ({detail}); refused "
+            "connections leave no bytes on the proxy itself"
+        )
+    return False, f"no bytes crossed {edge} or reached {source} while {edge} was down"

@@ -120,7 +120,9 @@ def judge_journey(
     )
     if fast and stats.success_rate >= slo.success_rate and stats.degraded == 0:
         return JourneyVerdict(stats.journey, "healthy", stats, slo, measured)
-    honest = all(o.code in honest_codes for o in failures)
+    # A success the system itself marked degraded is honest whatever its notice code
+    # (the bank's accepted-but-queued remittance says NT004 to name the slow network).
+    honest = all((o.ok and o.degraded) or o.code in honest_codes for o in failures)
     if fast and honest:
         return JourneyVerdict(
             stats.journey, "degraded", stats, slo, f"{measured}; fast, honest degradation"

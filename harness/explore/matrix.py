@@ -25,6 +25,7 @@ sharded runs do not prune, so shards always add up to the full matrix.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import queue
 import threading
@@ -282,6 +283,49 @@ def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
     )
 
 
+def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> None:
+    """Wait until every journey answers healthily twice in a row (the last cell has worn off).
+
+    Calls still hanging from the previous cell's fault, breakers still open,
+    queues still draining would otherwise make the next cell's steady state
+    unhealthy, and the cell inconclusive for a reason that is not its own.
+    """
+    from harness.readiness import ReadinessTimeoutError, wait_until
+
+    with stack.client(timeout_s=timings.client_timeout_s) as client:
+        for journey in stack.topology.journeys:
+            streak = [0]
+
+            def healthy(j: Any = journey, s: list[int] = streak) -> bool:
+                seen = client.run(j)
+                fine = seen.ok and not seen.degraded and seen.latency_ms <= j.slo.p95_ms
+                s[0] = s[0] + 1 if fine else 0
+                return s[0] >= 2
+
+            with contextlib.suppress(ReadinessTimeoutError):
+                wait_until(healthy, timeout_s=deadline_s, interval_s=0.05, what=journey.name)
+
+
+def _run_one(stack: Stack, cell: Cell, timings: MatrixTimings) -> CellResult:
+    """One cell, after the stack is quiet; a steady state spoiled by the previous cell is
+    retried once (and says so), any other inconclusive cell is reported as such."""
+    spec = _cell_spec(stack.topology, stack.profile, cell, timings)
+    for attempt in (1, 2):
+        _quiet(stack, timings)
+        judged = judge_cell(stack, cell, run_incident(stack, spec, stack.profile))
+        steady_only = judged.outcome == "inconclusive" and all(
+            r.startswith("steady state not met") for r in judged.reasons
+        )
+        if not steady_only or attempt == 2:
+            if attempt == 2:
+                judged = dataclasses.replace(
+                    judged,
+                    reasons=(*judged.reasons, "run twice: the first steady state was spoiled"),
+                )
+            return judged
+    raise AssertionError("unreachable")
+
+
 def _only_parent(topology: Topology, edge: str) -> str | None:
     """The one edge into ``edge``'s source, when there is exactly one (else None)."""
     source = topology.edge(edge).source
@@ -428,10 +472,7 @@ def _run_cells(
                     cell = todo.get_nowait()
                 except queue.Empty:
                     return
-                run = run_incident(
-                    stack, _cell_spec(topology, stack.profile, cell, timings), stack.profile
-                )
-                judged = judge_cell(stack, cell, run)
+                judged = _run_one(stack, cell, timings)
                 with lock:
                     results[cell.id] = judged
                     done += 1

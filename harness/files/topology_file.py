@@ -88,9 +88,8 @@ class _TopologyReader:
 
     def argv(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> tuple[str, ...]:
         if isinstance(value, str):
-            raise self.error(
-                path, f"must be a list of arguments (no shell), e.g. [{value.split()[0]!r}, ...]"
-            )
+            example = f", e.g. [{value.split()[0]!r}, ...]" if value.split() else ""
+            raise self.error(path, f"must be a list of arguments (no shell){example}")
         items = self.r.listing(value, path)
         return tuple(self.template(v, (*path, i), allowed) for i, v in enumerate(items))
 

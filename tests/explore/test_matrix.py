@@ -106,7 +106,10 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
         write_matrix_reports(part, folders[-1])
     merged = merge_matrices([load_matrix(f) for f in folders])
     assert merged.planned == whole.planned == 4
-    assert {c.id: c.outcome for c in merged.cells} == {c.id: c.outcome for c in whole.cells}
+    reasons = {c.id: c.reasons for c in (*merged.cells, *whole.cells) if c.reasons}
+    assert {c.id: c.outcome for c in merged.cells} == {c.id: c.outcome for c in whole.cells}, (
+        reasons
+    )
     assert _violations(merged) == _violations(whole)
     junit = render_junit(merged)
     assert junit.count("<testcase") == 4

@@ -87,8 +87,13 @@ def test_several_places_judge_each_fault_window(sample: dict[str, Any]) -> None:
 
 def test_honest_codes_are_the_runs_own(sample: dict[str, Any]) -> None:
     run = with_second_fault_and_failures(sample)["runs"][1]
+    # card-tab answers CD001 as an error (not a degraded success): whether that is
+    # honest is the run's own list to say.
+    run["timeseries"]["card-tab"] = [
+        [p[0], p[1], False, p[3] or "CD001", False] for p in run["timeseries"]["card-tab"]
+    ]
+    assert _verdicts(blast_radius_from_run(run))["card-tab"] == ["degraded", "degraded"]
     run["honest_codes"] = []
-    # Without CD001 among the honest codes, card-tab's degraded answers are opaque errors.
     assert _verdicts(blast_radius_from_run(run))["card-tab"] == ["failed", "failed"]
 
 

@@ -1,0 +1,150 @@
+"""Soak: kill `domino run` with SIGINT, SIGTERM and SIGKILL at random points; nothing may be left.
+
+Run: nice -n 10 .venv/bin/python bench/soak_kill_points.py [--points 200] [--docker-points 0]
+     [--seed 11] [--budget-s 0] [--json FILE]
+
+Each kill point runs a short incident (the KB Pay timeout on ``card->pay``,
+hardened profile; steady 0.5 s, the fault from onset 0 for 1.5 s, recovery
+0.5 s: ``tests/trust/killpoints.py``, ``write_spec``) with
+``python -m harness.cli run SPEC --report DIR``, follows its stderr to the
+chosen phase (settle, steady, fault, recovery, reporting), waits a seeded
+random delay within it and sends the signal. Then, as in
+``tests/trust/test_kill_points.py``: exit code (130, or -9), no process of
+the run alive (run record and /proc), no Toxiproxy of the run answering (or
+its toxics and disabled proxies listed), no run record or folder after
+SIGINT/SIGTERM, no container or network of the run after a docker
+SIGINT/SIGTERM. All points share one DOMINO_HOME, so the run after a SIGKILL
+is the next run: at its "stack ready" what the killed run left (after
+SIGKILL, or a leak) -- record, folder, processes, containers, network --
+must be gone and its Toxiproxy must hold no fault; after the last point
+one `domino up --json` per backend checks the same. Signals and phases are
+spread evenly (each combination ``points / 15`` times, shuffled); the delay
+is random within the first 80 % of the phase.
+
+Prints one line per kill point, then a JSON summary (tried, clean,
+leftovers). Exit 0 when every kill point was clean, 1 otherwise.
+``--budget-s`` stops starting new kill points after that many seconds (0: no
+limit); the summary says how many were tried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.trust.killpoints import (
+    PHASES,
+    SIGNALS,
+    KillPoint,
+    Outcome,
+    Snapshot,
+    Timing,
+    clean_up_after,
+    next_run_checks,
+    run_kill_point,
+    summary,
+    write_spec,
+)
+
+TIMING = Timing(steady_s=0.5, hold_s=1.5, recovery_s=0.5)
+
+
+def plan(count: int, backend: str, rng: random.Random) -> list[KillPoint]:
+    """``count`` kill points, signals x phases spread evenly, in a seeded random order."""
+    combos = list(itertools.product(SIGNALS, PHASES))
+    chosen = [combos[i % len(combos)] for i in range(count)]
+    rng.shuffle(chosen)
+    return [KillPoint.seeded(sig, phase, rng, TIMING, backend) for sig, phase in chosen]
+
+
+def soak(
+    points: list[KillPoint], root: Path, deadline: float
+) -> tuple[list[Outcome], list[str], int]:
+    """Run ``points`` in one DOMINO_HOME; return outcomes, final next-run problems, skipped."""
+    home = root / "home"
+    spec = write_spec(root, TIMING)
+    outcomes: list[Outcome] = []
+    stale: dict[str, Snapshot | None] = {"local": None, "docker": None}
+    for n, point in enumerate(points, 1):
+        if time.monotonic() >= deadline:
+            return outcomes, _final(home, root, stale), len(points) - n + 1
+        workdir = root / f"point-{n}"
+        outcome = run_kill_point(
+            point, home=home, spec=spec, workdir=workdir, stale=stale[point.backend]
+        )
+        outcomes.append(outcome)
+        print(f"{n:4d} {outcome.line()}", flush=True)
+        previous = stale[point.backend]
+        if outcome.start_checks and previous is not None:
+            for done in clean_up_after(previous):
+                print(f"       cleaned up after the previous run: {done}", flush=True)
+        snapshot = outcome.snapshot
+        if snapshot is not None and not outcome.clean:
+            for done in clean_up_after(snapshot, processes_only=True):
+                print(f"       cleaned up after it: {done}", flush=True)
+        # Whatever record it left (SIGKILL, or a leak) is the next run's to reconcile.
+        left = snapshot is not None and Path(snapshot.record_path).exists()
+        stale[point.backend] = snapshot if left else None
+        shutil.rmtree(workdir, ignore_errors=True)
+    return outcomes, _final(home, root, stale), 0
+
+
+def _final(home: Path, root: Path, stale: dict[str, Snapshot | None]) -> list[str]:
+    """The next run after the last SIGKILL of each backend, if the soak ended with one."""
+    problems = []
+    for backend, snapshot in stale.items():
+        if snapshot is not None:
+            found = next_run_checks(home, root / f"final-up-{backend}.txt", snapshot)
+            print(f"     final next run ({backend}): {'; '.join(found) or 'clean'}", flush=True)
+            problems += found
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=200, help="local kill points")
+    parser.add_argument("--docker-points", type=int, default=0, help="docker kill points")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--budget-s", type=float, default=0.0, help="0: no time limit")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    points = plan(args.points, "local", rng) + plan(args.docker_points, "docker", rng)
+
+    started = time.monotonic()
+    deadline = started + args.budget_s if args.budget_s > 0 else float("inf")
+    with tempfile.TemporaryDirectory(prefix="domino-kill-soak-") as folder:
+        outcomes, final_problems, skipped = soak(points, Path(folder), deadline)
+
+    result = summary(outcomes)
+    result.update(
+        planned=len(points),
+        not_tried_budget=skipped,
+        final_next_run_problems=final_problems,
+        seed=args.seed,
+        timing={
+            "steady_s": TIMING.steady_s,
+            "hold_s": TIMING.hold_s,
+            "recovery_s": TIMING.recovery_s,
+        },
+        wall_s=round(time.monotonic() - started, 1),
+    )
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    return 0 if result["with_leftovers"] == 0 and not final_problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Cleanup under every ending, local backend: `domino run` killed in the middle of a run.
+
+A bounded, deterministic sample of the kill points ``bench/soak_kill_points.py``
+soaks: SIGINT, SIGTERM and SIGKILL, each in two phases of a short incident run
+(settle, steady state, fault applied, recovery, reporting), each at a seeded
+delay into the phase. After each: the exit code is 130 (SIGINT, SIGTERM) or
+-9 (SIGKILL); no Toxiproxy or service process of the run is alive (its run
+record and /proc); no Toxiproxy of the run still answers, so no toxic or
+disabled proxy is left; SIGINT/SIGTERM leave no run record and no run folder;
+after SIGKILL the next run (`domino up --json`) finds the stale record and
+folder gone and starts with a Toxiproxy holding no fault. See
+tests/trust/killpoints.py for how each is checked.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.trust.killpoints import KillPoint, Timing, next_run_checks, run_kill_point, write_spec
+
+TIMING = Timing(steady_s=1.0, hold_s=3.0, recovery_s=1.0)
+
+#: A SIGINT/SIGTERM that arrives while the runner is already tearing the stack down
+#: (after the run, before the report: "reporting") interrupts the teardown itself:
+#: ``local_stack``'s ``finally`` is left from ``services.stop_all()`` (a
+#: ``Popen.wait`` in ``ManagedProcess.stop``), so the run record and run folder stay
+#: (the processes die by the parent-death signal; the next start reconciles the
+#: record) although the runner says "everything it started is stopped".
+TEARDOWN_LEAK = pytest.mark.xfail(
+    reason="known leak: SIGTERM during teardown leaves the run record and run folder "
+    "(harness/backends/local.py local_stack finally is not shielded from KeyboardInterrupt)",
+    raises=AssertionError,
+    strict=False,  # lands in the teardown on most machines, not on every one
+)
+
+#: Each signal in two phases; together every phase is covered.
+SAMPLE = [
+    ("SIGINT", "steady"),
+    ("SIGINT", "recovery"),
+    ("SIGTERM", "fault"),
+    pytest.param("SIGTERM", "reporting", marks=TEARDOWN_LEAK, id="SIGTERM-reporting"),
+    ("SIGKILL", "settle"),
+    ("SIGKILL", "fault"),
+]
+
+
+@pytest.mark.parametrize(("sig", "phase"), SAMPLE)
+def test_a_runner_killed_mid_run_leaves_nothing_and_the_next_run_starts_clean(
+    sig: str, phase: str, tmp_path: Path
+) -> None:
+    point = KillPoint.seeded(sig, phase, random.Random(f"{sig}-{phase}"), TIMING)
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path, TIMING)
+
+    outcome = run_kill_point(point, home=home, spec=spec, workdir=tmp_path / "run")
+    print(outcome.line())
+
+    assert outcome.leftovers == [], outcome.line()
+    assert outcome.start_checks == [], outcome.line()
+    assert outcome.landed == phase, f"the kill landed in {outcome.landed}: {outcome.line()}"
+    if phase == "fault":
+        assert outcome.toxic_at_kill, "the fault's toxic was not on Toxiproxy at the kill"
+    assert outcome.snapshot is not None
+    assert outcome.snapshot.processes, "the run record listed no process"
+    if sig == "SIGKILL":
+        record = Path(outcome.snapshot.record_path).name
+        assert f"run record {record}" in outcome.left_for_next_run
+        assert next_run_checks(home, tmp_path / "next-up.txt", outcome.snapshot) == []
+    else:
+        assert outcome.left_for_next_run == []
