@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.errors import StackError
 from harness.faults import Surge
-from harness.journeys import Observation
+from harness.journeys import Journey, Observation
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
 from harness.spec import IncidentSpec
@@ -67,20 +67,37 @@ class RunResult:
 
 
 def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
-    """Wait until every journey succeeds once (breakers closed, caches warm)."""
+    """Wait until every journey succeeds once (breakers closed, caches warm).
+
+    As a virtual user of its own: the person tests act as (the bank's c0001)
+    would otherwise pay for every run's settling, and be drained by them.
+    """
     journeys = {j.name: j for j in stack.topology.journeys}
-    with stack.client(timeout_s=spec.client_timeout_s) as client:
+    user = next(stack.adapter.users(stack.topology))
+    with stack.client(user=user, timeout_s=spec.client_timeout_s) as client:
         for load in (*spec.journeys, *spec.background):
             journey = journeys[load.journey]
+            last: list[Observation] = []
+
+            def succeeded(j: Journey = journey, seen: list[Observation] = last) -> bool:
+                seen[:] = [client.run(j)]
+                return seen[0].ok
+
             try:
                 wait_until(
-                    lambda j=journey: client.run(j).ok,  # type: ignore[misc]
+                    succeeded,
                     timeout_s=timeout_s,
                     interval_s=0.1,
                     what=f"journey {journey.name} to succeed before the run",
                 )
             except ReadinessTimeoutError as exc:
-                raise StackError(f"the stack is not healthy before the fault: {exc}") from None
+                answer = last[0] if last else None
+                saw = (
+                    f"; last answer: status {answer.status}, code {answer.code or 'none'}"
+                    if answer is not None
+                    else ""
+                )
+                raise StackError(f"the stack is not healthy before the fault: {exc}{saw}") from None
 
 
 def run_incident(

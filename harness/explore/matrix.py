@@ -11,11 +11,13 @@ whose steady state was not healthy, or whose fault touched no traffic, is
 
 Pruning (on unless ``--no-prune``): a cell on an edge whose source service is
 reached only through one parent edge is skipped when every cell already run
-on that parent was contained. The assumption, stated in every report: a
-fault below a service reaches that service's callers only as some failure of
-the service's own answers (refused, slow, hanging, reset, cut short, 5xx),
-and the parent's cells tried each of those on the very edge the callers
-use. Skipped cells are counted and reported as ``pruned``, never as passes.
+on that parent was contained with no journey failing at all (failing on a
+hard dependency is no violation, but it is no containment either). The
+assumption, stated in every report: a fault below a service reaches that
+service's callers only as some failure of the service's own answers
+(refused, slow, hanging, reset, cut short, 5xx), and the parent's cells tried
+each of those on the very edge the callers use. Skipped cells are counted
+and reported as ``pruned``, never as passes.
 
 ``workers`` stacks run cells at once (own ports, proxies and data);
 ``shard`` runs a deterministic part of the cells (see :mod:`.cells`);
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.backends import start_stack
+from harness.errors import StackError
 from harness.experiment import RunResult, run_incident
 from harness.explore.attribution import Attribution, attribute
 from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
@@ -55,7 +58,8 @@ __all__ = [
 PRUNING_ASSUMPTION = (
     "a fault below a service reaches that service's callers only as a failure of the "
     "service's own answers (refused, slow, hanging, reset, cut short, 5xx); when every such "
-    "failure on the only edge into the service was contained, faults below it are too"
+    "failure on the only edge into the service left every journey healthy or degraded, "
+    "faults below it do too"
 )
 
 CellOutcome = Literal["contained", "violation", "inconclusive", "pruned"]
@@ -292,7 +296,8 @@ def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> No
     """
     from harness.readiness import ReadinessTimeoutError, wait_until
 
-    with stack.client(timeout_s=timings.client_timeout_s) as client:
+    user = next(stack.adapter.users(stack.topology))
+    with stack.client(user=user, timeout_s=timings.client_timeout_s) as client:
         for journey in stack.topology.journeys:
             streak = [0]
 
@@ -312,7 +317,19 @@ def _run_one(stack: Stack, cell: Cell, timings: MatrixTimings) -> CellResult:
     spec = _cell_spec(stack.topology, stack.profile, cell, timings)
     for attempt in (1, 2):
         _quiet(stack, timings)
-        judged = judge_cell(stack, cell, run_incident(stack, spec, stack.profile))
+        try:
+            run = run_incident(stack, spec, stack.profile)
+        except StackError as exc:
+            # The stack could not settle before this cell: it cannot be judged.
+            return CellResult(
+                cell.id,
+                cell.edge,
+                cell.kind,
+                cell.fault.describe(),
+                "inconclusive",
+                reasons=(str(exc),),
+            )
+        judged = judge_cell(stack, cell, run)
         steady_only = judged.outcome == "inconclusive" and all(
             r.startswith("steady state not met") for r in judged.reasons
         )
@@ -442,8 +459,17 @@ def _run_cells(
     done = 0
 
     def contained(edge: str) -> bool:
+        """Every fault on ``edge`` stopped where it was: no journey failed at all.
+
+        A journey failing on a hard dependency is no violation, but it is not
+        containment either: what broke it may break it from deeper down too.
+        """
         mine = [r for r in results.values() if r.edge == edge]
-        return bool(mine) and all(r.outcome in ("contained", "pruned") for r in mine)
+        return bool(mine) and all(
+            r.outcome == "pruned"
+            or (r.outcome == "contained" and all(j.verdict != "failed" for j in r.journeys))
+            for r in mine
+        )
 
     for depth in sorted(by_depth):
         todo: queue.Queue[Cell] = queue.Queue()
