@@ -111,6 +111,7 @@ class Injector:
         self.control = control
         self._system = system or f"the {topology.name} system"
         self._proxies = dict(proxies)
+        self._restorers: list[Callable[[], list[str]]] = []
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
             (ToxicFault, _ToxicApplier(toxiproxy, self._proxy_of)),
             (Down, _DownApplier(toxiproxy, self._proxy_of)),
@@ -158,8 +159,18 @@ class Injector:
         """A context manager (sync or async) holding ``faults`` for its duration."""
         return FaultScope(self, faults)
 
+    def add_restorer(self, restore: Callable[[], list[str]]) -> None:
+        """Run ``restore`` on every :meth:`clear` (a backend bringing back dead services)."""
+        self._restorers.append(restore)
+
     def clear(self) -> None:
-        """Remove every fault: all toxics, all disabled proxies, all application faults."""
+        """Remove every fault: all toxics, all disabled proxies, all application faults.
+
+        Backends' restorers run first: a service a failed fault removal left
+        stopped or frozen is brought back before its admin API is asked.
+        """
+        for restore in self._restorers:
+            restore()
         self.toxiproxy.reset()
         self.control.clear()
 

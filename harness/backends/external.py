@@ -28,6 +28,7 @@ from harness.network_safety import check_target
 from harness.processes import ManagedProcess
 from harness.readiness import wait_ready
 from harness.runstate import RunRecord, reconcile
+from harness.signals import interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
 from harness.templates import render
 from harness.topology import Topology
@@ -129,11 +130,12 @@ def external_stack(
         say("Toxiproxy is in front of the running services")
         yield stack
     finally:
-        if stack is not None:
-            with contextlib.suppress(Exception):
-                stack.reset()  # leave the running services as they were found
-            stack.injector.control.close()
-        if toxiproxy is not None:
-            toxiproxy.stop()
-        _remove_run_dir(record)
-        record.discard()
+        with interrupts_deferred():
+            if stack is not None:
+                with contextlib.suppress(Exception):
+                    stack.reset()  # leave the running services as they were found
+                stack.injector.control.close()
+            if toxiproxy is not None:
+                toxiproxy.stop()
+            _remove_run_dir(record)
+            record.discard()

@@ -47,6 +47,7 @@ from harness.home import domino_home
 from harness.processes import ManagedProcess, spawn
 from harness.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.runstate import RunRecord, reconcile
+from harness.signals import interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
 from harness.topology import Edge, Topology
 from harness.toxiproxy.binary import find_toxiproxy
@@ -217,6 +218,19 @@ class _LocalServices:
                 output=lambda p=process: p.log_path.read_text(errors="replace"),  # type: ignore[misc]
             )
 
+    def restore_all(self) -> list[str]:
+        """Start any service that is not running, resume any that is frozen; say which."""
+        restored = []
+        for name, process in list(self.running.items()):
+            if process.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)  # a no-op unless it was paused
+                continue
+            self.start(name)
+            self.wait_healthy([name])
+            restored.append(name)
+        return restored
+
     def stop_all(self) -> None:
         for process in reversed(list(self.running.values())):
             process.stop()
@@ -307,6 +321,14 @@ def _prepare_services(
     )
 
 
+def _hand_over(stack: Stack, services: _LocalServices, record: RunRecord) -> None:
+    """Process faults and restoring go to ``services``; the record learns the endpoints."""
+    stack.injector.register(ProcessFault, services)
+    stack.injector.add_restorer(services.restore_all)
+    record.extra["stack"] = describe_for_record(stack)
+    record.save()
+
+
 def _require_commands(topology: Topology) -> None:
     missing = [s.name for s in topology.services if not s.command]
     if missing:
@@ -379,19 +401,18 @@ def local_stack(
             edges=edges,
             extra={"run_dir": str(run_dir)},
         )
-        stack.injector.register(ProcessFault, services)
-        record.extra["stack"] = describe_for_record(stack)
-        record.save()
+        _hand_over(stack, services, record)
         yield stack
     finally:
-        if stack is not None:
-            stack.injector.control.close()
-        for sock in reserved.values():
-            with contextlib.suppress(OSError):
-                sock.close()
-        if services is not None:
-            services.stop_all()
-        for process in reversed(processes):
-            process.stop()
-        _remove_run_dir(record)
-        record.discard()
+        with interrupts_deferred():
+            if stack is not None:
+                stack.injector.control.close()
+            for sock in reserved.values():
+                with contextlib.suppress(OSError):
+                    sock.close()
+            if services is not None:
+                services.stop_all()
+            for process in reversed(processes):
+                process.stop()
+            _remove_run_dir(record)
+            record.discard()

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.backends import start_stack
-from harness.errors import StackError
+from harness.errors import DominoError, StackError
 from harness.experiment import RunResult, run_incident
 from harness.explore.attribution import Attribution, attribute
 from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
@@ -498,7 +498,19 @@ def _run_cells(
                     cell = todo.get_nowait()
                 except queue.Empty:
                     return
-                judged = _run_one(stack, cell, timings)
+                try:
+                    judged = _run_one(stack, cell, timings)
+                except DominoError as exc:
+                    # One cell's trouble (Toxiproxy refusing, a fault not removable) is
+                    # that cell's verdict, not the end of the matrix.
+                    judged = CellResult(
+                        cell.id,
+                        cell.edge,
+                        cell.kind,
+                        cell.fault.describe(),
+                        "inconclusive",
+                        reasons=(f"{type(exc).__name__}: {exc}",),
+                    )
                 with lock:
                     results[cell.id] = judged
                     done += 1

@@ -443,7 +443,7 @@ def _start_checks(runner: Runner, snapshot: Snapshot, stale: Snapshot | None) ->
             problems += [f"new run's Toxiproxy starts with {f}" for f in faults]
     others = [
         p.name
-        for p in (Path(snapshot.home) / "runs").glob("*.json")
+        for p in (Path(snapshot.home) / "runs").glob(f"{snapshot.backend}-*.json")
         if p.name != Path(snapshot.record_path).name
     ]
     problems += [f"other run record {name} at start" for name in others]
@@ -621,7 +621,7 @@ def next_run_checks(home: Path, log: Path, stale: Snapshot) -> list[str]:
         expected = f"{stale.backend}-{endpoints['_pid']}.json"
         new = Snapshot(stale.backend, str(home), str(home / "runs" / expected))
         new.read()
-        records = sorted(p.name for p in (home / "runs").glob("*.json"))
+        records = sorted(p.name for p in (home / "runs").glob(f"{stale.backend}-*.json"))
         if records != [expected]:
             problems.append(f"run records during the next run: {records}, not [{expected}]")
     if endpoints.get("_exit") != 130:
@@ -629,7 +629,7 @@ def next_run_checks(home: Path, log: Path, stale: Snapshot) -> list[str]:
     problems += [f"the next run left: {p}" for p in _processes_left(new, 15.0)]
     if new.docker_run:
         problems += [f"the next run left {r}" for r in docker_resources(new.docker_run)]
-    if list((home / "runs").glob("*.json")):
+    if list((home / "runs").glob(f"{stale.backend}-*.json")):
         problems.append("the next run left its run record")
     return problems
 

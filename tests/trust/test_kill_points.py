@@ -24,24 +24,14 @@ from tests.trust.killpoints import KillPoint, Timing, next_run_checks, run_kill_
 TIMING = Timing(steady_s=1.0, hold_s=3.0, recovery_s=1.0)
 
 #: A SIGINT/SIGTERM that arrives while the runner is already tearing the stack down
-#: (after the run, before the report: "reporting") interrupts the teardown itself:
-#: ``local_stack``'s ``finally`` is left from ``services.stop_all()`` (a
-#: ``Popen.wait`` in ``ManagedProcess.stop``), so the run record and run folder stay
-#: (the processes die by the parent-death signal; the next start reconciles the
-#: record) although the runner says "everything it started is stopped".
-TEARDOWN_LEAK = pytest.mark.xfail(
-    reason="known leak: SIGTERM during teardown leaves the run record and run folder "
-    "(harness/backends/local.py local_stack finally is not shielded from KeyboardInterrupt)",
-    raises=AssertionError,
-    strict=False,  # lands in the teardown on most machines, not on every one
-)
-
+#: (after the run, before the report: "reporting") waits until the teardown ends
+#: (harness.signals.interrupts_deferred): the record and run folder go too.
 #: Each signal in two phases; together every phase is covered.
 SAMPLE = [
     ("SIGINT", "steady"),
     ("SIGINT", "recovery"),
     ("SIGTERM", "fault"),
-    pytest.param("SIGTERM", "reporting", marks=TEARDOWN_LEAK, id="SIGTERM-reporting"),
+    ("SIGTERM", "reporting"),
     ("SIGKILL", "settle"),
     ("SIGKILL", "fault"),
 ]

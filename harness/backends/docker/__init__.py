@@ -71,7 +71,7 @@ from harness.errors import (
 )
 from harness.readiness import ReadinessTimeoutError, wait_until
 from harness.runstate import RunRecord
-from harness.signals import graceful_termination
+from harness.signals import graceful_termination, interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
 from harness.topology import Readiness, Topology
 from harness.toxiproxy.client import ToxiproxyClient
@@ -340,10 +340,11 @@ def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Ite
         record.save()
         yield stack
     finally:
-        if stack is not None:
-            stack.injector.control.close()
-        removed = remove_labelled(client, f"{LABEL_RUN}={run_id}")
-        record.discard()
+        with interrupts_deferred():
+            if stack is not None:
+                stack.injector.control.close()
+            removed = remove_labelled(client, f"{LABEL_RUN}={run_id}")
+            record.discard()
         kept = [item for item in removed if " kept: " in item]
         if kept and sys.exc_info()[0] is None:
             raise StackError("could not remove " + "; ".join(kept))
