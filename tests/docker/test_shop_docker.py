@@ -8,6 +8,7 @@ import pytest
 
 from harness import Latency, StackError, find_topology, load_topology, start_stack
 from harness.backends.docker import preflight
+from harness.readiness import wait_until
 from tests.docker.conftest import REQUIRE_ENV, docker_required
 
 pytestmark = pytest.mark.docker
@@ -74,5 +75,9 @@ def test_an_imported_compose_file_runs_the_shop(shop_images: None, tmp_path: Pat
         with stack.client(timeout_s=10) as client:
             seen = client.run(imported.journeys[0])
         assert seen.status is not None  # the placeholder journey reached the storefront
-        crossed = stack.toxiproxy.proxy_bytes().get(imported.entry_edge.proxy_name, 0)
-        assert crossed > 0
+        # Toxiproxy counts a connection's bytes as its pipes finish: wait for them.
+        wait_until(
+            lambda: stack.toxiproxy.proxy_bytes().get(imported.entry_edge.proxy_name, 0) > 0,
+            timeout_s=10,
+            what="the journey's bytes on the imported client edge",
+        )
