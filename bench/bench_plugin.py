@@ -21,7 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from baseline import ROOT, worktree
+
 BASELINE_REV = "c663d26"
 _TESTS = """
 import pytest
@@ -31,17 +32,6 @@ def test_empty(domino_stack, n):
     assert domino_stack.entry_url
 """
 _LINE = re.compile(r"^\s*([\d.]+)s (setup|teardown)\s+\S+::test_empty\[(\d+)\]")
-
-
-def _worktree(rev: str) -> Path:
-    tree = Path(tempfile.gettempdir()) / f"domino-baseline-{rev}"
-    if not tree.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev],
-            check=True,
-            capture_output=True,
-        )
-    return tree
 
 
 def _measure(tree: Path, folder: Path) -> tuple[float, float]:
@@ -92,7 +82,7 @@ def main() -> int:
     parser.add_argument("--baseline", default=BASELINE_REV)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    base = _worktree(args.baseline)
+    base = worktree(args.baseline)
     folder = Path(tempfile.mkdtemp(prefix="domino-bench-plugin-"))
     (folder / "test_empty.py").write_text(_TESTS)
     runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "now": []}

@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from baseline import ROOT, worktree
+
 BASELINE_REV = "c663d26"
 
 _NEW = """
@@ -57,17 +58,6 @@ print(json.dumps({"up_s": up, "journey_ms": lat[15], "down_s": down}))
 """
 
 
-def _worktree(rev: str) -> Path:
-    tree = Path(tempfile.gettempdir()) / f"domino-baseline-{rev}"
-    if not tree.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev],
-            check=True,
-            capture_output=True,
-        )
-    return tree
-
-
 def _measure(tree: Path, code: str, home: Path) -> dict[str, float]:
     from harness.toxiproxy.binary import find_toxiproxy
 
@@ -95,7 +85,7 @@ def main() -> int:
     parser.add_argument("--baseline", default=BASELINE_REV)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    base = _worktree(args.baseline)
+    base = worktree(args.baseline)
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "topology": []}
     home = Path(tempfile.mkdtemp(prefix="domino-bench-topology-"))
     for round_ in range(args.rounds):

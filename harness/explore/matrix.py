@@ -287,6 +287,13 @@ def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
     )
 
 
+def _unjudged(cell: Cell, reason: str) -> CellResult:
+    """A cell that could not be judged, and why."""
+    return CellResult(
+        cell.id, cell.edge, cell.kind, cell.fault.describe(), "inconclusive", reasons=(reason,)
+    )
+
+
 def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> None:
     """Wait until every journey answers healthily twice in a row (the last cell has worn off).
 
@@ -321,14 +328,7 @@ def _run_one(stack: Stack, cell: Cell, timings: MatrixTimings) -> CellResult:
             run = run_incident(stack, spec, stack.profile)
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
-            return CellResult(
-                cell.id,
-                cell.edge,
-                cell.kind,
-                cell.fault.describe(),
-                "inconclusive",
-                reasons=(str(exc),),
-            )
+            return _unjudged(cell, str(exc))
         judged = judge_cell(stack, cell, run)
         steady_only = judged.outcome == "inconclusive" and all(
             r.startswith("steady state not met") for r in judged.reasons
@@ -503,14 +503,7 @@ def _run_cells(
                 except DominoError as exc:
                     # One cell's trouble (Toxiproxy refusing, a fault not removable) is
                     # that cell's verdict, not the end of the matrix.
-                    judged = CellResult(
-                        cell.id,
-                        cell.edge,
-                        cell.kind,
-                        cell.fault.describe(),
-                        "inconclusive",
-                        reasons=(f"{type(exc).__name__}: {exc}",),
-                    )
+                    judged = _unjudged(cell, f"{type(exc).__name__}: {exc}")
                 with lock:
                     results[cell.id] = judged
                     done += 1

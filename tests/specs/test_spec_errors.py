@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from harness import SpecError, find_topology
 from harness.library import incident_dirs, list_incidents
 from harness.spec import load_spec, parse_spec
+from tests.mutations import paths, replace
 
 BANK_TOPOLOGY = find_topology("bank")
 INCIDENTS_DIR = incident_dirs()["bank"]
@@ -98,28 +99,6 @@ _values = st.recursive(
 )
 
 
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += _paths(child, (*prefix, i))
-    return found
-
-
-def _replace(doc: object, path: tuple[object, ...], new: object) -> object:
-    if not path:
-        return new
-    head, *rest = path
-    if isinstance(doc, dict):
-        return {k: (_replace(v, tuple(rest), new) if k == head else v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [(_replace(v, tuple(rest), new) if i == head else v) for i, v in enumerate(doc)]
-    return doc
-
-
 def _check(text: str) -> None:
     try:
         parse_spec(text, source="fuzz.yaml", topology=BANK_TOPOLOGY)
@@ -135,8 +114,8 @@ def _check(text: str) -> None:
 @given(data=st.data())
 def test_mutated_valid_spec_either_loads_or_raises_one_line_spec_error(data: st.DataObject) -> None:
     doc = yaml.safe_load(_VALID)
-    path = data.draw(st.sampled_from(_paths(doc)))
-    mutated = _replace(doc, path, data.draw(_values))
+    path = data.draw(st.sampled_from(paths(doc)))
+    mutated = replace(doc, path, data.draw(_values))
     _check(yaml.safe_dump(mutated, allow_unicode=True))
 
 

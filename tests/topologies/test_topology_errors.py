@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import ServiceStartError, TopologyError, load_topology, parse_topology, start_stack
+from tests.mutations import paths, replace
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,28 +100,6 @@ journeys:
     assert not list((tmp_path / "home" / "runs").glob("*.json"))  # nothing left recorded
 
 
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            found += _paths(child, (*prefix, i))
-    return found
-
-
-def _replace(doc: object, path: tuple[object, ...], new: object) -> object:
-    if not path:
-        return new
-    head, *rest = path
-    if isinstance(doc, dict):
-        return {k: (_replace(v, tuple(rest), new) if k == head else v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [(_replace(v, tuple(rest), new) if i == head else v) for i, v in enumerate(doc)]
-    return doc
-
-
 def _check(text: str) -> None:
     try:
         parse_topology(text, source="fuzz.yaml", base_dir=SHOP.parent)
@@ -133,7 +112,7 @@ def _check(text: str) -> None:
 
 
 _SHOP = yaml.safe_load(SHOP.read_text())
-_SHOP_PATHS = _paths(_SHOP)
+_SHOP_PATHS = paths(_SHOP)
 _VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -150,7 +129,7 @@ _VALUES = st.one_of(
 def test_any_change_to_a_valid_topology_is_valid_or_one_line(
     path: tuple[object, ...], value: object
 ) -> None:
-    _check(yaml.safe_dump(_replace(_SHOP, path, value), sort_keys=False))
+    _check(yaml.safe_dump(replace(_SHOP, path, value), sort_keys=False))
 
 
 @settings(max_examples=300, deadline=None)
