@@ -130,12 +130,17 @@ def assemble_stack(
     edges: Mapping[str, EdgeEndpoint],
     allowed_hosts: tuple[str, ...] = (),
     extra: Mapping[str, Any] | None = None,
+    make_injector: Callable[..., Injector] = Injector,
 ) -> Stack:
-    """The Stack over a running system: its adapter attached, its injector ready."""
+    """The Stack over a running system: its adapter attached, its injector ready.
+
+    ``make_injector`` builds the injector from the usual keyword arguments (a
+    backend's own subclass, e.g. one that also restores containers).
+    """
     control = plan.adapter.attach(
         plan.topology, services, plan.preparation.secrets, allowed_hosts=allowed_hosts
     )
-    injector = Injector(
+    injector = make_injector(
         topology=plan.topology,
         toxiproxy=toxiproxy,
         proxies={name: e.proxy for name, e in edges.items()},

@@ -84,8 +84,8 @@ class Attribution:
         )
 
 
-def path_through(topology: Topology, target_edge: str, usable: set[str]) -> tuple[str, ...]:
-    """The shortest chain of ``usable`` edges from the entry to ``target_edge`` (may be empty)."""
+def path_through(topology: Topology, target_edge: str) -> tuple[str, ...]:
+    """The shortest chain of edges from the entry to ``target_edge`` (empty if unreachable)."""
     entry = topology.entry_edge.name
     paths: dict[str, tuple[str, ...]] = {entry: (entry,)}
     frontier = [entry]
@@ -95,7 +95,7 @@ def path_through(topology: Topology, target_edge: str, usable: set[str]) -> tupl
             if name == target_edge:
                 return paths[name]
             for edge in topology.dependencies_of(topology.edge(name).target):
-                if edge.name not in paths and (edge.name in usable or edge.name == target_edge):
+                if edge.name not in paths:
                     paths[edge.name] = (*paths[name], edge.name)
                     nxt.append(edge.name)
         frontier = nxt
@@ -132,7 +132,7 @@ def attribute(stack: Stack, cell: Cell, journey: Journey, run: RunResult) -> Att
         path = shown if shown[0] == entry else (entry, *shown)
         basis: Literal["shown", "inferred"] = "shown"
     else:
-        path = path_through(topology, cell.edges[0], set(topology.edge_names))
+        path = path_through(topology, cell.edges[0])
         basis = "inferred"
     faulted_edge = topology.edge(path[-1] if path else cell.edges[0])
     container = faulted_edge.source

@@ -15,18 +15,13 @@ from hypothesis import strategies as st
 from harness import SpecError, find_topology
 from harness.library import incident_dirs, list_incidents
 from harness.spec import load_spec, parse_spec
+from tests.corpus import expected_error
 from tests.mutations import paths, replace
 
 BANK_TOPOLOGY = find_topology("bank")
 INCIDENTS_DIR = incident_dirs()["bank"]
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
-
-
-def _expected(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: ...'"
-    return first.removeprefix("# expect: ")
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
@@ -36,7 +31,7 @@ def test_broken_spec_gives_one_precise_line(path: Path) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(str(path))
-    assert _expected(path) in message
+    assert expected_error(path) in message
 
 
 @pytest.mark.parametrize("name", ["unknown-edge", "negative-latency", "not-yaml"])
@@ -51,7 +46,7 @@ def test_cli_run_of_a_broken_spec_exits_2_and_starts_nothing(name: str, tmp_path
         env=dict(os.environ, DOMINO_HOME=str(tmp_path)),
     )
     assert result.returncode == 2, result.stderr
-    assert _expected(path) in result.stderr
+    assert expected_error(path) in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()  # no stack was started

@@ -13,18 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import ServiceStartError, TopologyError, load_topology, parse_topology, start_stack
+from tests.corpus import expected_error
 from tests.mutations import paths, replace
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop" / "domino.yaml"
 BANK = ROOT / "harness" / "systems" / "bank" / "domino.yaml"
-
-
-def _expected(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: ...'"
-    return first.removeprefix("# expect: ")
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
@@ -34,7 +29,7 @@ def test_broken_topology_gives_one_precise_line(path: Path) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(str(path))
-    assert _expected(path) in message
+    assert expected_error(path) in message
 
 
 @pytest.mark.parametrize("name", ["unknown-adapter", "edge-to-undeclared", "no-port", "not-yaml"])
@@ -50,7 +45,7 @@ def test_cli_validate_and_up_exit_2_and_start_nothing(name: str, tmp_path: Path)
             env=dict(os.environ, DOMINO_HOME=str(tmp_path)),
         )
         assert result.returncode == 2, result.stderr
-        assert _expected(path) in result.stderr
+        assert expected_error(path) in result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "runs").exists()  # no stack was started

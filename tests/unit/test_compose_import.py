@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from harness.errors import UsageError
 from harness.files.compose_import import ComposeImportError, ImportedTopology, import_compose
+from tests.corpus import expected_error
 
 COMPOSE = Path(__file__).resolve().parents[1] / "specs" / "compose"
 BROKEN = sorted(COMPOSE.glob("broken-*.yaml"))
@@ -320,12 +321,6 @@ def test_odd_environment_names_are_dropped_with_a_note(tmp_path: Path) -> None:
 # -- errors ---------------------------------------------------------------------------------
 
 
-def _expected(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: ...'"
-    return first.removeprefix("# expect: ")
-
-
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
 def test_broken_compose_file_gives_one_line_naming_the_file(path: Path) -> None:
     with pytest.raises(ComposeImportError) as info:
@@ -333,7 +328,7 @@ def test_broken_compose_file_gives_one_line_naming_the_file(path: Path) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(str(path))
-    assert _expected(path) in message
+    assert expected_error(path) in message
     assert isinstance(info.value, UsageError)  # the CLI exits 2
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import secrets
 import signal
 import sys
@@ -327,14 +328,7 @@ def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Ite
                 "network": run.network.name,
                 "containers": run.container_names(),
             },
-        )
-        stack.injector = DockerInjector(
-            faults,
-            topology=topology,
-            toxiproxy=proxy_client,
-            proxies={name: e.proxy for name, e in edges.items()},
-            control=stack.injector.control,
-            system=f"the {topology.name} system (adapter {plan.adapter.name}) on docker",
+            make_injector=functools.partial(DockerInjector, faults),
         )
         record.extra["stack"] = describe_for_record(stack)
         record.save()
