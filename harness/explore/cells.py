@@ -16,9 +16,9 @@ A cell is one fault on one place, held while every journey runs. Its kinds
 
 The client edge gets only the network kinds: its target is the entry
 service, and crashing it is every journey's hard dependency by definition.
-Cells are identified by ``EDGE|KIND`` and sorted by the edge's depth from
-the entry, then by name, so that ``--shard I/N`` cuts the same cells on
-every machine.
+Cells are identified by ``EDGE|KIND`` and run shallow edges first (pruning
+needs a parent's results before its children); ``--shard I/N`` assigns cells
+by a hash of their id, so every machine cuts the same shards.
 """
 
 from __future__ import annotations
