@@ -398,7 +398,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         progress=progress,
         say=_say,
         stack_options=options,
-        observe=args.observe or args.strict,
+        observe=not args.no_observe or args.strict,
     )
     print(render_heatmap(result))
     folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"
@@ -476,10 +476,13 @@ def _add_explore_parsers(sub: Any) -> None:
     matrix.add_argument("--shard", metavar="I/N", help="run a deterministic 1/N of the cells")
     matrix.add_argument("--no-prune", action="store_true", help="run every cell")
     matrix.add_argument(
-        "--observe", action="store_true", help="first learn which edges each journey crosses"
+        "--no-observe",
+        action="store_true",
+        help="skip learning first which edges each journey crosses (faults on kept-alive or "
+        "long-held connections may then be judged untouched)",
     )
     matrix.add_argument(
-        "--strict", action="store_true", help="with --observe: fail when declared != observed"
+        "--strict", action="store_true", help="fail when declared != observed dependencies"
     )
     matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
     matrix.set_defaults(func=cmd_matrix)

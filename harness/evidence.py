@@ -5,10 +5,19 @@ The counters are Toxiproxy's bytes per proxy (every system), the services'
 own outbound calls per edge where the adapter can read them (the bank), and
 the client's own calls for the client edge. A fault on a service (crash,
 stop, pause, an application fault) counts traffic on every edge into it.
+
+Toxiproxy adds a connection's bytes to its counters only when the
+connection ends, so a request held by a long latency or timeout toxic may
+leave no count until well after the fault is gone. When the counters show
+nothing and the run knows which edges each journey really crosses (the
+matrix observes it first), a journey seen crossing the faulted place that
+was in flight while the fault was held is evidence too, and says it is
+inferred.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from harness.faults import Down, EdgeFault, Fault, Surge
@@ -31,9 +40,21 @@ class Counters:
 
 
 def touched(
-    stack: Stack, fault: Fault, before: Counters, after: Counters, client_calls: int
+    stack: Stack,
+    fault: Fault,
+    before: Counters,
+    after: Counters,
+    client_calls: int,
+    *,
+    active_calls: Mapping[str, int] | None = None,
+    crossings: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[bool, str]:
-    """Whether traffic crossed the faulted place between ``before`` and ``after``, and why."""
+    """Whether traffic crossed the faulted place between ``before`` and ``after``, and why.
+
+    ``active_calls`` counts, per journey, the calls in flight at some moment
+    of the window; ``crossings`` names the edges each journey was observed
+    to cross. Both are needed for the inferred evidence.
+    """
     if isinstance(fault, Surge):
         return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
     if isinstance(fault, EdgeFault):
@@ -52,9 +73,30 @@ def touched(
             evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
     if evidence:
         return True, "; ".join(evidence)
+    if active_calls and crossings:
+        inferred = _crossing_inferred(edges, active_calls, crossings)
+        if inferred:
+            return True, inferred
     if isinstance(fault, Down):
         return _down_inferred(stack, fault.edge, before, after, client_calls)
     return False, f"no bytes and no calls crossed {', '.join(edges)} while it was held"
+
+
+def _crossing_inferred(
+    edges: list[str], active_calls: Mapping[str, int], crossings: Mapping[str, Collection[str]]
+) -> str:
+    """The journeys observed to cross ``edges`` that had calls in flight, as one line."""
+    seen = []
+    for journey, calls in active_calls.items():
+        crossed = [e for e in edges if e in crossings.get(journey, ())]
+        if calls > 0 and crossed:
+            seen.append(f"{calls} {journey} call(s), observed to cross {', '.join(crossed)}")
+    if not seen:
+        return ""
+    return (
+        f"inferred: {'; '.join(seen)}, were in flight while it was held (Toxiproxy counts "
+        "a connection's bytes only when the connection ends)"
+    )
 
 
 def _down_inferred(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +106,13 @@ def run_incident(
     profile: str,
     *,
     progress: ProgressSink | None = None,
+    crossings: Mapping[str, Collection[str]] | None = None,
 ) -> RunResult:
-    """Run ``spec`` on ``stack`` (already up with ``profile``) and judge it."""
+    """Run ``spec`` on ``stack`` (already up with ``profile``) and judge it.
+
+    ``crossings`` (journey -> edges it was observed to cross) lets a fault
+    whose traffic Toxiproxy has not counted yet be judged touched, saying so.
+    """
     if stack.profile != profile:
         raise StackError(f"the stack runs profile {stack.profile!r}, not {profile!r}")
     report = progress or (lambda *_: None)
@@ -119,7 +124,7 @@ def run_incident(
     observer = Observer(
         stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
     )
-    timeline = Timeline(stack, spec.timeline, observer)
+    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     steady_end = spec.steady_state_s

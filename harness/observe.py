@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,6 +58,8 @@ class Observer:
         self._threads: list[threading.Thread] = []
         self._clients: list[JourneyClient] = []
         self._in_flight = 0
+        self._started: Counter[str] = Counter()
+        self._running: Counter[str] = Counter()
         self.origin_s = time.monotonic()
 
     def _client(self) -> JourneyClient:
@@ -119,11 +122,14 @@ class Observer:
                 return
             with self._lock:
                 self._in_flight += 1
+                self._started[journey.name] += 1
+                self._running[journey.name] += 1
             try:
                 observation = client.run(journey)
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                    self._running[journey.name] -= 1
             with self._lock:
                 self._observations.append((load.background, observation))
             if think_s and stop.wait(think_s):
@@ -137,6 +143,15 @@ class Observer:
             thread.join(timeout=max(0.1, deadline - time.monotonic()))
         for client in self._clients:
             client.close()
+
+    def calls_begun(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per journey: calls started so far, and calls in flight now (one consistent read).
+
+        Two reads bracket a window: the calls active in it are those started
+        between the reads plus those in flight at the first.
+        """
+        with self._lock:
+            return dict(self._started), {j: n for j, n in self._running.items() if n}
 
     def stats(self) -> TrafficStats:
         with self._lock:

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from harness.errors import FaultSpecError
@@ -95,9 +95,17 @@ def _target(fault: Fault) -> str:
 class Timeline:
     """Applies and removes the spec's faults at their times; removes all on any exit."""
 
-    def __init__(self, stack: Stack, steps: tuple[FaultStep, ...], observer: Observer) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        steps: tuple[FaultStep, ...],
+        observer: Observer,
+        *,
+        crossings: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self._stack = stack
         self._observer = observer
+        self._crossings = crossings
         self._events: list[tuple[float, int, str, int, Fault | None]] = []
         for index, step in enumerate(steps):
             for offset_s, fault in _ramp_steps(step):
@@ -106,6 +114,7 @@ class Timeline:
         self._events.sort(key=lambda e: (e[0], e[1]))
         self._held: dict[int, AppliedFault] = {}
         self._before: dict[int, tuple[Counters, int]] = {}
+        self._begun: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
         self.windows = [
             FaultWindow(
                 s.fault.describe(),
@@ -132,6 +141,7 @@ class Timeline:
                 self._stack.injector.remove(self._held.pop(index))
             else:
                 self._before[index] = (Counters.read(self._stack), self._client_calls())
+                self._begun[index] = self._observer.calls_begun()
                 window.applied_s = self._observer.now_s()
             self._held[index] = self._stack.injector.apply(fault)
         else:
@@ -152,8 +162,22 @@ class Timeline:
                 for o in self._observer.observations(background=True)
                 if o.journey == applied.fault.journey and o.at_s >= window.applied_s
             )
+        started_before, running_before = self._begun[index]
+        started_after, _ = self._observer.calls_begun()
+        active = {
+            journey: started_after.get(journey, 0)
+            - started_before.get(journey, 0)
+            + running_before.get(journey, 0)
+            for journey in set(started_after) | set(running_before)
+        }
         window.touched, window.evidence = touched(
-            self._stack, applied.fault, before, Counters.read(self._stack), client_calls
+            self._stack,
+            applied.fault,
+            before,
+            Counters.read(self._stack),
+            client_calls,
+            active_calls=active,
+            crossings=self._crossings,
         )
 
     def release_all(self) -> None:

@@ -32,7 +32,7 @@ import datetime as dt
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -318,14 +318,19 @@ def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> No
                 wait_until(healthy, timeout_s=deadline_s, interval_s=0.05, what=journey.name)
 
 
-def _run_one(stack: Stack, cell: Cell, timings: MatrixTimings) -> CellResult:
+def _run_one(
+    stack: Stack,
+    cell: Cell,
+    timings: MatrixTimings,
+    crossings: Mapping[str, Collection[str]] | None = None,
+) -> CellResult:
     """One cell, after the stack is quiet; a steady state spoiled by the previous cell is
     retried once (and says so), any other inconclusive cell is reported as such."""
     spec = _cell_spec(stack.topology, stack.profile, cell, timings)
     for attempt in (1, 2):
         _quiet(stack, timings)
         try:
-            run = run_incident(stack, spec, stack.profile)
+            run = run_incident(stack, spec, stack.profile, crossings=crossings)
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
             return _unjudged(cell, str(exc))
@@ -370,7 +375,7 @@ def run_matrix(
     progress: CellProgress | None = None,
     say: Callable[[str], None] | None = None,
     stack_options: Mapping[str, Any] | None = None,
-    observe: bool = False,
+    observe: bool = True,
 ) -> MatrixResult:
     """Run the matrix of ``topology`` under ``profile`` and judge every cell.
 
@@ -400,6 +405,7 @@ def run_matrix(
             )
         first = pool[0]
         extra: dict[str, Any] = {}
+        crossings: dict[str, tuple[str, ...]] | None = None
         if observe:
             from harness.explore.observed import observe_dependencies
 
@@ -407,6 +413,7 @@ def run_matrix(
             graph = observe_dependencies(first)
             extra["observed"] = graph.as_dict()
             extra["observed_agrees"] = graph.agrees
+            crossings = {o.journey: o.crossed for o in graph.journeys}
             for line in graph.mismatches:
                 tell(f"declared vs observed: {line}")
         cells = plan_cells(
@@ -419,7 +426,9 @@ def run_matrix(
         planned = len(cells)
         if shard is not None:
             cells = select_shard(cells, *shard)
-        results = _run_cells(pool, cells, timings, prune=prune, progress=progress)
+        results = _run_cells(
+            pool, cells, timings, prune=prune, progress=progress, crossings=crossings
+        )
         chosen_profile = first.profile
         backend_name = first.backend
     depth = edge_depths(topology)
@@ -448,6 +457,7 @@ def _run_cells(
     *,
     prune: bool,
     progress: CellProgress | None,
+    crossings: Mapping[str, Collection[str]] | None = None,
 ) -> list[CellResult]:
     """Run ``cells`` on the stacks of ``pool``, shallow edges first, pruning as results come."""
     topology = pool[0].topology
@@ -499,7 +509,7 @@ def _run_cells(
                 except queue.Empty:
                     return
                 try:
-                    judged = _run_one(stack, cell, timings)
+                    judged = _run_one(stack, cell, timings, crossings)
                 except DominoError as exc:
                     # One cell's trouble (Toxiproxy refusing, a fault not removable) is
                     # that cell's verdict, not the end of the matrix.

@@ -115,3 +115,14 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
     assert junit.count("<testcase") == 4
     with pytest.raises(UsageError, match="overlap"):
         merge_matrices([load_matrix(folders[0]), load_matrix(folders[0])])
+
+
+def test_a_hanging_edge_is_judged_touched_with_the_observed_crossings() -> None:
+    # A timeout toxic holds checkout's call to catalog open: Toxiproxy counts its bytes
+    # only once the connection ends, which may be after the window; the observed
+    # crossing then carries the evidence. Either way the cell is judged, never "?".
+    shop = find_topology(SHOP)
+    result = run_matrix(shop, profile="naive", edges=["checkout->catalog"], kinds=["timeout"])
+    (cell,) = result.cells
+    assert cell.outcome == "violation", render_heatmap(result)
+    assert "checkout->catalog" in cell.evidence

@@ -1,0 +1,85 @@
+"""What counts as evidence that a fault touched traffic (harness/evidence.py).
+
+The stack here is a stand-in for the two things ``touched`` reads (the
+topology and each edge's proxy name): the counters themselves are given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from harness.evidence import Counters, touched
+from harness.faults import Crash, Timeout
+from harness.library import find_topology
+
+SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "domino.yaml"
+
+QUIET = Counters(proxy_bytes={}, edge_calls={})
+
+
+def _stack() -> Any:
+    topology = find_topology(SHOP)
+    return SimpleNamespace(
+        topology=topology, edges={e.name: SimpleNamespace(proxy=e.name) for e in topology.edges}
+    )
+
+
+def test_counted_bytes_are_evidence() -> None:
+    grew = Counters(proxy_bytes={"checkout->catalog": 300}, edge_calls={})
+    ok, why = touched(_stack(), Timeout(edge="checkout->catalog"), QUIET, grew, 0)
+    assert ok
+    assert why == "checkout->catalog: 300 bytes through the proxy, 0 calls"
+
+
+def test_no_counted_bytes_and_no_crossings_is_untouched() -> None:
+    ok, why = touched(
+        _stack(), Timeout(edge="checkout->catalog"), QUIET, QUIET, 5, active_calls={"checkout": 3}
+    )
+    assert not ok
+    assert "no bytes and no calls crossed checkout->catalog" in why
+
+
+def test_a_journey_observed_crossing_the_edge_in_flight_is_inferred_evidence() -> None:
+    ok, why = touched(
+        _stack(),
+        Timeout(edge="checkout->catalog"),
+        QUIET,
+        QUIET,
+        5,
+        active_calls={"checkout": 2, "browse": 4},
+        crossings={"checkout": ("storefront->checkout", "checkout->catalog"), "browse": ()},
+    )
+    assert ok
+    assert why.startswith("inferred: 2 checkout call(s), observed to cross checkout->catalog")
+    assert "browse" not in why
+
+
+def test_journeys_not_crossing_the_edge_or_not_in_flight_are_no_evidence() -> None:
+    crossings = {"checkout": ("checkout->catalog",), "browse": ("storefront->catalog",)}
+    for active in ({"browse": 4}, {"checkout": 0}):
+        ok, _ = touched(
+            _stack(),
+            Timeout(edge="checkout->catalog"),
+            QUIET,
+            QUIET,
+            5,
+            active_calls=active,
+            crossings=crossings,
+        )
+        assert not ok, active
+
+
+def test_a_service_fault_is_inferred_from_any_edge_into_it() -> None:
+    ok, why = touched(
+        _stack(),
+        Crash(service="catalog"),
+        QUIET,
+        QUIET,
+        5,
+        active_calls={"browse": 1},
+        crossings={"browse": ("client->storefront", "storefront->catalog")},
+    )
+    assert ok
+    assert "observed to cross storefront->catalog" in why
