@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from harness.faults import Down, EdgeFault, Fault, Surge
+from harness.faults import Down, EdgeFault, Fault, Flood, Surge
 from harness.stack import Stack
 from harness.topology import CLIENT
 
@@ -57,6 +57,8 @@ def touched(
     """
     if isinstance(fault, Surge):
         return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
+    if isinstance(fault, Flood):
+        return client_calls > 0, f"{client_calls} flood actions entered through the client edge"
     if isinstance(fault, EdgeFault):
         edges = [fault.edge]
     else:

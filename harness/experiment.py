@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import StackError
-from harness.faults import Surge
+from harness.faults import Flood, Surge
+from harness.flood import FloodApplier, flood_checks
 from harness.journeys import Journey, Observation
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
@@ -56,6 +57,8 @@ class RunResult:
     adapter: str = ""
     honest_codes: tuple[str, ...] = ()
     code_meanings: dict[str, str] = field(default_factory=dict)
+    #: Each flood's schedule and what the load engine measured (:class:`~harness.flood.FloodRun`).
+    floods: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def overhead_s(self) -> float:
@@ -124,9 +127,15 @@ def run_incident(
     observer = Observer(
         stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
     )
-    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings)
+    floods = FloodApplier(
+        stack,
+        observer.now_s,
+        [(s.fault, s.hold_s) for s in spec.timeline if isinstance(s.fault, Flood)],
+    )
+    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings, flood_sent=floods.sent)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
+    stack.injector.register(Flood, floods)
     steady_end = spec.steady_state_s
     fault_end = steady_end + spec.fault_span_s
     run_end = fault_end + spec.recovery_s
@@ -147,9 +156,13 @@ def run_incident(
             report(phase, now, max(0.0, run_end - now), observer.stats())
             next_at = min([run_end, *(at for at, _ in pending[:1])])
             stop.wait(max(0.0, min(0.5, next_at - observer.now_s())))
+        # A flood's tail runs on at its base rate; wait for it (bounded by its time cap).
+        # On any other exit it is left to stop by itself at that cap.
+        flood_runs = floods.finish()
     finally:
         timeline.release_all()
         stack.injector.unregister(surges)
+        stack.injector.unregister(floods)
         report("draining", observer.now_s(), 0.0, observer.stats())
         observer.stop()
     leftovers = stack.injector.leftovers()
@@ -158,40 +171,17 @@ def run_incident(
     observations = observer.observations(background=False)
     background = observer.observations(background=True)
     fault_window = (steady_end, fault_end)
-    in_fault = [
-        o
-        for o in observations
-        if fault_window[0] <= o.at_s < fault_window[1] and (not o.ok or o.code)
-    ]
+    surge_checks, unjudged_floods = flood_checks(flood_runs)
+    invariants = surge_checks + _invariants(
+        stack,
+        spec,
+        observations,
+        leftovers=leftovers,
+        fault_window=fault_window,
+        recovery_window=(fault_end, run_end),
+    )
     control = stack.injector.control
-    system_invariants = control.invariants()
     reports: dict[str, Any] = dict(getattr(control, "reports", {}) or {})
-    recovery_half = (fault_end + spec.recovery_s / 2, run_end)
-    recovered_late = [
-        o for o in observations if recovery_half[0] <= o.at_s < recovery_half[1] and not o.ok
-    ]
-    recovered_calls = sum(1 for o in observations if recovery_half[0] <= o.at_s < recovery_half[1])
-    invariants = [
-        *system_invariants,
-        InvariantVerdict(
-            "no_fault_left",
-            not leftovers,
-            "; ".join(leftovers) if leftovers else "no toxic, disabled proxy or admin rule left",
-        ),
-        truthful_codes(
-            in_fault,
-            stack.adapter,
-            faulted_edges=spec.faulted_edges,
-            faulted_services=spec.faulted_services,
-            topology=stack.topology,
-        ),
-        InvariantVerdict(
-            "recovered",
-            recovered_calls > 0 and not recovered_late,
-            f"{recovered_calls - len(recovered_late)}/{recovered_calls} calls succeeded in the "
-            f"second half of recovery",
-        ),
-    ]
     untouched = [f"{w.description}: {w.evidence}" for w in timeline.windows if not w.touched]
     verdict = judge_run(
         spec,
@@ -203,6 +193,7 @@ def run_incident(
         recovery_window_s=(fault_end, run_end),
         untouched_faults=untouched,
         invariants=invariants,
+        unjudged=unjudged_floods,
     )
     return RunResult(
         spec=spec,
@@ -223,7 +214,52 @@ def run_incident(
         adapter=stack.adapter.name,
         honest_codes=tuple(sorted(stack.adapter.honest_codes)),
         code_meanings=_meanings(stack, [*observations, *background]),
+        floods=[run.as_dict() for run in flood_runs],
     )
+
+
+def _invariants(
+    stack: Stack,
+    spec: IncidentSpec,
+    observations: list[Observation],
+    *,
+    leftovers: list[str],
+    fault_window: tuple[float, float],
+    recovery_window: tuple[float, float],
+) -> list[InvariantVerdict]:
+    """The system's own invariants, then no fault left, truthful codes and recovery."""
+    in_fault = [
+        o
+        for o in observations
+        if fault_window[0] <= o.at_s < fault_window[1] and (not o.ok or o.code)
+    ]
+    fault_end, run_end = recovery_window
+    recovery_half = (fault_end + spec.recovery_s / 2, run_end)
+    recovered_late = [
+        o for o in observations if recovery_half[0] <= o.at_s < recovery_half[1] and not o.ok
+    ]
+    recovered_calls = sum(1 for o in observations if recovery_half[0] <= o.at_s < recovery_half[1])
+    return [
+        *stack.injector.control.invariants(),
+        InvariantVerdict(
+            "no_fault_left",
+            not leftovers,
+            "; ".join(leftovers) if leftovers else "no toxic, disabled proxy or admin rule left",
+        ),
+        truthful_codes(
+            in_fault,
+            stack.adapter,
+            faulted_edges=spec.faulted_edges,
+            faulted_services=spec.faulted_services,
+            topology=stack.topology,
+        ),
+        InvariantVerdict(
+            "recovered",
+            recovered_calls > 0 and not recovered_late,
+            f"{recovered_calls - len(recovered_late)}/{recovered_calls} calls succeeded in the "
+            f"second half of recovery",
+        ),
+    ]
 
 
 def _meanings(stack: Stack, observations: list[Observation]) -> dict[str, str]:

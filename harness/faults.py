@@ -11,7 +11,9 @@ always removes it. Kinds:
   :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`,
   and operator levers: :class:`Maintenance` (a window that ends by itself),
   :class:`Suspend` (a feature's kill switch);
-- load: :class:`Surge` (extra users on one journey, applied by the run);
+- load: :class:`Surge` (extra closed-loop users on one journey, applied by the
+  run) and :class:`Flood` (open-loop arrivals in the crypto-crash shape from
+  :mod:`harness.loadgen`, with client retries, applied by the run);
 - whole-service faults applied by the backend: :class:`Crash`, :class:`Stop`,
   :class:`Pause`, :class:`Restart`.
 
@@ -37,6 +39,7 @@ __all__ = [
     "Down",
     "EdgeFault",
     "Fault",
+    "Flood",
     "HttpError",
     "Latency",
     "LimitData",
@@ -400,6 +403,81 @@ class Surge(Fault):
                 f"Surge.users must be a whole number from 1 to 64, got {self.users!r}"
             )
         _non_negative(self, "think_ms")
+
+
+_FLOOD_RETRIES = ("none", "immediate", "backoff", "retry-after")
+
+
+@fault_kind
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flood(Fault):
+    """Open-loop demand on ``journeys``: arrivals on a schedule, whatever the answers.
+
+    The hold is the trigger, in the crypto-crash shape: from ``base_per_s`` a
+    rise within a second to ``peak_per_s``, a peak, a plateau at
+    ``plateau_per_s`` (0: half the peak), a decay back to the base. Then
+    ``tail_s`` more seconds at the base rate, the trigger gone: the window in
+    which retries either die out or keep the system overloaded
+    (metastability). Each arrival is one user action by one of ``users``
+    virtual customers (sessions), retried by ``retry`` up to ``retries``
+    times with one Idempotency-Key per action when its journey sends one;
+    ``timeout_s`` is how long the client waits per attempt. Bounded by
+    ``max_requests`` attempts and by the schedule's end.
+    """
+
+    kind: ClassVar[str] = "flood"
+    needs_owner: ClassVar[bool] = True
+    journeys: tuple[str, ...]
+    peak_per_s: float
+    base_per_s: float = 10.0
+    plateau_per_s: float = 0.0
+    tail_s: float = 0.0
+    users: int = 100
+    retry: str = "none"
+    retries: int = 0
+    timeout_s: float = 2.0
+    max_requests: int = 50_000
+
+    def __post_init__(self) -> None:
+        journeys: Any = self.journeys  # a YAML list or a single name, made a tuple here
+        if isinstance(journeys, str):
+            journeys = (journeys,)
+        if (
+            not isinstance(journeys, list | tuple)
+            or not journeys
+            or not all(isinstance(j, str) and j for j in journeys)
+        ):
+            raise FaultSpecError(
+                "Flood.journeys must list the journeys in the mix, e.g. [exchange-deposit]"
+            )
+        object.__setattr__(self, "journeys", tuple(journeys))
+        _non_negative(self, "peak_per_s", "base_per_s", "plateau_per_s", "tail_s", "timeout_s")
+        if not 0 < self.peak_per_s <= 5_000:
+            raise FaultSpecError(f"Flood.peak_per_s must be > 0 and <= 5000, got {self.peak_per_s}")
+        if self.base_per_s > self.peak_per_s or self.plateau_per_s > self.peak_per_s:
+            raise FaultSpecError("Flood.base_per_s and plateau_per_s must not exceed peak_per_s")
+        if self.tail_s > 600:
+            raise FaultSpecError(f"Flood.tail_s must be <= 600 seconds, got {self.tail_s}")
+        if not 0 < self.timeout_s <= 60:
+            raise FaultSpecError(f"Flood.timeout_s must be > 0 and <= 60, got {self.timeout_s}")
+        for name, low, high in (
+            ("users", 1, 10_000),
+            ("retries", 0, 10),
+            ("max_requests", 1, 500_000),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise FaultSpecError(
+                    f"Flood.{name} must be a whole number from {low} to {high}, got {value!r}"
+                )
+        if self.retry not in _FLOOD_RETRIES:
+            raise FaultSpecError(
+                f"Flood.retry must be one of {', '.join(_FLOOD_RETRIES)}, got {self.retry!r}"
+            )
+        if (self.retry == "none") != (self.retries == 0):
+            raise FaultSpecError(
+                "Flood.retries must be 0 with retry: none, and at least 1 with any other retry"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ The format, field by field, is in ``docs/incidents.md``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 
 from harness.errors import FaultSpecError, SpecError, UsageError
 from harness.faults import FAULT_KINDS, EdgeFault, Fault, Latency, build_fault
-from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
+from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
 from harness.journeys import Slo
 from harness.topology import Topology
 
@@ -39,9 +40,19 @@ __all__ = [
 #: What a journey can be judged.
 VERDICTS = ("healthy", "degraded", "failed")
 #: Invariants every run checks, on every system; adapters add their own (the bank's ledger).
-INVARIANTS = ("no_fault_left", "codes_truthful", "recovered")
+INVARIANTS = (
+    "no_fault_left",
+    "codes_truthful",
+    "recovered",
+    "surge_answered",
+    "surge_recovered",
+)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+#: Largest number a fault attribute may hold (exact as a float and as a 64-bit integer).
+MAX_ATTRIBUTE = 2**53
+#: Longest a fault's own message may be in a spec error.
+_LONGEST_MESSAGE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +186,27 @@ def _journey_loads(
     return tuple(loads)
 
 
+def _check_sizes(r: FieldReader, fields: Mapping[str, Any], where: FieldPath) -> None:
+    """Refuse numbers no fault attribute can mean.
+
+    Checked here, not by the fault: a 400-digit integer does not even fit a
+    float, and Toxiproxy and the services read attributes as 64-bit numbers.
+    """
+    for key, value in fields.items():
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not (isinstance(value, float) and math.isnan(value))
+            and abs(value) > MAX_ATTRIBUTE
+        ):
+            raise r.doc.error((*where, key), f"{brief(value)} is too large; allowed: at most 2^53")
+
+
+def _cut(message: str) -> str:
+    """A fault's message cut to a readable length (it quotes the value it got, any size)."""
+    return message if len(message) <= _LONGEST_MESSAGE else f"{message[: _LONGEST_MESSAGE - 3]}..."
+
+
 def _timeline(
     r: FieldReader, raw: Any, path: FieldPath, topology: Topology
 ) -> tuple[FaultStep, ...]:
@@ -190,29 +222,32 @@ def _timeline(
         kind = r.choice(item["fault"], (*where, "fault"), sorted(FAULT_KINDS))
         timing = {k: item[k] for k in ("onset_s", "hold_s", "ramp_s") if k in item}
         fields = {k: v for k, v in item.items() if k not in ("fault", *timing)}
+        _check_sizes(r, fields, where)
         try:
             fault = build_fault(kind, fields, where="fault")
         except FaultSpecError as exc:
             bad = next((k for k in fields if f"'{k}'" in str(exc) or f".{k} " in str(exc)), None)
-            message = str(exc).removeprefix("fault: ")
+            message = _cut(str(exc).removeprefix("fault: "))
             raise r.doc.error((*where, bad) if bad else where, message) from None
         if isinstance(fault, EdgeFault) and fault.edge not in topology.edge_names:
             raise r.doc.error(
                 (*where, "edge"),
-                f"unknown edge {fault.edge!r}; known edges: {', '.join(topology.edge_names)}",
+                f"unknown edge {brief(fault.edge)}; known edges: {', '.join(topology.edge_names)}",
             )
-        surge_journey = getattr(fault, "journey", None)
         known_journeys = [j.name for j in topology.journeys]
-        if surge_journey is not None and surge_journey not in known_journeys:
-            raise r.doc.error(
-                (*where, "journey"),
-                f"unknown journey {surge_journey!r}; known: {', '.join(known_journeys)}",
-            )
+        for field_name in ("journey", "journeys"):
+            named = getattr(fault, field_name, None)
+            for journey in (named,) if isinstance(named, str) else named or ():
+                if journey not in known_journeys:
+                    raise r.doc.error(
+                        (*where, field_name),
+                        f"unknown journey {brief(journey)}; known: {', '.join(known_journeys)}",
+                    )
         service = getattr(fault, "service", None)
         if service is not None and service not in topology.service_names:
             raise r.doc.error(
                 (*where, "service"),
-                f"unknown service {service!r}; known: {', '.join(topology.service_names)}",
+                f"unknown service {brief(service)}; known: {', '.join(topology.service_names)}",
             )
         if "hold_s" not in timing:
             raise r.doc.error(where, "missing required field 'hold_s' (seconds the fault is held)")
@@ -289,13 +324,19 @@ def parse_spec(
             topology = find_topology(ref, base=base)
         except UsageError as exc:
             raise doc.error(("topology",), str(exc)) from None
+        except (OSError, ValueError) as exc:  # ValueError: a path holding a NUL byte
+            raise doc.error(
+                ("topology",),
+                f"cannot read topology {brief(ref)}: {exc}; give a shipped "
+                "system's name or the path of a domino.yaml",
+            ) from None
     from harness.adapters.registry import get_adapter
 
     invariant_names = (*INVARIANTS, *get_adapter(topology.adapter).invariant_names)
     profiles = tuple(topology.profile_names)
     spec_id = r.text(top["id"], ("id",))
     if not _ID.match(spec_id):
-        raise doc.error(("id",), f"{spec_id!r} must be 3-64 lowercase letters, digits or '-'")
+        raise doc.error(("id",), f"{brief(spec_id)} must be 3-64 lowercase letters, digits or '-'")
     sources = tuple(
         r.text(s, ("sources", i)) for i, s in enumerate(r.listing(top["sources"], ("sources",)))
     )
@@ -344,7 +385,8 @@ def load_spec(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: a path holding a NUL byte.
         raise SpecError(f"{path}: cannot read the spec file: {exc}") from None
     spec = parse_spec(
         text,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from harness.errors import FaultSpecError
 from harness.evidence import Counters, touched
-from harness.faults import EdgeFault, Fault, Latency, Surge
+from harness.faults import EdgeFault, Fault, Flood, Latency, Surge
 from harness.injection import AppliedFault
 from harness.observe import Observer
 from harness.spec import FaultStep, JourneyLoad
@@ -89,6 +89,8 @@ def _target(fault: Fault) -> str:
         return fault.edge
     if isinstance(fault, Surge):
         return f"surge on {fault.journey}"
+    if isinstance(fault, Flood):
+        return f"flood on {'+'.join(fault.journeys)}"
     return str(getattr(fault, "service", ""))
 
 
@@ -102,8 +104,10 @@ class Timeline:
         observer: Observer,
         *,
         crossings: Mapping[str, Collection[str]] | None = None,
+        flood_sent: Callable[[str], int] | None = None,
     ) -> None:
         self._stack = stack
+        self._flood_sent = flood_sent
         self._observer = observer
         self._crossings = crossings
         self._events: list[tuple[float, int, str, int, Fault | None]] = []
@@ -156,6 +160,8 @@ class Timeline:
         window.removed_s = self._observer.now_s()
         before, client_before = self._before[index]
         client_calls = self._client_calls() - client_before
+        if isinstance(applied.fault, Flood) and self._flood_sent is not None:
+            client_calls = self._flood_sent(applied.handle)
         if isinstance(applied.fault, Surge):
             client_calls = sum(
                 1

@@ -270,6 +270,7 @@ def judge_run(
     recovery_window_s: tuple[float, float],
     untouched_faults: Sequence[str],
     invariants: Sequence[InvariantVerdict],
+    unjudged: Sequence[str] = (),
 ) -> RunVerdict:
     """Judge one run of ``spec`` under ``profile`` from what was observed."""
     steady = _phase(spec, observations, *steady_window_s, honest_codes)
@@ -327,6 +328,7 @@ def judge_run(
             f"steady state not met: {v.journey} {v.verdict} ({v.reason})" for v in unhealthy
         ]
     reasons += [f"fault never touched traffic: {text}" for text in untouched_faults]
+    reasons += list(unjudged)
     outcome: Outcome
     if reasons:
         outcome = "inconclusive"

@@ -163,6 +163,8 @@ def import_compose(path: Path, *, name: str | None = None) -> ImportedTopology:
         raise ComposeImportError(f"{source}: not UTF-8 text; a Compose file is YAML text") from None
     except OSError as exc:
         raise ComposeImportError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path holding a NUL byte
+        raise ComposeImportError(f"{source}: cannot read the file: {exc}") from None
     folder = path.absolute().parent.name
     try:
         return _Importer(source, text, folder=folder, name=name).run()
@@ -579,7 +581,7 @@ class _Importer:
         if protocol != "tcp":
             return None  # Toxiproxy carries TCP only
         text = text.strip().split("-", 1)[0]  # a range: its first port
-        if not text.isdigit() or not 1 <= int(text) <= 65535:
+        if not _port_text(text):
             raise self.error(path, f"{text!r} is not a port number (1-65535); {example}")
         return int(text)
 
@@ -597,7 +599,7 @@ class _Importer:
             return
         for key in _OWN_PORT_VARS:
             value = service.env.get(key, "").strip()
-            if value.isdigit() and 1 <= int(value) <= 65535:
+            if _port_text(value):
                 service.container_port, service.port_known = int(value), True
                 return
 
@@ -735,7 +737,7 @@ class _Importer:
             return None
         port_key = next((k for k in env if k.upper() == port_key.upper()), port_key)
         port = env.get(port_key, "").strip()
-        if port.isdigit() and 1 <= int(port) <= 65535:
+        if _port_text(port):
             return target, port_key, int(port)
         return None
 
@@ -1022,6 +1024,11 @@ def _template(value: str, refs: list[_Reference]) -> str:
 def _escape(text: str) -> str:
     """Literal braces in a template (docs/topologies.md: ``{{`` and ``}}``)."""
     return text.replace("{", "{{").replace("}", "}}")
+
+
+def _port_text(text: str) -> bool:
+    """True for a TCP port number written in ASCII digits (``str.isdigit`` also takes '²')."""
+    return re.fullmatch(r"[0-9]{1,5}", text) is not None and 1 <= int(text) <= 65535
 
 
 def _unique(items: list[_T]) -> list[_T]:

@@ -7,6 +7,7 @@ wrong and what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from harness.adapters.registry import adapter_names
 from harness.errors import TopologyError, UsageError
-from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, describe_kind
+from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
 from harness.journeys import Journey, Slo
 from harness.network_safety import is_loopback_host
 from harness.templates import TemplateError, json_strings, placeholders
@@ -39,6 +40,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_PORT = re.compile(r"[0-9]{1,5}")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 _SERVICE_VALUES = ("port", "listen_fd", "bind_host", "dir", "data_dir", "python", "service")
@@ -88,7 +90,7 @@ class _TopologyReader:
 
     def argv(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> tuple[str, ...]:
         if isinstance(value, str):
-            example = f", e.g. [{value.split()[0]!r}, ...]" if value.split() else ""
+            example = f", e.g. [{brief(value.split()[0])}, ...]" if value.split() else ""
             raise self.error(path, f"must be a list of arguments (no shell){example}")
         items = self.r.listing(value, path)
         return tuple(self.template(v, (*path, i), allowed) for i, v in enumerate(items))
@@ -112,14 +114,32 @@ class _TopologyReader:
         return headers
 
     def json_body(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> Any:
+        self.check_json(value, path)
         for text in json_strings(value):
             self.check_template(text, path, allowed)
         return value
 
+    def check_json(self, value: Any, path: FieldPath) -> None:
+        """A request body is sent as JSON: a date, bytes or infinity would fail mid-run."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.check_json(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.check_json(item, (*path, i))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise self.error(path, f"must be JSON, got {value!r}; allowed: finite numbers")
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            raise self.error(
+                path,
+                f"must be JSON, got {type(value).__name__} {brief(value)}; allowed: text, "
+                "numbers, true/false, null, lists and mappings (quote dates)",
+            )
+
     def url_path(self, value: Any, path: FieldPath, allowed: tuple[str, ...]) -> str:
         text = self.template(value, path, allowed)
         if not text.startswith("/"):
-            raise self.error(path, f"must be a path starting with '/', got {text!r}")
+            raise self.error(path, f"must be a path starting with '/', got {brief(text)}")
         return text
 
     def folder(self, value: Any, path: FieldPath) -> Path:
@@ -202,10 +222,19 @@ class _TopologyReader:
         url = None
         if "url" in fields:
             url = self.r.text(fields["url"], (*path, "url"))
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+            try:
+                parts = urlsplit(url)
+                port = parts.port  # ValueError when out of range or not a number
+            except ValueError:
+                parts, port = None, None
+            if (
+                parts is None
+                or parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or not port
+            ):
                 raise self.error(
-                    (*path, "url"), f"must be http://HOST:PORT, got {url!r} (give the port)"
+                    (*path, "url"), f"must be http://HOST:PORT, got {brief(url)} (give the port)"
                 )
         return Service(
             name=name,
@@ -235,10 +264,10 @@ class _TopologyReader:
         known = ", ".join(services)
         if source != CLIENT and source not in services:
             raise self.error(
-                path, f"unknown service {source!r}; known services: {known} (and {CLIENT})"
+                path, f"unknown service {brief(source)}; known services: {known} (and {CLIENT})"
             )
         if target not in services:
-            raise self.error(path, f"unknown service {target!r}; known services: {known}")
+            raise self.error(path, f"unknown service {brief(target)}; known services: {known}")
         if source == target:
             raise self.error(path, "an edge joins two different services")
         fields = self.r.mapping(value if value is not None else {}, path, (), ("env", "listen"))
@@ -249,11 +278,11 @@ class _TopologyReader:
         if "listen" in fields:
             listen = self.r.text(fields["listen"], (*path, "listen"))
             host, _, port = listen.rpartition(":")
-            if not port.isdigit() or not 0 < int(port) < 65536:
-                raise self.error((*path, "listen"), f"must be HOST:PORT, got {listen!r}")
+            if not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
+                raise self.error((*path, "listen"), f"must be HOST:PORT, got {brief(listen)}")
             if not is_loopback_host(host):
                 raise self.error(
-                    (*path, "listen"), f"Toxiproxy listens on loopback only, not {host!r}"
+                    (*path, "listen"), f"Toxiproxy listens on loopback only, not {brief(host)}"
                 )
         return Edge(source, target, env, listen)
 
@@ -272,7 +301,7 @@ class _TopologyReader:
                 if service not in services:
                     raise self.error(
                         (*where, "env", service),
-                        f"unknown service {service!r}; known services: {', '.join(services)}",
+                        f"unknown service {brief(service)}; known services: {', '.join(services)}",
                     )
                 per_service[service] = self.env(env, (*where, "env", service), _SERVICE_VALUES)
             profiles.append(Profile(str(name), per_service))
@@ -335,7 +364,7 @@ class _TopologyReader:
                 if item not in edges:
                     raise self.error(
                         (*path, kind, i),
-                        f"unknown edge {item!r}; known edges: {', '.join(edges)}",
+                        f"unknown edge {brief(item)}; known edges: {', '.join(edges)}",
                     )
             deps[kind] = tuple(items)
         expect: tuple[int, ...] = ()
@@ -394,14 +423,17 @@ class _TopologyReader:
         top = r.mapping(self.doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL)
         name = r.text(top["name"], ("name",))
         if not _NAME.fullmatch(name):
-            raise self.error(("name",), f"{name!r} must be 3-64 lowercase letters, digits or '-'")
+            raise self.error(
+                ("name",), f"{brief(name)} must be 3-64 lowercase letters, digits or '-'"
+            )
         adapter = "http"
         if "adapter" in top:
             adapter = r.text(top["adapter"], ("adapter",))
             if adapter not in adapter_names():
                 raise self.error(
                     ("adapter",),
-                    f"unknown adapter {adapter!r}; known adapters: {', '.join(adapter_names())}",
+                    f"unknown adapter {brief(adapter)}; "
+                    f"known adapters: {', '.join(adapter_names())}",
                 )
 
         services_raw = r.free_mapping(top["services"], ("services",))
@@ -494,7 +526,8 @@ def load_topology(path: Path) -> Topology:
         raise TopologyError(f"{path}: no such topology file") from None
     except IsADirectoryError:
         raise TopologyError(f"{path}: is a folder; give the domino.yaml inside it") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: a path holding a NUL byte.
         raise TopologyError(f"{path}: cannot read the topology file: {exc}") from None
     topology = parse_topology(text, source=str(path), base_dir=path.parent)
     return _with_path(topology, path)

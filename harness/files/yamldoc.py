@@ -17,9 +17,16 @@ import yaml
 
 from harness.errors import UsageError
 
-__all__ = ["FieldPath", "FieldReader", "YamlDoc", "describe_kind", "dotted"]
+__all__ = ["FieldPath", "FieldReader", "YamlDoc", "brief", "describe_kind", "dotted"]
 
 FieldPath = tuple[str | int, ...]
+
+#: Deepest nesting of mappings and lists a file may have (real files use under ten).
+MAX_DEPTH = 64
+#: Most values (scalars, mappings and lists) a file may expand to, aliases
+#: included: a guard against "billion laughs" documents (the bank's domino.yaml
+#: has about 400).
+MAX_VALUES = 100_000
 
 
 class YamlDoc:
@@ -35,8 +42,17 @@ class YamlDoc:
         self.source = source
         self.error_class = error
         self.lines: dict[FieldPath, int] = {}
+        self._constructor = yaml.SafeLoader("")
+        self._values = 0
+        self._open: list[yaml.Node] = []
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            # PyYAML composes nested collections recursively.
+            raise error(
+                f"{source}: the YAML is nested too deeply (more than {MAX_DEPTH} levels); "
+                f"{what} is a plain mapping"
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             # A problem found at the end of the stream is reported on the last line.
@@ -50,6 +66,37 @@ class YamlDoc:
 
     def _build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.lines[path] = node.start_mark.line + 1
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise self.error(
+                path,
+                f"the file holds more than {MAX_VALUES:,} values (an alias repeated too often?); "
+                "write it out plainly",
+            )
+        if isinstance(node, yaml.CollectionNode):
+            if any(node is open_node for open_node in self._open):
+                raise self.error(path, "refers to itself (an alias inside its own anchor)")
+            if len(self._open) >= MAX_DEPTH:
+                raise self.error(path, f"nested too deeply (more than {MAX_DEPTH} levels)")
+            self._open.append(node)
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.pop()
+        try:
+            return self._constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise self.error(path, f"cannot read this value: {_one_line(str(problem))}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # PyYAML's constructors fail this way on a tagged value that is not of its
+            # type (`!!int abc`, `!!bool maybe`) or an integer of more than 4300 digits.
+            shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}..."
+            tag = _tag_name(node.tag)
+            allowed = _TAG_VALUES.get(tag, "a value of that type")
+            raise self.error(path, f"cannot read {shown!r} as {tag}; allowed: {allowed}") from None
+
+    def _collection(self, node: yaml.CollectionNode, path: FieldPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -69,13 +116,7 @@ class YamlDoc:
                 # Errors about a field point at its key, where a reader looks for it.
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
-        try:
-            return yaml.SafeLoader(" ").construct_object(node)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise self.error(path, f"cannot read this value: {_one_line(str(problem))}") from None
+        return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
@@ -99,6 +140,23 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+#: What a value of each YAML type may be, for the message when one is not.
+_TAG_VALUES = {
+    "!!int": "a whole number of at most 4300 digits",
+    "!!float": "a number",
+    "!!bool": "true or false",
+    "!!null": "nothing (null or ~)",
+    "!!timestamp": "a date such as 2024-12-03",
+    "!!binary": "base64 text",
+}
+
+
+def _tag_name(tag: str) -> str:
+    """``tag:yaml.org,2002:int`` as ``!!int`` (the way it is written), other tags as they are."""
+    prefix = "tag:yaml.org,2002:"
+    return f"!!{tag.removeprefix(prefix)}" if tag.startswith(prefix) else tag
+
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_>-]+$")
 
 
@@ -119,9 +177,22 @@ def describe_kind(value: Any) -> str:
     """How a value reads in an error message: ``a mapping``, ``text 'x'``, ``nothing``."""
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"text {value!r}", bool: f"{value}"}.get(
-        type(value), f"{value!r}"
+    return {dict: "a mapping", list: "a list", str: f"text {brief(value)}", bool: f"{value}"}.get(
+        type(value), brief(value)
     )
+
+
+#: Longest rendering of a user's value in a message (a message is a line a person reads).
+_BRIEF = 80
+
+
+def brief(value: Any) -> str:
+    """``repr(value)``, shortened to fit in a one-line message."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_BRIEF:
+        digits = len(str(abs(value)))
+        return f"{'-' if value < 0 else ''}{str(abs(value))[:12]}... ({digits} digits)"
+    text = repr(value)
+    return text if len(text) <= _BRIEF else f"{text[: _BRIEF - 3]}..."
 
 
 class FieldReader:
@@ -175,20 +246,32 @@ class FieldReader:
     def number(
         self, value: Any, path: FieldPath, *, minimum: float = 0.0, maximum: float = math.inf
     ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             raise self.doc.error(path, f"must be a number, got {describe_kind(value)}")
+        # Compared before any float() of it: a 400-digit integer does not fit a float.
         if not minimum <= value <= maximum:
             bound = (
                 f"between {minimum:g} and {maximum:g}" if maximum < math.inf else f">= {minimum:g}"
             )
-            raise self.doc.error(path, f"must be {bound}, got {value!r}")
-        return float(value)
+            raise self.doc.error(path, f"must be {bound}, got {brief(value)}")
+        try:
+            return float(value)
+        except OverflowError:
+            raise self.doc.error(
+                path, f"must be >= {minimum:g} and below 1e308, got {brief(value)}"
+            ) from None
 
     def integer(self, value: Any, path: FieldPath, *, minimum: int, maximum: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.doc.error(path, f"must be a whole number, got {describe_kind(value)}")
         if not minimum <= value <= maximum:
-            raise self.doc.error(path, f"must be between {minimum} and {maximum}, got {value}")
+            raise self.doc.error(
+                path, f"must be between {minimum} and {maximum}, got {brief(value)}"
+            )
         return value
 
     def listing(self, value: Any, path: FieldPath, *, non_empty: bool = True) -> list[Any]:
@@ -200,5 +283,7 @@ class FieldReader:
 
     def choice(self, value: Any, path: FieldPath, allowed: tuple[str, ...] | list[str]) -> str:
         if not isinstance(value, str) or value not in allowed:
-            raise self.doc.error(path, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+            raise self.doc.error(
+                path, f"{brief(value)} is not allowed; allowed: {', '.join(allowed)}"
+            )
         return value

@@ -88,6 +88,8 @@ def run_data(result: RunResult) -> dict[str, Any]:
             for (code, journey, origin), count in sorted(codes.items())
         ],
         "service_invariants": result.service_invariants,
+        # Each flood: its schedule, the engine's per-second figures, the time to recover.
+        "floods": result.floods,
         "blast_radius": blast_radius_of(result).as_dict(),
     }
 

@@ -96,14 +96,12 @@ def _account_view(row: sqlite3.Row) -> Account:
 )
 async def accounts(request: Request) -> AccountsOut:
     customer = customer_of(request)
-    rows = (
-        bank_of(request)
-        .db.conn.execute(
+    bank = bank_of(request)
+    async with bank.core.transaction(priority=True):
+        rows = bank.db.conn.execute(
             "SELECT * FROM accounts WHERE customer_id = ? ORDER BY opened_at, account_id",
             (customer,),
-        )
-        .fetchall()
-    )
+        ).fetchall()
     return AccountsOut(customer_id=customer, accounts=[_account_view(r) for r in rows])
 
 
@@ -180,4 +178,5 @@ async def transfer(
         )
         return StoredAnswer(201, out.model_dump(mode="json"))
 
-    return bank.once(customer, idempotency_key, "POST /transfers", body.model_dump(), apply)
+    async with bank.core.transaction():
+        return bank.once(customer, idempotency_key, "POST /transfers", body.model_dump(), apply)

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.bank import accounts, cardtab, exchange, fx, remittance, savings
 from services.bank.context import Bank
+from services.bank.core import CoreLedger
 from services.bank.ledger import HOUSE, SCHEMA, Ledger
 from services.bank.models import SwitchIn
 from services.kit.app import ServiceKit, create_app
@@ -111,7 +112,14 @@ def build_app(config: ServiceConfig) -> FastAPI:
         ledger = Ledger()
         with db.transaction() as conn:
             ledger.seed(conn)
-        bank = Bank(kit=kit, db=db, ledger=ledger, fx_switch=switches[fx.FX_FEATURE])
+        core = CoreLedger(
+            connections=knobs.core_connections,
+            service_ms=knobs.core_service_ms,
+            flow_control=knobs.core_flow_control,
+            queue_limit=knobs.core_queue_limit,
+            service=config.name,
+        )
+        bank = Bank(kit=kit, db=db, ledger=ledger, fx_switch=switches[fx.FX_FEATURE], core=core)
         app.state.bank = bank
         if "remit" in kit.deps:
             bank.outbox = remittance.RemittanceOutbox(bank)
@@ -122,6 +130,7 @@ def build_app(config: ServiceConfig) -> FastAPI:
 
         kit.invariants = invariants
         kit.stats["switches"] = lambda: {name: s.describe() for name, s in switches.items()}
+        kit.stats["core"] = core.snapshot
         kit.stats["outbox"] = lambda: bank.outbox.snapshot() if bank.outbox else None
 
     async def shutdown(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from services.bank.core import CoreLedger
 from services.bank.ledger import Ledger
 from services.kit.app import ServiceKit
 from services.kit.idempotency import StoredAnswer, apply_once, check_key, replay_headers
@@ -32,6 +33,7 @@ class Bank:
     db: Database
     ledger: Ledger
     fx_switch: FeatureSwitch
+    core: CoreLedger
     outbox: RemittanceOutbox | None = field(default=None)
 
     @property

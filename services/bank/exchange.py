@@ -4,7 +4,8 @@ A customer moves won between their KRW account and the exchange, whose
 money at the bank sits in one omnibus account. These are the requests that
 surged when Bitcoin moved (2024-11-25, 2024-12-02, 2024-12-03); under flow
 control they are the first to be told to wait, never balance inquiry.
-Each is applied exactly once per ``Idempotency-Key``.
+Each is applied exactly once per ``Idempotency-Key``, as one core-banking
+transaction (:mod:`~services.bank.core`: bank's bounded capacity).
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def _move(
 async def deposit(
     body: ExchangeIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return _move(bank_of(request), customer_of(request), body, idempotency_key, "to_exchange")
+    bank = bank_of(request)
+    async with bank.core.transaction():
+        return _move(bank, customer_of(request), body, idempotency_key, "to_exchange")
 
 
 @router.post(
@@ -83,4 +86,6 @@ async def deposit(
 async def withdraw(
     body: ExchangeIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return _move(bank_of(request), customer_of(request), body, idempotency_key, "from_exchange")
+    bank = bank_of(request)
+    async with bank.core.transaction():
+        return _move(bank, customer_of(request), body, idempotency_key, "from_exchange")

@@ -79,6 +79,17 @@ class Knobs:
     maintenance_aware: bool
     #: How often bank's remittance outbox looks for work (and polls the maintenance schedule).
     outbox_poll_s: float
+    #: Connections of bank's core-banking ledger: transactions (balance inquiry, transfers,
+    #: exchange deposits and withdrawals) run at most this many at once.
+    core_connections: int = 4
+    #: How long one core transaction holds its connection: capacity is
+    #: ``core_connections * 1000 / core_service_ms`` transactions per second (100).
+    core_service_ms: float = 40.0
+    #: Flow control at the core: at most ``core_queue_limit`` transactions wait for a
+    #: connection, the rest get OV001 at once; balance inquiry goes first and is never refused.
+    core_flow_control: bool = False
+    #: Transactions that may wait for a core connection under flow control.
+    core_queue_limit: int = 8
 
 
 PROFILES: dict[str, Knobs] = {
@@ -135,6 +146,7 @@ PROFILES: dict[str, Knobs] = {
         fx_suspend_s=30.0,
         maintenance_aware=True,
         outbox_poll_s=0.2,
+        core_flow_control=True,
     ),
 }
 

@@ -302,13 +302,18 @@ def test_a_surge_is_told_to_wait_while_balance_inquiry_keeps_priority(
     assert len(admitted) + len(held) == surge_size
     assert len(admitted) <= capacity["capacity"] - capacity["priority_reserve"]
     assert held
+    at_the_door = 0
     for answer, latency_ms in held:
         error = answer.json()["error"]
         assert error["code"] == "OV001"
         assert error["waiting"]["position"] >= 1
         assert int(answer.headers["Retry-After"]) == error["waiting"]["retry_after_s"] >= 1
-        # Told to wait at once: before any admitted deposit got through the slow handler.
-        assert latency_ms < min(admitted_ms)
+        if "in flight" in error["cause"][0]["detail"]:
+            # Held at the door: told to wait before any admitted deposit got through
+            # the slow handler (the others passed it and met the core ledger's queue).
+            at_the_door += 1
+            assert latency_ms < min(admitted_ms)
+    assert at_the_door >= 60
     assert inquiries_ms
     assert max(inquiries_ms) < 500  # balance inquiry kept its room and its SLO
     assert krw_balance(bank, token) == before - len(admitted)  # none lost, none doubled

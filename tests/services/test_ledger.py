@@ -24,12 +24,34 @@ pytestmark = pytest.mark.domino_profile("hardened")
 async def _fire(
     requests: list[tuple[str, str, dict[str, Any], dict[str, str]]],
 ) -> list[httpx.Response]:
-    """Send every (method, url, json, headers) at once, each on its own connection."""
+    """Send every (method, url, json, headers) at once, each on its own connection.
+
+    Flow control may tell some to wait (429 OV001: bank's core-banking ledger
+    lets only a few transactions queue); like an app, those are sent again,
+    unchanged, until every request has its answer (at most 50 rounds).
+    """
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+    answers: list[httpx.Response | None] = [None] * len(requests)
+    todo = list(range(len(requests)))
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        return await asyncio.gather(
-            *(client.request(m, url, json=body, headers=h) for m, url, body, h in requests)
-        )
+        for _ in range(50):
+            sent = await asyncio.gather(
+                *(
+                    client.request(m, url, json=body, headers=h)
+                    for m, url, body, h in (requests[i] for i in todo)
+                )
+            )
+            waiting = []
+            for index, answer in zip(todo, sent, strict=True):
+                answers[index] = answer
+                if answer.status_code == 429 and answer.json()["error"]["code"] == "OV001":
+                    waiting.append(index)
+            if not waiting:
+                break
+            todo = waiting
+            await asyncio.sleep(0.05)  # the client's pause before coming back
+    assert all(a is not None and a.status_code != 429 for a in answers), "still told to wait"
+    return [a for a in answers if a is not None]
 
 
 def test_concurrent_transfers_among_customers_conserve_their_money(
@@ -59,8 +81,8 @@ def test_concurrent_transfers_among_customers_conserve_their_money(
         )
     )
     statuses = Counter(a.status_code for a in answers)
-    assert set(statuses) <= {201, 409, 429}, statuses
-    assert statuses[201] >= 60, statuses  # most go through; a few may meet flow control
+    assert set(statuses) <= {201, 409}, statuses
+    assert statuses[201] >= 60, statuses  # most go through; overdrafts are refused
     expected = dict(before)
     for (source, target, amount), answer in zip(planned, answers, strict=True):
         if answer.status_code == 201:

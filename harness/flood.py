@@ -1,0 +1,336 @@
+"""Floods: open-loop demand applied from an incident's timeline (:class:`~harness.faults.Flood`).
+
+A flood turns a topology's journeys into :mod:`harness.loadgen` request
+templates and drives them against the stack's entry on the crypto-crash
+schedule, from a thread beside the run's observer, in a forked engine
+process. Its virtual customers log in before the run starts (a login costs
+nothing inside the measured window);
+a journey whose headers hold ``{uuid}`` gets one key per user action, kept
+across that action's retries, so a retried deposit is the same deposit.
+
+The trigger (the hold) ends at the step's end; the flood then goes on at
+its base rate for ``tail_s`` with the same retries. What the engine measured
+is judged as two checks (:func:`flood_checks`): ``surge_answered`` (flood
+actions were answered, not failed, and the admitted ones kept their SLO) and
+``surge_recovered`` (the flood's own traffic was healthy again, every second
+to its end, within ``tail_s`` of the trigger's end: the time to recover is
+the figure). An engine that fell behind its schedule makes the run
+inconclusive, never passed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import FaultSpecError
+from harness.faults import Flood
+from harness.journeys import Journey
+from harness.loadgen import (
+    CryptoCrash,
+    LoadPlan,
+    LoadResult,
+    Progress,
+    RequestContext,
+    RequestTemplate,
+    RetryPolicy,
+    Sessions,
+)
+from harness.loadgen.workers import run_in_workers
+from harness.stack import Stack
+from harness.templates import placeholders
+from harness.topology import CLIENT
+from harness.verdict import InvariantVerdict
+
+__all__ = ["FloodApplier", "FloodRun", "crash_shape", "flood_checks", "recovery_s"]
+
+#: Share of a flood's failed actions (errors and timeouts) still counted as answered.
+ANSWERED_ERROR_SHARE = 0.01
+
+
+def crash_shape(fault: Flood, hold_s: float) -> CryptoCrash:
+    """The crypto-crash schedule of ``fault`` held for ``hold_s``, then its tail."""
+    rise_s = min(1.0, 0.1 * hold_s)
+    rest_s = hold_s - rise_s
+    plateau = fault.plateau_per_s or fault.peak_per_s / 2
+    return CryptoCrash(
+        baseline_rate_per_s=fault.base_per_s,
+        peak_rate_per_s=fault.peak_per_s,
+        plateau_rate_per_s=max(plateau, fault.base_per_s),
+        baseline_s=0.0,
+        rise_s=rise_s,
+        peak_s=0.35 * rest_s,
+        settle_s=0.05 * rest_s,
+        plateau_s=0.35 * rest_s,
+        decay_s=0.25 * rest_s,
+        tail_s=fault.tail_s,
+    )
+
+
+def _retry(fault: Flood) -> RetryPolicy:
+    if fault.retry == "immediate":
+        return RetryPolicy.immediate(fault.retries)
+    if fault.retry == "backoff":
+        return RetryPolicy.backoff(fault.retries)
+    if fault.retry == "retry-after":
+        return RetryPolicy.retry_after(fault.retries)
+    return RetryPolicy.none()
+
+
+_UUID = re.compile(r"\{uuid\}")
+
+
+def _holds_placeholder(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(placeholders(value))
+    if isinstance(value, dict):
+        return any(_holds_placeholder(k) or _holds_placeholder(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_placeholder(v) for v in value)
+    return False
+
+
+def _template(journey: Journey, weight: float, run_id: str) -> RequestTemplate:
+    """``journey`` as a request template; ``{uuid}`` in a header becomes one key per action."""
+    fixed: list[tuple[str, str]] = []
+    keyed: dict[str, str] = {}
+    for name, value in journey.headers.items():
+        names = set(placeholders(value))
+        if names - {"uuid"}:
+            raise FaultSpecError(
+                f"flood on {journey.name}: header {name} uses {sorted(names - {'uuid'})}; a "
+                "flood fills in only {uuid} (one key per action)"
+            )
+        if names:
+            keyed[name] = value
+        else:
+            fixed.append((name, value))
+    if placeholders(journey.path) or _holds_placeholder(journey.json_body):
+        raise FaultSpecError(
+            f"flood on {journey.name}: its path or JSON body holds placeholders; a flood sends "
+            "one fixed body per journey"
+        )
+
+    def headers_for(ctx: RequestContext) -> dict[str, str]:
+        key = f"{run_id}-{ctx.action_index}"
+        return {name: _UUID.sub(key, value) for name, value in keyed.items()}
+
+    success = frozenset(journey.expect) if journey.expect else frozenset(range(200, 300))
+    return RequestTemplate(
+        journey.name,
+        journey.path,
+        journey.method,
+        headers=tuple(fixed),
+        json_body=journey.json_body,
+        weight=weight,
+        success_statuses=success,
+        header_factory=headers_for if keyed else None,
+    )
+
+
+@dataclass
+class FloodRun:
+    """One flood of a run: what was asked, when, and what the engine measured."""
+
+    fault: Flood
+    hold_s: float
+    slo_p95_ms: float
+    started_s: float = 0.0
+    trigger_ended_s: float | None = None
+    sent: int = 0
+    result: LoadResult | None = None
+    error: str = ""
+    series: list[Progress] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "fault": self.fault.describe(),
+            "hold_s": self.hold_s,
+            "tail_s": self.fault.tail_s,
+            "slo_p95_ms": self.slo_p95_ms,
+            "started_s": round(self.started_s, 3),
+            "recovery_s": recovery_s(self),
+            "error": self.error,
+            "result": result.to_json() if result is not None else None,
+        }
+
+
+def recovery_s(run: FloodRun) -> float | None:
+    """Seconds from the trigger's end until the flood's traffic stayed healthy to its end.
+
+    A second is healthy when no action failed in it (errors, timeouts; honest
+    rejections are answers) and its p99 is within the journeys' p95 SLO. None
+    when it never was (still overloaded when the flood ended).
+    """
+    if run.result is None:
+        return None
+    series = run.result.series
+    healthy_from: int | None = None
+    for second in series:
+        if second.t_s < int(run.hold_s):
+            continue
+        healthy = second.errors == 0 and second.latency_p99_ms <= run.slo_p95_ms
+        if healthy and healthy_from is None:
+            healthy_from = second.t_s
+        elif not healthy:
+            healthy_from = None
+    if healthy_from is None:
+        return None
+    return max(0.0, healthy_from - run.hold_s)
+
+
+class FloodApplier:
+    """Applies :class:`Flood` faults on ``stack``; :meth:`finish` waits for their tails."""
+
+    def __init__(self, stack: Stack, now_s: Any, floods: list[tuple[Flood, float]]) -> None:
+        self._stack = stack
+        self._now_s = now_s
+        self._ids = itertools.count(1)
+        self._threads: dict[str, threading.Thread] = {}
+        self.runs: dict[str, FloodRun] = {}
+        self._sessions: list[dict[str, str]] = []
+        self._holds = {id(f): hold for f, hold in floods}
+        journeys = {j.name: j for j in stack.topology.journeys}
+        for fault, _ in floods:  # every mistake before the run starts, not at the onset
+            for name in fault.journeys:
+                _template(journeys[name], 1.0, "check")
+        users = max((f.users for f, _ in floods), default=0)
+        if users and stack.topology.session is not None:
+            # Log every virtual customer in now, before the run's clock starts.
+            for _ in range(users):
+                client = stack.client(timeout_s=10.0)
+                try:
+                    self._sessions.append(client.session_headers())
+                finally:
+                    client.close()
+
+    def _plan(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
+        journeys = {j.name: j for j in self._stack.topology.journeys}
+        templates = tuple(_template(journeys[name], 1.0, run_id) for name in fault.journeys)
+        sessions = None
+        if self._sessions:
+            pool = self._sessions[: fault.users]
+            sessions = Sessions(len(pool), lambda i: pool[i])
+        shape = crash_shape(fault, hold_s)
+        return LoadPlan(
+            url=self._stack.entry_url,
+            templates=templates,
+            shape=shape,
+            max_requests=fault.max_requests,
+            # The last arrival's retries may each wait the whole timeout.
+            max_duration_s=shape.duration_s + (fault.retries + 1) * (fault.timeout_s + 0.5) + 1.0,
+            timeout_s=fault.timeout_s,
+            retry=_retry(fault),
+            sessions=sessions,
+            max_in_flight=5_000,
+            # Sending a fifth of the client's timeout late cannot turn an answer into a
+            # timeout; latency is measured from the intended send time either way.
+            lag_bound_p99_ms=max(100.0, 200.0 * fault.timeout_s),
+            allowed_hosts=self._stack.allowed_hosts,
+        )
+
+    def apply(self, fault: Flood) -> tuple[str, str]:
+        hold_s = self._holds.get(id(fault))
+        if hold_s is None:
+            raise FaultSpecError("a flood is applied only from an incident's timeline")
+        journeys = {j.name: j for j in self._stack.topology.journeys}
+        slo = max(journeys[name].slo.p95_ms for name in fault.journeys)
+        handle = f"flood{next(self._ids)}"
+        run = FloodRun(fault, hold_s, slo, started_s=self._now_s())
+        plan = self._plan(fault, hold_s, f"domino-{uuid.uuid4().hex[:12]}")
+
+        def progress(p: Progress) -> None:
+            run.sent += p.achieved_per_s
+            run.series.append(p)
+
+        def drive() -> None:
+            try:
+                # In a process of its own (forked: the templates' key factories need no
+                # pickling), so the run's own threads cannot make the engine lag.
+                run.result = run_in_workers(plan, progress=progress)
+            except Exception as exc:  # noqa: BLE001 - reported as the run's evidence
+                run.error = f"{type(exc).__name__}: {exc}"
+
+        thread = threading.Thread(target=drive, name=f"domino-{handle}", daemon=True)
+        self.runs[handle] = run
+        self._threads[handle] = thread
+        thread.start()
+        return f"{CLIENT}->{self._stack.topology.entry_service}", handle
+
+    def remove(self, target: str, handle: str) -> None:
+        """The trigger ends; the flood's tail (base rate, same retries) runs on by itself."""
+        run = self.runs.get(handle)
+        if run is not None and run.trigger_ended_s is None:
+            run.trigger_ended_s = self._now_s()
+
+    def sent(self, handle: str) -> int:
+        """Flood actions sent so far (whole seconds reported by the engine)."""
+        run = self.runs.get(handle)
+        return run.sent if run is not None else 0
+
+    def finish(self, timeout_s: float = 120.0) -> list[FloodRun]:
+        """Wait for every flood to end (each is bounded by its plan's time cap)."""
+        for thread in self._threads.values():
+            thread.join(timeout_s)
+        return list(self.runs.values())
+
+
+def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str]]:
+    """``surge_answered`` and ``surge_recovered`` over every flood; why a run can't be judged."""
+    if not runs:
+        return [], []
+    unjudged: list[str] = []
+    answered: list[str] = []
+    answered_ok = True
+    recovered: list[str] = []
+    recovered_ok = True
+    for run in runs:
+        result = run.result
+        name = "+".join(run.fault.journeys)
+        if result is None:
+            unjudged.append(f"flood on {name} did not run: {run.error or 'no result'}")
+            continue
+        if not result.valid:
+            unjudged.append(f"flood on {name}: the engine fell behind: {result.invalid_reason}")
+        failed = result.errors  # timeouts are counted among the errors
+        share = failed / result.actions if result.actions else 1.0
+        ok_p99 = result.ok_latency.p99_ms
+        good = (
+            result.actions > 0
+            and share <= ANSWERED_ERROR_SHARE
+            and (result.ok == 0 or ok_p99 <= run.slo_p95_ms)
+        )
+        answered_ok &= good
+        answered.append(
+            f"{name}: {result.actions} actions, {result.ok} ok (p99 {ok_p99:.0f} ms, SLO "
+            f"{run.slo_p95_ms:.0f} ms), {result.rejected} told to wait, {failed} failed "
+            f"({share:.1%}); {result.attempts_per_action:.2f} attempts per action"
+        )
+        took = recovery_s(run)
+        ok = took is not None and took <= run.fault.tail_s
+        recovered_ok &= ok
+        if took is None:
+            last = result.series[-1] if result.series else None
+            state = (
+                f"; last second: {last.errors} failed, p99 {last.latency_p99_ms:.0f} ms"
+                if last
+                else ""
+            )
+            recovered.append(
+                f"{name}: still overloaded {run.fault.tail_s:g} s after the trigger ended{state}"
+            )
+        else:
+            recovered.append(
+                f"{name}: healthy again {took:g} s after the trigger ended "
+                f"(bound: the {run.fault.tail_s:g} s tail)"
+            )
+    checks = [
+        InvariantVerdict("surge_answered", answered_ok, "; ".join(answered)),
+        InvariantVerdict("surge_recovered", recovered_ok, "; ".join(recovered)),
+    ]
+    return checks, unjudged
