@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.errors import StackError
 from harness.faults import Flood, Surge
-from harness.flood import FloodApplier, flood_checks
+from harness.flood import FloodApplier, FloodRun, flood_checks
 from harness.journeys import Journey, Observation
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
@@ -67,6 +67,51 @@ class RunResult:
 
 
 # -- the run ----------------------------------------------------------------------------
+
+
+def _phase_ends(spec: IncidentSpec) -> tuple[float, float, float]:
+    """When the steady state, the faults and the recovery end (seconds from the start)."""
+    steady_end = spec.steady_state_s
+    fault_end = steady_end + spec.fault_span_s
+    return steady_end, fault_end, fault_end + spec.recovery_s
+
+
+def _wait_for_drain(stack: Stack, spec: IncidentSpec, flood_runs: list[FloodRun]) -> None:
+    """After a run with floods, wait for the system to serve again; record how long it took."""
+    if flood_runs:
+        drained_s = _drained(stack, spec)
+        for run in flood_runs:
+            run.drained_s = drained_s
+
+
+def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> float | None:
+    """Seconds after a flood's end until every journey succeeds within its SLO again.
+
+    A system without flow control may still be working through what the
+    flood left queued (work whose clients gave up long ago); the next run
+    must not start inside that. None when it did not drain within ``timeout_s``.
+    """
+    began = time.monotonic()
+    journeys = {j.name: j for j in stack.topology.journeys}
+    user = next(stack.adapter.users(stack.topology))
+    with stack.client(user=user, timeout_s=spec.client_timeout_s) as client:
+        for load in (*spec.journeys, *spec.background):
+            journey = journeys[load.journey]
+
+            def within_slo(j: Journey = journey) -> bool:
+                seen = client.run(j)
+                return seen.ok and seen.latency_ms <= j.slo.p95_ms
+
+            try:
+                wait_until(
+                    within_slo,
+                    timeout_s=max(0.1, timeout_s - (time.monotonic() - began)),
+                    interval_s=0.1,
+                    what=f"journey {journey.name} within its SLO after the flood",
+                )
+            except ReadinessTimeoutError:
+                return None
+    return round(time.monotonic() - began, 1)
 
 
 def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
@@ -136,9 +181,7 @@ def run_incident(
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     stack.injector.register(Flood, floods)
-    steady_end = spec.steady_state_s
-    fault_end = steady_end + spec.fault_span_s
-    run_end = fault_end + spec.recovery_s
+    steady_end, fault_end, run_end = _phase_ends(spec)
     stop = threading.Event()
     observer.start()
     try:
@@ -167,6 +210,7 @@ def run_incident(
         observer.stop()
     leftovers = stack.injector.leftovers()
     stack.reset()
+    _wait_for_drain(stack, spec, flood_runs)
 
     observations = observer.observations(background=False)
     background = observer.observations(background=True)

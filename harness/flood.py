@@ -43,7 +43,7 @@ from harness.loadgen import (
 from harness.loadgen.workers import run_in_workers
 from harness.stack import Stack
 from harness.templates import placeholders
-from harness.topology import CLIENT
+from harness.topology import CLIENT, User
 from harness.verdict import InvariantVerdict
 
 __all__ = ["FloodApplier", "FloodRun", "crash_shape", "flood_checks", "recovery_s"]
@@ -143,8 +143,13 @@ class FloodRun:
     trigger_ended_s: float | None = None
     sent: int = 0
     result: LoadResult | None = None
+    #: Seconds after the run until every journey met its SLO again (None: not within 120 s).
+    drained_s: float | None = None
     error: str = ""
     series: list[Progress] = field(default_factory=list)
+    #: The plan the engine ran (its keys are ``{plan's run id}-{arrival index}``).
+    plan: LoadPlan | None = None
+    run_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         result = self.result
@@ -155,6 +160,7 @@ class FloodRun:
             "slo_p95_ms": self.slo_p95_ms,
             "started_s": round(self.started_s, 3),
             "recovery_s": recovery_s(self),
+            "drained_s": self.drained_s,
             "error": self.error,
             "result": result.to_json() if result is not None else None,
         }
@@ -194,6 +200,8 @@ class FloodApplier:
         self._threads: dict[str, threading.Thread] = {}
         self.runs: dict[str, FloodRun] = {}
         self._sessions: list[dict[str, str]] = []
+        #: The virtual customer behind each session (arrival k is user ``k % users``).
+        self.users: list[User] = []
         self._holds = {id(f): hold for f, hold in floods}
         journeys = {j.name: j for j in stack.topology.journeys}
         for fault, _ in floods:  # every mistake before the run starts, not at the onset
@@ -202,14 +210,18 @@ class FloodApplier:
         users = max((f.users for f, _ in floods), default=0)
         if users and stack.topology.session is not None:
             # Log every virtual customer in now, before the run's clock starts.
+            people = stack.adapter.users(stack.topology)
             for _ in range(users):
-                client = stack.client(timeout_s=10.0)
+                user = next(people)
+                client = stack.client(user=user, timeout_s=10.0)
                 try:
                     self._sessions.append(client.session_headers())
+                    self.users.append(user)
                 finally:
                     client.close()
 
-    def _plan(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
+    def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
+        """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""
         journeys = {j.name: j for j in self._stack.topology.journeys}
         templates = tuple(_template(journeys[name], 1.0, run_id) for name in fault.journeys)
         sessions = None
@@ -241,8 +253,9 @@ class FloodApplier:
         journeys = {j.name: j for j in self._stack.topology.journeys}
         slo = max(journeys[name].slo.p95_ms for name in fault.journeys)
         handle = f"flood{next(self._ids)}"
-        run = FloodRun(fault, hold_s, slo, started_s=self._now_s())
-        plan = self._plan(fault, hold_s, f"domino-{uuid.uuid4().hex[:12]}")
+        run_id = f"domino-{uuid.uuid4().hex[:12]}"
+        plan = self.plan_for(fault, hold_s, run_id)
+        run = FloodRun(fault, hold_s, slo, started_s=self._now_s(), plan=plan, run_id=run_id)
 
         def progress(p: Progress) -> None:
             run.sent += p.achieved_per_s
@@ -329,6 +342,10 @@ def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str
                 f"{name}: healthy again {took:g} s after the trigger ended "
                 f"(bound: the {run.fault.tail_s:g} s tail)"
             )
+        if run.drained_s is not None:
+            recovered[-1] += f"; every journey within its SLO {run.drained_s:g} s after the run"
+        else:
+            recovered[-1] += "; journeys still outside their SLO 120 s after the run"
     checks = [
         InvariantVerdict("surge_answered", answered_ok, "; ".join(answered)),
         InvariantVerdict("surge_recovered", recovered_ok, "; ".join(recovered)),

@@ -138,7 +138,8 @@ async def place_order(
         out = _order(bank, conn, customer, body, automatic=False)
         return StoredAnswer(201, out.model_dump(mode="json"))
 
-    return bank.once(customer, idempotency_key, "POST /fx/orders", body.model_dump(), apply)
+    async with bank.core.transaction():
+        return bank.once(customer, idempotency_key, "POST /fx/orders", body.model_dump(), apply)
 
 
 @router.post(
@@ -183,4 +184,5 @@ async def pay(
         )
         return StoredAnswer(201, out.model_dump(mode="json"))
 
-    return bank.once(customer, idempotency_key, "POST /fx/payments", body.model_dump(), apply)
+    async with bank.core.transaction():
+        return bank.once(customer, idempotency_key, "POST /fx/payments", body.model_dump(), apply)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from harness.report.html.load import flood_section
 from harness.report.html.plots import journey_plots
 from harness.report.html.style import CSS
 from harness.report.html.tables import (
@@ -99,6 +100,7 @@ def _run_section(run: Mapping[str, Any], index: int) -> str:
         + faults_table(bands, run)
         + "<h3>Journeys over time</h3>"
         + journey_plots(run, journeys, bands, anchor)
+        + flood_section(run)
         + "<h3>Journey statistics per phase</h3>"
         + stats_table(run["verdict"], journeys)
         + "<h3>Error codes seen</h3>"

@@ -1,0 +1,90 @@
+"""A flood with client retries applies every deposit and withdrawal exactly once.
+
+Open-loop exchange deposits and withdrawals (harness/flood.py) at 150/s
+against hardened bank, retried at once with the same Idempotency-Key after a
+short timeout, while a limit_data toxic cuts a share of bank's answers short
+(so some operations are applied and their answer lost). Afterwards every
+action's key is sent again, by the same customer on the same route: each
+must answer 201, the ones already applied as a replay; the books must then
+hold exactly one operation per action, and at least every acknowledged
+action must have been applied before (it is in the replays).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from harness import LimitData, Stack
+from harness.faults import Flood
+from harness.flood import FloodApplier
+from harness.loadgen import RequestTemplate
+from harness.loadgen.engine import scheduled_arrivals
+from tests.trust.books import admin_get
+
+HOLD_S = 3.0
+
+
+def _operations(stack: Stack) -> int:
+    return int(admin_get(stack, "bank", "/admin/invariants")["operations"])
+
+
+def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
+    books_stack: Stack,
+) -> None:
+    flood = Flood(
+        journeys=("exchange-deposit", "exchange-withdrawal"),
+        peak_per_s=150,
+        base_per_s=40,
+        users=10,
+        retry="immediate",
+        retries=2,
+        timeout_s=0.3,
+        max_requests=5_000,
+    )
+    before = _operations(books_stack)
+    applier = FloodApplier(books_stack, lambda: 0.0, [(flood, HOLD_S)])
+    with books_stack.inject(
+        LimitData(edge="client->bank", stream="downstream", limit_bytes=64, toxicity=0.3)
+    ):
+        applier.apply(flood)
+        (run,) = applier.finish()
+    result, plan = run.result, run.plan
+    assert result is not None, run.error
+    assert plan is not None
+    assert result.dropped == 0, result.summary()
+    assert result.cancelled == 0, result.summary()
+    assert result.attempts > result.actions, "no action was retried: the toxic never bit"
+
+    actions = [(index, plan.templates[pick]) for index, _, pick in scheduled_arrivals(plan)][
+        : result.actions
+    ]
+    sessions = plan.sessions
+    assert sessions is not None
+
+    def resend(item: tuple[int, RequestTemplate]) -> tuple[int, bool]:
+        index, template = item
+        headers = {
+            **sessions.headers_for(index % sessions.users),
+            "Idempotency-Key": f"{run.run_id}-{index}",
+            "Content-Type": "application/json",
+        }
+        with httpx.Client(timeout=10) as client:
+            answer = client.post(
+                f"{books_stack.entry_url}{template.path}",
+                content=template.encoded_body(),
+                headers=headers,
+            )
+        return answer.status_code, answer.headers.get("Idempotent-Replayed") == "true"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(resend, actions))
+    statuses = {status for status, _ in answers}
+    assert statuses == {201}, statuses
+    replayed = sum(1 for _, was in answers if was)
+    # Every action is in the books once: the flood's and the resends together.
+    assert _operations(books_stack) - before == result.actions
+    # Every acknowledged action had been applied, and so had some whose answer was lost.
+    assert replayed >= result.ok
+    assert replayed > result.ok, "no answer was lost after its operation was applied"
