@@ -68,6 +68,8 @@ def _non_negative(owner: object, *names: str) -> None:
         value = getattr(owner, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise FaultSpecError(f"{type(owner).__name__}.{name} must be a number, got {value!r}")
+        if isinstance(value, int) and value > 2**53:
+            raise FaultSpecError(f"{type(owner).__name__}.{name} is too large: at most 2**53")
         if not math.isfinite(value) or value < 0:
             raise FaultSpecError(f"{type(owner).__name__}.{name} must be >= 0, got {value!r}")
 

@@ -149,11 +149,17 @@ def truthful_codes(
     """Every error names where it started, and that place was really faulted.
 
     The adapter's ``unreachable_code`` (the bank's NT003) says the device
-    could not reach the system: it is truthful only when the client edge was
-    faulted, or the entry service itself. A dependency code (the bank's
-    NT004, DP00x, CD001) must carry a cause chain whose first link is a
-    faulted place: a faulted edge or service, or an edge into a faulted
-    service (a crashed pay makes ``card->pay`` fail, and saying so is true).
+    could not reach the system: it is truthful only when the client itself
+    got no answer (a system that sends it lies) while the client edge or the
+    entry service was faulted. A dependency code (the bank's NT004, DP00x,
+    CD001) must carry a cause chain whose first link is a faulted place.
+    The place a link names is its ``edge`` when it crossed one, else its
+    ``service`` (``edge`` null: inside that service). It is faulted when it
+    is a faulted edge, an edge into a faulted service (a crashed pay makes
+    ``card->pay`` fail, and saying so is true) or, for a link inside a
+    service, a faulted service. An edge out of a faulted service is not a
+    faulted place: under a crashed card, blaming ``card->pay`` names a
+    dependency that was never broken. Load (a surge, a flood) faults no place.
     """
     entry = topology.entry_edge.name
     into_faulted = {e.name for e in topology.edges if e.target in faulted_services}
@@ -164,23 +170,38 @@ def truthful_codes(
         if o.code is None:
             continue
         checked += 1
-        origin = o.cause[0] if o.cause else {}
         if o.code == adapter.unreachable_code:
-            if (entry not in places and topology.entry_service not in faulted_services) or (
-                o.status is not None
-            ):
+            if o.status is not None:
+                lies[f"{o.code} from {o.journey} sent by the system, not seen by the client"] += 1
+            elif entry not in places and topology.entry_service not in faulted_services:
                 lies[f"{o.code} from {o.journey} without a {entry} fault"] += 1
         elif o.code in adapter.dependency_codes:
             if o.status is None:  # the client's own timeout: the entry was reached, nothing to name
                 continue
-            edge, service = origin.get("edge"), origin.get("service")
-            if edge not in places and service not in faulted_services:
-                lies[f"{o.code} from {o.journey} blames {edge or service or 'nothing'}"] += 1
+            edge, service = _origin(o.cause)
+            named = edge if edge is not None else service
+            faulted = edge in places if edge is not None else service in faulted_services
+            if not faulted:
+                lies[f"{o.code} from {o.journey} blames {named or 'nothing'}"] += 1
     if lies:
         detail = "; ".join(f"{text} (x{n})" for text, n in lies.most_common(4))
         return InvariantVerdict("codes_truthful", False, detail)
     return InvariantVerdict(
         "codes_truthful", True, f"{checked} error answers, each naming the faulted place"
+    )
+
+
+def _origin(cause: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    """(edge, service) of a cause chain's first link; a value that is not text counts as none.
+
+    The chain comes from the system under test: whatever it holds (a list
+    where a name belongs) must not break the verdict.
+    """
+    first = cause[0] if cause and isinstance(cause[0], Mapping) else {}
+    edge, service = first.get("edge"), first.get("service")
+    return (
+        edge if isinstance(edge, str) and edge else None,
+        service if isinstance(service, str) and service else None,
     )
 
 

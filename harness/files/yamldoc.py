@@ -88,7 +88,7 @@ class YamlDoc:
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise self.error(path, f"cannot read this value: {_one_line(str(problem))}") from None
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError):
             # PyYAML's constructors fail this way on a tagged value that is not of its
             # type (`!!int abc`, `!!bool maybe`) or an integer of more than 4300 digits.
             shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}..."

@@ -1,9 +1,10 @@
 """A flood with client retries applies every deposit and withdrawal exactly once.
 
-Open-loop exchange deposits and withdrawals (harness/flood.py) at 150/s
-against hardened bank, retried at once with the same Idempotency-Key after a
-short timeout, while a limit_data toxic cuts a share of bank's answers short
-(so some operations are applied and their answer lost). Afterwards every
+Open-loop exchange deposits and withdrawals (harness/flood.py) at up to
+80/s, below bank's capacity so that nothing is told to wait, retried at once
+with the same Idempotency-Key, while a limit_data toxic cuts a share of
+bank's answers short: the request got through whole, so every cut answer is
+an operation applied and its answer lost, and every retry is one. Afterwards every
 action's key is sent again, by the same customer on the same route: each
 must answer 201, the ones already applied as a replay; the books must then
 hold exactly one operation per action, and at least every acknowledged
@@ -35,7 +36,7 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
 ) -> None:
     flood = Flood(
         journeys=("exchange-deposit", "exchange-withdrawal"),
-        peak_per_s=150,
+        peak_per_s=80,
         base_per_s=40,
         users=10,
         retry="immediate",
@@ -55,6 +56,7 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
     assert plan is not None
     assert result.dropped == 0, result.summary()
     assert result.cancelled == 0, result.summary()
+    assert result.rejected == 0, "flow control told some to wait: retries are not all cuts"
     assert result.attempts > result.actions, "no action was retried: the toxic never bit"
 
     actions = [(index, plan.templates[pick]) for index, _, pick in scheduled_arrivals(plan)][
@@ -85,6 +87,5 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
     replayed = sum(1 for _, was in answers if was)
     # Every action is in the books once: the flood's and the resends together.
     assert _operations(books_stack) - before == result.actions
-    # Every acknowledged action had been applied, and so had some whose answer was lost.
+    # Every acknowledged action had been applied (retried ones through a replay).
     assert replayed >= result.ok
-    assert replayed > result.ok, "no answer was lost after its operation was applied"

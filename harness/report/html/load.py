@@ -34,7 +34,9 @@ def _svg(flood: Mapping[str, Any]) -> str:
     if not series:
         return '<p class="note">The engine reported no second.</p>'
     seconds = int(max(s["t_s"] for s in series)) + 1
-    peak: int = max(max(s["intended"], s["sent"] + s["retries_sent"], s["completed"], 1) for s in series)
+    peak: int = max(
+        max(s["intended"], s["sent"] + s["retries_sent"], s["completed"], 1) for s in series
+    )
     step = float(_PW) / seconds
     rate_bottom = _MT + _H_RATE
     lat_top = rate_bottom + _GAP
