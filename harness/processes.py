@@ -18,9 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "spawn"]
+__all__ = ["ManagedProcess", "die_with_parent", "spawn"]
 
 _PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a forked child: end with a SIGTERM when ``parent_pid`` (the forking thread) ends."""
+    _die_with_parent(parent_pid)
 
 
 def _die_with_parent(parent_pid: int) -> None:  # runs in the child, before exec

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -24,6 +25,7 @@ from harness.loadgen.errors import LoadEngineError
 from harness.loadgen.plan import LoadPlan
 from harness.loadgen.recorder import RawRun, RawSecond, build_result, merge_seconds
 from harness.loadgen.result import LoadResult
+from harness.processes import die_with_parent
 
 __all__ = ["READY_TIMEOUT_S", "run_in_workers"]
 
@@ -33,7 +35,11 @@ _START_MARGIN_S = 0.1
 _FINISH_MARGIN_S = 10.0
 
 
-def _worker_main(plan: LoadPlan, worker: int, workers: int, conn: Connection) -> None:
+def _worker_main(
+    plan: LoadPlan, worker: int, workers: int, conn: Connection, parent_pid: int
+) -> None:
+    # A runner killed outright (SIGKILL) takes its load workers with it.
+    die_with_parent(parent_pid)
     try:
         headers = resolve_sessions(plan, worker, workers)
         conn.send(("ready", None))
@@ -85,7 +91,7 @@ def run_in_workers(plan: LoadPlan, *, progress: ProgressCallback | None = None) 
             parent_end, child_end = ctx.Pipe()
             process = ctx.Process(
                 target=_worker_main,
-                args=(plan, worker, workers, child_end),
+                args=(plan, worker, workers, child_end, os.getpid()),
                 name=f"domino-loadgen-{worker}",
                 daemon=True,
             )
