@@ -46,7 +46,14 @@ from harness.templates import placeholders
 from harness.topology import CLIENT, User
 from harness.verdict import InvariantVerdict
 
-__all__ = ["FloodApplier", "FloodRun", "crash_shape", "flood_checks", "recovery_s"]
+__all__ = [
+    "FloodApplier",
+    "FloodRun",
+    "check_flood",
+    "crash_shape",
+    "flood_checks",
+    "recovery_s",
+]
 
 #: Share of a flood's failed actions (errors and timeouts) still counted as answered.
 ANSWERED_ERROR_SHARE = 0.01
@@ -190,6 +197,12 @@ def recovery_s(run: FloodRun) -> float | None:
     return max(0.0, healthy_from - run.hold_s)
 
 
+def check_flood(fault: Flood, journeys: dict[str, Journey]) -> None:
+    """Raise :class:`FaultSpecError` unless every journey of ``fault`` can be flooded."""
+    for name in fault.journeys:
+        _template(journeys[name], 1.0, "check")
+
+
 class FloodApplier:
     """Applies :class:`Flood` faults on ``stack``; :meth:`finish` waits for their tails."""
 
@@ -205,8 +218,7 @@ class FloodApplier:
         self._holds = {id(f): hold for f, hold in floods}
         journeys = {j.name: j for j in stack.topology.journeys}
         for fault, _ in floods:  # every mistake before the run starts, not at the onset
-            for name in fault.journeys:
-                _template(journeys[name], 1.0, "check")
+            check_flood(fault, journeys)
         users = max((f.users for f, _ in floods), default=0)
         if users and stack.topology.session is not None:
             # Log every virtual customer in now, before the run's clock starts.

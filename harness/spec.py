@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import FaultSpecError, SpecError, UsageError
-from harness.faults import FAULT_KINDS, EdgeFault, Fault, Latency, build_fault
+from harness.faults import FAULT_KINDS, EdgeFault, Fault, Flood, Latency, build_fault
 from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
 from harness.journeys import Slo
 from harness.topology import Topology
@@ -229,26 +229,7 @@ def _timeline(
             bad = next((k for k in fields if f"'{k}'" in str(exc) or f".{k} " in str(exc)), None)
             message = _cut(str(exc).removeprefix("fault: "))
             raise r.doc.error((*where, bad) if bad else where, message) from None
-        if isinstance(fault, EdgeFault) and fault.edge not in topology.edge_names:
-            raise r.doc.error(
-                (*where, "edge"),
-                f"unknown edge {brief(fault.edge)}; known edges: {', '.join(topology.edge_names)}",
-            )
-        known_journeys = [j.name for j in topology.journeys]
-        for field_name in ("journey", "journeys"):
-            named = getattr(fault, field_name, None)
-            for journey in (named,) if isinstance(named, str) else named or ():
-                if journey not in known_journeys:
-                    raise r.doc.error(
-                        (*where, field_name),
-                        f"unknown journey {brief(journey)}; known: {', '.join(known_journeys)}",
-                    )
-        service = getattr(fault, "service", None)
-        if service is not None and service not in topology.service_names:
-            raise r.doc.error(
-                (*where, "service"),
-                f"unknown service {brief(service)}; known: {', '.join(topology.service_names)}",
-            )
+        _check_places(r, fault, where, topology)
         if "hold_s" not in timing:
             raise r.doc.error(where, "missing required field 'hold_s' (seconds the fault is held)")
         ramp_s = r.number(timing.get("ramp_s", 0), (*where, "ramp_s"), maximum=600)
@@ -266,6 +247,37 @@ def _timeline(
             )
         )
     return tuple(steps)
+
+
+def _check_places(r: FieldReader, fault: Fault, where: FieldPath, topology: Topology) -> None:
+    """The edges, journeys and services ``fault`` names exist in ``topology``."""
+    if isinstance(fault, EdgeFault) and fault.edge not in topology.edge_names:
+        raise r.doc.error(
+            (*where, "edge"),
+            f"unknown edge {brief(fault.edge)}; known edges: {', '.join(topology.edge_names)}",
+        )
+    known_journeys = [j.name for j in topology.journeys]
+    for field_name in ("journey", "journeys"):
+        named = getattr(fault, field_name, None)
+        for journey in (named,) if isinstance(named, str) else named or ():
+            if journey not in known_journeys:
+                raise r.doc.error(
+                    (*where, field_name),
+                    f"unknown journey {brief(journey)}; known: {', '.join(known_journeys)}",
+                )
+    if isinstance(fault, Flood):
+        from harness.flood import check_flood  # the load engine only when a spec floods
+
+        try:
+            check_flood(fault, {j.name: j for j in topology.journeys})
+        except FaultSpecError as exc:
+            raise r.doc.error((*where, "journeys"), str(exc)) from None
+    service = getattr(fault, "service", None)
+    if service is not None and service not in topology.service_names:
+        raise r.doc.error(
+            (*where, "service"),
+            f"unknown service {brief(service)}; known: {', '.join(topology.service_names)}",
+        )
 
 
 def _expectation(
