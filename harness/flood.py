@@ -24,6 +24,7 @@ import itertools
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,7 +207,10 @@ def check_flood(fault: Flood, journeys: dict[str, Journey]) -> None:
 class FloodApplier:
     """Applies :class:`Flood` faults on ``stack``; :meth:`finish` waits for their tails."""
 
-    def __init__(self, stack: Stack, now_s: Any, floods: list[tuple[Flood, float]]) -> None:
+    def __init__(
+        self, stack: Stack, now_s: Callable[[], float], floods: list[tuple[Flood, float]]
+    ) -> None:
+        """``now_s`` is the run's clock; ``floods`` the run's floods with their holds."""
         self._stack = stack
         self._now_s = now_s
         self._ids = itertools.count(1)

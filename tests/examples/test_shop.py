@@ -179,3 +179,21 @@ journeys:
         for process in running.values():
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_a_flood_drives_the_shops_own_journeys_open_loop(shop: Stack) -> None:
+    # Floods are not bank-only: the shop's journeys, with no session and no keys.
+    from harness.faults import Flood
+    from harness.flood import FloodApplier
+
+    flood = Flood(journeys=("browse", "checkout"), peak_per_s=60, base_per_s=30, users=1)
+    applier = FloodApplier(shop, lambda: 0.0, [(flood, 2.0)])
+    target, _ = applier.apply(flood)
+    (run,) = applier.finish()
+    assert target == "client->storefront"
+    assert run.result is not None, run.error
+    assert run.result.valid, run.result.invalid_reason
+    names = {t.name: t for t in run.result.templates}
+    assert set(names) == {"browse", "checkout"}
+    assert all(t.ok > 0 for t in names.values()), names
+    assert run.result.ok == run.result.actions  # the shop takes 60/s with room to spare
