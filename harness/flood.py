@@ -20,6 +20,7 @@ inconclusive, never passed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -158,6 +159,16 @@ class FloodRun:
     #: The plan the engine ran (its keys are ``{plan's run id}-{arrival index}``).
     plan: LoadPlan | None = None
     run_id: str = ""
+    #: Calls the services made on each edge while the flood ran (adapters that count them).
+    edge_calls: dict[str, int] = field(default_factory=dict)
+
+    def calls_per_ingress(self) -> dict[str, float]:
+        """Per edge: calls made on it per attempt the flood sent in (retry amplification
+        through the system). Includes the run's other traffic on those edges."""
+        attempts = self.result.attempts if self.result is not None else 0
+        if not attempts:
+            return {}
+        return {edge: round(n / attempts, 3) for edge, n in sorted(self.edge_calls.items()) if n}
 
     def as_dict(self) -> dict[str, Any]:
         result = self.result
@@ -169,6 +180,7 @@ class FloodRun:
             "started_s": round(self.started_s, 3),
             "recovery_s": recovery_s(self),
             "drained_s": self.drained_s,
+            "calls_per_ingress": self.calls_per_ingress(),
             "error": self.error,
             "result": result.to_json() if result is not None else None,
         }
@@ -277,6 +289,9 @@ class FloodApplier:
             run.sent += p.achieved_per_s
             run.series.append(p)
 
+        control = self._stack.injector.control
+        before = control.edge_calls()
+
         def drive() -> None:
             try:
                 # In a process of its own (forked: the templates' key factories need no
@@ -284,6 +299,9 @@ class FloodApplier:
                 run.result = run_in_workers(plan, progress=progress)
             except Exception as exc:  # noqa: BLE001 - reported as the run's evidence
                 run.error = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):  # the counters are evidence, not the run
+                after = control.edge_calls()
+                run.edge_calls = {e: after.get(e, 0) - before.get(e, 0) for e in after}
 
         thread = threading.Thread(target=drive, name=f"domino-{handle}", daemon=True)
         self.runs[handle] = run

@@ -92,3 +92,10 @@ def test_a_relapse_after_a_healthy_second_starts_the_count_again() -> None:
 def test_traffic_still_failing_at_the_end_never_recovered() -> None:
     run = _run(_second(8, 0, 100), _second(11, 40, 3000))
     assert recovery_s(run) is None
+
+
+def test_calls_per_edge_per_flood_attempt_measure_amplification_through_the_system() -> None:
+    run = _run()
+    run.result = SimpleNamespace(attempts=200)  # type: ignore[assignment]
+    run.edge_calls = {"bank->card": 300, "card->pay": 0, "bank->pay": 50}
+    assert run.calls_per_ingress() == {"bank->card": 1.5, "bank->pay": 0.25}

@@ -184,6 +184,11 @@ def _table(flood: Mapping[str, Any]) -> str:
             "every journey within its SLO again",
             "not within 120 s" if drained is None else f"{drained:g} s after the run",
         ),
+        (
+            "calls per edge per flood attempt",
+            ", ".join(f"{e} {n:g}" for e, n in (flood.get("calls_per_ingress") or {}).items())
+            or "no edge calls counted (none crossed, or the system does not count them)",
+        ),
         ("engine run", "valid" if r["valid"] else f"INVALID: {r['invalid_reason']}"),
     ]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
