@@ -374,6 +374,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     if args.workers < 1 or args.workers > 8:
         raise UsageError(f"--workers takes 1 to 8, got {args.workers}")
+    if args.strict and args.no_observe:
+        raise UsageError("--strict compares declared with observed dependencies: drop --no-observe")
     shard = parse_shard(args.shard) if args.shard else None
     topology = _topology(args)
 
@@ -398,7 +400,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         progress=progress,
         say=_say,
         stack_options=options,
-        observe=not args.no_observe or args.strict,
+        observe=not args.no_observe,
     )
     print(render_heatmap(result))
     folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"

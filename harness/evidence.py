@@ -51,14 +51,16 @@ def touched(
 ) -> tuple[bool, str]:
     """Whether traffic crossed the faulted place between ``before`` and ``after``, and why.
 
-    ``active_calls`` counts, per journey, the calls in flight at some moment
-    of the window; ``crossings`` names the edges each journey was observed
-    to cross. Both are needed for the inferred evidence.
+    ``active_calls`` counts, per journey, the calls started while the fault
+    was held; ``crossings`` names the edges each journey was observed to
+    cross. Both are needed for the inferred evidence, which is used only for
+    edges whose calls the system does not count itself, and never for a down
+    edge (which has its own inference).
     """
     if isinstance(fault, Surge):
         return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
     if isinstance(fault, Flood):
-        return client_calls > 0, f"{client_calls} flood actions entered through the client edge"
+        return client_calls > 0, f"{client_calls} flood attempts were answered by the system"
     if isinstance(fault, EdgeFault):
         edges = [fault.edge]
     else:
@@ -75,12 +77,14 @@ def touched(
             evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
     if evidence:
         return True, "; ".join(evidence)
-    if active_calls and crossings:
-        inferred = _crossing_inferred(edges, active_calls, crossings)
-        if inferred:
-            return True, inferred
     if isinstance(fault, Down):
         return _down_inferred(stack, fault.edge, before, after, client_calls)
+    # Only where the system counts no calls itself: a count of 0 is evidence of no traffic.
+    uncounted = [e for e in edges if e not in after.edge_calls]
+    if active_calls and crossings and uncounted:
+        inferred = _crossing_inferred(uncounted, active_calls, crossings)
+        if inferred:
+            return True, inferred
     return False, f"no bytes and no calls crossed {', '.join(edges)} while it was held"
 
 
@@ -96,7 +100,7 @@ def _crossing_inferred(
     if not seen:
         return ""
     return (
-        f"inferred: {'; '.join(seen)}, were in flight while it was held (Toxiproxy counts "
+        f"inferred: {'; '.join(seen)}, started while it was held (Toxiproxy counts "
         "a connection's bytes only when the connection ends)"
     )
 

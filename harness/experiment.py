@@ -20,7 +20,7 @@ from typing import Any
 from harness.errors import StackError
 from harness.faults import Flood, Surge
 from harness.flood import FloodApplier, FloodRun, flood_checks
-from harness.journeys import Journey, Observation
+from harness.journeys import Journey, Observation, SessionError
 from harness.observe import Observer, TrafficStats
 from harness.readiness import ReadinessTimeoutError, wait_until
 from harness.spec import IncidentSpec
@@ -99,7 +99,10 @@ def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> floa
             journey = journeys[load.journey]
 
             def within_slo(j: Journey = journey) -> bool:
-                seen = client.run(j)
+                try:
+                    seen = client.run(j)
+                except SessionError:  # the login itself is still stuck behind the backlog
+                    return False
                 return seen.ok and seen.latency_ms <= j.slo.p95_ms
 
             try:
@@ -177,7 +180,9 @@ def run_incident(
         observer.now_s,
         [(s.fault, s.hold_s) for s in spec.timeline if isinstance(s.fault, Flood)],
     )
-    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings, flood_sent=floods.sent)
+    timeline = Timeline(
+        stack, spec.timeline, observer, crossings=crossings, flood_answered=floods.answered
+    )
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     stack.injector.register(Flood, floods)
@@ -200,13 +205,13 @@ def run_incident(
             next_at = min([run_end, *(at for at, _ in pending[:1])])
             stop.wait(max(0.0, min(0.5, next_at - observer.now_s())))
         # A flood's tail runs on at its base rate; wait for it (bounded by its time cap).
-        # On any other exit it is left to stop by itself at that cap.
         flood_runs = floods.finish()
     finally:
         timeline.release_all()
         stack.injector.unregister(surges)
         stack.injector.unregister(floods)
         report("draining", observer.now_s(), 0.0, observer.stats())
+        floods.close()  # on any other exit, a flood still running is stopped here
         observer.stop()
     leftovers = stack.injector.leftovers()
     stack.reset()

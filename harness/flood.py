@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import re
 import threading
 import uuid
@@ -29,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import FaultSpecError
+from harness.errors import DominoError, FaultSpecError, StackError
 from harness.faults import Flood
-from harness.journeys import Journey
+from harness.journeys import Journey, SessionError
 from harness.loadgen import (
     CryptoCrash,
     LoadPlan,
@@ -42,7 +43,8 @@ from harness.loadgen import (
     RetryPolicy,
     Sessions,
 )
-from harness.loadgen.workers import run_in_workers
+from harness.loadgen.errors import LoadEngineError, LoadPlanError
+from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
 from harness.stack import Stack
 from harness.templates import placeholders
 from harness.topology import CLIENT, User
@@ -151,6 +153,8 @@ class FloodRun:
     started_s: float = 0.0
     trigger_ended_s: float | None = None
     sent: int = 0
+    #: Attempts the system answered (ok or told to wait), from the engine's seconds.
+    answered: int = 0
     result: LoadResult | None = None
     #: Seconds after the run until every journey met its SLO again (None: not within 120 s).
     drained_s: float | None = None
@@ -189,18 +193,22 @@ class FloodRun:
 def recovery_s(run: FloodRun) -> float | None:
     """Seconds from the trigger's end until the flood's traffic stayed healthy to its end.
 
-    A second is healthy when no action failed in it (errors, timeouts; honest
-    rejections are answers) and its p99 is within the journeys' p95 SLO. None
-    when it never was (still overloaded when the flood ended).
+    Only the tail's whole seconds are judged. A second is healthy when answers
+    came in it, none failed (errors, timeouts; honest rejections are answers)
+    and its p99 is within the loosest p95 SLO of the flood's journeys. None
+    when the tail never turned healthy (still overloaded when it ended, or no
+    tail at all).
     """
     if run.result is None:
         return None
-    series = run.result.series
+    first_s, end_s = math.ceil(run.hold_s), run.hold_s + run.fault.tail_s
     healthy_from: int | None = None
-    for second in series:
-        if second.t_s < int(run.hold_s):
-            continue
-        healthy = second.errors == 0 and second.latency_p99_ms <= run.slo_p95_ms
+    for second in run.result.series:
+        if not first_s <= second.t_s < end_s:
+            continue  # the trigger, or the last retries finishing after the schedule
+        healthy = (
+            second.completed > 0 and second.errors == 0 and second.latency_p99_ms <= run.slo_p95_ms
+        )
         if healthy and healthy_from is None:
             healthy_from = second.t_s
         elif not healthy:
@@ -227,6 +235,7 @@ class FloodApplier:
         self._now_s = now_s
         self._ids = itertools.count(1)
         self._threads: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
         self.runs: dict[str, FloodRun] = {}
         self._sessions: list[dict[str, str]] = []
         #: The virtual customer behind each session (arrival k is user ``k % users``).
@@ -241,12 +250,12 @@ class FloodApplier:
             people = stack.adapter.users(stack.topology)
             for _ in range(users):
                 user = next(people)
-                client = stack.client(user=user, timeout_s=10.0)
-                try:
-                    self._sessions.append(client.session_headers())
-                    self.users.append(user)
-                finally:
-                    client.close()
+                with stack.client(user=user, timeout_s=10.0) as client:
+                    try:
+                        self._sessions.append(client.session_headers())
+                    except SessionError as exc:
+                        raise StackError(f"a flood's virtual customer: {exc}") from None
+                self.users.append(user)
 
     def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
         """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""
@@ -287,6 +296,7 @@ class FloodApplier:
 
         def progress(p: Progress) -> None:
             run.sent += p.achieved_per_s
+            run.answered += p.admitted_per_s + p.rejected_per_s
             run.series.append(p)
 
         control = self._stack.injector.control
@@ -296,10 +306,10 @@ class FloodApplier:
             try:
                 # In a process of its own (forked: the templates' key factories need no
                 # pickling), so the run's own threads cannot make the engine lag.
-                run.result = run_in_workers(plan, progress=progress)
-            except Exception as exc:  # noqa: BLE001 - reported as the run's evidence
+                run.result = run_in_workers(plan, progress=progress, stop=self._stop)
+            except (LoadEngineError, LoadPlanError, OSError) as exc:
                 run.error = f"{type(exc).__name__}: {exc}"
-            with contextlib.suppress(Exception):  # the counters are evidence, not the run
+            with contextlib.suppress(DominoError, OSError):  # evidence, not the run
                 after = control.edge_calls()
                 run.edge_calls = {e: after.get(e, 0) - before.get(e, 0) for e in after}
 
@@ -315,16 +325,32 @@ class FloodApplier:
         if run is not None and run.trigger_ended_s is None:
             run.trigger_ended_s = self._now_s()
 
-    def sent(self, handle: str) -> int:
-        """Flood actions sent so far (whole seconds reported by the engine)."""
+    def answered(self, handle: str) -> int:
+        """Flood attempts the system answered so far (whole seconds reported by the engine)."""
         run = self.runs.get(handle)
-        return run.sent if run is not None else 0
+        return run.answered if run is not None else 0
 
-    def finish(self, timeout_s: float = 120.0) -> list[FloodRun]:
-        """Wait for every flood to end (each is bounded by its plan's time cap)."""
-        for thread in self._threads.values():
-            thread.join(timeout_s)
+    def finish(self) -> list[FloodRun]:
+        """Wait for every flood to end: each is bounded by its plan's time cap (plus the
+        engine's start and finish margins); one still running after that is stopped."""
+        for handle, thread in self._threads.items():
+            plan = self.runs[handle].plan
+            cap_s = plan.max_duration_s if plan is not None else 0.0
+            thread.join(cap_s + READY_TIMEOUT_S + FINISH_MARGIN_S)
+        self.close()
         return list(self.runs.values())
+
+    def close(self) -> None:
+        """Stop every flood still running (its workers are terminated) and wait for it."""
+        self._stop.set()
+        for thread in self._threads.values():
+            thread.join(FINISH_MARGIN_S)
+
+    def __enter__(self) -> FloodApplier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str]]:
@@ -347,11 +373,7 @@ def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str
         failed = result.errors  # timeouts are counted among the errors
         share = failed / result.actions if result.actions else 1.0
         ok_p99 = result.ok_latency.p99_ms
-        good = (
-            result.actions > 0
-            and share <= ANSWERED_ERROR_SHARE
-            and (result.ok == 0 or ok_p99 <= run.slo_p95_ms)
-        )
+        good = result.ok > 0 and share <= ANSWERED_ERROR_SHARE and ok_p99 <= run.slo_p95_ms
         answered_ok &= good
         answered.append(
             f"{name}: {result.actions} actions, {result.ok} ok (p99 {ok_p99:.0f} ms, SLO "
@@ -359,7 +381,7 @@ def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str
             f"({share:.1%}); {result.attempts_per_action:.2f} attempts per action"
         )
         took = recovery_s(run)
-        ok = took is not None and took <= run.fault.tail_s
+        ok = took is not None and took < run.fault.tail_s
         recovered_ok &= ok
         if took is None:
             last = result.series[-1] if result.series else None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from harness.errors import DominoError
 from harness.network_safety import safe_client
 from harness.templates import placeholders, render, render_json
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Journey", "JourneyClient", "Observation", "SessionError", "Slo"]
 
 
-class SessionError(RuntimeError):
+class SessionError(DominoError, RuntimeError):
     """A user's session could not be started (the session request failed)."""
 
 

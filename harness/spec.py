@@ -267,10 +267,11 @@ def _check_places(r: FieldReader, fault: Fault, where: FieldPath, topology: Topo
                 )
     if isinstance(fault, Flood):
         from harness.flood import check_flood  # the load engine only when a spec floods
+        from harness.loadgen.errors import LoadPlanError
 
         try:
             check_flood(fault, {j.name: j for j in topology.journeys})
-        except FaultSpecError as exc:
+        except (FaultSpecError, LoadPlanError) as exc:
             raise r.doc.error((*where, "journeys"), str(exc)) from None
     service = getattr(fault, "service", None)
     if service is not None and service not in topology.service_names:

@@ -104,10 +104,10 @@ class Timeline:
         observer: Observer,
         *,
         crossings: Mapping[str, Collection[str]] | None = None,
-        flood_sent: Callable[[str], int] | None = None,
+        flood_answered: Callable[[str], int] | None = None,
     ) -> None:
         self._stack = stack
-        self._flood_sent = flood_sent
+        self._flood_answered = flood_answered
         self._observer = observer
         self._crossings = crossings
         self._events: list[tuple[float, int, str, int, Fault | None]] = []
@@ -160,21 +160,19 @@ class Timeline:
         window.removed_s = self._observer.now_s()
         before, client_before = self._before[index]
         client_calls = self._client_calls() - client_before
-        if isinstance(applied.fault, Flood) and self._flood_sent is not None:
-            client_calls = self._flood_sent(applied.handle)
+        if isinstance(applied.fault, Flood) and self._flood_answered is not None:
+            client_calls = self._flood_answered(applied.handle)
         if isinstance(applied.fault, Surge):
             client_calls = sum(
                 1
                 for o in self._observer.observations(background=True)
                 if o.journey == applied.fault.journey and o.at_s >= window.applied_s
             )
-        started_before, running_before = self._begun[index]
+        started_before, _ = self._begun[index]
         started_after, _ = self._observer.calls_begun()
         active = {
-            journey: started_after.get(journey, 0)
-            - started_before.get(journey, 0)
-            + running_before.get(journey, 0)
-            for journey in set(started_after) | set(running_before)
+            journey: started_after.get(journey, 0) - started_before.get(journey, 0)
+            for journey in started_after
         }
         window.touched, window.evidence = touched(
             self._stack,

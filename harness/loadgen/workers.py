@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import threading
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -27,12 +28,12 @@ from harness.loadgen.recorder import RawRun, RawSecond, build_result, merge_seco
 from harness.loadgen.result import LoadResult
 from harness.processes import die_with_parent
 
-__all__ = ["READY_TIMEOUT_S", "run_in_workers"]
+__all__ = ["FINISH_MARGIN_S", "READY_TIMEOUT_S", "run_in_workers"]
 
 READY_TIMEOUT_S = 30.0
 """How long the workers may take to start and resolve their sessions."""
 _START_MARGIN_S = 0.1
-_FINISH_MARGIN_S = 10.0
+FINISH_MARGIN_S = 10.0
 
 
 def _worker_main(
@@ -79,8 +80,17 @@ def _stop(processes: list[BaseProcess]) -> None:
             process.join(5)
 
 
-def run_in_workers(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> LoadResult:
-    """Run ``plan`` in ``plan.workers`` forked processes and merge their results."""
+def run_in_workers(
+    plan: LoadPlan,
+    *,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> LoadResult:
+    """Run ``plan`` in ``plan.workers`` forked processes and merge their results.
+
+    Setting ``stop`` ends the run early: the workers are terminated and
+    :class:`LoadEngineError` is raised (there is no result to judge).
+    """
     plan.check()
     workers = plan.workers
     ctx = multiprocessing.get_context("fork")
@@ -109,8 +119,8 @@ def run_in_workers(plan: LoadPlan, *, progress: ProgressCallback | None = None) 
         for conn in conns:
             conn.send(("start", start_at))
 
-        finish_by = start_at + plan.max_duration_s + _FINISH_MARGIN_S
-        done = _collect(conns, finish_by, progress)
+        finish_by = start_at + plan.max_duration_s + FINISH_MARGIN_S
+        done = _collect(conns, finish_by, progress, stop)
         for started in processes:
             started.join(5)
         return build_result(
@@ -126,7 +136,10 @@ def run_in_workers(plan: LoadPlan, *, progress: ProgressCallback | None = None) 
 
 
 def _collect(
-    conns: list[Connection], finish_by: float, progress: ProgressCallback | None
+    conns: list[Connection],
+    finish_by: float,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None = None,
 ) -> dict[int, RawRun]:
     """Every worker's result, passing each fully reported second to ``progress``."""
     workers = len(conns)
@@ -135,10 +148,15 @@ def _collect(
     by_conn = {id(conn): worker for worker, conn in enumerate(conns)}
     while len(done) < workers:
         waiting = [c for w, c in enumerate(conns) if w not in done]
-        ready = wait(waiting, timeout=max(0.0, finish_by - time.monotonic()))
+        left_s = max(0.0, finish_by - time.monotonic())
+        ready = wait(waiting, timeout=min(left_s, 0.2) if stop is not None else left_s)
+        if stop is not None and stop.is_set():
+            raise LoadEngineError("the load run was stopped before its end")
+        if not ready and time.monotonic() < finish_by:
+            continue
         if not ready:
             raise LoadEngineError(
-                f"load workers did not finish within the time cap + {_FINISH_MARGIN_S:g} s"
+                f"load workers did not finish within the time cap + {FINISH_MARGIN_S:g} s"
             )
         for conn in ready:
             assert isinstance(conn, Connection)

@@ -1,11 +1,14 @@
 """The core-banking ledger's capacity: a fixed pool of connections, a fixed service time.
 
-Every request that reads or writes the books (balance inquiry, transfers,
-exchange deposits and withdrawals) is one core transaction: it holds one of
+Balance inquiry, transfers, exchange deposits and withdrawals, and FX orders
+and payments are each one core transaction: it holds one of
 ``core_connections`` connections for ``core_service_ms``. So bank completes
 at most ``core_connections * 1000 / core_service_ms`` transactions per
 second (4 x 40 ms: **100 per second**), the same on every machine, far below
-what this machine can send it. That is the capacity a surge overloads; it
+what this machine can send it. (Login, the card tab, savings and remittances
+are not core transactions here.) A replayed Idempotency-Key is answered from
+inside a core transaction too, so under flow control a retry may be told to
+wait like any other request. That is the capacity a surge overloads; it
 belongs to the system, not to the CPU running it.
 
 Without flow control (``core_flow_control`` off, the fragile profile) a
@@ -80,7 +83,7 @@ class CoreLedger:
         while self._done_at and now_s - self._done_at[0] > _WINDOW_S:
             self._done_at.popleft()
         position = self.waiting + 1
-        throughput_per_s = max(1.0, float(len(self._done_at)), min(self.capacity_per_s, 1e6))
+        throughput_per_s = max(1.0, min(float(len(self._done_at)), self.capacity_per_s))
         retry_after_s = min(30, max(1, math.ceil(position / throughput_per_s)))
         self.refused += 1
         return ServiceError(

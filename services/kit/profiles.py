@@ -80,7 +80,7 @@ class Knobs:
     #: How often bank's remittance outbox looks for work (and polls the maintenance schedule).
     outbox_poll_s: float
     #: Connections of bank's core-banking ledger: transactions (balance inquiry, transfers,
-    #: exchange deposits and withdrawals) run at most this many at once.
+    #: exchange deposits and withdrawals, FX orders and payments) run at most this many at once.
     core_connections: int = 4
     #: How long one core transaction holds its connection: capacity is
     #: ``core_connections * 1000 / core_service_ms`` transactions per second (100).

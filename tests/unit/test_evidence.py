@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.evidence import Counters, touched
-from harness.faults import Crash, Timeout
+from harness.faults import Crash, Down, Timeout
 from harness.library import find_topology
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "domino.yaml"
@@ -83,3 +83,31 @@ def test_a_service_fault_is_inferred_from_any_edge_into_it() -> None:
     )
     assert ok
     assert "observed to cross storefront->catalog" in why
+
+
+def test_an_edge_the_system_counts_itself_is_never_inferred() -> None:
+    counted = Counters(proxy_bytes={}, edge_calls={"checkout->catalog": 7})
+    ok, _ = touched(
+        _stack(),
+        Timeout(edge="checkout->catalog"),
+        counted,
+        counted,  # the system counted no new call on it while it was held
+        5,
+        active_calls={"checkout": 3},
+        crossings={"checkout": ("checkout->catalog",)},
+    )
+    assert not ok
+
+
+def test_a_down_edge_has_its_own_inference_not_the_crossings() -> None:
+    ok, why = touched(
+        _stack(),
+        Down(edge="checkout->catalog"),
+        QUIET,
+        QUIET,
+        5,
+        active_calls={"checkout": 3},
+        crossings={"checkout": ("checkout->catalog",)},
+    )
+    assert not ok
+    assert "no bytes crossed checkout->catalog or reached checkout" in why

@@ -60,8 +60,8 @@ def test_the_crash_schedule_fills_the_hold_then_runs_the_tail_at_the_base_rate()
     assert shape.tail_s == 4
 
 
-def _second(t_s: int, errors: int, p99_ms: float) -> Any:
-    return SimpleNamespace(t_s=t_s, errors=errors, latency_p99_ms=p99_ms)
+def _second(t_s: int, errors: int, p99_ms: float, completed: int = 10) -> Any:
+    return SimpleNamespace(t_s=t_s, errors=errors, latency_p99_ms=p99_ms, completed=completed)
 
 
 def _run(*seconds: Any) -> FloodRun:
@@ -91,6 +91,14 @@ def test_a_relapse_after_a_healthy_second_starts_the_count_again() -> None:
 
 def test_traffic_still_failing_at_the_end_never_recovered() -> None:
     run = _run(_second(8, 0, 100), _second(11, 40, 3000))
+    assert recovery_s(run) is None
+
+
+def test_only_the_tail_is_judged_and_a_second_without_answers_is_not_healthy() -> None:
+    # The tail is seconds 8-11 (hold 8 s, tail 4 s): quiet seconds after it do not count,
+    # and a second in which nothing was answered is no recovery.
+    run = _run(_second(8, 5, 3000), _second(9, 0, 0, completed=0), _second(11, 9, 3000))
+    run.result.series.append(_second(12, 0, 100))  # type: ignore[union-attr]
     assert recovery_s(run) is None
 
 

@@ -197,12 +197,15 @@ def _table(flood: Mapping[str, Any]) -> str:
 
 def flood_section(run: Mapping[str, Any]) -> str:
     """The run's floods (empty when it had none)."""
-    floods = [f for f in run.get("floods") or () if f.get("result")]
+    floods = list(run.get("floods") or ())
     if not floods:
         return ""
     parts = ["<h3>Load</h3>"]
     for flood in floods:
         parts.append(f'<p class="note">{esc(flood["fault"])}</p>')
+        if not flood.get("result"):
+            parts.append(f"<p>The flood did not run: {esc(flood.get('error') or 'no result')}</p>")
+            continue
         parts.append(_svg(flood))
         parts.append(_table(flood))
     return "".join(parts)
