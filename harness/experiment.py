@@ -118,7 +118,7 @@ def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> floa
 
 
 def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
-    """Wait until every journey succeeds once (breakers closed, caches warm).
+    """Wait until every journey succeeds once, not degraded (breakers closed, caches warm).
 
     As a virtual user of its own: the person tests act as (the bank's c0001)
     would otherwise pay for every run's settling, and be drained by them.
@@ -132,7 +132,9 @@ def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
 
             def succeeded(j: Journey = journey, seen: list[Observation] = last) -> bool:
                 seen[:] = [client.run(j)]
-                return seen[0].ok
+                # Healthy, not merely ok: a degraded answer (a breaker still open from the
+                # previous run) would spoil the steady state that follows.
+                return seen[0].ok and not seen[0].degraded
 
             try:
                 wait_until(
