@@ -84,12 +84,19 @@ def _wait_for_drain(stack: Stack, spec: IncidentSpec, flood_runs: list[FloodRun]
             run.drained_s = drained_s
 
 
-def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> float | None:
-    """Seconds after a flood's end until every journey succeeds within its SLO again.
+def _until_each_journey(
+    stack: Stack,
+    spec: IncidentSpec,
+    good: Callable[[Journey, Observation], bool],
+    *,
+    timeout_s: float,
+    what: str,
+) -> None:
+    """Take each of the spec's journeys until one answer is ``good``, within ``timeout_s``
+    in all; raise :class:`StackError` naming the journey and its last answer otherwise.
 
-    A system without flow control may still be working through what the
-    flood left queued (work whose clients gave up long ago); the next run
-    must not start inside that. None when it did not drain within ``timeout_s``.
+    As a virtual user of its own: the person tests act as (the bank's c0001)
+    would otherwise pay for every run's settling, and be drained by them.
     """
     began = time.monotonic()
     journeys = {j.name: j for j in stack.topology.journeys}
@@ -97,51 +104,21 @@ def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> floa
     with stack.client(user=user, timeout_s=spec.client_timeout_s) as client:
         for load in (*spec.journeys, *spec.background):
             journey = journeys[load.journey]
-
-            def within_slo(j: Journey = journey) -> bool:
-                try:
-                    seen = client.run(j)
-                except SessionError:  # the login itself is still stuck behind the backlog
-                    return False
-                return seen.ok and seen.latency_ms <= j.slo.p95_ms
-
-            try:
-                wait_until(
-                    within_slo,
-                    timeout_s=max(0.1, timeout_s - (time.monotonic() - began)),
-                    interval_s=0.1,
-                    what=f"journey {journey.name} within its SLO after the flood",
-                )
-            except ReadinessTimeoutError:
-                return None
-    return round(time.monotonic() - began, 1)
-
-
-def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
-    """Wait until every journey succeeds once, not degraded (breakers closed, caches warm).
-
-    As a virtual user of its own: the person tests act as (the bank's c0001)
-    would otherwise pay for every run's settling, and be drained by them.
-    """
-    journeys = {j.name: j for j in stack.topology.journeys}
-    user = next(stack.adapter.users(stack.topology))
-    with stack.client(user=user, timeout_s=spec.client_timeout_s) as client:
-        for load in (*spec.journeys, *spec.background):
-            journey = journeys[load.journey]
             last: list[Observation] = []
 
-            def succeeded(j: Journey = journey, seen: list[Observation] = last) -> bool:
-                seen[:] = [client.run(j)]
-                # Healthy, not merely ok: a degraded answer (a breaker still open from the
-                # previous run) would spoil the steady state that follows.
-                return seen[0].ok and not seen[0].degraded
+            def answered_well(j: Journey = journey, seen: list[Observation] = last) -> bool:
+                try:
+                    seen[:] = [client.run(j)]
+                except SessionError:  # the login itself did not get through (yet)
+                    return False
+                return good(j, seen[0])
 
             try:
                 wait_until(
-                    succeeded,
-                    timeout_s=timeout_s,
+                    answered_well,
+                    timeout_s=max(0.1, timeout_s - (time.monotonic() - began)),
                     interval_s=0.1,
-                    what=f"journey {journey.name} to succeed before the run",
+                    what=f"journey {journey.name} {what}",
                 )
             except ReadinessTimeoutError as exc:
                 answer = last[0] if last else None
@@ -150,7 +127,46 @@ def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
                     if answer is not None
                     else ""
                 )
-                raise StackError(f"the stack is not healthy before the fault: {exc}{saw}") from None
+                raise StackError(f"{exc}{saw}") from None
+
+
+def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> float | None:
+    """Seconds after a flood's end until every journey succeeds within its SLO again.
+
+    A system without flow control may still be working through what the
+    flood left queued (work whose clients gave up long ago); the next run
+    must not start inside that. None when it did not drain within ``timeout_s``.
+    """
+    began = time.monotonic()
+    try:
+        _until_each_journey(
+            stack,
+            spec,
+            lambda j, seen: seen.ok and seen.latency_ms <= j.slo.p95_ms,
+            timeout_s=timeout_s,
+            what="within its SLO after the flood",
+        )
+    except StackError:
+        return None
+    return round(time.monotonic() - began, 1)
+
+
+def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
+    """Wait until every journey succeeds once, not degraded (breakers closed, caches warm).
+
+    Healthy, not merely ok: a degraded answer (a breaker still open from the
+    previous run) would spoil the steady state that follows.
+    """
+    try:
+        _until_each_journey(
+            stack,
+            spec,
+            lambda _j, seen: seen.ok and not seen.degraded,
+            timeout_s=timeout_s,
+            what="to succeed before the run",
+        )
+    except StackError as exc:
+        raise StackError(f"the stack is not healthy before the fault: {exc}") from None
 
 
 def run_incident(

@@ -47,7 +47,7 @@ from harness.loadgen.errors import LoadEngineError, LoadPlanError
 from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
 from harness.stack import Stack
 from harness.templates import placeholders
-from harness.topology import CLIENT, User
+from harness.topology import CLIENT
 from harness.verdict import InvariantVerdict
 
 __all__ = [
@@ -151,15 +151,12 @@ class FloodRun:
     hold_s: float
     slo_p95_ms: float
     started_s: float = 0.0
-    trigger_ended_s: float | None = None
-    sent: int = 0
     #: Attempts the system answered (ok or told to wait), from the engine's seconds.
     answered: int = 0
     result: LoadResult | None = None
     #: Seconds after the run until every journey met its SLO again (None: not within 120 s).
     drained_s: float | None = None
     error: str = ""
-    series: list[Progress] = field(default_factory=list)
     #: The plan the engine ran (its keys are ``{plan's run id}-{arrival index}``).
     plan: LoadPlan | None = None
     run_id: str = ""
@@ -238,8 +235,6 @@ class FloodApplier:
         self._stop = threading.Event()
         self.runs: dict[str, FloodRun] = {}
         self._sessions: list[dict[str, str]] = []
-        #: The virtual customer behind each session (arrival k is user ``k % users``).
-        self.users: list[User] = []
         self._holds = {id(f): hold for f, hold in floods}
         journeys = {j.name: j for j in stack.topology.journeys}
         for fault, _ in floods:  # every mistake before the run starts, not at the onset
@@ -255,7 +250,6 @@ class FloodApplier:
                         self._sessions.append(client.session_headers())
                     except SessionError as exc:
                         raise StackError(f"a flood's virtual customer: {exc}") from None
-                self.users.append(user)
 
     def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
         """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""
@@ -295,9 +289,7 @@ class FloodApplier:
         run = FloodRun(fault, hold_s, slo, started_s=self._now_s(), plan=plan, run_id=run_id)
 
         def progress(p: Progress) -> None:
-            run.sent += p.achieved_per_s
             run.answered += p.admitted_per_s + p.rejected_per_s
-            run.series.append(p)
 
         control = self._stack.injector.control
         before = control.edge_calls()
@@ -320,10 +312,8 @@ class FloodApplier:
         return f"{CLIENT}->{self._stack.topology.entry_service}", handle
 
     def remove(self, target: str, handle: str) -> None:
-        """The trigger ends; the flood's tail (base rate, same retries) runs on by itself."""
-        run = self.runs.get(handle)
-        if run is not None and run.trigger_ended_s is None:
-            run.trigger_ended_s = self._now_s()
+        """The trigger ends: nothing to undo, the flood's tail (base rate, same retries)
+        is part of its schedule and runs on by itself; :meth:`finish` waits for it."""
 
     def answered(self, handle: str) -> int:
         """Flood attempts the system answered so far (whole seconds reported by the engine)."""

@@ -59,7 +59,6 @@ class Observer:
         self._clients: list[JourneyClient] = []
         self._in_flight = 0
         self._started: Counter[str] = Counter()
-        self._running: Counter[str] = Counter()
         self.origin_s = time.monotonic()
 
     def _client(self) -> JourneyClient:
@@ -123,13 +122,11 @@ class Observer:
             with self._lock:
                 self._in_flight += 1
                 self._started[journey.name] += 1
-                self._running[journey.name] += 1
             try:
                 observation = client.run(journey)
             finally:
                 with self._lock:
                     self._in_flight -= 1
-                    self._running[journey.name] -= 1
             with self._lock:
                 self._observations.append((load.background, observation))
             if think_s and stop.wait(think_s):
@@ -144,14 +141,10 @@ class Observer:
         for client in self._clients:
             client.close()
 
-    def calls_begun(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Per journey: calls started so far, and calls in flight now (one consistent read).
-
-        Two reads bracket a window: the calls active in it are those started
-        between the reads plus those in flight at the first.
-        """
+    def calls_started(self) -> dict[str, int]:
+        """Per journey: calls started so far (two reads bracket a window's calls)."""
         with self._lock:
-            return dict(self._started), {j: n for j, n in self._running.items() if n}
+            return dict(self._started)
 
     def stats(self) -> TrafficStats:
         with self._lock:

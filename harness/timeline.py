@@ -118,7 +118,7 @@ class Timeline:
         self._events.sort(key=lambda e: (e[0], e[1]))
         self._held: dict[int, AppliedFault] = {}
         self._before: dict[int, tuple[Counters, int]] = {}
-        self._begun: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
+        self._begun: dict[int, dict[str, int]] = {}
         self.windows = [
             FaultWindow(
                 s.fault.describe(),
@@ -145,7 +145,7 @@ class Timeline:
                 self._stack.injector.remove(self._held.pop(index))
             else:
                 self._before[index] = (Counters.read(self._stack), self._client_calls())
-                self._begun[index] = self._observer.calls_begun()
+                self._begun[index] = self._observer.calls_started()
                 window.applied_s = self._observer.now_s()
             self._held[index] = self._stack.injector.apply(fault)
         else:
@@ -168,8 +168,8 @@ class Timeline:
                 for o in self._observer.observations(background=True)
                 if o.journey == applied.fault.journey and o.at_s >= window.applied_s
             )
-        started_before, _ = self._begun[index]
-        started_after, _ = self._observer.calls_begun()
+        started_before = self._begun[index]
+        started_after = self._observer.calls_started()
         active = {
             journey: started_after.get(journey, 0) - started_before.get(journey, 0)
             for journey in started_after

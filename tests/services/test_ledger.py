@@ -28,7 +28,9 @@ async def _fire(
 
     Flow control may tell some to wait (429 OV001: bank's core-banking ledger
     lets only a few transactions queue); like an app, those are sent again,
-    unchanged, until every request has its answer (at most 50 rounds).
+    unchanged, in the next round (each round ends when all its answers are in,
+    so the core is idle again), until every request has its answer (at most
+    50 rounds).
     """
     limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
     answers: list[httpx.Response | None] = [None] * len(requests)
@@ -48,8 +50,7 @@ async def _fire(
                     waiting.append(index)
             if not waiting:
                 break
-            todo = waiting
-            await asyncio.sleep(0.05)  # the client's pause before coming back
+            todo = waiting  # the round is over, so the core's queue is empty again
     assert all(a is not None and a.status_code != 429 for a in answers), "still told to wait"
     return [a for a in answers if a is not None]
 

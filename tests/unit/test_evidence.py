@@ -11,12 +11,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.evidence import Counters, touched
-from harness.faults import Crash, Down, Timeout
+from harness.faults import Crash, Down, Fault, Timeout
 from harness.library import find_topology
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "domino.yaml"
 
 QUIET = Counters(proxy_bytes={}, edge_calls={})
+HANG = Timeout(edge="checkout->catalog")
 
 
 def _stack() -> Any:
@@ -26,29 +27,34 @@ def _stack() -> Any:
     )
 
 
+def _judge(
+    fault: Fault,
+    *,
+    active: dict[str, int] | None = None,
+    crossings: dict[str, tuple[str, ...]] | None = None,
+    before: Counters = QUIET,
+    after: Counters = QUIET,
+) -> tuple[bool, str]:
+    return touched(_stack(), fault, before, after, 5, active_calls=active, crossings=crossings)
+
+
 def test_counted_bytes_are_evidence() -> None:
     grew = Counters(proxy_bytes={"checkout->catalog": 300}, edge_calls={})
-    ok, why = touched(_stack(), Timeout(edge="checkout->catalog"), QUIET, grew, 0)
+    ok, why = _judge(HANG, after=grew)
     assert ok
     assert why == "checkout->catalog: 300 bytes through the proxy, 0 calls"
 
 
 def test_no_counted_bytes_and_no_crossings_is_untouched() -> None:
-    ok, why = touched(
-        _stack(), Timeout(edge="checkout->catalog"), QUIET, QUIET, 5, active_calls={"checkout": 3}
-    )
+    ok, why = _judge(HANG, active={"checkout": 3})
     assert not ok
     assert "no bytes and no calls crossed checkout->catalog" in why
 
 
 def test_a_journey_observed_crossing_the_edge_in_flight_is_inferred_evidence() -> None:
-    ok, why = touched(
-        _stack(),
-        Timeout(edge="checkout->catalog"),
-        QUIET,
-        QUIET,
-        5,
-        active_calls={"checkout": 2, "browse": 4},
+    ok, why = _judge(
+        HANG,
+        active={"checkout": 2, "browse": 4},
         crossings={"checkout": ("storefront->checkout", "checkout->catalog"), "browse": ()},
     )
     assert ok
@@ -59,26 +65,14 @@ def test_a_journey_observed_crossing_the_edge_in_flight_is_inferred_evidence() -
 def test_journeys_not_crossing_the_edge_or_not_in_flight_are_no_evidence() -> None:
     crossings = {"checkout": ("checkout->catalog",), "browse": ("storefront->catalog",)}
     for active in ({"browse": 4}, {"checkout": 0}):
-        ok, _ = touched(
-            _stack(),
-            Timeout(edge="checkout->catalog"),
-            QUIET,
-            QUIET,
-            5,
-            active_calls=active,
-            crossings=crossings,
-        )
+        ok, _ = _judge(HANG, active=active, crossings=crossings)
         assert not ok, active
 
 
 def test_a_service_fault_is_inferred_from_any_edge_into_it() -> None:
-    ok, why = touched(
-        _stack(),
+    ok, why = _judge(
         Crash(service="catalog"),
-        QUIET,
-        QUIET,
-        5,
-        active_calls={"browse": 1},
+        active={"browse": 1},
         crossings={"browse": ("client->storefront", "storefront->catalog")},
     )
     assert ok
@@ -86,27 +80,22 @@ def test_a_service_fault_is_inferred_from_any_edge_into_it() -> None:
 
 
 def test_an_edge_the_system_counts_itself_is_never_inferred() -> None:
+    # The system counted no new call on the edge while it was held.
     counted = Counters(proxy_bytes={}, edge_calls={"checkout->catalog": 7})
-    ok, _ = touched(
-        _stack(),
-        Timeout(edge="checkout->catalog"),
-        counted,
-        counted,  # the system counted no new call on it while it was held
-        5,
-        active_calls={"checkout": 3},
+    ok, _ = _judge(
+        HANG,
+        active={"checkout": 3},
         crossings={"checkout": ("checkout->catalog",)},
+        before=counted,
+        after=counted,
     )
     assert not ok
 
 
 def test_a_down_edge_has_its_own_inference_not_the_crossings() -> None:
-    ok, why = touched(
-        _stack(),
+    ok, why = _judge(
         Down(edge="checkout->catalog"),
-        QUIET,
-        QUIET,
-        5,
-        active_calls={"checkout": 3},
+        active={"checkout": 3},
         crossings={"checkout": ("checkout->catalog",)},
     )
     assert not ok
