@@ -294,7 +294,10 @@ def judge_run(
     unjudged: Sequence[str] = (),
 ) -> RunVerdict:
     """Judge one run of ``spec`` under ``profile`` from what was observed."""
-    steady = _phase(spec, observations, *steady_window_s, honest_codes)
+    # The steady state is judged on calls that were answered before the fault began: a
+    # call sent just before and answered under the fault saw the fault, not the baseline.
+    before_fault = [o for o in observations if o.at_s + o.latency_ms / 1000.0 <= steady_window_s[1]]
+    steady = _phase(spec, before_fault, *steady_window_s, honest_codes)
     during = _phase(spec, observations, *fault_window_s, honest_codes)
     recovery = _phase(spec, observations, *recovery_window_s, honest_codes)
     expectation: Expectation = spec.expect[profile]
