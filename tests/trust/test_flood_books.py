@@ -1,6 +1,6 @@
 """A flood with client retries applies every deposit and withdrawal exactly once.
 
-Open-loop exchange deposits and withdrawals (harness/flood.py) at up to
+Open-loop exchange deposits and withdrawals (harness/flood/) at up to
 60/s, below bank's capacity so that nothing is told to wait, retried at once
 with the same Idempotency-Key, while a limit_data toxic cuts a share of
 bank's answers short: the request got through whole, so every cut answer is

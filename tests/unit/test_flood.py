@@ -1,4 +1,4 @@
-"""Floods (harness/flood.py, harness/faults.py:Flood): their checks, schedule and judgement.
+"""Floods (harness/flood/, harness/faults.py:Flood): their checks, schedule and judgement.
 
 The load engine's result is stood in for by its per-second series only
 (what ``recovery_s`` reads); the engine itself is tested in tests/loadgen and

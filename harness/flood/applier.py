@@ -1,0 +1,145 @@
+"""Applying floods from a run's timeline: sessions logged in before the run, one
+forked load engine per flood beside the run's observer, stopped with the run."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import uuid
+from collections.abc import Callable
+
+from harness.errors import DominoError, FaultSpecError, StackError
+from harness.faults import Flood
+from harness.flood.plan import check_flood, crash_shape, flood_retry, flood_template
+from harness.flood.run import FloodRun
+from harness.journeys import SessionError
+from harness.loadgen import LoadPlan, Progress, Sessions
+from harness.loadgen.errors import LoadEngineError, LoadPlanError
+from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
+from harness.stack import Stack
+from harness.topology import CLIENT
+
+__all__ = ["FloodApplier"]
+
+
+class FloodApplier:
+    """Applies :class:`Flood` faults on ``stack``; :meth:`finish` waits for their tails."""
+
+    def __init__(
+        self, stack: Stack, now_s: Callable[[], float], floods: list[tuple[Flood, float]]
+    ) -> None:
+        """``now_s`` is the run's clock; ``floods`` the run's floods with their holds."""
+        self._stack = stack
+        self._now_s = now_s
+        self._ids = itertools.count(1)
+        self._threads: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self.runs: dict[str, FloodRun] = {}
+        self._sessions: list[dict[str, str]] = []
+        self._holds = {id(f): hold for f, hold in floods}
+        journeys = {j.name: j for j in stack.topology.journeys}
+        for fault, _ in floods:  # every mistake before the run starts, not at the onset
+            check_flood(fault, journeys)
+        users = max((f.users for f, _ in floods), default=0)
+        if users and stack.topology.session is not None:
+            # Log every virtual customer in now, before the run's clock starts.
+            people = stack.adapter.users(stack.topology)
+            for _ in range(users):
+                user = next(people)
+                with stack.client(user=user, timeout_s=10.0) as client:
+                    try:
+                        self._sessions.append(client.session_headers())
+                    except SessionError as exc:
+                        raise StackError(f"a flood's virtual customer: {exc}") from None
+
+    def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
+        """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""
+        journeys = {j.name: j for j in self._stack.topology.journeys}
+        templates = tuple(flood_template(journeys[name], 1.0, run_id) for name in fault.journeys)
+        sessions = None
+        if self._sessions:
+            pool = self._sessions[: fault.users]
+            sessions = Sessions(len(pool), lambda i: pool[i])
+        shape = crash_shape(fault, hold_s)
+        return LoadPlan(
+            url=self._stack.entry_url,
+            templates=templates,
+            shape=shape,
+            max_requests=fault.max_requests,
+            # The last arrival's retries may each wait the whole timeout.
+            max_duration_s=shape.duration_s + (fault.retries + 1) * (fault.timeout_s + 0.5) + 1.0,
+            timeout_s=fault.timeout_s,
+            retry=flood_retry(fault),
+            sessions=sessions,
+            max_in_flight=5_000,
+            # Sending a fifth of the client's timeout late cannot turn an answer into a
+            # timeout; latency is measured from the intended send time either way.
+            lag_bound_p99_ms=max(100.0, 200.0 * fault.timeout_s),
+            allowed_hosts=self._stack.allowed_hosts,
+        )
+
+    def apply(self, fault: Flood) -> tuple[str, str]:
+        hold_s = self._holds.get(id(fault))
+        if hold_s is None:
+            raise FaultSpecError("a flood is applied only from an incident's timeline")
+        journeys = {j.name: j for j in self._stack.topology.journeys}
+        slo = max(journeys[name].slo.p95_ms for name in fault.journeys)
+        handle = f"flood{next(self._ids)}"
+        run_id = f"domino-{uuid.uuid4().hex[:12]}"
+        plan = self.plan_for(fault, hold_s, run_id)
+        run = FloodRun(fault, hold_s, slo, started_s=self._now_s(), plan=plan, run_id=run_id)
+
+        def progress(p: Progress) -> None:
+            run.answered += p.admitted_per_s + p.rejected_per_s
+
+        control = self._stack.injector.control
+        before = control.edge_calls()
+
+        def drive() -> None:
+            try:
+                # In a process of its own (forked: the templates' key factories need no
+                # pickling), so the run's own threads cannot make the engine lag.
+                run.result = run_in_workers(plan, progress=progress, stop=self._stop)
+            except (LoadEngineError, LoadPlanError, OSError) as exc:
+                run.error = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(DominoError, OSError):  # evidence, not the run
+                after = control.edge_calls()
+                run.edge_calls = {e: after.get(e, 0) - before.get(e, 0) for e in after}
+
+        thread = threading.Thread(target=drive, name=f"domino-{handle}", daemon=True)
+        self.runs[handle] = run
+        self._threads[handle] = thread
+        thread.start()
+        return f"{CLIENT}->{self._stack.topology.entry_service}", handle
+
+    def remove(self, target: str, handle: str) -> None:
+        """The trigger ends: nothing to undo, the flood's tail (base rate, same retries)
+        is part of its schedule and runs on by itself; :meth:`finish` waits for it."""
+
+    def answered(self, handle: str) -> int:
+        """Flood attempts the system answered so far (whole seconds reported by the engine)."""
+        run = self.runs.get(handle)
+        return run.answered if run is not None else 0
+
+    def finish(self) -> list[FloodRun]:
+        """Wait for every flood to end: each is bounded by its plan's time cap (plus the
+        engine's start and finish margins); one still running after that is stopped."""
+        for handle, thread in self._threads.items():
+            plan = self.runs[handle].plan
+            cap_s = plan.max_duration_s if plan is not None else 0.0
+            thread.join(cap_s + READY_TIMEOUT_S + FINISH_MARGIN_S)
+        self.close()
+        return list(self.runs.values())
+
+    def close(self) -> None:
+        """Stop every flood still running (its workers are terminated) and wait for it."""
+        self._stop.set()
+        for thread in self._threads.values():
+            thread.join(FINISH_MARGIN_S)
+
+    def __enter__(self) -> FloodApplier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
