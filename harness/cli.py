@@ -83,7 +83,8 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
         help="override one resilience knob of the profile (repeatable)",
     )
     parser.add_argument(
-        "--toxiproxy-bin", help="path to toxiproxy-server (else PATH, then .domino/tools)"
+        "--toxiproxy-bin",
+        help="path to toxiproxy-server (else PATH, .domino/tools, then ~/.cache/domino/tools)",
     )
 
 

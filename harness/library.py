@@ -89,8 +89,8 @@ def list_incidents() -> list[IncidentSpec]:
 def find_incident(name: str, topology: Topology | None = None) -> IncidentSpec:
     """An incident by id from the library, or a spec file by path.
 
-    ``topology`` is used for a spec that names none (default: the spec's
-    own ``topology:`` field, else the default topology).
+    ``topology`` (given on the command line) overrides the spec's own
+    ``topology:`` field; without either, the default topology is used.
     """
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.exists():
