@@ -20,10 +20,11 @@ from harness.journeys import Observation, Slo
 from harness.report.blast import blast_radius_from_run
 from harness.report.data import run_data
 from harness.report.model import BlastRadius
-from harness.spec import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.spec import Expectation, FaultStep, JourneyLoad
 from harness.timeline import FaultWindow
 from harness.verdict import judge_run
 from tests.report.samples import with_second_fault_and_failures
+from tests.specs_made import incident_spec
 
 HTML_PACKAGE = Path(__file__).parents[2] / "harness" / "report" / "html"
 
@@ -133,18 +134,12 @@ def test_no_fault_no_place(sample: dict[str, Any]) -> None:
 def _result(run: dict[str, Any], faults: list[FaultWindow]) -> RunResult:
     """A finished run rebuilt from the sample's hardened run: its calls, judged afresh."""
     slos = {j["journey"]: j["slo"] for j in run["verdict"]["journeys"]["during"]}
-    spec = IncidentSpec(
+    spec = incident_spec(
         id="kbpay-2023-01-25",
-        title="KB Pay outage",
-        date="2023-01-25",
-        sources=(),
-        summary="",
-        profiles=("hardened",),
         journeys=tuple(
             JourneyLoad(name, 1, 100, Slo(float(s["p95_ms"]), float(s["success_rate"])))
             for name, s in slos.items()
         ),
-        background=(),
         timeline=(FaultStep(Timeout(edge="card->pay"), 0.0, 8.0),),
         expect={"hardened": Expectation({}, {}, {})},
         steady_state_s=3.0,

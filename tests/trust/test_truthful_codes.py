@@ -61,6 +61,7 @@ from harness.journeys import Observation
 from harness.spec import FaultStep, IncidentSpec
 from harness.systems.bank.adapter import BankAdapter
 from harness.verdict import truthful_codes
+from tests.specs_made import incident_spec
 
 BANK = find_topology("bank")
 ADAPTER = BankAdapter()
@@ -122,20 +123,9 @@ if "flood" in FAULT_KINDS:
 
 def _spec(*faults: Fault) -> IncidentSpec:
     """A spec holding ``faults``: what a run reads its faulted places from."""
-    return IncidentSpec(
+    return incident_spec(
         id="truthful-codes",
-        title="truthful codes",
-        date="2026-01-01",
-        sources=(),
-        summary="-",
-        profiles=("hardened",),
-        journeys=(),
-        background=(),
         timeline=tuple(FaultStep(fault, 0.0, 1.0) for fault in faults),
-        expect={},
-        steady_state_s=1.0,
-        recovery_s=1.0,
-        client_timeout_s=5.0,
         topology=BANK,
     )
 

@@ -6,20 +6,16 @@ from harness.faults import Timeout
 from harness.journeys import Observation, Slo
 from harness.spec import Expectation, FaultStep, IncidentSpec, JourneyLoad
 from harness.verdict import RunVerdict, judge_run
+from tests.specs_made import incident_spec
 
 STEADY_END_S = 3.0
 
 
 def _spec() -> IncidentSpec:
-    return IncidentSpec(
+    return incident_spec(
         id="steady-boundary",
-        title="A call in flight when the fault begins",
-        date="2026-12-02",
-        sources=(),
-        summary="",
         profiles=("fragile",),
         journeys=(JourneyLoad("card-tab", 1, 100, Slo(1000.0, 0.99)),),
-        background=(),
         timeline=(FaultStep(Timeout(edge="card->pay"), 0.0, 4.0),),
         expect={"fragile": Expectation({"card-tab": ("failed",)}, {}, {})},
         steady_state_s=STEADY_END_S,
