@@ -16,6 +16,7 @@ from harness.flood.run import FloodRun
 from harness.journeys import SessionError
 from harness.loadgen import LoadPlan, Progress, Sessions
 from harness.loadgen.errors import LoadEngineError, LoadPlanError
+from harness.loadgen.plan import Connection
 from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
 from harness.stack import Stack
 from harness.topology import CLIENT
@@ -27,10 +28,18 @@ class FloodApplier:
     """Applies :class:`Flood` faults on ``stack``; :meth:`finish` waits for their tails."""
 
     def __init__(
-        self, stack: Stack, now_s: Callable[[], float], floods: list[tuple[Flood, float]]
+        self,
+        stack: Stack,
+        now_s: Callable[[], float],
+        floods: list[tuple[Flood, float]],
+        *,
+        connection: Connection = "keep-alive",
     ) -> None:
-        """``now_s`` is the run's clock; ``floods`` the run's floods with their holds."""
+        """``now_s`` is the run's clock; ``floods`` the run's floods with their holds;
+        ``connection="per-request"`` makes Toxiproxy draw a partial toxic per request
+        (it draws per connection, and kept-alive connections that drew "no" never do)."""
         self._stack = stack
+        self._connection: Connection = connection
         self._now_s = now_s
         self._ids = itertools.count(1)
         self._threads: dict[str, threading.Thread] = {}
@@ -77,6 +86,7 @@ class FloodApplier:
             # timeout; latency is measured from the intended send time either way.
             lag_bound_p99_ms=max(100.0, 200.0 * fault.timeout_s),
             allowed_hosts=self._stack.allowed_hosts,
+            connection=self._connection,
         )
 
     def apply(self, fault: Flood) -> tuple[str, str]:

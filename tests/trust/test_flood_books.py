@@ -47,7 +47,8 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
         max_requests=5_000,
     )
     before = _operations(books_stack)
-    applier = FloodApplier(books_stack, lambda: 0.0, [(flood, HOLD_S)])
+    # A connection per request: Toxiproxy draws the toxic's 30% per connection.
+    applier = FloodApplier(books_stack, lambda: 0.0, [(flood, HOLD_S)], connection="per-request")
     with books_stack.inject(
         LimitData(edge="client->bank", stream="downstream", limit_bytes=64, toxicity=0.3)
     ):
