@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.bank.core import CoreLedger
 from services.bank.ledger import Ledger
+from services.bank.outbox import Outbox
 from services.kit.app import ServiceKit
 from services.kit.idempotency import StoredAnswer, apply_once, check_key, replay_headers
 from services.kit.killswitch import FeatureSwitch
@@ -19,8 +20,6 @@ from services.kit.storage import Database
 
 if TYPE_CHECKING:
     import sqlite3
-
-    from services.bank.remittance import RemittanceOutbox
 
 __all__ = ["Bank", "bank_of"]
 
@@ -34,7 +33,7 @@ class Bank:
     ledger: Ledger
     fx_switch: FeatureSwitch
     core: CoreLedger
-    outbox: RemittanceOutbox | None = field(default=None)
+    outbox: Outbox | None = field(default=None)
 
     @property
     def knobs(self) -> Knobs:

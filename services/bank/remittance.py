@@ -44,6 +44,7 @@ from services.bank.context import Bank, bank_of
 from services.bank.fx import krw_for
 from services.bank.ledger import CURRENCIES, HOUSE, Leg, account_of
 from services.bank.models import RemittanceIn, RemittanceOut, RemittancesOut
+from services.bank.outbox import Outbox
 from services.kit.auth import customer_of
 from services.kit.budget import RequestBudget
 from services.kit.clock import epoch_of, iso_utc
@@ -350,7 +351,7 @@ class RemittanceOutbox:
         }
 
 
-def _outbox(bank: Bank) -> RemittanceOutbox:
+def _outbox(bank: Bank) -> Outbox:
     if bank.outbox is None:
         raise ServiceError("SV002", message="Remittances are starting up; try again shortly.")
     return bank.outbox
