@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 
 from harness import start_stack
-from harness.faults import Flood
-from harness.flood import FloodApplier
+from harness.experiment.flooding import FloodApplier
 from harness.loadgen import Constant
 from harness.loadgen.workers import run_in_workers
+from harness.model.faults import Flood
 
 
 def _step(applier: FloodApplier, rate_per_s: float, step_s: float) -> dict[str, Any]:

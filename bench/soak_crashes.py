@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from harness import Crash, start_stack
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from tests.trust.books import Workload, audit, background, resolve, snapshot
 
 SENDERS = ("c0071", "c0072", "c0073", "c0074", "c0075", "c0076")

@@ -1,15 +1,40 @@
 """Domino: a chaos-engineering harness for cascading failures.
 
-Public names are re-exported here; import them from ``harness``.
+The public face: import these names from ``harness``; every other module is
+Domino's own and may move. The layers beneath, lowest first: ``errors``,
+``model`` (values), ``contracts`` (extension points) and ``infra``; the
+engines (``verdict``, ``toxiproxy``, ``loadgen``, ``flood``, ``journeys``,
+``plugins``); ``files``; ``stack``; ``backends``; ``experiment``; ``explore``
+and ``report``; ``cli`` and the pytest plugin.
 """
 
-from harness.adapters import Answer, HttpAdapter, SystemAdapter, register_adapter
+from importlib.metadata import PackageNotFoundError, version
+
+from harness.adapters import HttpAdapter
 from harness.backends import start_stack
+from harness.contracts import (
+    BackendFactory,
+    ConfiguredLimits,
+    FaultApplier,
+    Preparation,
+    ServiceControl,
+    SystemAdapter,
+    SystemControl,
+)
 from harness.errors import (
+    AdminCallError,
+    ComposeImportError,
+    DockerImageMissingError,
+    DockerImageStaleError,
+    DockerUnavailableError,
     DominoError,
+    FaultRemovalError,
     FaultSpecError,
+    LoadEngineError,
+    LoadPlanError,
     PortInUseError,
     ServiceStartError,
+    SessionError,
     SpecError,
     StackError,
     TopologyError,
@@ -23,11 +48,17 @@ from harness.errors import (
     UnsupportedFaultError,
     UsageError,
 )
-from harness.faults import (
+from harness.experiment import RunResult, run_incident
+from harness.files.incident_file import load_spec, parse_spec
+from harness.files.topology_file import load_topology, parse_topology
+from harness.journeys import JourneyClient
+from harness.library import default_topology, find_incident, find_topology, list_incidents
+from harness.model.faults import (
     Bandwidth,
     Crash,
     Down,
     Fault,
+    Flood,
     HttpError,
     Latency,
     LimitData,
@@ -44,41 +75,66 @@ from harness.faults import (
     Timeout,
     build_fault,
 )
-from harness.files.topology_file import load_topology, parse_topology
-from harness.injection import AppliedFault, FaultRemovalError, FaultScope
-from harness.journeys import Journey, JourneyClient, Observation, Slo
-from harness.library import default_topology, find_incident, find_topology, list_incidents
-from harness.stack import EdgeEndpoint, Stack
-from harness.topology import Edge, Readiness, Service, Topology
+from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.outcomes import Answer, InvariantVerdict, Observation, RunVerdict
+from harness.model.topology import Edge, Journey, Readiness, Service, Slo, Topology, User
+from harness.plugins import register_adapter, register_backend
+from harness.stack import AppliedFault, EdgeEndpoint, FaultScope, Stack
+
+try:
+    __version__ = version("domino-chaos")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AdminCallError",
     "Answer",
     "AppliedFault",
+    "BackendFactory",
     "Bandwidth",
+    "ComposeImportError",
+    "ConfiguredLimits",
     "Crash",
+    "DockerImageMissingError",
+    "DockerImageStaleError",
+    "DockerUnavailableError",
     "DominoError",
     "Down",
     "Edge",
     "EdgeEndpoint",
+    "Expectation",
     "Fault",
+    "FaultApplier",
     "FaultRemovalError",
     "FaultScope",
     "FaultSpecError",
+    "FaultStep",
+    "Flood",
     "HttpAdapter",
     "HttpError",
+    "IncidentSpec",
+    "InvariantVerdict",
     "Journey",
     "JourneyClient",
+    "JourneyLoad",
     "Latency",
     "LimitData",
+    "LoadEngineError",
+    "LoadPlanError",
     "Maintenance",
     "Observation",
     "Pause",
     "PortInUseError",
+    "Preparation",
     "Readiness",
     "ResetPeer",
     "Restart",
+    "RunResult",
+    "RunVerdict",
     "Service",
+    "ServiceControl",
     "ServiceStartError",
+    "SessionError",
     "Slicer",
     "Slo",
     "SlowClose",
@@ -90,6 +146,7 @@ __all__ = [
     "Surge",
     "Suspend",
     "SystemAdapter",
+    "SystemControl",
     "Timeout",
     "Topology",
     "TopologyError",
@@ -102,13 +159,19 @@ __all__ = [
     "UnsafeTargetError",
     "UnsupportedFaultError",
     "UsageError",
+    "User",
+    "__version__",
     "build_fault",
     "default_topology",
     "find_incident",
     "find_topology",
     "list_incidents",
+    "load_spec",
     "load_topology",
+    "parse_spec",
     "parse_topology",
     "register_adapter",
+    "register_backend",
+    "run_incident",
     "start_stack",
 ]

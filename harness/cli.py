@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from harness.attach import live_stacks
 from harness.backends import BACKENDS, start_stack
+from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
-from harness.faults import FAULT_KINDS, build_fault
-from harness.signals import graceful_termination
+from harness.infra.signals import graceful_termination
+from harness.model.faults import FAULT_KINDS, build_fault
+from harness.model.topology import Topology
 from harness.stack import Stack
-from harness.topology import Topology
 from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
 
 __all__ = ["main"]
@@ -137,11 +137,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from harness.library import find_topology
-    from harness.systems.bank.demo import run_demo
+    from harness.library import DEFAULT_SYSTEM, find_topology
+    from harness.plugins import system_demo
 
+    run_demo = system_demo(DEFAULT_SYSTEM)
     options = _stack_options(args)
-    options["topology"] = find_topology("bank")  # the demo is the bank's
+    options["topology"] = find_topology(DEFAULT_SYSTEM)  # the demo is the shipped system's
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         result = run_demo(stack, _say)
     print(result.table())
@@ -269,9 +270,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.campaign import run_campaign
+    from harness.experiment.campaign import run_campaign
+    from harness.experiment.progress import Progress
     from harness.library import find_incident, list_incidents
-    from harness.progress import Progress
     from harness.report import report_data, write_reports
     from harness.report.terminal import render_summary
 

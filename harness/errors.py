@@ -2,6 +2,8 @@
 
     DominoError                      base: a problem Domino explains in one line
     ├── UsageError                   the caller asked for something invalid (CLI exit 2)
+    │   ├── LoadPlanError            a load plan refused before anything is sent
+    │   ├── ComposeImportError       a Compose file that cannot be imported
     │   ├── UnknownEdgeError         an edge name that the topology does not have
     │   ├── UnknownServiceError      a service name that the topology does not have
     │   ├── FaultSpecError           a fault with a bad type, attribute or value
@@ -9,6 +11,10 @@
     │   ├── TopologyError            a topology file (domino.yaml) that does not validate
     │   ├── UnsupportedFaultError    a fault this system or backend cannot apply
     │   └── UnsafeTargetError        a target outside loopback / the project's networks
+    ├── SessionError                 a user's session could not be started
+    ├── FaultRemovalError            a fault could not be removed (lists what may be left)
+    ├── AdminCallError               a system's admin API refused or failed a call
+    ├── LoadEngineError              the load engine could not complete a run
     ├── ToxiproxyError               anything about the Toxiproxy server
     │   ├── ToxiproxyNotFoundError   no toxiproxy-server binary and no way to install one
     │   ├── ToxiproxyInstallError    `go install` was tried and failed
@@ -21,18 +27,27 @@
             └── DockerImageStaleError  the services' image was built from other source
 
 Messages are single lines that say what was wrong, where, and what to do.
+Every error may also carry the place it is about as fields, for code that
+must point at it without reading the message: ``where`` (a file or a spec
+path), ``field`` (the offending field's name) and ``edge`` (an edge name).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AdminCallError",
+    "ComposeImportError",
     "DockerImageMissingError",
     "DockerImageStaleError",
     "DockerUnavailableError",
     "DominoError",
+    "FaultRemovalError",
     "FaultSpecError",
+    "LoadEngineError",
+    "LoadPlanError",
     "PortInUseError",
     "ServiceStartError",
+    "SessionError",
     "SpecError",
     "StackError",
     "TopologyError",
@@ -49,7 +64,23 @@ __all__ = [
 
 
 class DominoError(Exception):
-    """Base of every error Domino raises on purpose."""
+    """Base of every error Domino raises on purpose.
+
+    ``where``, ``field`` and ``edge`` say what the error is about, when known.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        where: str | None = None,
+        field: str | None = None,
+        edge: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.where = where
+        self.field = field
+        self.edge = edge
 
 
 class UsageError(DominoError):
@@ -60,9 +91,10 @@ class UnknownEdgeError(UsageError):
     """An edge name that the running topology does not have."""
 
     def __init__(self, edge: str, known: list[str]) -> None:
-        self.edge = edge
         self.known = known
-        super().__init__(f"unknown edge {edge!r}; known edges: {', '.join(known)}")
+        super().__init__(
+            f"unknown edge {edge!r}; known edges: {', '.join(known)}", field="edge", edge=edge
+        )
 
 
 class UnknownServiceError(UsageError):
@@ -71,7 +103,9 @@ class UnknownServiceError(UsageError):
     def __init__(self, service: str, known: list[str]) -> None:
         self.service = service
         self.known = known
-        super().__init__(f"unknown service {service!r}; known services: {', '.join(known)}")
+        super().__init__(
+            f"unknown service {service!r}; known services: {', '.join(known)}", field="service"
+        )
 
 
 class FaultSpecError(UsageError):
@@ -92,6 +126,30 @@ class UnsupportedFaultError(UsageError):
 
 class UnsafeTargetError(UsageError):
     """A target address outside loopback and the project's own networks."""
+
+
+class LoadPlanError(UsageError):
+    """A load plan that is refused before anything is sent (the message names the field)."""
+
+
+class ComposeImportError(UsageError):
+    """A Compose file that cannot be imported: one line naming file, line, field and the fix."""
+
+
+class SessionError(DominoError, RuntimeError):
+    """A user's session could not be started (the session request failed)."""
+
+
+class FaultRemovalError(DominoError):
+    """A fault could not be removed; the message lists what may be left behind."""
+
+
+class AdminCallError(DominoError):
+    """A system's admin-API call failed; the message has the service's own explanation."""
+
+
+class LoadEngineError(DominoError):
+    """The engine could not complete a run (for example a worker process died)."""
 
 
 class ToxiproxyError(DominoError):

@@ -13,79 +13,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harness.errors import DominoError
-from harness.network_safety import safe_client
-from harness.templates import placeholders, render, render_json
+from harness.errors import SessionError
+from harness.infra.network_safety import safe_client
+from harness.infra.templates import placeholders, render, render_json
+from harness.model.outcomes import Observation
+from harness.model.topology import Journey
 
 if TYPE_CHECKING:
-    from harness.adapters.base import SystemAdapter
-    from harness.topology import Topology, User
+    from harness.contracts import SystemAdapter
+    from harness.model.topology import Topology, User
 
-__all__ = ["Journey", "JourneyClient", "Observation", "SessionError", "Slo"]
-
-
-class SessionError(DominoError, RuntimeError):
-    """A user's session could not be started (the session request failed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """What a journey must achieve to count as healthy."""
-
-    p95_ms: float
-    success_rate: float = 0.99
-
-
-@dataclass(frozen=True, slots=True)
-class Journey:
-    """One user action through the system: an HTTP request and what it must achieve.
-
-    ``hard_deps`` are edges the journey cannot succeed without; ``soft_deps``
-    are edges whose loss should only degrade it (in a well-built system).
-    ``session`` says whether it is made inside a user's session. ``expect``
-    lists the statuses that count as success (empty: any 2xx). ``path``,
-    ``headers`` and ``json_body`` may hold ``{uuid}``, ``{user.id}`` and
-    ``{user.password}`` placeholders.
-    """
-
-    name: str
-    method: str
-    path: str
-    slo: Slo
-    hard_deps: tuple[str, ...] = ()
-    soft_deps: tuple[str, ...] = ()
-    session: bool = True
-    json_body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    expect: tuple[int, ...] = ()
-
-    def accepts(self, status: int) -> bool:
-        """True when ``status`` counts as this journey's success."""
-        return status in self.expect if self.expect else 200 <= status < 300
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One journey call as the user saw it.
-
-    ``at_s`` is seconds since the observer's start (monotonic clock);
-    ``status`` is None when no HTTP answer came back at all.
-    """
-
-    journey: str
-    at_s: float
-    latency_ms: float
-    ok: bool
-    status: int | None
-    code: str | None = None
-    cause: tuple[Mapping[str, Any], ...] = field(default=())
-    degraded: bool = False
+__all__ = ["JourneyClient"]
 
 
 class JourneyClient:

@@ -12,10 +12,11 @@ import functools
 from pathlib import Path
 
 from harness.errors import SpecError, TopologyError
+from harness.files.incident_file import load_spec
 from harness.files.topology_file import TOPOLOGY_FILE_NAME, load_topology
-from harness.spec import IncidentSpec, load_spec
-from harness.systems import shipped_systems
-from harness.topology import Topology
+from harness.model.incident import IncidentSpec
+from harness.model.topology import Topology
+from harness.plugins import shipped_systems
 
 __all__ = [
     "DEFAULT_SYSTEM",

@@ -8,9 +8,11 @@ Fixtures:
   ``@pytest.mark.domino_profile("hardened")`` or ``--domino-profile``.
 - ``inject``: ``inject(*faults)`` applies faults for the rest of the test;
   everything is removed when the test ends.
-- ``journeys``: a :class:`~harness.journeys.JourneyClient` for the stack, its
-  session started (the bank: logged in as the seeded customer).
-- ``journey``: ``journey(name)``, the topology's journey of that name.
+- ``domino_user``: a :class:`~harness.journeys.JourneyClient` for the stack,
+  its session started (the bank: logged in as the seeded customer).
+- ``domino_journey``: ``domino_journey(name)``, the topology's journey of that name.
+- ``journeys`` and ``journey``: the old names of ``domino_user`` and
+  ``domino_journey``, kept as aliases for one release (0.2 drops them).
 
 Options: ``--domino-topology`` (a shipped system or a ``domino.yaml``;
 default ``./domino.yaml``, else the bank), ``--domino-backend`` (local,
@@ -27,11 +29,12 @@ import pytest
 
 from harness.backends import BACKENDS, start_stack
 from harness.errors import DominoError
-from harness.faults import Fault
-from harness.injection import AppliedFault, FaultScope
-from harness.journeys import Journey, JourneyClient
-from harness.signals import graceful_termination
+from harness.infra.signals import graceful_termination
+from harness.journeys import JourneyClient
+from harness.model.faults import Fault
+from harness.model.topology import Journey
 from harness.stack import Stack
+from harness.stack.injection import AppliedFault, FaultScope
 
 __all__ = ["StackPool"]
 
@@ -168,7 +171,7 @@ def inject(domino_stack: Stack) -> Iterator[Callable[..., list[AppliedFault]]]:
 
 
 @pytest.fixture
-def journeys(domino_stack: Stack) -> Iterator[JourneyClient]:
+def domino_user(domino_stack: Stack) -> Iterator[JourneyClient]:
     """A JourneyClient for the stack, its session started (the bank: the seeded customer)."""
     with domino_stack.client() as client:
         client.token()  # start the session before the test injects anything
@@ -176,6 +179,18 @@ def journeys(domino_stack: Stack) -> Iterator[JourneyClient]:
 
 
 @pytest.fixture
-def journey(domino_stack: Stack) -> Callable[[str], Journey]:
-    """``journey(name)``: the topology's journey with that name."""
+def domino_journey(domino_stack: Stack) -> Callable[[str], Journey]:
+    """``domino_journey(name)``: the topology's journey with that name."""
     return domino_stack.topology.journey
+
+
+@pytest.fixture
+def journeys(domino_user: JourneyClient) -> JourneyClient:
+    """The old name of ``domino_user`` (an alias until 0.2)."""
+    return domino_user
+
+
+@pytest.fixture
+def journey(domino_journey: Callable[[str], Journey]) -> Callable[[str], Journey]:
+    """The old name of ``domino_journey`` (an alias until 0.2)."""
+    return domino_journey

@@ -19,15 +19,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from harness.journeys import Observation, Slo
-from harness.spec import Expectation, IncidentSpec
+from harness.model.incident import Expectation, IncidentSpec
+from harness.model.outcomes import (
+    Check,
+    InvariantVerdict,
+    JourneyVerdict,
+    Observation,
+    Outcome,
+    RunVerdict,
+    WindowStats,
+)
+from harness.model.topology import Slo
 
 if TYPE_CHECKING:
-    from harness.adapters.base import SystemAdapter
-    from harness.topology import Topology
+    from harness.contracts import SystemAdapter
+    from harness.model.topology import Topology
 
 __all__ = [
     "Check",
@@ -42,8 +50,6 @@ __all__ = [
     "window_stats",
 ]
 
-Outcome = Literal["pass", "fail", "inconclusive"]
-
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
     if not sorted_values:
@@ -52,27 +58,6 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     low = int(rank)
     high = min(low + 1, len(sorted_values) - 1)
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
-
-
-@dataclass(frozen=True, slots=True)
-class WindowStats:
-    """One journey's calls that started in ``[start_s, end_s)``."""
-
-    journey: str
-    start_s: float
-    end_s: float
-    calls: int
-    successes: int
-    degraded: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
-    codes: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.calls if self.calls else 0.0
 
 
 def window_stats(
@@ -93,15 +78,6 @@ def window_stats(
         max_ms=latencies[-1] if latencies else 0.0,
         codes=dict(Counter(o.code for o in chosen if o.code)),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class JourneyVerdict:
-    journey: str
-    verdict: Literal["healthy", "degraded", "failed", "no_data"]
-    stats: WindowStats
-    slo: Slo
-    reason: str
 
 
 def judge_journey(
@@ -129,13 +105,6 @@ def judge_journey(
         )
     why = "slow" if not fast else "opaque errors " + ",".join(sorted(stats.codes))
     return JourneyVerdict(stats.journey, "failed", stats, slo, f"{measured}; {why}")
-
-
-@dataclass(frozen=True, slots=True)
-class InvariantVerdict:
-    name: str
-    holds: bool
-    detail: str
 
 
 def truthful_codes(
@@ -203,62 +172,6 @@ def _origin(cause: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]
         edge if isinstance(edge, str) and edge else None,
         service if isinstance(service, str) and service else None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One expectation, as CI lists it: expected against measured."""
-
-    name: str
-    expected: str
-    measured: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class RunVerdict:
-    outcome: Outcome
-    reasons: tuple[str, ...]
-    checks: tuple[Check, ...]
-    steady: tuple[JourneyVerdict, ...]
-    during: tuple[JourneyVerdict, ...]
-    recovery: tuple[JourneyVerdict, ...]
-    invariants: tuple[InvariantVerdict, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        def journey(v: JourneyVerdict) -> dict[str, Any]:
-            s = v.stats
-            return {
-                "journey": v.journey,
-                "verdict": v.verdict,
-                "reason": v.reason,
-                "slo": {"p95_ms": v.slo.p95_ms, "success_rate": v.slo.success_rate},
-                "calls": s.calls,
-                "success_rate": round(s.success_rate, 4),
-                "degraded": s.degraded,
-                "p50_ms": round(s.p50_ms, 2),
-                "p95_ms": round(s.p95_ms, 2),
-                "p99_ms": round(s.p99_ms, 2),
-                "max_ms": round(s.max_ms, 2),
-                "codes": dict(s.codes),
-                "window_s": [round(s.start_s, 3), round(s.end_s, 3)],
-            }
-
-        return {
-            "outcome": self.outcome,
-            "reasons": list(self.reasons),
-            "checks": [vars_of(c) for c in self.checks],
-            "journeys": {
-                "steady": [journey(v) for v in self.steady],
-                "during": [journey(v) for v in self.during],
-                "recovery": [journey(v) for v in self.recovery],
-            },
-            "invariants": [vars_of(i) for i in self.invariants],
-        }
-
-
-def vars_of(value: Check | InvariantVerdict) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__slots__}
 
 
 def _phase(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.spec import IncidentSpec
+from harness.model.incident import IncidentSpec
 
 __all__ = ["incident_spec"]
 

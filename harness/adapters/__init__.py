@@ -1,17 +1,9 @@
-"""System adapters: what Domino knows about a system beyond HTTP (see :mod:`.base`)."""
+"""System adapters shipped with the harness itself: the generic HTTP one (:mod:`.http`).
 
-from harness.adapters.base import Answer, Preparation, SystemAdapter, SystemControl
+The adapter protocol is declared in :mod:`harness.contracts`; adapters are
+resolved by name in :mod:`harness.plugins`.
+"""
+
 from harness.adapters.http import HttpAdapter, NoControl
-from harness.adapters.registry import adapter_names, get_adapter, register_adapter
 
-__all__ = [
-    "Answer",
-    "HttpAdapter",
-    "NoControl",
-    "Preparation",
-    "SystemAdapter",
-    "SystemControl",
-    "adapter_names",
-    "get_adapter",
-    "register_adapter",
-]
+__all__ = ["HttpAdapter", "NoControl"]

@@ -14,15 +14,15 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.adapters.base import Answer, Preparation, SystemControl
+from harness.contracts import ConfiguredLimits, Preparation, SystemControl
 from harness.errors import UsageError
+from harness.model.outcomes import Answer
 
 if TYPE_CHECKING:
-    from harness.faults import Fault
-    from harness.injection import FaultApplier
-    from harness.journeys import Journey
-    from harness.topology import Topology, User
-    from harness.verdict import InvariantVerdict
+    from harness.contracts import FaultApplier
+    from harness.model.faults import Fault
+    from harness.model.outcomes import InvariantVerdict
+    from harness.model.topology import Journey, Topology, User
 
 __all__ = ["HttpAdapter", "NoControl"]
 
@@ -79,7 +79,7 @@ class HttpAdapter:
 
     @staticmethod
     def _users(topology: Topology) -> tuple[User, ...]:
-        from harness.topology import User
+        from harness.model.topology import User
 
         return topology.users or (User("anonymous"),)
 
@@ -109,3 +109,13 @@ class HttpAdapter:
 
     def image_problem(self, image: str, labels: Mapping[str, str]) -> str | None:
         return None
+
+    def configured_limits(
+        self, topology: Topology, settings: Mapping[str, Any], edge: str
+    ) -> ConfiguredLimits:
+        return ConfiguredLimits(edge)  # HTTP alone says nothing about a caller's settings
+
+    def caller_deadlines_ms(
+        self, topology: Topology, settings: Mapping[str, Any]
+    ) -> dict[str, float]:
+        return {}

@@ -6,6 +6,10 @@
   Toxiproxy as a container (:mod:`.docker`);
 - ``external``: services already running; Domino starts only Toxiproxy,
   on the fixed listen ports the topology declares (:mod:`.external`).
+
+A backend is found by name (:func:`harness.plugins.get_backend`): these three,
+or a user's own (an entry point in group ``domino.backends``, or
+``package.module:attribute``), each a :class:`harness.contracts.BackendFactory`.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from harness.errors import UsageError
+from harness.model.topology import Topology
+from harness.plugins import get_backend
 from harness.stack import Stack
-from harness.topology import Topology
 
 __all__ = ["BACKENDS", "start_stack"]
 
+#: The backends Domino ships.
 BACKENDS = ("local", "docker", "external")
 
 
@@ -41,16 +46,5 @@ def start_stack(
         from harness.library import default_topology
 
         topology = default_topology()
-    if backend == "local":
-        from harness.backends.local import local_stack
-
-        return local_stack(topology, profile=profile, knobs=knobs, progress=progress, **options)
-    if backend == "external":
-        from harness.backends.external import external_stack
-
-        return external_stack(topology, profile=profile, knobs=knobs, progress=progress, **options)
-    if backend == "docker":
-        from harness.backends.docker import docker_stack
-
-        return docker_stack(topology, profile=profile, knobs=knobs, progress=progress, **options)
-    raise UsageError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    factory = get_backend(backend)
+    return factory(topology, profile=profile, knobs=knobs, progress=progress, **options)

@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.adapters.base import Preparation, SystemAdapter
-from harness.adapters.registry import get_adapter
+from harness.contracts import Preparation, SystemAdapter
 from harness.errors import UsageError
-from harness.injection import Injector
+from harness.infra.templates import TemplateError, render
+from harness.model.topology import Edge, Service, Topology
+from harness.plugins import get_adapter
 from harness.stack import EdgeEndpoint, Stack
-from harness.templates import TemplateError, render
-from harness.topology import Edge, Service, Topology
+from harness.stack.injection import Injector
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = [

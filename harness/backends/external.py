@@ -23,15 +23,15 @@ from urllib.parse import urlsplit
 from harness.backends.assembly import assemble_stack, plan_run
 from harness.backends.local import _remove_run_dir, _start_toxiproxy
 from harness.errors import UsageError
-from harness.home import domino_home
-from harness.network_safety import check_target
-from harness.processes import ManagedProcess
-from harness.readiness import wait_ready
-from harness.runstate import RunRecord, reconcile
-from harness.signals import interrupts_deferred
+from harness.infra.home import domino_home
+from harness.infra.network_safety import check_target
+from harness.infra.processes import ManagedProcess
+from harness.infra.readiness import wait_ready
+from harness.infra.runstate import RunRecord, reconcile
+from harness.infra.signals import interrupts_deferred
+from harness.infra.templates import render
+from harness.model.topology import Topology
 from harness.stack import EdgeEndpoint, Stack
-from harness.templates import render
-from harness.topology import Topology
 from harness.toxiproxy.binary import find_toxiproxy
 
 __all__ = ["dependency_settings", "external_stack"]

@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.attach import describe_for_record
 from harness.backends.assembly import (
     RunPlan,
     assemble_stack,
@@ -34,6 +33,7 @@ from harness.backends.assembly import (
     service_environment,
     service_values,
 )
+from harness.backends.attached import describe_for_record
 from harness.errors import (
     PortInUseError,
     ServiceStartError,
@@ -42,14 +42,14 @@ from harness.errors import (
     UnsupportedFaultError,
     UsageError,
 )
-from harness.faults import Crash, Pause, ProcessFault, Restart, Stop
-from harness.home import domino_home
-from harness.processes import ManagedProcess, spawn
-from harness.readiness import ReadinessTimeoutError, wait_ready, wait_until
-from harness.runstate import RunRecord, reconcile
-from harness.signals import interrupts_deferred
+from harness.infra.home import domino_home
+from harness.infra.processes import ManagedProcess, spawn
+from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
+from harness.infra.runstate import RunRecord, reconcile
+from harness.infra.signals import interrupts_deferred
+from harness.model.faults import Crash, Pause, ProcessFault, Restart, Stop
+from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
-from harness.topology import Edge, Topology
 from harness.toxiproxy.binary import find_toxiproxy
 from harness.toxiproxy.client import ToxiproxyClient
 

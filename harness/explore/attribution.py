@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.journeys import Journey
-from harness.topology import Topology
+from harness.model.topology import Journey, Topology
 
 if TYPE_CHECKING:
     from harness.experiment import RunResult

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.errors import UsageError
-from harness.faults import (
+from harness.model.faults import (
     Bandwidth,
     Crash,
     Down,
@@ -41,8 +41,8 @@ from harness.faults import (
     ServiceFault,
     Timeout,
 )
-from harness.injection import Injector
-from harness.topology import CLIENT, Topology
+from harness.model.topology import CLIENT, Topology
+from harness.stack.injection import Injector
 
 __all__ = [
     "CELL_KINDS",

@@ -34,33 +34,30 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.faults import Latency
-from harness.readiness import ReadinessTimeoutError, wait_until
+from harness.contracts import ConfiguredLimits
+from harness.infra.readiness import ReadinessTimeoutError, wait_until
+from harness.model.faults import Latency
 from harness.verdict import judge_journey, window_stats
 
 if TYPE_CHECKING:
     from harness.explore.observed import ObservedGraph
-    from harness.journeys import Journey, JourneyClient, Observation
+    from harness.journeys import JourneyClient
+    from harness.model.outcomes import Observation
+    from harness.model.topology import Journey
     from harness.stack import Stack
-    from harness.topology import Edge
 
 __all__ = [
     "Cliff",
     "CliffProbe",
-    "ConfiguredLimits",
     "configured_limits",
     "find_cliff",
     "find_cliffs",
 ]
 
-#: What a callee keeps back from its caller's propagated deadline to answer in time
-#: (the bank's ``services.kit.budget.DEADLINE_MARGIN_S``, 0.05 s).
-_BANK_DEADLINE_MARGIN_MS = 50.0
 #: The default ``max_ms`` is this many times the journey's SLO p95, at most _MAX_CAP_MS.
 _MAX_SLO_FACTOR = 2.0
 _MAX_CAP_MS = 8000.0
@@ -69,35 +66,6 @@ _RECOVERED_CALLS = 2
 
 Outcome = Literal["found", "none_up_to_max", "unhealthy_without_latency"]
 Verdict = Literal["healthy", "degraded", "failed", "no_data"]
-
-
-@dataclass(frozen=True)
-class ConfiguredLimits:
-    """What the configuration along the path to ``edge`` says a late answer on it runs into.
-
-    ``deadline_ms`` is the longest the edge's caller waits for one attempt
-    (its timeout, cut to its request budget); ``worst_wait_ms`` is the
-    longest it waits for the edge in all (every attempt, capped by its
-    budget). ``degrades`` says whether a late answer is turned into an
-    honest degradation (None: the configuration says nothing about it).
-    ``lines`` explain each hop, for humans. Everything is None / empty for
-    a system whose adapter does not expose its settings.
-    """
-
-    edge: str
-    deadline_ms: float | None = None
-    worst_wait_ms: float | None = None
-    degrades: bool | None = None
-    lines: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "edge": self.edge,
-            "deadline_ms": self.deadline_ms,
-            "worst_wait_ms": self.worst_wait_ms,
-            "degrades": self.degrades,
-            "lines": list(self.lines),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,117 +197,10 @@ class Cliff:
 # -- what the configuration says ---------------------------------------------------------
 
 
-def _path_to(stack: Stack, edge: str) -> list[Edge]:
-    """The shortest chain of edges from the client edge to ``edge`` (inclusive)."""
-    topology = stack.topology
-    target = topology.edge(edge)
-    entry = topology.entry_edge
-    queue: deque[list[Edge]] = deque([[entry]])
-    seen = {entry.target}
-    while queue:
-        path = queue.popleft()
-        if path[-1].name == target.name:
-            return path
-        for nxt in topology.dependencies_of(path[-1].target):
-            if nxt.name == target.name:
-                return [*path, nxt]
-            if nxt.target not in seen:
-                seen.add(nxt.target)
-                queue.append([*path, nxt])
-    return [target]  # not reachable from the client edge: judge the edge on its own
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:g} ms"
-
-
 def configured_limits(stack: Stack, edge: str) -> ConfiguredLimits:
-    """What the configuration along the path to ``edge`` says about a late answer on it.
-
-    Known for the bank (its knobs, in ``stack.settings``): every service
-    gives each inbound request ``request_budget_s`` (none in ``fragile``)
-    and holds each call to a dependency to ``dependency_timeout_s``, cut to
-    what is left of its budget; with ``deadline_propagation`` the callee's
-    budget is its caller's deadline less a 50 ms margin. A caller makes
-    ``1 + retries`` attempts, so its worst wait is ``dependency_timeout_s x
-    (1 + retries)``, capped by its budget. ``degrade_card_features`` decides
-    whether the card features answer a late card or pay as an honest
-    degradation. For any other adapter, nothing is claimed.
-    """
-    topology = stack.topology
-    topology.edge(edge)
-    knobs = stack.settings
-    if stack.adapter.name != "bank" or "dependency_timeout_s" not in knobs:
-        return ConfiguredLimits(edge)
-    entry = topology.entry_edge
-    if edge == entry.name:
-        return ConfiguredLimits(
-            edge,
-            lines=(
-                f"{edge}: the user's app holds this call to its own timeout "
-                "(the journey client's); nothing in the services' configuration bounds it",
-            ),
-        )
-    timeout_s = float(knobs["dependency_timeout_s"])
-    retries = int(knobs.get("retries", 0))
-    backoff = bool(knobs.get("retry_backoff", False))
-    propagation = bool(knobs.get("deadline_propagation", False))
-    raw_budget = knobs.get("request_budget_s")
-    request_budget_s = None if raw_budget is None else float(raw_budget)
-    budget_s = request_budget_s  # the entry service's budget for the user's request
-    budget_text = "no request budget" if budget_s is None else f"request budget {_ms(budget_s)}"
-    lines: list[str] = []
-    deadline_s = timeout_s
-    worst_s = timeout_s
-    for hop in _path_to(stack, edge)[1:]:
-        deadline_s = timeout_s if budget_s is None else min(timeout_s, budget_s)
-        attempts = 1 + max(0, retries)
-        worst_s = (
-            deadline_s * attempts if budget_s is None else min(deadline_s * attempts, budget_s)
-        )
-        lines.append(
-            f"{hop.name}: {hop.source} waits at most {_ms(deadline_s)} per attempt "
-            f"(dependency_timeout_s {timeout_s:g} s, {budget_text}); "
-            f"{attempts} attempts (retries {retries}, {'with' if backoff else 'no'} backoff): "
-            f"worst wait {_ms(worst_s)}"
-        )
-        budget_s = request_budget_s
-        budget_text = "no request budget" if budget_s is None else f"request budget {_ms(budget_s)}"
-        if propagation:
-            cut_s = max(0.0, deadline_s - _BANK_DEADLINE_MARGIN_MS / 1000)
-            if budget_s is None or cut_s < budget_s:
-                budget_s = cut_s
-                budget_text = (
-                    f"budget {_ms(cut_s)}: {hop.source}'s {_ms(deadline_s)} deadline, propagated, "
-                    f"less a {_BANK_DEADLINE_MARGIN_MS:g} ms margin"
-                )
-    degrades: bool | None = None
-    source, target = topology.edge(edge).source, topology.edge(edge).target
-    if {source, target} & {"card", "pay"} and "degrade_card_features" in knobs:
-        degrades = bool(knobs["degrade_card_features"])
-        lines.append(
-            "degrade_card_features on: the card features answer a late card or pay as an "
-            "honest degradation (CD001), with what did arrive"
-            if degrades
-            else "degrade_card_features off: a late card or pay fails the card features, "
-            "after the whole wait"
-        )
-    if target == "pay" and source == "card" and knobs.get("card_points_cache"):
-        lines.append("card_points_cache on: card answers with the last points pay gave")
-    if {source, target} & {"card", "pay"} and knobs.get("login_fetches_card"):
-        lines.append("login_fetches_card on: login waits for card data (the KB Pay path)")
-    if knobs.get("circuit_breaker"):
-        lines.append(
-            f"circuit_breaker on: after {knobs.get('breaker_failures')} failures in a row "
-            f"calls fail fast (DP003) for {knobs.get('breaker_reset_s')} s"
-        )
-    return ConfiguredLimits(
-        edge,
-        deadline_ms=round(deadline_s * 1000, 3),
-        worst_wait_ms=round(worst_s * 1000, 3),
-        degrades=degrades,
-        lines=tuple(lines),
-    )
+    """What the stack's settings say a late answer on ``edge`` runs into (its adapter's word)."""
+    stack.topology.edge(edge)
+    return stack.adapter.configured_limits(stack.topology, stack.settings, edge)
 
 
 # -- the search ---------------------------------------------------------------------------

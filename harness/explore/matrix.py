@@ -41,9 +41,9 @@ from harness.errors import DominoError, StackError
 from harness.experiment import RunResult, run_incident
 from harness.explore.attribution import Attribution, attribute
 from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
-from harness.spec import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.topology import CLIENT, Topology
 from harness.stack import Stack
-from harness.topology import CLIENT, Topology
 
 __all__ = [
     "PRUNING_ASSUMPTION",
@@ -209,14 +209,8 @@ class MatrixResult:
 
 
 def caller_deadlines_ms(stack: Stack) -> dict[str, float]:
-    """The deadline each edge's caller gives one call, where the adapter's settings say it.
-
-    The bank: ``dependency_timeout_s`` for every call between services.
-    """
-    timeout_s = stack.settings.get("dependency_timeout_s")
-    if not isinstance(timeout_s, int | float):
-        return {}
-    return {e.name: float(timeout_s) * 1000 for e in stack.topology.edges if e.source != CLIENT}
+    """The deadline each edge's caller gives one call, where the adapter knows the settings."""
+    return stack.adapter.caller_deadlines_ms(stack.topology, stack.settings)
 
 
 def _cell_spec(
@@ -301,7 +295,7 @@ def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> No
     queues still draining would otherwise make the next cell's steady state
     unhealthy, and the cell inconclusive for a reason that is not its own.
     """
-    from harness.readiness import ReadinessTimeoutError, wait_until
+    from harness.infra.readiness import ReadinessTimeoutError, wait_until
 
     user = next(stack.adapter.users(stack.topology))
     with stack.client(user=user, timeout_s=timings.client_timeout_s) as client:

@@ -38,10 +38,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 
 if TYPE_CHECKING:
-    from harness.journeys import Journey
+    from harness.model.topology import Journey
     from harness.stack import Stack
 
 __all__ = ["Background", "ObservedGraph", "ObservedJourney", "observe_dependencies"]

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from harness.errors import UsageError
+from harness.errors import ComposeImportError, UsageError
 from harness.files.yamldoc import FieldPath, YamlDoc, describe_kind, dotted
 
 __all__ = ["ComposeImportError", "ImportedTopology", "import_compose"]
@@ -127,10 +127,6 @@ _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _T = TypeVar("_T")
 #: The target of a reference to several hosts in one URL (mongodb://a:1,b:2).
 _SEVERAL = ","
-
-
-class ComposeImportError(UsageError):
-    """A Compose file that cannot be imported: one line naming file, line, field and the fix."""
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.adapters.registry import adapter_names
 from harness.errors import TopologyError, UsageError
 from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
-from harness.journeys import Journey, Slo
-from harness.network_safety import is_loopback_host
-from harness.templates import TemplateError, json_strings, placeholders
-from harness.topology import (
+from harness.infra.network_safety import is_loopback_host
+from harness.infra.templates import TemplateError, json_strings, placeholders
+from harness.model.topology import (
     CLIENT,
     BuildStep,
     Edge,
+    Journey,
     Profile,
     Readiness,
     Service,
     Session,
+    Slo,
     Topology,
     User,
 )
+from harness.plugins import adapter_names
 
 __all__ = ["TOPOLOGY_FILE_NAME", "load_topology", "parse_topology"]
 

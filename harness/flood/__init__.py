@@ -1,10 +1,10 @@
-"""Floods: open-loop demand applied from an incident's timeline (:class:`~harness.faults.Flood`).
+"""Floods: open-loop demand from an incident's timeline (:class:`~harness.model.faults.Flood`).
 
 A flood turns a topology's journeys into :mod:`harness.loadgen` request
 templates and drives them against the stack's entry on the crypto-crash
 schedule, from a thread beside the run's observer, in a forked engine
-process. Its virtual customers log in before the run starts (a login costs
-nothing inside the measured window);
+process (:mod:`harness.experiment.flooding`). Its virtual customers log in
+before the run starts (a login costs nothing inside the measured window);
 a journey whose headers hold ``{uuid}`` gets one key per user action, kept
 across that action's retries, so a retried deposit is the same deposit.
 
@@ -18,13 +18,11 @@ the figure). An engine that fell behind its schedule makes the run
 inconclusive, never passed.
 """
 
-from harness.flood.applier import FloodApplier
 from harness.flood.judge import flood_checks
 from harness.flood.plan import check_flood, crash_shape
 from harness.flood.run import FloodRun, recovery_s
 
 __all__ = [
-    "FloodApplier",
     "FloodRun",
     "check_flood",
     "crash_shape",

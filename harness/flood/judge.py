@@ -4,7 +4,7 @@ measured, and why a flood's run cannot be judged (it did not run, or fell behind
 from __future__ import annotations
 
 from harness.flood.run import FloodRun, recovery_s
-from harness.verdict import InvariantVerdict
+from harness.model.outcomes import InvariantVerdict
 
 __all__ = ["ANSWERED_ERROR_SHARE", "flood_checks"]
 

@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from harness.errors import FaultSpecError
-from harness.faults import Flood
-from harness.journeys import Journey
+from harness.infra.templates import placeholders
 from harness.loadgen import CryptoCrash, RequestContext, RequestTemplate, RetryPolicy
-from harness.templates import placeholders
+from harness.model.faults import Flood
+from harness.model.topology import Journey
 
 __all__ = ["check_flood", "crash_shape", "flood_retry", "flood_template"]
 

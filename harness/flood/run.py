@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.faults import Flood
 from harness.loadgen import LoadPlan, LoadResult
+from harness.model.faults import Flood
 
 __all__ = ["FloodRun", "recovery_s"]
 

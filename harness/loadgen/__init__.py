@@ -21,9 +21,9 @@ must pass :func:`harness.network_safety.check_target`.
 
 from __future__ import annotations
 
+from harness.errors import LoadEngineError, LoadPlanError
 from harness.loadgen.client import ClientError, HttpClient, Response
-from harness.loadgen.engine import ProgressCallback, run_load, run_load_async
-from harness.loadgen.errors import LoadEngineError, LoadPlanError
+from harness.loadgen.engine import ProgressCallback
 from harness.loadgen.histogram import LatencyHistogram
 from harness.loadgen.plan import Connection, LoadPlan
 from harness.loadgen.request import (
@@ -43,6 +43,7 @@ from harness.loadgen.result import (
     TemplateCounts,
 )
 from harness.loadgen.retry import DEFAULT_RETRY_STATUSES, RetryKind, RetryPolicy
+from harness.loadgen.runner import run_load, run_load_async
 from harness.loadgen.schedule import (
     Arrivals,
     Constant,

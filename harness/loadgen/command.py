@@ -20,13 +20,12 @@ import json
 import sys
 from typing import TextIO
 
-from harness.errors import UsageError
-from harness.loadgen.engine import run_load
-from harness.loadgen.errors import LoadEngineError
+from harness.errors import LoadEngineError, UsageError
 from harness.loadgen.plan import LoadPlan
 from harness.loadgen.request import RequestTemplate
 from harness.loadgen.result import LoadResult, Progress
 from harness.loadgen.retry import RetryPolicy
+from harness.loadgen.runner import run_load
 from harness.loadgen.schedule import Constant, CryptoCrash, Ramp, Shape, Spike, Step
 
 __all__ = ["add_arguments", "build_plan", "run"]

@@ -18,25 +18,20 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 
 from harness.loadgen.client import ClientError, HttpClient
-from harness.loadgen.errors import LoadPlanError
 from harness.loadgen.plan import LoadPlan, share
 from harness.loadgen.recorder import (
     Outcome,
     RawRun,
     RawSecond,
     Recorder,
-    build_result,
-    merge_seconds,
 )
 from harness.loadgen.request import RequestContext, RequestTemplate
-from harness.loadgen.result import LoadResult, Progress, StopReason
+from harness.loadgen.result import Progress, StopReason
 from harness.loadgen.schedule import arrival_times
 
 __all__ = [
     "ProgressCallback",
     "resolve_sessions",
-    "run_load",
-    "run_load_async",
     "run_worker",
     "scheduled_arrivals",
     "users_of_worker",
@@ -278,36 +273,3 @@ async def run_worker(
     return await _Run(plan, worker=worker, workers=workers, t0=t0, user_headers=headers).run(
         on_second
     )
-
-
-async def run_load_async(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> LoadResult:
-    """Run ``plan`` in this process, on the running event loop (``workers`` must be 1)."""
-    plan.check()
-    if plan.workers != 1:
-        raise LoadPlanError("run_load_async runs one worker; use run_load for workers > 1")
-
-    def on_second(raw: RawSecond) -> None:
-        if progress is not None:
-            progress(merge_seconds([raw])[1])
-
-    raw = await run_worker(plan, on_second=on_second if progress else None)
-    return build_result(
-        [raw],
-        schedule_duration_s=plan.shape.duration_s,
-        lag_bound_p99_ms=plan.lag_bound_p99_ms,
-        max_in_flight=plan.max_in_flight,
-    )
-
-
-def run_load(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> LoadResult:
-    """Run ``plan`` to the end (it always ends: schedule, request cap or time cap).
-
-    The target is checked before anything is sent. With ``workers > 1`` the
-    schedule runs in that many processes (see :mod:`harness.loadgen.workers`).
-    """
-    plan.check()
-    if plan.workers == 1:
-        return asyncio.run(run_load_async(plan, progress=progress))
-    from harness.loadgen.workers import run_in_workers
-
-    return run_in_workers(plan, progress=progress)

@@ -1,4 +1,4 @@
-"""The load engine's own errors.
+"""The load engine's own errors, declared with every other in :mod:`harness.errors`.
 
     UsageError (harness.errors)
     └── LoadPlanError        a plan that cannot run: no caps, bad shape, bad template
@@ -6,19 +6,11 @@
     └── LoadEngineError      the engine itself failed (a worker died, a worker timed out)
 
 An unsafe target raises :class:`harness.errors.UnsafeTargetError` (a
-``UsageError``) from :func:`harness.network_safety.check_target`, before any traffic.
+``UsageError``) from :func:`harness.infra.network_safety.check_target`, before any traffic.
 """
 
 from __future__ import annotations
 
-from harness.errors import DominoError, UsageError
+from harness.errors import LoadEngineError, LoadPlanError
 
 __all__ = ["LoadEngineError", "LoadPlanError"]
-
-
-class LoadPlanError(UsageError):
-    """A load plan that is refused before anything is sent (the message names the field)."""
-
-
-class LoadEngineError(DominoError):
-    """The engine could not complete a run (for example a worker process died)."""

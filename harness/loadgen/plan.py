@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from harness.loadgen.errors import LoadPlanError
+from harness.errors import LoadPlanError
+from harness.infra.network_safety import check_target
 from harness.loadgen.request import RequestTemplate, Sessions
 from harness.loadgen.retry import RetryPolicy
 from harness.loadgen.schedule import Arrivals, Shape
-from harness.network_safety import check_target
 
 __all__ = ["Connection", "LoadPlan", "share"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.loadgen.errors import LoadPlanError
+from harness.errors import LoadPlanError
 
 __all__ = [
     "DEFAULT_REJECTION_STATUSES",

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.loadgen.errors import LoadPlanError
+from harness.errors import LoadPlanError
 
 __all__ = ["DEFAULT_RETRY_STATUSES", "RetryKind", "RetryPolicy", "parse_retry_after"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from harness.loadgen.errors import LoadPlanError
+from harness.errors import LoadPlanError
 
 __all__ = [
     "Arrivals",

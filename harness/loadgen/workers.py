@@ -21,12 +21,12 @@ import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from harness.errors import LoadEngineError
+from harness.infra.processes import die_with_parent
 from harness.loadgen.engine import ProgressCallback, resolve_sessions, run_worker
-from harness.loadgen.errors import LoadEngineError
 from harness.loadgen.plan import LoadPlan
 from harness.loadgen.recorder import RawRun, RawSecond, build_result, merge_seconds
 from harness.loadgen.result import LoadResult
-from harness.processes import die_with_parent
 
 __all__ = ["FINISH_MARGIN_S", "READY_TIMEOUT_S", "run_in_workers"]
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.experiment import RunResult
-from harness.journeys import Observation, Slo
+from harness.experiment.timeline import FaultWindow
+from harness.model.outcomes import Observation
+from harness.model.topology import Slo
 from harness.report.model import BlastBasis, BlastCell, BlastPlace, BlastRadius, held_window
-from harness.timeline import FaultWindow
 from harness.verdict import judge_journey, window_stats
 
 __all__ = ["JudgedJourney", "blast_radius", "blast_radius_from_run", "blast_radius_of"]

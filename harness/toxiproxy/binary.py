@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import ToxiproxyInstallError, ToxiproxyNotFoundError
-from harness.home import domino_home
+from harness.infra.home import domino_home
 
 __all__ = [
     "BINARY_NAME",

@@ -21,7 +21,7 @@ from toxiproxy.api import APIConsumer, validate_response
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from harness.errors import ToxiproxyAPIError
-from harness.network_safety import check_target
+from harness.infra.network_safety import check_target
 
 __all__ = ["ProxyInfo", "ToxicInfo", "ToxiproxyClient"]
 

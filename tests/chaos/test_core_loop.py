@@ -27,7 +27,7 @@ from harness import (
     Timeout,
     UnknownEdgeError,
 )
-from harness.faults import ToxicFault
+from harness.model.faults import ToxicFault
 from services.kit.errors import ERROR_CODES
 
 pytestmark = pytest.mark.chaos

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from harness import ServiceStartError, Topology, find_topology, start_stack
-from harness.readiness import wait_until
-from harness.runstate import RecordedProcess, RunRecord, process_cmdline, reconcile
+from harness.infra.readiness import wait_until
+from harness.infra.runstate import RecordedProcess, RunRecord, process_cmdline, reconcile
 
 BANK_TOPOLOGY = find_topology("bank")
 

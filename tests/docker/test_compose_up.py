@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from harness import JourneyClient, find_topology
-from harness.adapters import get_adapter
 from harness.backends.docker import domino_resources, owner_label
 from harness.backends.docker.compose import TOXIPROXY_API_PORT, TOXIPROXY_HOST, edge_listeners
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
+from harness.plugins import get_adapter
 from harness.toxiproxy.client import ToxiproxyClient
 from tests.docker.conftest import REQUIRE_ENV, docker_required
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import pytest
 
 from harness import FaultRemovalError, Journey, JourneyClient, Latency, Stack
-from harness.faults import Crash, Pause, ProcessFault
-from harness.readiness import http_ok
+from harness.infra.readiness import http_ok
+from harness.model.faults import Crash, Pause, ProcessFault
 
 pytestmark = pytest.mark.chaos
 

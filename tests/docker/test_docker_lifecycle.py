@@ -21,7 +21,7 @@ import pytest
 from harness import ServiceStartError, find_topology
 from harness.backends.docker import docker_stack, domino_resources, owner_label
 from harness.backends.docker.compose import LABEL_OWNER, LABEL_RUN, TOXIPROXY_IMAGE
-from harness.runstate import runs_dir
+from harness.infra.runstate import runs_dir
 
 BANK_TOPOLOGY = find_topology("bank")
 

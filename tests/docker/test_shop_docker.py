@@ -8,7 +8,7 @@ import pytest
 
 from harness import Latency, StackError, find_topology, load_topology, start_stack
 from harness.backends.docker import preflight
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from tests.docker.conftest import REQUIRE_ENV, docker_required
 
 pytestmark = pytest.mark.docker

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness import Latency, Stack, find_incident, find_topology, parse_topology, start_stack
-from harness.campaign import run_campaign
-from harness.readiness import http_ok, wait_until
+from harness.experiment.campaign import run_campaign
+from harness.infra.readiness import http_ok, wait_until
 from tests.examples.conftest import SHOP_DIR
 
 SHOP = SHOP_DIR / "domino.yaml"
@@ -183,8 +183,8 @@ journeys:
 
 def test_a_flood_drives_the_shops_own_journeys_open_loop(shop: Stack) -> None:
     # Floods are not bank-only: the shop's journeys, with no session and no keys.
-    from harness.faults import Flood
-    from harness.flood import FloodApplier
+    from harness.experiment.flooding import FloodApplier
+    from harness.model.faults import Flood
 
     flood = Flood(journeys=("browse", "checkout"), peak_per_s=60, base_per_s=30, users=1)
     applier = FloodApplier(shop, lambda: 0.0, [(flood, 2.0)])

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 
 from harness.experiment import run_incident
-from harness.faults import Flood
 from harness.library import list_incidents
+from harness.model.faults import Flood
+from harness.model.incident import IncidentSpec
 from harness.pytest_plugin import StackPool
 from harness.report import report_data
 from harness.report.terminal import render_summary
-from harness.spec import IncidentSpec
 
 pytestmark = pytest.mark.chaos
 

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from harness.experiment import RunResult
-from harness.faults import Timeout
-from harness.journeys import Observation, Slo
+from harness.experiment.timeline import FaultWindow
+from harness.model.faults import Timeout
+from harness.model.incident import Expectation, FaultStep, JourneyLoad
+from harness.model.outcomes import Observation
+from harness.model.topology import Slo
 from harness.report.blast import blast_radius_from_run
 from harness.report.data import run_data
 from harness.report.model import BlastRadius
-from harness.spec import Expectation, FaultStep, JourneyLoad
-from harness.timeline import FaultWindow
 from harness.verdict import judge_run
 from tests.report.samples import with_second_fault_and_failures
 from tests.specs_made import incident_spec

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from harness import Stack
-from harness.readiness import http_ok, wait_until
+from harness.infra.readiness import http_ok, wait_until
 
 ADMIN_TOKEN = "test-admin-token"
 TOKEN_SECRET = "test-token-secret"

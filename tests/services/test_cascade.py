@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from harness import Down, Journey, JourneyClient, Observation, Stack, Timeout
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from tests.services.conftest import bearer, krw_balance, login, stats
 
 #: The transfer journey's SLO, as proposed for the harness's journey list.

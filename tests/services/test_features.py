@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from harness import Down, SlowHandler, Stack
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from services.kit.clock import epoch_of
 from tests.services.conftest import bearer, invariants, krw_balance, login, stats
 

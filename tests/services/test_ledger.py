@@ -181,7 +181,7 @@ def test_concurrent_remittances_and_retries_reach_the_network_once_each(
         views = [http.get(f"{bank}/remittances/{i}", headers=bearer(token)).json() for i in ids]
         return all(v["state"] == "sent" for v in views)
 
-    from harness.readiness import wait_until
+    from harness.infra.readiness import wait_until
 
     wait_until(all_sent, timeout_s=10, what="every remittance sent")
     report = invariants(remit, admin)

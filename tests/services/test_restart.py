@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from tests.services.conftest import ADMIN_TOKEN, bearer, invariants, krw_balance, login
 
 REMITTANCE = {

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import SpecError, find_topology
+from harness.files.incident_file import load_spec, parse_spec
 from harness.library import incident_dirs, list_incidents
-from harness.spec import load_spec, parse_spec
 from tests.corpus import expected_error
 from tests.mutations import paths, replace
 

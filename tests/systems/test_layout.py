@@ -36,7 +36,7 @@ def test_the_bank_folder_really_is_the_one_that_imports_services() -> None:
 
 
 def test_every_fault_kind_registers_itself_once() -> None:
-    from harness.faults import FAULT_KINDS, Fault
+    from harness.model.faults import FAULT_KINDS, Fault
 
     assert len(FAULT_KINDS) >= 17
     for kind, cls in FAULT_KINDS.items():

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import httpx
 
 from harness import Fault, LimitData, ResetPeer, Stack, Timeout
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 
 __all__ = [
     "CREDIT_LIMIT_KRW",

@@ -47,8 +47,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from harness.readiness import ReadinessTimeoutError, wait_until
-from harness.runstate import RecordedProcess, RunRecord, process_cmdline
+from harness.infra.readiness import ReadinessTimeoutError, wait_until
+from harness.infra.runstate import RecordedProcess, RunRecord, process_cmdline
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_ID = "kill-points"

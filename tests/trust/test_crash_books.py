@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from harness import Crash, Stack
-from harness.readiness import wait_until
+from harness.infra.readiness import wait_until
 from tests.trust.books import Op, Workload, audit, background, resolve, snapshot
 
 CUSTOMERS = {

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from harness import LimitData, Stack
-from harness.faults import Flood
-from harness.flood import FloodApplier
+from harness.experiment.flooding import FloodApplier
 from harness.loadgen import RequestTemplate
 from harness.loadgen.engine import scheduled_arrivals
+from harness.model.faults import Flood
 from tests.trust.books import admin_get
 
 HOLD_S = 3.0

@@ -37,13 +37,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import SpecError, TopologyError
-from harness.files.compose_import import ComposeImportError, import_compose
+from harness.errors import ComposeImportError, SpecError, TopologyError
+from harness.files.compose_import import import_compose
+from harness.files.incident_file import load_spec
 from harness.files.topology_file import load_topology
 from harness.files.yamldoc import MAX_DEPTH, MAX_VALUES
 from harness.library import find_topology, incident_dirs
-from harness.spec import IncidentSpec, load_spec
-from harness.topology import Topology
+from harness.model.incident import IncidentSpec
+from harness.model.topology import Topology
 from tests.mutations import paths, replace
 
 ROOT = Path(__file__).resolve().parents[2]

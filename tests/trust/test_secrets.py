@@ -40,9 +40,9 @@ from typing import Any
 
 import pytest
 
-from harness.adapters.base import Preparation
 from harness.backends import local
 from harness.cli import main
+from harness.contracts import Preparation
 from harness.journeys import JourneyClient
 from harness.systems.bank.adapter import BankAdapter
 from harness.toxiproxy.binary import find_toxiproxy

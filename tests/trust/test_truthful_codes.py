@@ -36,7 +36,7 @@ import pytest
 
 from harness import Stack, find_topology
 from harness.adapters.http import HttpAdapter
-from harness.faults import (
+from harness.model.faults import (
     FAULT_KINDS,
     Bandwidth,
     Crash,
@@ -57,8 +57,8 @@ from harness.faults import (
     Suspend,
     Timeout,
 )
-from harness.journeys import Observation
-from harness.spec import FaultStep, IncidentSpec
+from harness.model.incident import FaultStep, IncidentSpec
+from harness.model.outcomes import Observation
 from harness.systems.bank.adapter import BankAdapter
 from harness.verdict import truthful_codes
 from tests.specs_made import incident_spec

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import UsageError
-from harness.files.compose_import import ComposeImportError, ImportedTopology, import_compose
+from harness.errors import ComposeImportError, UsageError
+from harness.files.compose_import import ImportedTopology, import_compose
 from tests.corpus import expected_error
 
 COMPOSE = Path(__file__).resolve().parents[1] / "specs" / "compose"

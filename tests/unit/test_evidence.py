@@ -10,9 +10,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from harness.evidence import Counters, touched
-from harness.faults import Crash, Down, Fault, Timeout
+from harness.experiment.evidence import Counters, touched
 from harness.library import find_topology
+from harness.model.faults import Crash, Down, Fault, Timeout
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "domino.yaml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness import FaultSpecError, Latency, Slicer, Timeout, build_fault
-from harness.faults import FAULT_KINDS, HttpError
+from harness.model.faults import FAULT_KINDS, HttpError
 
 
 def test_negative_latency_is_refused_with_a_one_line_message() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.errors import FaultSpecError
-from harness.faults import Flood, build_fault
 from harness.flood import FloodRun, crash_shape, recovery_s
+from harness.model.faults import Flood, build_fault
 
 DEPOSITS = {"journeys": ["exchange-deposit"], "peak_per_s": 400}
 

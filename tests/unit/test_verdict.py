@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from harness.faults import Timeout
-from harness.journeys import Observation, Slo
-from harness.spec import Expectation, FaultStep, IncidentSpec, JourneyLoad
-from harness.verdict import RunVerdict, judge_run
+from harness.model.faults import Timeout
+from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.outcomes import Observation, RunVerdict
+from harness.model.topology import Slo
+from harness.verdict import judge_run
 from tests.specs_made import incident_spec
 
 STEADY_END_S = 3.0

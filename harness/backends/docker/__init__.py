@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from harness.attach import describe_for_record
 from harness.backends.assembly import RunPlan, assemble_stack, plan_run
+from harness.backends.attached import describe_for_record
 from harness.backends.docker.compose import (
     LABEL_MANAGED,
     LABEL_OWNER,
@@ -70,11 +70,11 @@ from harness.errors import (
     ToxiproxyError,
     UsageError,
 )
-from harness.readiness import ReadinessTimeoutError, wait_until
-from harness.runstate import RunRecord
-from harness.signals import graceful_termination, interrupts_deferred
+from harness.infra.readiness import ReadinessTimeoutError, wait_until
+from harness.infra.runstate import RunRecord
+from harness.infra.signals import graceful_termination, interrupts_deferred
+from harness.model.topology import Readiness, Topology
 from harness.stack import EdgeEndpoint, Stack
-from harness.topology import Readiness, Topology
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = [
@@ -121,8 +121,8 @@ def preflight(topology: Topology | None = None) -> None:
     built) or DockerImageStaleError (an image the adapter refuses, e.g. the
     bank's built from other services code).
     """
-    from harness.adapters.registry import get_adapter
     from harness.library import find_topology
+    from harness.plugins import get_adapter
 
     topology = topology or find_topology("bank")
     client = connect(timeout_s=10.0)

@@ -36,7 +36,7 @@ from harness.backends.assembly import (
     service_environment,
     service_values,
 )
-from harness.topology import Edge, Service, Topology
+from harness.model.topology import Edge, Service, Topology
 from harness.toxiproxy.binary import TOXIPROXY_VERSION
 
 __all__ = [

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.backends.docker.engine import sdk
-from harness.errors import StackError, UnknownServiceError, UnsupportedFaultError
-from harness.faults import Crash, Pause, ProcessFault, Restart, Stop
-from harness.injection import FaultRemovalError, Injector
-from harness.readiness import ReadinessTimeoutError, wait_ready, wait_until
-from harness.topology import Service
+from harness.errors import FaultRemovalError, StackError, UnknownServiceError, UnsupportedFaultError
+from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
+from harness.model.faults import Crash, Pause, ProcessFault, Restart, Stop
+from harness.model.topology import Service
+from harness.stack.injection import Injector
 
 __all__ = [
     "ContainerFaultApplier",

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.backends.docker.compose import LABEL_MANAGED, LABEL_OWNER
 from harness.backends.docker.engine import connect, sdk
-from harness.runstate import reconcile
+from harness.infra.runstate import reconcile
 
 __all__ = [
     "domino_resources",

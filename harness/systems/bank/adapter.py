@@ -28,32 +28,28 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harness.adapters.base import Answer, Preparation, SystemControl
 from harness.adapters.http import HttpAdapter
-from harness.errors import DominoError, UsageError
-from harness.faults import HttpError, Maintenance, ServiceFault, SlowHandler, Suspend
-from harness.network_safety import safe_client
-from harness.topology import User
-from harness.verdict import InvariantVerdict
+from harness.contracts import ConfiguredLimits, Preparation, SystemControl
+from harness.errors import AdminCallError, UsageError
+from harness.infra.network_safety import safe_client
+from harness.model.faults import HttpError, Maintenance, ServiceFault, SlowHandler, Suspend
+from harness.model.outcomes import Answer, InvariantVerdict
+from harness.model.topology import User
+from harness.systems.bank import limits
 from services.kit.errors import ERROR_CODES
 from services.kit.profiles import PROFILES, KnobError, resolve_knobs
 from services.kit.seed import password_of, virtual_user_ids
 
 if TYPE_CHECKING:
-    from harness.faults import Fault
-    from harness.injection import FaultApplier
-    from harness.journeys import Journey
-    from harness.topology import Topology
+    from harness.contracts import FaultApplier
+    from harness.model.faults import Fault
+    from harness.model.topology import Journey, Topology
 
 __all__ = ["BankAdapter", "BankControl", "services_digest"]
 
 #: The label docker/build-images.sh puts on the services' image.
 DIGEST_LABEL = "org.domino.services-digest"
 _BUILD_HINT = "run `bash docker/build-images.sh` (builds both images without a registry)"
-
-
-class AdminCallError(DominoError):
-    """An admin-API call failed; the message has the service's own explanation."""
 
 
 def _answer_text(exc: httpx.HTTPError) -> str:
@@ -321,6 +317,16 @@ class BankAdapter(HttpAdapter):
         allowed_hosts: tuple[str, ...],
     ) -> SystemControl:
         return BankControl(services, secrets.get("admin_token", ""), allowed_hosts)
+
+    def configured_limits(
+        self, topology: Topology, settings: Mapping[str, Any], edge: str
+    ) -> ConfiguredLimits:
+        return limits.configured_limits(topology, settings, edge)
+
+    def caller_deadlines_ms(
+        self, topology: Topology, settings: Mapping[str, Any]
+    ) -> dict[str, float]:
+        return limits.caller_deadlines_ms(topology, settings)
 
     def image_problem(self, image: str, labels: Mapping[str, str]) -> str | None:
         built_from = labels.get(DIGEST_LABEL)

@@ -12,8 +12,8 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.faults import Latency
 from harness.journeys import JourneyClient
+from harness.model.faults import Latency
 from harness.stack import Stack
 
 __all__ = ["DemoResult", "run_demo"]

@@ -11,25 +11,64 @@ values only: how a service is started lives in the backends.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
-from harness.journeys import Journey
 
 __all__ = [
     "CLIENT",
     "BuildStep",
     "Edge",
+    "Journey",
     "Profile",
     "Readiness",
     "Service",
     "Session",
+    "Slo",
     "Topology",
     "User",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """What a journey must achieve to count as healthy."""
+
+    p95_ms: float
+    success_rate: float = 0.99
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    """One user action through the system: an HTTP request and what it must achieve.
+
+    ``hard_deps`` are edges the journey cannot succeed without; ``soft_deps``
+    are edges whose loss should only degrade it (in a well-built system).
+    ``session`` says whether it is made inside a user's session. ``expect``
+    lists the statuses that count as success (empty: any 2xx). ``path``,
+    ``headers`` and ``json_body`` may hold ``{uuid}``, ``{user.id}`` and
+    ``{user.password}`` placeholders.
+    """
+
+    name: str
+    method: str
+    path: str
+    slo: Slo
+    hard_deps: tuple[str, ...] = ()
+    soft_deps: tuple[str, ...] = ()
+    session: bool = True
+    json_body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    expect: tuple[int, ...] = ()
+
+    def accepts(self, status: int) -> bool:
+        """True when ``status`` counts as this journey's success."""
+        return status in self.expect if self.expect else 200 <= status < 300
+
 
 #: The pseudo-service that stands for users' devices: journeys enter through it.
 CLIENT = "client"
@@ -219,6 +258,27 @@ class Topology:
     def dependencies_of(self, service: str) -> list[Edge]:
         """The edges a service calls out on (its outgoing dependencies)."""
         return [e for e in self.edges if e.source == service]
+
+    def path_to(self, edge: str) -> list[Edge]:
+        """The shortest chain of edges from the client edge to ``edge`` (inclusive).
+
+        An edge not reachable from the client edge is its own chain.
+        """
+        target = self.edge(edge)
+        entry = self.entry_edge
+        queue: deque[list[Edge]] = deque([[entry]])
+        seen = {entry.target}
+        while queue:
+            path = queue.popleft()
+            if path[-1].name == target.name:
+                return path
+            for nxt in self.dependencies_of(path[-1].target):
+                if nxt.name == target.name:
+                    return [*path, nxt]
+                if nxt.target not in seen:
+                    seen.add(nxt.target)
+                    queue.append([*path, nxt])
+        return [target]
 
     @property
     def entry_edge(self) -> Edge:

@@ -9,17 +9,22 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from harness.errors import DominoError, FaultSpecError, StackError
-from harness.faults import Flood
+from harness.errors import (
+    DominoError,
+    FaultSpecError,
+    LoadEngineError,
+    LoadPlanError,
+    SessionError,
+    StackError,
+)
 from harness.flood.plan import check_flood, crash_shape, flood_retry, flood_template
 from harness.flood.run import FloodRun
-from harness.journeys import SessionError
 from harness.loadgen import LoadPlan, Progress, Sessions
-from harness.loadgen.errors import LoadEngineError, LoadPlanError
 from harness.loadgen.plan import Connection
 from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
+from harness.model.faults import Flood
+from harness.model.topology import CLIENT
 from harness.stack import Stack
-from harness.topology import CLIENT
 
 __all__ = ["FloodApplier"]
 

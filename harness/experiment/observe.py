@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness.journeys import JourneyClient, Observation
-from harness.network_safety import check_target
-from harness.spec import JourneyLoad
+from harness.infra.network_safety import check_target
+from harness.journeys import JourneyClient
+from harness.model.incident import JourneyLoad
+from harness.model.outcomes import Observation
 from harness.stack import Stack
 
 __all__ = ["Observer", "TrafficStats"]

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from harness.faults import Down, EdgeFault, Fault, Flood, Surge
+from harness.model.faults import Down, EdgeFault, Fault, Flood, Surge
+from harness.model.topology import CLIENT
 from harness.stack import Stack
-from harness.topology import CLIENT
 
 __all__ = ["Counters", "touched"]
 

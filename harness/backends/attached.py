@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.adapters.registry import get_adapter
 from harness.errors import DominoError
-from harness.injection import Injector
-from harness.runstate import RunRecord, owner_alive, runs_dir
+from harness.infra.runstate import RunRecord, owner_alive, runs_dir
+from harness.plugins import get_adapter
 from harness.stack import EdgeEndpoint, Stack
+from harness.stack.injection import Injector
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = ["describe_for_record", "live_stacks"]

@@ -18,21 +18,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.adapters.base import SystemControl
+    from harness.contracts import SystemControl
 
-from harness.errors import DominoError, ToxiproxyAPIError, UnsupportedFaultError
-from harness.faults import FAULT_KINDS, Down, Fault, ToxicFault
-from harness.topology import Topology
+from harness.contracts import FaultApplier
+from harness.errors import DominoError, FaultRemovalError, ToxiproxyAPIError, UnsupportedFaultError
+from harness.model.faults import FAULT_KINDS, Down, Fault, ToxicFault
+from harness.model.topology import Topology
 from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
 
 __all__ = ["AppliedFault", "FaultApplier", "FaultRemovalError", "FaultScope", "Injector"]
-
-
-class FaultRemovalError(DominoError):
-    """A fault could not be removed; the message lists what may be left behind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +43,6 @@ class AppliedFault:
     target: str
     handle: str
     applied_at_s: float
-
-
-class FaultApplier(Protocol):
-    """Knows how to apply and remove one family of faults."""
-
-    def apply(self, fault: Any) -> tuple[str, str]:
-        """Apply; return (target, handle) for :meth:`remove`."""
-
-    def remove(self, target: str, handle: str) -> None: ...
 
 
 class _ToxicApplier:

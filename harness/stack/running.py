@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.faults import Fault
-from harness.injection import FaultRemovalError, FaultScope, Injector
+from harness.errors import FaultRemovalError
 from harness.journeys import JourneyClient
-from harness.topology import Topology
+from harness.model.faults import Fault
+from harness.model.topology import Topology
+from harness.stack.injection import FaultScope, Injector
 from harness.toxiproxy.client import ToxiproxyClient
 
 if TYPE_CHECKING:
-    from harness.adapters.base import SystemAdapter
-    from harness.topology import User
+    from harness.contracts import SystemAdapter
+    from harness.model.topology import User
 
 __all__ = ["EdgeEndpoint", "Stack"]
 

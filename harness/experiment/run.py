@@ -17,16 +17,18 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import StackError
-from harness.faults import Flood, Surge
-from harness.flood import FloodApplier, FloodRun, flood_checks
-from harness.journeys import Journey, Observation, SessionError
-from harness.observe import Observer, TrafficStats
-from harness.readiness import ReadinessTimeoutError, wait_until
-from harness.spec import IncidentSpec
+from harness.errors import SessionError, StackError
+from harness.experiment.flooding import FloodApplier
+from harness.experiment.observe import Observer, TrafficStats
+from harness.experiment.timeline import FaultWindow, SurgeApplier, Timeline
+from harness.flood import FloodRun, flood_checks
+from harness.infra.readiness import ReadinessTimeoutError, wait_until
+from harness.model.faults import Flood, Surge
+from harness.model.incident import IncidentSpec
+from harness.model.outcomes import InvariantVerdict, Observation, RunVerdict
+from harness.model.topology import Journey
 from harness.stack import Stack
-from harness.timeline import FaultWindow, SurgeApplier, Timeline
-from harness.verdict import InvariantVerdict, RunVerdict, judge_run, truthful_codes
+from harness.verdict import judge_run, truthful_codes
 
 __all__ = ["FaultWindow", "ProgressSink", "RunResult", "run_incident"]
 

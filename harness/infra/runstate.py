@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.home import domino_home
+from harness.infra.home import domino_home
 
 __all__ = ["RecordedProcess", "RunRecord", "owner_alive", "reconcile", "runs_dir"]
 

@@ -16,13 +16,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from harness.errors import FaultSpecError
-from harness.evidence import Counters, touched
-from harness.faults import EdgeFault, Fault, Flood, Latency, Surge
-from harness.injection import AppliedFault
-from harness.observe import Observer
-from harness.spec import FaultStep, JourneyLoad
+from harness.experiment.evidence import Counters, touched
+from harness.experiment.observe import Observer
+from harness.model.faults import EdgeFault, Fault, Flood, Latency, Surge
+from harness.model.incident import FaultStep, JourneyLoad
+from harness.model.topology import CLIENT
 from harness.stack import Stack
-from harness.topology import CLIENT
+from harness.stack.injection import AppliedFault
 
 __all__ = ["FaultWindow", "SurgeApplier", "Timeline"]
 

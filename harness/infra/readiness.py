@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.errors import ServiceStartError
-from harness.network_safety import check_target
+from harness.infra.network_safety import check_target
 
 if TYPE_CHECKING:
-    from harness.topology import Readiness
+    from harness.model.topology import Readiness
 
 __all__ = ["ReadinessTimeoutError", "http_ok", "wait_healthy", "wait_ready", "wait_until"]
 

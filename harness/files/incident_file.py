@@ -16,15 +16,21 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import FaultSpecError, SpecError, UsageError
-from harness.faults import FAULT_KINDS, EdgeFault, Fault, Flood, Latency, build_fault
 from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
-from harness.journeys import Slo
-from harness.topology import Topology
+from harness.model.faults import FAULT_KINDS, EdgeFault, Fault, Flood, Latency, build_fault
+from harness.model.incident import (
+    INVARIANTS,
+    VERDICTS,
+    Expectation,
+    FaultStep,
+    IncidentSpec,
+    JourneyLoad,
+)
+from harness.model.topology import Slo, Topology
 
 __all__ = [
     "INVARIANTS",
@@ -37,103 +43,12 @@ __all__ = [
     "parse_spec",
 ]
 
-#: What a journey can be judged.
-VERDICTS = ("healthy", "degraded", "failed")
-#: Invariants every run checks, on every system; adapters add their own (the bank's ledger).
-INVARIANTS = (
-    "no_fault_left",
-    "codes_truthful",
-    "recovered",
-    "surge_answered",
-    "surge_recovered",
-)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 #: Largest number a fault attribute may hold (exact as a float and as a 64-bit integer).
 MAX_ATTRIBUTE = 2**53
 #: Longest a fault's own message may be in a spec error.
 _LONGEST_MESSAGE = 300
-
-
-@dataclass(frozen=True, slots=True)
-class JourneyLoad:
-    """A journey driven by ``users`` virtual users, each pausing ``think_ms`` between calls."""
-
-    journey: str
-    users: int
-    think_ms: int
-    slo: Slo
-    background: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FaultStep:
-    """One fault of the timeline: applied ``onset_s`` after the fault phase starts,
-    held ``hold_s``; a latency fault with ``ramp_s`` grows to its value over that time."""
-
-    fault: Fault
-    onset_s: float
-    hold_s: float
-    ramp_s: float = 0.0
-
-    @property
-    def end_s(self) -> float:
-        return self.onset_s + self.hold_s
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """What a profile's run must show.
-
-    ``journeys`` maps a journey to the verdicts allowed for it during the fault;
-    ``codes`` maps a journey to error codes that must each be seen; ``invariants``
-    maps an invariant to whether it must hold (True) or must be broken (False).
-    """
-
-    journeys: Mapping[str, tuple[str, ...]]
-    codes: Mapping[str, tuple[str, ...]]
-    invariants: Mapping[str, bool]
-
-
-@dataclass(frozen=True)
-class IncidentSpec:
-    id: str
-    title: str
-    date: str
-    sources: tuple[str, ...]
-    summary: str
-    profiles: tuple[str, ...]
-    journeys: tuple[JourneyLoad, ...]
-    background: tuple[JourneyLoad, ...]
-    timeline: tuple[FaultStep, ...]
-    expect: Mapping[str, Expectation]
-    steady_state_s: float
-    recovery_s: float
-    client_timeout_s: float
-    topology: Topology | None = None
-    path: Path | None = None
-
-    @property
-    def fault_span_s(self) -> float:
-        """From the start of the fault phase until the last fault is removed."""
-        return max(step.end_s for step in self.timeline)
-
-    @property
-    def floor_s(self) -> float:
-        """Time a run cannot be shorter than: steady state, faults, recovery."""
-        return self.steady_state_s + self.fault_span_s + self.recovery_s
-
-    @property
-    def faulted_edges(self) -> set[str]:
-        return {s.fault.edge for s in self.timeline if isinstance(s.fault, EdgeFault)}
-
-    @property
-    def faulted_services(self) -> set[str]:
-        return {
-            str(getattr(s.fault, "service", ""))
-            for s in self.timeline
-            if getattr(s.fault, "service", None)
-        }
 
 
 # -- the spec ---------------------------------------------------------------------------
@@ -266,8 +181,8 @@ def _check_places(r: FieldReader, fault: Fault, where: FieldPath, topology: Topo
                     f"unknown journey {brief(journey)}; known: {', '.join(known_journeys)}",
                 )
     if isinstance(fault, Flood):
+        from harness.errors import LoadPlanError
         from harness.flood import check_flood  # the load engine only when a spec floods
-        from harness.loadgen.errors import LoadPlanError
 
         try:
             check_flood(fault, {j.name: j for j in topology.journeys})
@@ -343,7 +258,7 @@ def parse_spec(
                 f"cannot read topology {brief(ref)}: {exc}; give a shipped "
                 "system's name or the path of a domino.yaml",
             ) from None
-    from harness.adapters.registry import get_adapter
+    from harness.plugins import get_adapter
 
     invariant_names = (*INVARIANTS, *get_adapter(topology.adapter).invariant_names)
     profiles = tuple(topology.profile_names)

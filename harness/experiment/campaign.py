@@ -8,8 +8,8 @@ from typing import Any
 from harness.backends import start_stack
 from harness.errors import UsageError
 from harness.experiment import ProgressSink, RunResult, run_incident
-from harness.spec import IncidentSpec
-from harness.topology import Topology
+from harness.model.incident import IncidentSpec
+from harness.model.topology import Topology
 
 __all__ = ["run_campaign"]
 

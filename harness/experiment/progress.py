@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from harness.observe import TrafficStats
+from harness.experiment.observe import TrafficStats
 
 __all__ = ["Progress"]
 

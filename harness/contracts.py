@@ -1,0 +1,261 @@
+"""Every extension point of Domino, declared in one place.
+
+A system, a backend or a fault family plugs in by implementing one of these
+protocols and being named (:mod:`harness.plugins`); the rest of Domino calls
+only what is declared here, never asks which implementation it holds.
+
+- :class:`SystemAdapter` knows a system as a kind: how to read an answer
+  (ok, degraded, error code, cause chain), which codes are honest
+  degradation, which invariants it can check, its users, what a profile
+  means (knobs, extra environment, secrets) and what limits its settings
+  configure (:class:`ConfiguredLimits`).
+- :class:`SystemControl` is the adapter attached to one running stack: the
+  application faults it can apply (an admin API), clearing and listing them,
+  per-edge call counters, and the self-check invariants (a ledger), each
+  reported through :meth:`SystemControl.reports`.
+- :class:`FaultApplier` applies and removes one family of faults.
+- :class:`ServiceControl` is what a backend can do to one of its running
+  services (kill, stop, start, pause, resume, restart); process faults are
+  written once over it (:mod:`harness.stack.process_faults`).
+- :class:`BackendFactory` brings a topology up as a running stack.
+
+The generic HTTP adapter (:mod:`harness.adapters.http`) is the default adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from harness.model.faults import Fault
+from harness.model.outcomes import Answer, InvariantVerdict
+from harness.model.topology import Journey, Topology, User
+
+__all__ = [
+    "Answer",
+    "BackendFactory",
+    "ConfiguredLimits",
+    "FaultApplier",
+    "Preparation",
+    "ServiceControl",
+    "SystemAdapter",
+    "SystemControl",
+]
+
+_StackT_co = TypeVar("_StackT_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """What a profile means for one run, before anything starts.
+
+    ``settings`` are the values reported for the run (knobs); ``env`` is
+    added to every service's environment; ``secrets`` stay with the stack
+    (admin tokens) and never appear in reports.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfiguredLimits:
+    """What the configuration along the path to ``edge`` says a late answer on it runs into.
+
+    ``deadline_ms`` is the longest the edge's caller waits for one attempt
+    (its timeout, cut to its request budget); ``worst_wait_ms`` is the
+    longest it waits for the edge in all (every attempt, capped by its
+    budget). ``degrades`` says whether a late answer is turned into an
+    honest degradation (None: the configuration says nothing about it).
+    ``lines`` explain each hop, for humans. Everything is None / empty for
+    a system whose adapter does not expose its settings.
+    """
+
+    edge: str
+    deadline_ms: float | None = None
+    worst_wait_ms: float | None = None
+    degrades: bool | None = None
+    lines: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edge": self.edge,
+            "deadline_ms": self.deadline_ms,
+            "worst_wait_ms": self.worst_wait_ms,
+            "degrades": self.degrades,
+            "lines": list(self.lines),
+        }
+
+
+class FaultApplier(Protocol):
+    """Knows how to apply and remove one family of faults."""
+
+    def apply(self, fault: Any) -> tuple[str, str]:
+        """Apply; return (target, handle) for :meth:`remove`."""
+
+    def remove(self, target: str, handle: str) -> None: ...
+
+
+class SystemControl(Protocol):
+    """An adapter attached to one running stack."""
+
+    def appliers(self) -> list[tuple[type[Fault], FaultApplier]]:
+        """Application faults this system can apply, each with its applier."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every application fault (reset to no faults)."""
+        ...
+
+    def held(self) -> list[str]:
+        """Application faults still held, one line each."""
+        ...
+
+    def edge_calls(self) -> dict[str, int]:
+        """Outbound calls per edge so far, from the services' own counters (may be empty)."""
+        ...
+
+    def invariants(self) -> list[InvariantVerdict]:
+        """The system's self-checks after a run (e.g. the ledger balances)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SystemAdapter(Protocol):
+    """What Domino knows about a kind of system beyond HTTP."""
+
+    #: The adapter's name, as a topology file's ``adapter:`` gives it.
+    name: str
+    #: Code for a journey whose client gave up waiting (the bank's app: NT004).
+    timeout_code: str
+    #: Code for a journey whose client could not connect at all (the bank's app: NT003).
+    unreachable_code: str
+    #: Codes that are an honest, fast degradation rather than a failure.
+    honest_codes: frozenset[str]
+    #: Codes that claim a dependency failed: their cause chain must name the faulted place.
+    dependency_codes: frozenset[str]
+    #: Invariants this adapter measures besides the harness's own.
+    invariant_names: tuple[str, ...]
+    #: Defaults of the adapter's per-run environment in a generated Compose file.
+    compose_defaults: Mapping[str, str]
+
+    def prepare(
+        self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None
+    ) -> Preparation:
+        """Check ``profile`` and ``knobs`` (UsageError if invalid) and say what they mean."""
+        ...
+
+    def users(self, topology: Topology) -> Iterator[User]:
+        """The users virtual users act as, one per virtual user, endlessly.
+
+        Shared across runs in one process, so that runs on one stack do not
+        reuse (and drain) the same users while others are fresh.
+        """
+        ...
+
+    def person(self, topology: Topology) -> User:
+        """The user a test or a person acts as by default."""
+        ...
+
+    def read_answer(self, journey: Journey, status: int, payload: Any) -> Answer:
+        """What an HTTP answer (``payload`` is its JSON, or None) meant."""
+        ...
+
+    def code_meaning(self, code: str) -> str | None:
+        """A one-line meaning of an error code, for reports (None if unknown)."""
+        ...
+
+    def attach(
+        self,
+        topology: Topology,
+        services: Mapping[str, str],
+        secrets: Mapping[str, str],
+        *,
+        allowed_hosts: tuple[str, ...],
+    ) -> SystemControl:
+        """Control of one running stack whose services answer at ``services`` (name -> URL)."""
+        ...
+
+    def image_problem(self, image: str, labels: Mapping[str, str]) -> str | None:
+        """Why a container image must not be used (e.g. built from other source), or None."""
+        ...
+
+    def configured_limits(
+        self, topology: Topology, settings: Mapping[str, Any], edge: str
+    ) -> ConfiguredLimits:
+        """What the run's ``settings`` say a late answer on ``edge`` runs into.
+
+        An adapter that does not know its system's settings returns
+        ``ConfiguredLimits(edge)`` (nothing claimed).
+        """
+        ...
+
+    def caller_deadlines_ms(
+        self, topology: Topology, settings: Mapping[str, Any]
+    ) -> dict[str, float]:
+        """The deadline each edge's caller gives one call, where ``settings`` say it (else {})."""
+        ...
+
+
+class ServiceControl(Protocol):
+    """What a backend can do to its running services; process faults are written over it.
+
+    Every method names a service of the topology; ``kill`` and ``stop`` return
+    once the service is down, ``start`` and ``restart`` once it is healthy.
+    """
+
+    #: The backend's name, for messages ("the docker backend cannot ...").
+    backend: str
+
+    def kill(self, service: str) -> None:
+        """SIGKILL the service (a crash)."""
+        ...
+
+    def stop(self, service: str) -> None:
+        """Stop the service gracefully (SIGTERM)."""
+        ...
+
+    def start(self, service: str) -> None:
+        """Start a stopped or crashed service and wait until it is healthy."""
+        ...
+
+    def pause(self, service: str) -> None:
+        """Freeze the service (SIGSTOP, ``docker pause``)."""
+        ...
+
+    def resume(self, service: str) -> None:
+        """Thaw a frozen service."""
+        ...
+
+    def restart(self, service: str) -> None:
+        """Restart the service now and wait until it is healthy."""
+        ...
+
+    def restore_all(self) -> list[str]:
+        """Every service running and not frozen again; the names of those brought back."""
+        ...
+
+    def held(self) -> list[str]:
+        """Services not running normally, one line each."""
+        ...
+
+
+class BackendFactory(Protocol[_StackT_co]):
+    """A backend: brings a topology up and yields its running stack (a ``harness.stack.Stack``).
+
+    Leaving the context tears down everything the backend started, on every path.
+    """
+
+    def __call__(
+        self,
+        topology: Topology,
+        *,
+        profile: str | None = None,
+        knobs: Mapping[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> AbstractContextManager[_StackT_co]: ...

@@ -1,0 +1,116 @@
+"""An incident spec as values: journeys under load, the fault timeline, expectations.
+
+Read from YAML by :mod:`harness.files.incident_file`; run by :mod:`harness.experiment`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.model.faults import EdgeFault, Fault
+from harness.model.topology import Slo, Topology
+
+__all__ = [
+    "INVARIANTS",
+    "VERDICTS",
+    "Expectation",
+    "FaultStep",
+    "IncidentSpec",
+    "JourneyLoad",
+]
+
+#: What a journey can be judged.
+VERDICTS = ("healthy", "degraded", "failed")
+#: Invariants every run checks, on every system; adapters add their own (the bank's ledger).
+INVARIANTS = (
+    "no_fault_left",
+    "codes_truthful",
+    "recovered",
+    "surge_answered",
+    "surge_recovered",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyLoad:
+    """A journey driven by ``users`` virtual users, each pausing ``think_ms`` between calls."""
+
+    journey: str
+    users: int
+    think_ms: int
+    slo: Slo
+    background: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FaultStep:
+    """One fault of the timeline: applied ``onset_s`` after the fault phase starts,
+    held ``hold_s``; a latency fault with ``ramp_s`` grows to its value over that time."""
+
+    fault: Fault
+    onset_s: float
+    hold_s: float
+    ramp_s: float = 0.0
+
+    @property
+    def end_s(self) -> float:
+        return self.onset_s + self.hold_s
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a profile's run must show.
+
+    ``journeys`` maps a journey to the verdicts allowed for it during the fault;
+    ``codes`` maps a journey to error codes that must each be seen; ``invariants``
+    maps an invariant to whether it must hold (True) or must be broken (False).
+    """
+
+    journeys: Mapping[str, tuple[str, ...]]
+    codes: Mapping[str, tuple[str, ...]]
+    invariants: Mapping[str, bool]
+
+
+@dataclass(frozen=True)
+class IncidentSpec:
+    """An outage to replay: journeys, a fault timeline and what each profile must show."""
+
+    id: str
+    title: str
+    date: str
+    sources: tuple[str, ...]
+    summary: str
+    profiles: tuple[str, ...]
+    journeys: tuple[JourneyLoad, ...]
+    background: tuple[JourneyLoad, ...]
+    timeline: tuple[FaultStep, ...]
+    expect: Mapping[str, Expectation]
+    steady_state_s: float
+    recovery_s: float
+    client_timeout_s: float
+    topology: Topology | None = None
+    path: Path | None = None
+
+    @property
+    def fault_span_s(self) -> float:
+        """From the start of the fault phase until the last fault is removed."""
+        return max(step.end_s for step in self.timeline)
+
+    @property
+    def floor_s(self) -> float:
+        """Time a run cannot be shorter than: steady state, faults, recovery."""
+        return self.steady_state_s + self.fault_span_s + self.recovery_s
+
+    @property
+    def faulted_edges(self) -> set[str]:
+        return {s.fault.edge for s in self.timeline if isinstance(s.fault, EdgeFault)}
+
+    @property
+    def faulted_services(self) -> set[str]:
+        return {
+            str(getattr(s.fault, "service", ""))
+            for s in self.timeline
+            if getattr(s.fault, "service", None)
+        }
