@@ -13,7 +13,9 @@ only what is declared here, never asks which implementation it holds.
   application faults it can apply (an admin API), clearing and listing them,
   per-edge call counters, and the self-check invariants (a ledger), each
   reported through :meth:`SystemControl.reports`.
-- :class:`FaultApplier` applies and removes one family of faults.
+- :class:`FaultApplier` applies and removes one family of faults;
+  :class:`CountsOwnTraffic` is the optional ability of one that sends the
+  fault's traffic itself (load).
 - :class:`ServiceControl` is what a backend can do to one of its running
   services (kill, stop, start, pause, resume, restart); process faults are
   written once over it (:mod:`harness.stack.process_faults`).
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from harness.model.faults import Fault
 from harness.model.outcomes import Answer, InvariantVerdict
@@ -37,6 +39,7 @@ __all__ = [
     "Answer",
     "BackendFactory",
     "ConfiguredLimits",
+    "CountsOwnTraffic",
     "FaultApplier",
     "Preparation",
     "ServiceControl",
@@ -97,6 +100,16 @@ class FaultApplier(Protocol):
         """Apply; return (target, handle) for :meth:`remove`."""
 
     def remove(self, target: str, handle: str) -> None: ...
+
+
+@runtime_checkable
+class CountsOwnTraffic(Protocol):
+    """An optional ability of a :class:`FaultApplier`: it sends the fault's traffic itself
+    (load: a surge, a flood) and counts it, which is the evidence the fault met traffic."""
+
+    def own_traffic(self, handle: str) -> tuple[int, str]:
+        """(calls the fault sent that the system answered, what they were, in words)."""
+        ...
 
 
 class SystemControl(Protocol):

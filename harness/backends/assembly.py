@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.contracts import Preparation, SystemAdapter
+from harness.contracts import Preparation, ServiceControl, SystemAdapter
 from harness.errors import UsageError
 from harness.infra.templates import TemplateError, render
 from harness.model.topology import Edge, Service, Topology
@@ -130,22 +130,27 @@ def assemble_stack(
     edges: Mapping[str, EdgeEndpoint],
     allowed_hosts: tuple[str, ...] = (),
     extra: Mapping[str, Any] | None = None,
-    make_injector: Callable[..., Injector] = Injector,
+    services_control: ServiceControl | None = None,
+    system: str | None = None,
 ) -> Stack:
     """The Stack over a running system: its adapter attached, its injector ready.
 
-    ``make_injector`` builds the injector from the usual keyword arguments (a
-    backend's own subclass, e.g. one that also restores containers).
+    Every Stack is made here: by a backend's lifecycle, and when another
+    process attaches to a running one. ``services_control`` is the backend's
+    control of its services (process faults, bringing services back on
+    reset); None where it has none. ``system`` names it in messages.
     """
     control = plan.adapter.attach(
         plan.topology, services, plan.preparation.secrets, allowed_hosts=allowed_hosts
     )
-    injector = make_injector(
+    injector = Injector(
+        services=services_control,
         topology=plan.topology,
         toxiproxy=toxiproxy,
         proxies={name: e.proxy for name, e in edges.items()},
         control=control,
-        system=f"the {plan.topology.name} system (adapter {plan.adapter.name}) on {backend}",
+        system=system
+        or f"the {plan.topology.name} system (adapter {plan.adapter.name}) on {backend}",
     )
     return Stack(
         backend=backend,

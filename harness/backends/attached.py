@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.backends.assembly import RunPlan, assemble_stack
+from harness.contracts import Preparation
 from harness.errors import DominoError
 from harness.infra.runstate import RunRecord, owner_alive, runs_dir
 from harness.plugins import get_adapter
 from harness.stack import EdgeEndpoint, Stack
-from harness.stack.injection import Injector
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = ["describe_for_record", "live_stacks"]
@@ -28,6 +29,7 @@ def describe_for_record(stack: Stack) -> dict[str, Any]:
         **stack.describe(),
         "topology_path": str(path) if path else None,
         "secrets": dict(stack.secrets),
+        "settings": dict(stack.settings),
         "allowed_hosts": list(stack.allowed_hosts),
     }
 
@@ -43,30 +45,21 @@ def _attach(raw: dict[str, Any]) -> Stack | None:
     except DominoError:
         return None
     adapter = get_adapter(topology.adapter)
-    client = ToxiproxyClient(raw["toxiproxy"])
-    edges = {name: EdgeEndpoint(**e) for name, e in raw["edges"].items()}
     secrets = dict(raw.get("secrets", {}))
-    allowed = tuple(raw.get("allowed_hosts", ()))
-    control = adapter.attach(topology, raw["services"], secrets, allowed_hosts=allowed)
-    injector = Injector(
-        topology=topology,
-        toxiproxy=client,
-        proxies={name: e.proxy for name, e in edges.items()},
-        control=control,
-        system=f"the {topology.name} system, attached from another process",
+    plan = RunPlan(
+        topology,
+        adapter,
+        raw["profile"],
+        Preparation(settings=dict(raw.get("settings", {})), secrets=secrets),
     )
-    return Stack(
+    return assemble_stack(
+        plan,
         backend=raw["backend"],
-        topology=topology,
-        adapter=adapter,
-        profile=raw["profile"],
-        toxiproxy=client,
-        toxiproxy_version=raw["toxiproxy_version"],
+        toxiproxy=ToxiproxyClient(raw["toxiproxy"]),
         services=dict(raw["services"]),
-        edges=edges,
-        injector=injector,
-        secrets=secrets,
-        allowed_hosts=allowed,
+        edges={name: EdgeEndpoint(**e) for name, e in raw["edges"].items()},
+        allowed_hosts=tuple(raw.get("allowed_hosts", ())),
+        system=f"the {topology.name} system, attached from another process",
     )
 
 

@@ -14,13 +14,16 @@ target allow-list (loopback, or ``DOMINO_ALLOW_TARGETS``).
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.backends.assembly import assemble_stack, plan_run
+from harness.backends.assembly import RunPlan, plan_run
+from harness.backends.lifecycle import Brought, stack_lifecycle
 from harness.backends.local import _remove_run_dir, _start_toxiproxy
 from harness.errors import UsageError
 from harness.infra.home import domino_home
@@ -28,7 +31,6 @@ from harness.infra.network_safety import check_target
 from harness.infra.processes import ManagedProcess
 from harness.infra.readiness import wait_ready
 from harness.infra.runstate import RunRecord, reconcile
-from harness.infra.signals import interrupts_deferred
 from harness.infra.templates import render
 from harness.model.topology import Topology
 from harness.stack import EdgeEndpoint, Stack
@@ -77,28 +79,19 @@ def _check(topology: Topology) -> None:
         check_target(service.url)
 
 
-@contextmanager
-def external_stack(
-    topology: Topology,
-    *,
-    profile: str | None = None,
-    knobs: Mapping[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
-    toxiproxy_bin: str | Path | None = None,
-) -> Iterator[Stack]:
-    """Toxiproxy in front of services that already run; only Toxiproxy is stopped on exit."""
-    say = progress or (lambda _msg: None)
-    _check(topology)
-    plan = plan_run(topology, profile, knobs)
-    reconcile("external", extra_cleanup=_remove_run_dir)
-    binary = find_toxiproxy(toxiproxy_bin)
-    run_dir = domino_home() / "external" / f"run-{id(plan)}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = RunRecord("external", extra={"run_dir": str(run_dir)})
-    record.save()
-    toxiproxy: ManagedProcess | None = None
-    stack: Stack | None = None
-    try:
+class _ExternalRun:
+    """The external backend's part of a run: only Toxiproxy is Domino's."""
+
+    name = "external"
+
+    def __init__(self, binary: Path, run_dir: Path, record: RunRecord) -> None:
+        self._binary = binary
+        self._run_dir = run_dir
+        self._record = record
+        self._toxiproxy: ManagedProcess | None = None
+
+    def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
+        topology = plan.topology
         direct = {s.name: str(s.url).rstrip("/") for s in topology.services}
         for service in topology.services:
             say(f"checking {service.name} at {direct[service.name]}")
@@ -110,32 +103,55 @@ def external_stack(
                 logs=lambda: "Domino did not start it: check it where it runs",
             )
         say("starting Toxiproxy")
-        toxiproxy, client = _start_toxiproxy(binary, run_dir, record, _TOXIPROXY_READY_S)
+        self._toxiproxy, client = _start_toxiproxy(
+            self._binary, self._run_dir, record, _TOXIPROXY_READY_S
+        )
         edges: dict[str, EdgeEndpoint] = {}
         for edge in topology.edges:
             assert edge.listen is not None
             upstream = _host_port(direct[edge.target])
             proxy = client.create_proxy(edge.proxy_name, upstream, edge.listen)
             edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
-        hosts = tuple(sorted({urlsplit(u).hostname or "" for u in direct.values()}))
-        stack = assemble_stack(
-            plan,
-            backend="external",
+        say("Toxiproxy is in front of the running services")
+        return Brought(
             toxiproxy=client,
             services=direct,
             edges=edges,
-            allowed_hosts=hosts,
+            allowed_hosts=tuple(sorted({urlsplit(u).hostname or "" for u in direct.values()})),
             extra={"dependency_settings": dependency_settings(topology)},
         )
-        say("Toxiproxy is in front of the running services")
+
+    def release(self, stack: Stack) -> None:
+        with contextlib.suppress(Exception):
+            stack.reset()  # leave the running services as they were found
+
+    def tear_down(self) -> None:
+        if self._toxiproxy is not None:
+            self._toxiproxy.stop()
+        _remove_run_dir(self._record)
+
+
+@contextmanager
+def external_stack(
+    topology: Topology,
+    *,
+    profile: str | None = None,
+    knobs: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    toxiproxy_bin: str | Path | None = None,
+) -> Iterator[Stack]:
+    """Toxiproxy in front of services that already run; only Toxiproxy is stopped on exit.
+
+    Like every backend, the run is recorded with its endpoints, so ``domino
+    fault`` in another terminal attaches to it.
+    """
+    say = progress or (lambda _msg: None)
+    _check(topology)
+    plan = plan_run(topology, profile, knobs)
+    reconcile("external", extra_cleanup=_remove_run_dir)
+    binary = find_toxiproxy(toxiproxy_bin)
+    run_dir = domino_home() / "external" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = RunRecord("external", extra={"run_dir": str(run_dir)})
+    with stack_lifecycle(_ExternalRun(binary, run_dir, record), plan, record, say) as stack:
         yield stack
-    finally:
-        with interrupts_deferred():
-            if stack is not None:
-                with contextlib.suppress(Exception):
-                    stack.reset()  # leave the running services as they were found
-                stack.injector.control.close()
-            if toxiproxy is not None:
-                toxiproxy.stop()
-            _remove_run_dir(record)
-            record.discard()

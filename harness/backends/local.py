@@ -27,27 +27,23 @@ from typing import Any
 
 from harness.backends.assembly import (
     RunPlan,
-    assemble_stack,
     plan_run,
     render_command,
     service_environment,
     service_values,
 )
-from harness.backends.attached import describe_for_record
+from harness.backends.lifecycle import Brought, stack_lifecycle
 from harness.errors import (
     PortInUseError,
     ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
-    UnsupportedFaultError,
     UsageError,
 )
 from harness.infra.home import domino_home
 from harness.infra.processes import ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile
-from harness.infra.signals import interrupts_deferred
-from harness.model.faults import Crash, Pause, ProcessFault, Restart, Stop
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.binary import find_toxiproxy
@@ -127,13 +123,14 @@ def _run_build(plan: RunPlan, run_dir: Path, say: Callable[[str], None]) -> None
 
 
 class _LocalServices:
-    """The services' processes by name: started, and crashed, paused or restarted as faults.
+    """The local backend's :class:`~harness.contracts.ServiceControl`: service processes by name.
 
-    Also the injector's applier for :class:`~harness.faults.ProcessFault`: a
-    crash is SIGKILL and, when the fault ends, a restart on the same port and
-    data folder (so durable storage is really tested); a pause is SIGSTOP /
-    SIGCONT.
+    A crash is SIGKILL and a start launches the service again on the same
+    port and data folder (so durable storage is really tested); a pause is
+    SIGSTOP, a resume SIGCONT.
     """
+
+    backend = "local"
 
     def __init__(
         self,
@@ -159,7 +156,7 @@ class _LocalServices:
         texts = (*service.command, *service.env.values())
         return any("{listen_fd}" in text for text in texts)
 
-    def start(self, name: str, reserved: socket.socket | None = None) -> ManagedProcess:
+    def launch(self, name: str, reserved: socket.socket | None = None) -> ManagedProcess:
         """Start a service on its port.
 
         A service that takes ``{listen_fd}`` inherits a socket already
@@ -226,7 +223,7 @@ class _LocalServices:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGCONT)  # a no-op unless it was paused
                 continue
-            self.start(name)
+            self.launch(name)
             self.wait_healthy([name])
             restored.append(name)
         return restored
@@ -235,32 +232,56 @@ class _LocalServices:
         for process in reversed(list(self.running.values())):
             process.stop()
 
-    # -- FaultApplier for process faults -----------------------------------------------
+    # -- ServiceControl: what process faults do (harness.stack.process_faults) ----------
 
-    def apply(self, fault: ProcessFault) -> tuple[str, str]:
-        process = self.running.get(fault.service)
+    def _process(self, name: str) -> ManagedProcess:
+        process = self.running.get(name)
         if process is None:
-            raise UnknownServiceError(fault.service, sorted(self.running))
-        if isinstance(fault, Pause):
-            os.kill(process.pid, signal.SIGSTOP)
-        elif isinstance(fault, Crash):
-            process.popen.kill()
-            process.popen.wait(timeout=10)
-        elif isinstance(fault, Stop | Restart):
-            process.stop()
-            if isinstance(fault, Restart):
-                self.start(fault.service)
-                self.wait_healthy([fault.service])
-        else:
-            raise UnsupportedFaultError(f"the local backend cannot apply {fault.describe()}")
-        return fault.service, fault.kind
+            raise UnknownServiceError(name, sorted(self.running))
+        return process
 
-    def remove(self, target: str, handle: str) -> None:
-        if handle == Pause.kind:
-            os.kill(self.running[target].pid, signal.SIGCONT)
-        elif handle in (Crash.kind, Stop.kind):
-            self.start(target)
-            self.wait_healthy([target])
+    def kill(self, service: str) -> None:
+        process = self._process(service)
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+
+    def stop(self, service: str) -> None:
+        self._process(service).stop()
+
+    def start(self, service: str) -> None:
+        if not self._process(service).alive():
+            self.launch(service)
+            self.wait_healthy([service])
+
+    def pause(self, service: str) -> None:
+        os.kill(self._process(service).pid, signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._process(service).pid, signal.SIGCONT)
+
+    def restart(self, service: str) -> None:
+        self._process(service).stop()
+        self.start(service)
+
+    def held(self) -> list[str]:
+        """Services whose process has exited or is frozen (SIGSTOP)."""
+        found = []
+        for name, process in self.running.items():
+            if not process.alive():
+                found.append(f"service {name} is not running")
+            elif _frozen(process.pid):
+                found.append(f"service {name} is frozen")
+        return found
+
+
+def _frozen(pid: int) -> bool:
+    """True when ``pid`` is stopped by a signal (state ``T`` in /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["T"]
 
 
 def _remove_run_dir(record: RunRecord) -> None:
@@ -321,14 +342,6 @@ def _prepare_services(
     )
 
 
-def _hand_over(stack: Stack, services: _LocalServices, record: RunRecord) -> None:
-    """Process faults and restoring go to ``services``; the record learns the endpoints."""
-    stack.injector.register(ProcessFault, services)
-    stack.injector.add_restorer(services.restore_all)
-    record.extra["stack"] = describe_for_record(stack)
-    record.save()
-
-
 def _require_commands(topology: Topology) -> None:
     missing = [s.name for s in topology.services if not s.command]
     if missing:
@@ -341,6 +354,70 @@ def _require_commands(topology: Topology) -> None:
 def _reserve_port() -> socket.socket:
     """A bound loopback socket: its port is the service's until just before it starts."""
     return _bound_socket(0)
+
+
+class _LocalRun:
+    """The local backend's part of a run (:class:`~harness.backends.lifecycle.BackendRun`)."""
+
+    name = "local"
+
+    def __init__(self, binary: Path, run_dir: Path, record: RunRecord) -> None:
+        self._binary = binary
+        self._run_dir = run_dir
+        self._record = record
+        self._processes: list[ManagedProcess] = []
+        self._reserved: dict[str, socket.socket] = {}
+        self._services: _LocalServices | None = None
+
+    def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
+        topology = plan.topology
+        _run_build(plan, self._run_dir, say)
+        say("starting Toxiproxy")
+        toxiproxy_process, client = _start_toxiproxy(
+            self._binary, self._run_dir, record, _TOXIPROXY_READY_S
+        )
+        self._processes.append(toxiproxy_process)
+
+        self._reserved = {service.name: _reserve_port() for service in topology.services}
+        ports = {name: int(sock.getsockname()[1]) for name, sock in self._reserved.items()}
+        direct = {name: f"http://{_LOOPBACK}:{port}" for name, port in ports.items()}
+        edges: dict[str, EdgeEndpoint] = {}
+        for edge in topology.edges:
+            upstream = f"{_LOOPBACK}:{ports[edge.target]}"
+            proxy = client.create_proxy(edge.proxy_name, upstream, f"{_LOOPBACK}:0")
+            edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
+
+        def listener(edge: Edge) -> tuple[str, int]:
+            host, _, port = edges[edge.name].listen.rpartition(":")
+            return host, int(port)
+
+        services = _prepare_services(plan, self._run_dir, record, ports, listener)
+        self._services = services
+        for service in topology.services:
+            say(f"starting {service.name}")
+            services.launch(service.name, self._reserved.pop(service.name))
+        services.wait_healthy()
+        say("stack ready")
+        return Brought(
+            toxiproxy=client,
+            services=direct,
+            edges=edges,
+            services_control=services,
+            extra={"run_dir": str(self._run_dir)},
+        )
+
+    def release(self, stack: Stack) -> None:
+        return None  # everything it started stops with it
+
+    def tear_down(self) -> None:
+        for sock in self._reserved.values():
+            with contextlib.suppress(OSError):
+                sock.close()
+        if self._services is not None:
+            self._services.stop_all()
+        for process in reversed(self._processes):
+            process.stop()
+        _remove_run_dir(self._record)
 
 
 @contextmanager
@@ -362,57 +439,5 @@ def local_stack(
     run_dir = domino_home() / "local" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
     run_dir.mkdir(parents=True, exist_ok=True)
     record = RunRecord("local", extra={"run_dir": str(run_dir), "keep_data": keep_data})
-    record.save()
-    processes: list[ManagedProcess] = []
-    reserved: dict[str, socket.socket] = {}
-    services: _LocalServices | None = None
-    stack: Stack | None = None
-    try:
-        _run_build(plan, run_dir, say)
-        say("starting Toxiproxy")
-        toxiproxy_process, client = _start_toxiproxy(binary, run_dir, record, _TOXIPROXY_READY_S)
-        processes.append(toxiproxy_process)
-
-        reserved = {service.name: _reserve_port() for service in topology.services}
-        ports = {name: int(sock.getsockname()[1]) for name, sock in reserved.items()}
-        direct = {name: f"http://{_LOOPBACK}:{port}" for name, port in ports.items()}
-        edges: dict[str, EdgeEndpoint] = {}
-        for edge in topology.edges:
-            upstream = f"{_LOOPBACK}:{ports[edge.target]}"
-            proxy = client.create_proxy(edge.proxy_name, upstream, f"{_LOOPBACK}:0")
-            edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
-
-        def listener(edge: Edge) -> tuple[str, int]:
-            host, _, port = edges[edge.name].listen.rpartition(":")
-            return host, int(port)
-
-        services = _prepare_services(plan, run_dir, record, ports, listener)
-        for service in topology.services:
-            say(f"starting {service.name}")
-            services.start(service.name, reserved.pop(service.name))
-        services.wait_healthy()
-        say("stack ready")
-
-        stack = assemble_stack(
-            plan,
-            backend="local",
-            toxiproxy=client,
-            services=direct,
-            edges=edges,
-            extra={"run_dir": str(run_dir)},
-        )
-        _hand_over(stack, services, record)
+    with stack_lifecycle(_LocalRun(binary, run_dir, record), plan, record, say) as stack:
         yield stack
-    finally:
-        with interrupts_deferred():
-            if stack is not None:
-                stack.injector.control.close()
-            for sock in reserved.values():
-                with contextlib.suppress(OSError):
-                    sock.close()
-            if services is not None:
-                services.stop_all()
-            for process in reversed(processes):
-                process.stop()
-            _remove_run_dir(record)
-            record.discard()

@@ -17,10 +17,10 @@ inferred.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from harness.model.faults import Down, EdgeFault, Fault, Flood, Surge
+from harness.model.faults import Down, Fault
 from harness.model.topology import CLIENT
 from harness.stack import Stack
 
@@ -48,6 +48,7 @@ def touched(
     *,
     active_calls: Mapping[str, int] | None = None,
     crossings: Mapping[str, Collection[str]] | None = None,
+    own_traffic: tuple[int, str] | None = None,
 ) -> tuple[bool, str]:
     """Whether traffic crossed the faulted place between ``before`` and ``after``, and why.
 
@@ -55,17 +56,13 @@ def touched(
     was held; ``crossings`` names the edges each journey was observed to
     cross. Both are needed for the inferred evidence, which is used only for
     edges whose calls the system does not count itself, and never for a down
-    edge (which has its own inference).
+    edge (which has its own inference). ``own_traffic`` is what a fault that
+    sends its own traffic (load) counted: that count is the evidence.
     """
-    if isinstance(fault, Surge):
-        return client_calls > 0, f"{client_calls} surge calls entered through the client edge"
-    if isinstance(fault, Flood):
-        return client_calls > 0, f"{client_calls} flood attempts were answered by the system"
-    if isinstance(fault, EdgeFault):
-        edges = [fault.edge]
-    else:
-        service = str(getattr(fault, "service", ""))
-        edges = [e.name for e in stack.topology.edges if e.target == service]
+    if own_traffic is not None:
+        calls, what = own_traffic
+        return calls > 0, what
+    edges = list(fault.places(stack.topology))
     evidence = []
     for edge in edges:
         proxy = stack.edges[edge].proxy
@@ -77,8 +74,9 @@ def touched(
             evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
     if evidence:
         return True, "; ".join(evidence)
-    if isinstance(fault, Down):
-        return _down_inferred(stack, fault.edge, before, after, client_calls)
+    infer = _INFERENCES.get(fault.kind)
+    if infer is not None and fault.faulted_edge is not None:
+        return infer(stack, fault.faulted_edge, before, after, client_calls)
     # Only where the system counts no calls itself: a count of 0 is evidence of no traffic.
     uncounted = [e for e in edges if e not in after.edge_calls]
     if active_calls and crossings and uncounted:
@@ -133,3 +131,8 @@ def _down_inferred(
             "connections leave no bytes on the proxy itself"
         )
     return False, f"no bytes crossed {edge} or reached {source} while {edge} was down"
+
+
+_Inference = Callable[[Stack, str, Counters, Counters, int], tuple[bool, str]]
+#: Kinds whose lack of counted traffic is read another way (a refused connection leaves no bytes).
+_INFERENCES: dict[str, _Inference] = {Down.kind: _down_inferred}

@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from harness.errors import (
     DominoError,
@@ -22,7 +22,7 @@ from harness.flood.run import FloodRun
 from harness.loadgen import LoadPlan, Progress, Sessions
 from harness.loadgen.plan import Connection
 from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
-from harness.model.faults import Flood
+from harness.model.faults import Fault, Flood
 from harness.model.topology import CLIENT
 from harness.stack import Stack
 
@@ -36,11 +36,12 @@ class FloodApplier:
         self,
         stack: Stack,
         now_s: Callable[[], float],
-        floods: list[tuple[Flood, float]],
+        timeline: Sequence[tuple[Fault, float]],
         *,
         connection: Connection = "keep-alive",
     ) -> None:
-        """``now_s`` is the run's clock; ``floods`` the run's floods with their holds;
+        """``now_s`` is the run's clock; ``timeline`` the run's faults with their holds
+        (the floods among them are this applier's);
         ``connection="per-request"`` makes Toxiproxy draw a partial toxic per request
         (it draws per connection, and kept-alive connections that drew "no" never do)."""
         self._stack = stack
@@ -51,6 +52,7 @@ class FloodApplier:
         self._stop = threading.Event()
         self.runs: dict[str, FloodRun] = {}
         self._sessions: list[dict[str, str]] = []
+        floods = [(fault, hold) for fault, hold in timeline if isinstance(fault, Flood)]
         self._holds = {id(f): hold for f, hold in floods}
         journeys = {j.name: j for j in stack.topology.journeys}
         for fault, _ in floods:  # every mistake before the run starts, not at the onset
@@ -132,10 +134,11 @@ class FloodApplier:
         """The trigger ends: nothing to undo, the flood's tail (base rate, same retries)
         is part of its schedule and runs on by itself; :meth:`finish` waits for it."""
 
-    def answered(self, handle: str) -> int:
+    def own_traffic(self, handle: str) -> tuple[int, str]:
         """Flood attempts the system answered so far (whole seconds reported by the engine)."""
         run = self.runs.get(handle)
-        return run.answered if run is not None else 0
+        answered = run.answered if run is not None else 0
+        return answered, f"{answered} flood attempts were answered by the system"
 
     def finish(self) -> list[FloodRun]:
         """Wait for every flood to end: each is bounded by its plan's time cap (plus the

@@ -195,14 +195,8 @@ def run_incident(
     observer = Observer(
         stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
     )
-    floods = FloodApplier(
-        stack,
-        observer.now_s,
-        [(s.fault, s.hold_s) for s in spec.timeline if isinstance(s.fault, Flood)],
-    )
-    timeline = Timeline(
-        stack, spec.timeline, observer, crossings=crossings, flood_answered=floods.answered
-    )
+    floods = FloodApplier(stack, observer.now_s, [(s.fault, s.hold_s) for s in spec.timeline])
+    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     stack.injector.register(Flood, floods)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from harness.errors import FaultSpecError
 from harness.experiment.evidence import Counters, touched
 from harness.experiment.observe import Observer
-from harness.model.faults import EdgeFault, Fault, Flood, Latency, Surge
+from harness.model.faults import Fault, Surge
 from harness.model.incident import FaultStep, JourneyLoad
 from harness.model.topology import CLIENT
 from harness.stack import Stack
@@ -46,6 +46,7 @@ class SurgeApplier:
     def __init__(self, observer: Observer) -> None:
         self._observer = observer
         self._stops: dict[str, threading.Event] = {}
+        self._started: dict[str, tuple[str, float]] = {}
         self._ids = itertools.count(1)
 
     def apply(self, fault: Surge) -> tuple[str, str]:
@@ -54,8 +55,19 @@ class SurgeApplier:
             raise FaultSpecError(f"surge on unknown journey {fault.journey!r}")
         load = JourneyLoad(fault.journey, fault.users, int(fault.think_ms), journey.slo, True)
         handle = f"surge{next(self._ids)}"
+        self._started[handle] = (fault.journey, self._observer.now_s())
         self._stops[handle] = self._observer.add_load(load)
         return f"{CLIENT}->{self._observer.entry_service}", handle
+
+    def own_traffic(self, handle: str) -> tuple[int, str]:
+        """The surge's calls the run observed since it was applied."""
+        journey, since_s = self._started[handle]
+        calls = sum(
+            1
+            for o in self._observer.observations(background=True)
+            if o.journey == journey and o.at_s >= since_s
+        )
+        return calls, f"{calls} surge calls entered through the client edge"
 
     def remove(self, target: str, handle: str) -> None:
         stop = self._stops.pop(handle, None)
@@ -66,32 +78,11 @@ class SurgeApplier:
 def _ramp_steps(step: FaultStep) -> list[tuple[float, Fault]]:
     """(offset_s, fault) pairs: a ramping latency grows in four steps, others apply once."""
     fault = step.fault
-    if step.ramp_s <= 0 or not isinstance(fault, Latency):
-        return [(0.0, fault)]
     parts = 4
-    return [
-        (
-            step.ramp_s * k / parts,
-            Latency(
-                edge=fault.edge,
-                latency_ms=round(fault.latency_ms * (k + 1) / parts),
-                jitter_ms=fault.jitter_ms,
-                stream=fault.stream,
-                toxicity=fault.toxicity,
-            ),
-        )
-        for k in range(parts)
-    ]
-
-
-def _target(fault: Fault) -> str:
-    if isinstance(fault, EdgeFault):
-        return fault.edge
-    if isinstance(fault, Surge):
-        return f"surge on {fault.journey}"
-    if isinstance(fault, Flood):
-        return f"flood on {'+'.join(fault.journeys)}"
-    return str(getattr(fault, "service", ""))
+    steps = [(step.ramp_s * k / parts, fault.ramped((k + 1) / parts)) for k in range(parts)]
+    if step.ramp_s <= 0 or any(f is None for _, f in steps):
+        return [(0.0, fault)]
+    return [(at_s, f) for at_s, f in steps if f is not None]
 
 
 class Timeline:
@@ -104,10 +95,8 @@ class Timeline:
         observer: Observer,
         *,
         crossings: Mapping[str, Collection[str]] | None = None,
-        flood_answered: Callable[[str], int] | None = None,
     ) -> None:
         self._stack = stack
-        self._flood_answered = flood_answered
         self._observer = observer
         self._crossings = crossings
         self._events: list[tuple[float, int, str, int, Fault | None]] = []
@@ -123,7 +112,7 @@ class Timeline:
             FaultWindow(
                 s.fault.describe(),
                 s.fault.kind,
-                _target(s.fault),
+                s.fault.target,
             )
             for s in steps
         ]
@@ -160,14 +149,7 @@ class Timeline:
         window.removed_s = self._observer.now_s()
         before, client_before = self._before[index]
         client_calls = self._client_calls() - client_before
-        if isinstance(applied.fault, Flood) and self._flood_answered is not None:
-            client_calls = self._flood_answered(applied.handle)
-        if isinstance(applied.fault, Surge):
-            client_calls = sum(
-                1
-                for o in self._observer.observations(background=True)
-                if o.journey == applied.fault.journey and o.at_s >= window.applied_s
-            )
+        own = self._stack.injector.own_traffic(applied)
         started_before = self._begun[index]
         started_after = self._observer.calls_started()
         active = {
@@ -182,6 +164,7 @@ class Timeline:
             client_calls,
             active_calls=active,
             crossings=self._crossings,
+            own_traffic=own,
         )
 
     def release_all(self) -> None:

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import FaultSpecError, SpecError, UsageError
+from harness.errors import FaultSpecError, LoadPlanError, SpecError, UsageError
 from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
-from harness.model.faults import FAULT_KINDS, EdgeFault, Fault, Flood, Latency, build_fault
+from harness.model.faults import FAULT_KINDS, Fault, Flood, build_fault
 from harness.model.incident import (
     INVARIANTS,
     VERDICTS,
@@ -141,14 +141,14 @@ def _timeline(
         try:
             fault = build_fault(kind, fields, where="fault")
         except FaultSpecError as exc:
-            bad = next((k for k in fields if f"'{k}'" in str(exc) or f".{k} " in str(exc)), None)
+            bad = exc.field if exc.field in fields else None
             message = _cut(str(exc).removeprefix("fault: "))
             raise r.doc.error((*where, bad) if bad else where, message) from None
         _check_places(r, fault, where, topology)
         if "hold_s" not in timing:
             raise r.doc.error(where, "missing required field 'hold_s' (seconds the fault is held)")
         ramp_s = r.number(timing.get("ramp_s", 0), (*where, "ramp_s"), maximum=600)
-        if ramp_s and not isinstance(fault, Latency):
+        if ramp_s and fault.ramped(1.0) is None:
             raise r.doc.error((*where, "ramp_s"), f"only latency faults can ramp, not {kind}")
         hold_s = r.number(timing["hold_s"], (*where, "hold_s"), minimum=0.1, maximum=3600)
         if ramp_s > hold_s:
@@ -166,10 +166,11 @@ def _timeline(
 
 def _check_places(r: FieldReader, fault: Fault, where: FieldPath, topology: Topology) -> None:
     """The edges, journeys and services ``fault`` names exist in ``topology``."""
-    if isinstance(fault, EdgeFault) and fault.edge not in topology.edge_names:
+    edge = fault.faulted_edge
+    if edge is not None and edge not in topology.edge_names:
         raise r.doc.error(
             (*where, "edge"),
-            f"unknown edge {brief(fault.edge)}; known edges: {', '.join(topology.edge_names)}",
+            f"unknown edge {brief(edge)}; known edges: {', '.join(topology.edge_names)}",
         )
     known_journeys = [j.name for j in topology.journeys]
     for field_name in ("journey", "journeys"):
@@ -180,20 +181,30 @@ def _check_places(r: FieldReader, fault: Fault, where: FieldPath, topology: Topo
                     (*where, field_name),
                     f"unknown journey {brief(journey)}; known: {', '.join(known_journeys)}",
                 )
-    if isinstance(fault, Flood):
-        from harness.errors import LoadPlanError
-        from harness.flood import check_flood  # the load engine only when a spec floods
-
+    kind_check = _KIND_CHECKS.get(fault.kind)
+    if kind_check is not None:
         try:
-            check_flood(fault, {j.name: j for j in topology.journeys})
+            kind_check(fault, topology)
         except (FaultSpecError, LoadPlanError) as exc:
-            raise r.doc.error((*where, "journeys"), str(exc)) from None
-    service = getattr(fault, "service", None)
+            raise r.doc.error((*where, exc.field or "journeys"), str(exc)) from None
+    service = fault.faulted_service
     if service is not None and service not in topology.service_names:
         raise r.doc.error(
             (*where, "service"),
             f"unknown service {brief(service)}; known: {', '.join(topology.service_names)}",
         )
+
+
+def _check_flood(fault: Fault, topology: Topology) -> None:
+    """A flood can send every journey it names (the load engine only when a spec floods)."""
+    from harness.flood import check_flood
+
+    assert isinstance(fault, Flood)  # registered for the flood kind only
+    check_flood(fault, {j.name: j for j in topology.journeys})
+
+
+#: Checks a kind needs beyond its own values, against the topology.
+_KIND_CHECKS: dict[str, Callable[[Fault, Topology], None]] = {Flood.kind: _check_flood}
 
 
 def _expectation(

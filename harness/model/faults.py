@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from harness.errors import FaultSpecError
+from harness.model.topology import Topology
 
 __all__ = [
     "FAULT_KINDS",
@@ -67,11 +68,17 @@ def _non_negative(owner: object, *names: str) -> None:
     for name in names:
         value = getattr(owner, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FaultSpecError(f"{type(owner).__name__}.{name} must be a number, got {value!r}")
+            raise FaultSpecError(
+                f"{type(owner).__name__}.{name} must be a number, got {value!r}", field=name
+            )
         if isinstance(value, int) and value > 2**53:
-            raise FaultSpecError(f"{type(owner).__name__}.{name} is too large: at most 2**53")
+            raise FaultSpecError(
+                f"{type(owner).__name__}.{name} is too large: at most 2**53", field=name
+            )
         if not math.isfinite(value) or value < 0:
-            raise FaultSpecError(f"{type(owner).__name__}.{name} must be >= 0, got {value!r}")
+            raise FaultSpecError(
+                f"{type(owner).__name__}.{name} must be >= 0, got {value!r}", field=name
+            )
 
 
 #: Every fault kind by name; each kind registers itself with :func:`fault_kind`.
@@ -101,6 +108,33 @@ class Fault:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.kind}({fields})"
 
+    @property
+    def target(self) -> str:
+        """Where the fault is, in words: an edge, a service, or the load it sends."""
+        return ""
+
+    @property
+    def faulted_edge(self) -> str | None:
+        """The edge this fault breaks, if it breaks one."""
+        return None
+
+    @property
+    def faulted_service(self) -> str | None:
+        """The service this fault breaks, if it breaks one."""
+        return None
+
+    def places(self, topology: Topology) -> tuple[str, ...]:
+        """The edges whose traffic shows the fault was met: its own edge, or every
+        edge into its service; load enters through the client edge."""
+        if self.faulted_edge is not None:
+            return (self.faulted_edge,)
+        service = self.faulted_service
+        return tuple(e.name for e in topology.edges if e.target == service)
+
+    def ramped(self, fraction: float) -> Fault | None:
+        """This fault at ``fraction`` of its strength, or None if it cannot ramp."""
+        return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EdgeFault(Fault):
@@ -108,10 +142,19 @@ class EdgeFault(Fault):
 
     edge: str
 
+    @property
+    def target(self) -> str:
+        return self.edge
+
+    @property
+    def faulted_edge(self) -> str | None:
+        return self.edge
+
     def __post_init__(self) -> None:
         if not isinstance(self.edge, str) or "->" not in self.edge:
             raise FaultSpecError(
-                f"{type(self).__name__}.edge must name an edge like 'card->pay', got {self.edge!r}"
+                f"{type(self).__name__}.edge must name an edge like 'card->pay', got {self.edge!r}",
+                field="edge",
             )
 
 
@@ -142,7 +185,8 @@ class ToxicFault(EdgeFault):
         if self.stream not in _STREAMS:
             raise FaultSpecError(
                 f"{type(self).__name__}.stream must be 'upstream' or 'downstream', "
-                f"got {self.stream!r}"
+                f"got {self.stream!r}",
+                field="stream",
             )
         toxicity = self.toxicity
         if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
@@ -175,6 +219,9 @@ class Latency(ToxicFault):
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"latency": int(self.latency_ms), "jitter": int(self.jitter_ms)}
+
+    def ramped(self, fraction: float) -> Latency:
+        return dataclasses.replace(self, latency_ms=round(self.latency_ms * fraction))
 
 
 @fault_kind
@@ -260,7 +307,10 @@ class Slicer(ToxicFault):
         ToxicFault.__post_init__(self)
         _non_negative(self, "average_size_bytes", "size_variation_bytes", "delay_us")
         if self.size_variation_bytes > self.average_size_bytes:
-            raise FaultSpecError("Slicer.size_variation_bytes must not exceed average_size_bytes")
+            raise FaultSpecError(
+                "Slicer.size_variation_bytes must not exceed average_size_bytes",
+                field="size_variation_bytes",
+            )
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {
@@ -298,13 +348,24 @@ class ServiceFault(Fault):
     service: str
     route: str = "*"
 
+    @property
+    def target(self) -> str:
+        return self.service
+
+    @property
+    def faulted_service(self) -> str | None:
+        return self.service
+
     def __post_init__(self) -> None:
         if not isinstance(self.service, str) or not self.service:
-            raise FaultSpecError(f"{type(self).__name__}.service must name a service")
+            raise FaultSpecError(
+                f"{type(self).__name__}.service must name a service", field="service"
+            )
         if not isinstance(self.route, str) or not (self.route == "*" or self.route.startswith("/")):
             raise FaultSpecError(
                 f"{type(self).__name__}.route must be '*' or a path starting with '/', "
-                f"got {self.route!r}"
+                f"got {self.route!r}",
+                field="route",
             )
 
     #: True when the fault can end on its own (a maintenance window that expires):
@@ -324,7 +385,9 @@ class HttpError(ServiceFault):
     def __post_init__(self) -> None:
         ServiceFault.__post_init__(self)
         if not isinstance(self.status, int) or not 500 <= self.status <= 599:
-            raise FaultSpecError(f"HttpError.status must be a 5xx code, got {self.status!r}")
+            raise FaultSpecError(
+                f"HttpError.status must be a 5xx code, got {self.status!r}", field="status"
+            )
         if not isinstance(self.share, int | float) or not 0 < self.share <= 1:
             raise FaultSpecError(f"HttpError.share must be in (0, 1], got {self.share!r}")
 
@@ -360,7 +423,7 @@ class Maintenance(ServiceFault):
         ServiceFault.__post_init__(self)
         _non_negative(self, "window_s")
         if self.window_s <= 0:
-            raise FaultSpecError("Maintenance.window_s must be > 0")
+            raise FaultSpecError("Maintenance.window_s must be > 0", field="window_s")
 
 
 @fault_kind
@@ -375,7 +438,7 @@ class Suspend(ServiceFault):
     def __post_init__(self) -> None:
         ServiceFault.__post_init__(self)
         if not isinstance(self.feature, str) or not self.feature:
-            raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'")
+            raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'", field="feature")
 
 
 @fault_kind
@@ -393,16 +456,26 @@ class Surge(Fault):
     users: int
     think_ms: int = 0
 
+    @property
+    def target(self) -> str:
+        return f"surge on {self.journey}"
+
+    def places(self, topology: Topology) -> tuple[str, ...]:
+        return (topology.entry_edge.name,)
+
     def __post_init__(self) -> None:
         if not isinstance(self.journey, str) or not self.journey:
-            raise FaultSpecError("Surge.journey must name a journey, e.g. 'fx-order'")
+            raise FaultSpecError(
+                "Surge.journey must name a journey, e.g. 'fx-order'", field="journey"
+            )
         if (
             isinstance(self.users, bool)
             or not isinstance(self.users, int)
             or not 1 <= self.users <= 64
         ):
             raise FaultSpecError(
-                f"Surge.users must be a whole number from 1 to 64, got {self.users!r}"
+                f"Surge.users must be a whole number from 1 to 64, got {self.users!r}",
+                field="users",
             )
         _non_negative(self, "think_ms")
 
@@ -440,6 +513,13 @@ class Flood(Fault):
     timeout_s: float = 2.0
     max_requests: int = 50_000
 
+    @property
+    def target(self) -> str:
+        return f"flood on {'+'.join(self.journeys)}"
+
+    def places(self, topology: Topology) -> tuple[str, ...]:
+        return (topology.entry_edge.name,)
+
     def __post_init__(self) -> None:
         journeys: Any = self.journeys  # a YAML list or a single name, made a tuple here
         if isinstance(journeys, str):
@@ -450,18 +530,28 @@ class Flood(Fault):
             or not all(isinstance(j, str) and j for j in journeys)
         ):
             raise FaultSpecError(
-                "Flood.journeys must list the journeys in the mix, e.g. [exchange-deposit]"
+                "Flood.journeys must list the journeys in the mix, e.g. [exchange-deposit]",
+                field="journeys",
             )
         object.__setattr__(self, "journeys", tuple(journeys))
         _non_negative(self, "peak_per_s", "base_per_s", "plateau_per_s", "tail_s", "timeout_s")
         if not 0 < self.peak_per_s <= 5_000:
-            raise FaultSpecError(f"Flood.peak_per_s must be > 0 and <= 5000, got {self.peak_per_s}")
+            raise FaultSpecError(
+                f"Flood.peak_per_s must be > 0 and <= 5000, got {self.peak_per_s}",
+                field="peak_per_s",
+            )
         if self.base_per_s > self.peak_per_s or self.plateau_per_s > self.peak_per_s:
-            raise FaultSpecError("Flood.base_per_s and plateau_per_s must not exceed peak_per_s")
+            raise FaultSpecError(
+                "Flood.base_per_s and plateau_per_s must not exceed peak_per_s", field="base_per_s"
+            )
         if self.tail_s > 600:
-            raise FaultSpecError(f"Flood.tail_s must be <= 600 seconds, got {self.tail_s}")
+            raise FaultSpecError(
+                f"Flood.tail_s must be <= 600 seconds, got {self.tail_s}", field="tail_s"
+            )
         if not 0 < self.timeout_s <= 60:
-            raise FaultSpecError(f"Flood.timeout_s must be > 0 and <= 60, got {self.timeout_s}")
+            raise FaultSpecError(
+                f"Flood.timeout_s must be > 0 and <= 60, got {self.timeout_s}", field="timeout_s"
+            )
         for name, low, high in (
             ("users", 1, 10_000),
             ("retries", 0, 10),
@@ -470,15 +560,18 @@ class Flood(Fault):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise FaultSpecError(
-                    f"Flood.{name} must be a whole number from {low} to {high}, got {value!r}"
+                    f"Flood.{name} must be a whole number from {low} to {high}, got {value!r}",
+                    field=name,
                 )
         if self.retry not in _FLOOD_RETRIES:
             raise FaultSpecError(
-                f"Flood.retry must be one of {', '.join(_FLOOD_RETRIES)}, got {self.retry!r}"
+                f"Flood.retry must be one of {', '.join(_FLOOD_RETRIES)}, got {self.retry!r}",
+                field="retry",
             )
         if (self.retry == "none") != (self.retries == 0):
             raise FaultSpecError(
-                "Flood.retries must be 0 with retry: none, and at least 1 with any other retry"
+                "Flood.retries must be 0 with retry: none, and at least 1 with any other retry",
+                field="retries",
             )
 
 
@@ -490,9 +583,19 @@ class ProcessFault(Fault):
 
     service: str
 
+    @property
+    def target(self) -> str:
+        return self.service
+
+    @property
+    def faulted_service(self) -> str | None:
+        return self.service
+
     def __post_init__(self) -> None:
         if not isinstance(self.service, str) or not self.service:
-            raise FaultSpecError(f"{type(self).__name__}.service must name a service")
+            raise FaultSpecError(
+                f"{type(self).__name__}.service must name a service", field="service"
+            )
 
 
 @fault_kind
@@ -542,7 +645,8 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     if unknown:
         raise FaultSpecError(
             f"{where}: unknown attribute {unknown[0]!r} for {kind}; "
-            f"allowed: {', '.join(sorted(allowed))}"
+            f"allowed: {', '.join(sorted(allowed))}",
+            field=unknown[0],
         )
     required = {
         f.name
@@ -555,4 +659,4 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     try:
         return cls(**fields)
     except FaultSpecError as exc:
-        raise FaultSpecError(f"{where}: {exc}") from None
+        raise FaultSpecError(f"{where}: {exc}", field=exc.field) from None

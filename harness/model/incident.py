@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.model.faults import EdgeFault, Fault
+from harness.model.faults import Fault
 from harness.model.topology import Slo, Topology
 
 __all__ = [
@@ -105,12 +105,8 @@ class IncidentSpec:
 
     @property
     def faulted_edges(self) -> set[str]:
-        return {s.fault.edge for s in self.timeline if isinstance(s.fault, EdgeFault)}
+        return {e for s in self.timeline if (e := s.fault.faulted_edge) is not None}
 
     @property
     def faulted_services(self) -> set[str]:
-        return {
-            str(getattr(s.fault, "service", ""))
-            for s in self.timeline
-            if getattr(s.fault, "service", None)
-        }
+        return {v for s in self.timeline if (v := s.fault.faulted_service) is not None}

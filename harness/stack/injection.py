@@ -6,8 +6,9 @@ adapter, a killed process) and back. A :class:`FaultScope`
 is the only way tests and experiments apply faults: leaving it, normally or
 by an exception, removes exactly what it added, in reverse order.
 
-Backends can teach the injector new fault kinds (container crashes, load
-surges) with :meth:`Injector.register`, without touching the callers.
+Process faults go through the backend's service control
+(:mod:`.process_faults`); a run teaches the injector its load faults (surges,
+floods) with :meth:`Injector.register` for the length of the run.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from harness.contracts import SystemControl
 
-from harness.contracts import FaultApplier
+from harness.contracts import CountsOwnTraffic, FaultApplier, ServiceControl
 from harness.errors import DominoError, FaultRemovalError, ToxiproxyAPIError, UnsupportedFaultError
-from harness.model.faults import FAULT_KINDS, Down, Fault, ToxicFault
+from harness.model.faults import FAULT_KINDS, Down, Fault, ProcessFault, ToxicFault
 from harness.model.topology import Topology
+from harness.stack.process_faults import ProcessFaultApplier
 from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
 
 __all__ = ["AppliedFault", "FaultApplier", "FaultRemovalError", "FaultScope", "Injector"]
@@ -93,18 +95,24 @@ class Injector:
         proxies: Mapping[str, str],
         control: SystemControl,
         system: str = "",
+        services: ServiceControl | None = None,
     ) -> None:
+        """``services`` is the backend's control of its services, when it has one:
+        process faults go through it, and :meth:`clear` brings every service back."""
         self.topology = topology
         self.toxiproxy = toxiproxy
         self.control = control
+        self.services = services
         self._system = system or f"the {topology.name} system"
         self._proxies = dict(proxies)
-        self._restorers: list[Callable[[], list[str]]] = []
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
             (ToxicFault, _ToxicApplier(toxiproxy, self._proxy_of)),
             (Down, _DownApplier(toxiproxy, self._proxy_of)),
             *control.appliers(),
         ]
+        if services is not None:
+            applier = ProcessFaultApplier(services, topology.service_names)
+            self._appliers.append((ProcessFault, applier))
 
     def _proxy_of(self, edge: str) -> str:
         self.topology.edge(edge)  # raises UnknownEdgeError listing the known edges
@@ -143,33 +151,43 @@ class Injector:
     def remove(self, applied: AppliedFault) -> None:
         self._applier(applied.fault).remove(applied.target, applied.handle)
 
+    def own_traffic(self, applied: AppliedFault) -> tuple[int, str] | None:
+        """What a fault that sends its own traffic (load) sent, if it does (else None)."""
+        applier = self._applier(applied.fault)
+        if isinstance(applier, CountsOwnTraffic):
+            return applier.own_traffic(applied.handle)
+        return None
+
     def scope(self, *faults: Fault) -> FaultScope:
         """A context manager (sync or async) holding ``faults`` for its duration."""
         return FaultScope(self, faults)
 
-    def add_restorer(self, restore: Callable[[], list[str]]) -> None:
-        """Run ``restore`` on every :meth:`clear` (a backend bringing back dead services)."""
-        self._restorers.append(restore)
-
     def clear(self) -> None:
         """Remove every fault: all toxics, all disabled proxies, all application faults.
 
-        Backends' restorers run first: a service a failed fault removal left
+        The services come back first: a service a failed fault removal left
         stopped or frozen is brought back before its admin API is asked.
         """
-        for restore in self._restorers:
-            restore()
+        if self.services is not None:
+            self.services.restore_all()
         self.toxiproxy.reset()
         self.control.clear()
 
     def leftovers(self) -> list[str]:
-        """Every fault still held anywhere: toxics, disabled proxies, admin rules."""
-        found = []
+        """Every fault still held anywhere: services down or frozen, toxics, disabled
+        proxies, admin rules.
+
+        A frozen or stopped service cannot answer for its admin rules (the call
+        would hang), so while any service is held only Toxiproxy is asked
+        besides; the run is reported as having leftovers either way.
+        """
+        services_held = self.services.held() if self.services is not None else []
+        found = list(services_held)
         for name, proxy in self.toxiproxy.proxies().items():
             if not proxy.enabled:
                 found.append(f"proxy {name} disabled")
             found += [f"toxic {t.name} ({t.type}, {t.stream}) on {name}" for t in proxy.toxics]
-        return found + self.control.held()
+        return found if services_held else found + self.control.held()
 
 
 class FaultScope:

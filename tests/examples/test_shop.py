@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness import Latency, Stack, find_incident, find_topology, parse_topology, start_stack
+from harness import Latency, Stack, find_incident, find_topology, load_topology, start_stack
 from harness.experiment.campaign import run_campaign
 from harness.infra.readiness import http_ok, wait_until
 from tests.examples.conftest import SHOP_DIR
@@ -158,7 +159,9 @@ journeys:
     slo: {{p95_ms: 800}}
     hard: [client->storefront, storefront->checkout, checkout->payments]
 """
-        topology = parse_topology(text, source="staging.yaml", base_dir=tmp_path)
+        staging = tmp_path / "staging.yaml"
+        staging.write_text(text, encoding="utf-8")
+        topology = load_topology(staging)
         with start_stack("external", topology=topology) as stack:
             settings = stack.extra["dependency_settings"]
             assert settings["checkout"]["PAYMENTS_URL"] == (
@@ -172,6 +175,7 @@ journeys:
             from harness import Crash
 
             assert not stack.injector.supports(Crash)  # never touches what it did not start
+            _domino_fault_attaches(stack, "checkout->payments")
         for name, process in running.items():
             assert process.poll() is None, f"{name} was stopped by Domino"
             assert http_ok(f"http://127.0.0.1:{ports[name]}/healthz")
@@ -179,6 +183,41 @@ journeys:
         for process in running.values():
             process.terminate()
             process.wait(timeout=10)
+
+
+def _domino_fault_attaches(stack: Stack, edge: str) -> None:
+    """``domino fault`` in another process finds the stack from its run record and holds a
+    toxic on ``edge`` until its hold ends."""
+    proxy = stack.edges[edge].proxy
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "fault",
+        "latency",
+        "--edge",
+        edge,
+        "--set",
+        "latency_ms=300",
+        "--hold-s",
+        "5",
+    ]
+    fault = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        wait_until(
+            lambda: bool(stack.toxiproxy.toxics(proxy)) or fault.poll() is not None,
+            timeout_s=30,
+            what=f"domino fault to hold a toxic on {edge}",
+        )
+        assert fault.poll() is None, fault.communicate()
+        assert [t.type for t in stack.toxiproxy.toxics(proxy)] == ["latency"]
+    finally:
+        _out, err = fault.communicate(timeout=60)
+    assert fault.returncode == 0, err
+    assert "fault removed" in err, err
+    assert stack.toxiproxy.toxics(proxy) == []
 
 
 def test_a_flood_drives_the_shops_own_journeys_open_loop(shop: Stack) -> None:

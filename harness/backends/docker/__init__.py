@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import secrets
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from harness.backends.assembly import RunPlan, assemble_stack, plan_run
-from harness.backends.attached import describe_for_record
+from harness.backends.assembly import RunPlan, plan_run
 from harness.backends.docker.compose import (
     LABEL_MANAGED,
     LABEL_OWNER,
@@ -43,8 +40,7 @@ from harness.backends.docker.compose import (
     toxiproxy_healthcheck,
 )
 from harness.backends.docker.containers import (
-    ContainerFaultApplier,
-    DockerInjector,
+    ContainerControl,
     container_logs,
     engine_healthcheck,
     host_port,
@@ -62,6 +58,7 @@ from harness.backends.docker.owners import (
     reconcile_docker,
     remove_labelled,
 )
+from harness.backends.lifecycle import Brought, stack_lifecycle
 from harness.errors import (
     DockerImageMissingError,
     DockerImageStaleError,
@@ -72,14 +69,14 @@ from harness.errors import (
 )
 from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.infra.runstate import RunRecord
-from harness.infra.signals import graceful_termination, interrupts_deferred
+from harness.infra.signals import graceful_termination
 from harness.model.topology import Readiness, Topology
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.client import ToxiproxyClient
 
 __all__ = [
     "BUILD_HINT",
-    "ContainerFaultApplier",
+    "ContainerControl",
     "DockerImageMissingError",
     "DockerImageStaleError",
     "DockerUnavailableError",
@@ -121,10 +118,10 @@ def preflight(topology: Topology | None = None) -> None:
     built) or DockerImageStaleError (an image the adapter refuses, e.g. the
     bank's built from other services code).
     """
-    from harness.library import find_topology
+    from harness.library import default_topology
     from harness.plugins import get_adapter
 
-    topology = topology or find_topology("bank")
+    topology = topology or default_topology()
     client = connect(timeout_s=10.0)
     try:
         require_images(client, _images(topology), get_adapter(topology.adapter).image_problem)
@@ -293,17 +290,21 @@ def docker_stack(
             yield from _run_stack(client, plan, say=say)
 
 
-def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Iterator[Stack]:
-    """The body of :func:`docker_stack` once the engine and images are known to be there."""
-    topology = plan.topology
-    run_id = secrets.token_hex(4)
-    labels = {LABEL_MANAGED: "true", LABEL_OWNER: owner_label(), LABEL_RUN: run_id}
-    record = RunRecord(_BACKEND, extra={"run": run_id})
-    stack: Stack | None = None
-    try:
-        record.save()
-        say(f"creating network domino-{run_id}")
-        run = _Run(client, plan, labels)
+class _DockerRun:
+    """The docker backend's part of a run: its own network, Toxiproxy and the services."""
+
+    name = _BACKEND
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self._client = client
+        self._run_id = run_id
+        self.kept: list[str] = []
+
+    def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
+        topology = plan.topology
+        labels = {LABEL_MANAGED: "true", LABEL_OWNER: owner_label(), LABEL_RUN: self._run_id}
+        say(f"creating network domino-{self._run_id}")
+        run = _Run(self._client, plan, labels)
         run.create()
         say("starting Toxiproxy and " + ", ".join(topology.service_names))
         run.start()
@@ -314,31 +315,35 @@ def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Ite
             say(f"waiting for {service.name}")
             wait_container_ready(run.services[service.name], service, direct[service.name])
         say("stack ready")
-        hosts = tuple(sorted(run.address_of.values()))
-        faults = ContainerFaultApplier(run.services, {s.name: s for s in topology.services}, direct)
-        stack = assemble_stack(
-            plan,
-            backend=_BACKEND,
+        return Brought(
             toxiproxy=proxy_client,
             services=direct,
             edges=edges,
-            allowed_hosts=hosts,
+            allowed_hosts=tuple(sorted(run.address_of.values())),
+            services_control=ContainerControl(
+                run.services, {s.name: s for s in topology.services}, direct
+            ),
             extra={
-                "run": run_id,
+                "run": self._run_id,
                 "network": run.network.name,
                 "containers": run.container_names(),
             },
-            make_injector=functools.partial(DockerInjector, faults),
         )
-        record.extra["stack"] = describe_for_record(stack)
-        record.save()
+
+    def release(self, stack: Stack) -> None:
+        return None  # the containers go with the network
+
+    def tear_down(self) -> None:
+        removed = remove_labelled(self._client, f"{LABEL_RUN}={self._run_id}")
+        self.kept = [item for item in removed if " kept: " in item]
+
+
+def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Iterator[Stack]:
+    """The body of :func:`docker_stack` once the engine and images are known to be there."""
+    run_id = secrets.token_hex(4)
+    record = RunRecord(_BACKEND, extra={"run": run_id})
+    backend = _DockerRun(client, run_id)
+    with stack_lifecycle(backend, plan, record, say) as stack:
         yield stack
-    finally:
-        with interrupts_deferred():
-            if stack is not None:
-                stack.injector.control.close()
-            removed = remove_labelled(client, f"{LABEL_RUN}={run_id}")
-            record.discard()
-        kept = [item for item in removed if " kept: " in item]
-        if kept and sys.exc_info()[0] is None:
-            raise StackError("could not remove " + "; ".join(kept))
+    if backend.kept:
+        raise StackError("could not remove " + "; ".join(backend.kept))

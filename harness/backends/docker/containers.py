@@ -16,15 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.backends.docker.engine import sdk
-from harness.errors import FaultRemovalError, StackError, UnknownServiceError, UnsupportedFaultError
+from harness.errors import FaultRemovalError, StackError, UnknownServiceError
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
-from harness.model.faults import Crash, Pause, ProcessFault, Restart, Stop
 from harness.model.topology import Service
-from harness.stack.injection import Injector
 
 __all__ = [
-    "ContainerFaultApplier",
-    "DockerInjector",
+    "ContainerControl",
     "container_logs",
     "engine_healthcheck",
     "host_port",
@@ -101,13 +98,15 @@ def wait_container_ready(container: Any, service: Service, base_url: str) -> Non
     )
 
 
-class ContainerFaultApplier:
-    """Applies process faults to the services' containers (``injector.register``).
+class ContainerControl:
+    """The docker backend's :class:`~harness.contracts.ServiceControl`: the services' containers.
 
-    ``crash``: SIGKILL, and ``docker start`` when the scope ends (then waits
-    until ready); ``pause``: ``docker pause`` / ``unpause``; ``stop``: SIGTERM,
-    started again at the end; ``restart``: a restart now, nothing to undo.
+    A crash is SIGKILL; a stop is SIGTERM (``docker stop``); a start starts a
+    container that is not running and waits until it is ready; a pause is
+    ``docker pause``. Engine errors become :class:`FaultRemovalError`.
     """
+
+    backend = "docker"
 
     def __init__(
         self,
@@ -136,79 +135,68 @@ class ContainerFaultApplier:
         container = self._container(service)
         wait_container_ready(container, self._services[service], self._urls[service])
 
-    def apply(self, fault: ProcessFault) -> tuple[str, str]:
-        """Kill, stop, pause or restart the service's container; return (service, kind)."""
-        container = self._container(fault.service)
+    def _engine(self, what: str, service: str, action: Callable[[Any], None]) -> None:
+        container = self._container(service)
         try:
-            if isinstance(fault, Crash):
-                container.kill(signal="SIGKILL")
-                self._wait_down(container)
-            elif isinstance(fault, Stop):
-                container.stop(timeout=10)
-            elif isinstance(fault, Pause):
-                container.pause()
-            elif isinstance(fault, Restart):
-                container.restart(timeout=10)
-                self.wait_healthy(fault.service)
-            else:
-                raise UnsupportedFaultError(f"the docker backend cannot apply {fault.describe()}")
-        except (sdk().errors.DockerException, ReadinessTimeoutError) as exc:
-            raise FaultRemovalError(f"could not apply {fault.describe()}: {exc}") from exc
-        return fault.service, fault.kind
+            action(container)
+        except (sdk().errors.DockerException, ReadinessTimeoutError, StackError) as exc:
+            raise FaultRemovalError(f"could not {what} the container of {service}: {exc}") from exc
 
-    def remove(self, target: str, handle: str) -> None:
-        """Undo: start a crashed or stopped container (and wait until healthy), or unpause."""
-        container = self._container(target)
-        try:
+    def kill(self, service: str) -> None:
+        def kill(container: Any) -> None:
+            container.kill(signal="SIGKILL")
+            self._wait_down(container)
+
+        self._engine("kill", service, kill)
+
+    def stop(self, service: str) -> None:
+        self._engine("stop", service, lambda c: c.stop(timeout=10))
+
+    def start(self, service: str) -> None:
+        def start(container: Any) -> None:
             container.reload()
-            if handle in (Crash.kind, Stop.kind) and container.status != "running":
+            if container.status != "running":
                 container.start()
-                self.wait_healthy(target)
-            elif handle == Pause.kind and container.status == "paused":
-                container.unpause()
-        except (sdk().errors.DockerException, StackError) as exc:
-            raise FaultRemovalError(f"could not undo {handle} of {target}: {exc}") from exc
+                self.wait_healthy(service)
 
-    def restore_all(self) -> None:
+        self._engine("start", service, start)
+
+    def pause(self, service: str) -> None:
+        self._engine("pause", service, lambda c: c.pause())
+
+    def resume(self, service: str) -> None:
+        def resume(container: Any) -> None:
+            container.reload()
+            if container.status == "paused":
+                container.unpause()
+
+        self._engine("unpause", service, resume)
+
+    def restart(self, service: str) -> None:
+        def restart(container: Any) -> None:
+            container.restart(timeout=10)
+            self.wait_healthy(service)
+
+        self._engine("restart", service, restart)
+
+    def restore_all(self) -> list[str]:
         """Every container running and not paused (what :meth:`Stack.reset` needs)."""
+        restored = []
         for service in self._containers:
-            self.remove(service, Pause.kind)
-            self.remove(service, Crash.kind)
+            was_held = bool(self._held(service))
+            self.resume(service)
+            self.start(service)
+            if was_held:
+                restored.append(service)
+        return restored
+
+    def _held(self, service: str) -> str | None:
+        container = self._containers[service]
+        container.reload()
+        if container.status != "running":
+            return f"container of {service} is {container.status}"
+        return None
 
     def held(self) -> list[str]:
         """Containers that are not running normally."""
-        found = []
-        for service, container in self._containers.items():
-            container.reload()
-            if container.status != "running":
-                found.append(f"container of {service} is {container.status}")
-        return found
-
-
-class DockerInjector(Injector):
-    """An Injector that also restores and reports the services' containers."""
-
-    def __init__(self, containers: ContainerFaultApplier, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._containers = containers
-        self.register(ProcessFault, containers)
-
-    def clear(self) -> None:
-        self._containers.restore_all()
-        super().clear()
-
-    def leftovers(self) -> list[str]:
-        """Containers not running normally, then what :class:`Injector` reports.
-
-        A paused or stopped service cannot answer for its admin rules (the
-        call would hang), so while any container is held only Toxiproxy is
-        asked besides; the run is reported as having leftovers either way.
-        """
-        held = self._containers.held()
-        if not held:
-            return super().leftovers()
-        for name, proxy in self.toxiproxy.proxies().items():
-            if not proxy.enabled:
-                held.append(f"proxy {name} disabled")
-            held += [f"toxic {t.name} ({t.type}, {t.stream}) on {name}" for t in proxy.toxics]
-        return held
+        return [line for service in self._containers if (line := self._held(service))]
