@@ -14,8 +14,6 @@ target allow-list (loopback, or ``DOMINO_ALLOW_TARGETS``).
 from __future__ import annotations
 
 import contextlib
-import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.backends.assembly import RunPlan, plan_run
-from harness.backends.lifecycle import Brought, stack_lifecycle
+from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
 from harness.backends.local import _remove_run_dir, _start_toxiproxy
 from harness.errors import UsageError
-from harness.infra.home import domino_home
 from harness.infra.network_safety import check_target
 from harness.infra.processes import ManagedProcess
 from harness.infra.readiness import wait_ready
@@ -150,8 +147,7 @@ def external_stack(
     plan = plan_run(topology, profile, knobs)
     reconcile("external", extra_cleanup=_remove_run_dir)
     binary = find_toxiproxy(toxiproxy_bin)
-    run_dir = domino_home() / "external" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir("external")
     record = RunRecord("external", extra={"run_dir": str(run_dir)})
     with stack_lifecycle(_ExternalRun(binary, run_dir, record), plan, record, say) as stack:
         yield stack

@@ -13,20 +13,24 @@ under deferred interrupts (a second Ctrl-C cannot cut the teardown short).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from harness.backends.assembly import RunPlan, assemble_stack
 from harness.backends.attached import describe_for_record
 from harness.contracts import ServiceControl
+from harness.infra.home import domino_home
 from harness.infra.runstate import RunRecord
 from harness.infra.signals import interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.client import ToxiproxyClient
 
-__all__ = ["BackendRun", "Brought", "stack_lifecycle"]
+__all__ = ["BackendRun", "Brought", "new_run_dir", "stack_lifecycle"]
 
 
 @dataclass
@@ -64,6 +68,13 @@ class BackendRun(Protocol):
     def tear_down(self) -> None:
         """Stop and remove what :meth:`bring_up` started, even if it stopped half-way."""
         ...
+
+
+def new_run_dir(backend: str) -> Path:
+    """A fresh folder for one run's logs and data: ``$DOMINO_HOME/BACKEND/run-PID-MS``."""
+    run_dir = domino_home() / backend / f"run-{os.getpid()}-{int(time.time() * 1000)}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 @contextmanager

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from harness.backends.assembly import (
     service_environment,
     service_values,
 )
-from harness.backends.lifecycle import Brought, stack_lifecycle
+from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
 from harness.errors import (
     PortInUseError,
     ServiceStartError,
@@ -40,7 +39,6 @@ from harness.errors import (
     UnknownServiceError,
     UsageError,
 )
-from harness.infra.home import domino_home
 from harness.infra.processes import ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile
@@ -436,8 +434,7 @@ def local_stack(
     _require_commands(topology)
     reconcile("local", extra_cleanup=_remove_run_dir)
     binary = find_toxiproxy(toxiproxy_bin)
-    run_dir = domino_home() / "local" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir("local")
     record = RunRecord("local", extra={"run_dir": str(run_dir), "keep_data": keep_data})
     with stack_lifecycle(_LocalRun(binary, run_dir, record), plan, record, say) as stack:
         yield stack

@@ -45,6 +45,7 @@ __all__ = [
     "Latency",
     "LimitData",
     "Maintenance",
+    "OnService",
     "Pause",
     "ProcessFault",
     "ResetPeer",
@@ -190,12 +191,15 @@ class ToxicFault(EdgeFault):
             )
         toxicity = self.toxicity
         if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
-            raise FaultSpecError(f"{type(self).__name__}.toxicity must be a number in (0, 1]")
+            raise FaultSpecError(
+                f"{type(self).__name__}.toxicity must be a number in (0, 1]", field="toxicity"
+            )
         # Toxicity 0 is refused, not sent: Toxiproxy has applied such toxics anyway.
         if not 0 < toxicity <= 1:
             raise FaultSpecError(
                 f"{type(self).__name__}.toxicity must be in (0, 1], got {toxicity!r}; "
-                "to apply no fault, do not add one"
+                "to apply no fault, do not add one",
+                field="toxicity",
             )
 
     def toxiproxy_attributes(self) -> dict[str, int]:
@@ -338,15 +342,10 @@ class LimitData(ToxicFault):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceFault(Fault):
-    """An application fault inside one service, applied by the system's adapter (an admin API).
-
-    ``route`` is a path prefix such as ``/points``; ``"*"`` matches every route
-    except health and admin.
-    """
+class OnService(Fault):
+    """A fault on one service (inside it, or on its process), e.g. ``service="pay"``."""
 
     service: str
-    route: str = "*"
 
     @property
     def target(self) -> str:
@@ -361,6 +360,20 @@ class ServiceFault(Fault):
             raise FaultSpecError(
                 f"{type(self).__name__}.service must name a service", field="service"
             )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceFault(OnService):
+    """An application fault inside one service, applied by the system's adapter (an admin API).
+
+    ``route`` is a path prefix such as ``/points``; ``"*"`` matches every route
+    except health and admin.
+    """
+
+    route: str = "*"
+
+    def __post_init__(self) -> None:
+        OnService.__post_init__(self)
         if not isinstance(self.route, str) or not (self.route == "*" or self.route.startswith("/")):
             raise FaultSpecError(
                 f"{type(self).__name__}.route must be '*' or a path starting with '/', "
@@ -389,7 +402,9 @@ class HttpError(ServiceFault):
                 f"HttpError.status must be a 5xx code, got {self.status!r}", field="status"
             )
         if not isinstance(self.share, int | float) or not 0 < self.share <= 1:
-            raise FaultSpecError(f"HttpError.share must be in (0, 1], got {self.share!r}")
+            raise FaultSpecError(
+                f"HttpError.share must be in (0, 1], got {self.share!r}", field="share"
+            )
 
 
 @fault_kind
@@ -576,26 +591,10 @@ class Flood(Fault):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessFault(Fault):
+class ProcessFault(OnService):
     """A fault on a whole service: its process (local) or container (docker)."""
 
     needs_owner: ClassVar[bool] = True
-
-    service: str
-
-    @property
-    def target(self) -> str:
-        return self.service
-
-    @property
-    def faulted_service(self) -> str | None:
-        return self.service
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.service, str) or not self.service:
-            raise FaultSpecError(
-                f"{type(self).__name__}.service must name a service", field="service"
-            )
 
 
 @fault_kind
