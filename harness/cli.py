@@ -317,12 +317,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _looks_like_topology(path: Path) -> bool:
-    """A topology file has top-level ``services``; anything unreadable is judged as one."""
+    """A topology file has top-level ``services``; anything unreadable is judged as one.
+
+    A file over the size limit is refused here, before it is parsed (UsageError).
+    """
     import yaml
 
+    from harness.files.yamldoc import read_text
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = read_text(path, error=UsageError, what="a topology file or an incident spec")
+        data = yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
         return path.name == "domino.yaml" or "services" in path.name
     return not isinstance(data, dict) or "services" in data or "timeline" not in data
 

@@ -32,7 +32,14 @@ from typing import Any, TypeVar
 import yaml
 
 from harness.errors import ComposeImportError, UsageError
-from harness.files.yamldoc import FieldPath, YamlDoc, describe_kind, dotted
+from harness.files.yamldoc import (
+    FieldPath,
+    YamlDoc,
+    describe_kind,
+    dotted,
+    merge_keys,
+    read_text,
+)
 
 __all__ = ["ComposeImportError", "ImportedTopology", "import_compose"]
 
@@ -154,7 +161,7 @@ def import_compose(path: Path, *, name: str | None = None) -> ImportedTopology:
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, error=ComposeImportError, what="a Compose file")
     except UnicodeDecodeError:
         raise ComposeImportError(f"{source}: not UTF-8 text; a Compose file is YAML text") from None
     except OSError as exc:
@@ -253,7 +260,7 @@ class _Importer:
 
     def run(self) -> ImportedTopology:
         self.doc = YamlDoc(self.source, self.text, error=ComposeImportError, what="a Compose file")
-        top = _merge_keys(self.doc.data, (), self.doc.lines)
+        top = merge_keys(self.doc.data, (), self.doc.lines)
         if not isinstance(top, dict):
             raise self.error(
                 (),
@@ -944,33 +951,6 @@ def _resolve(expression: str, body: str, record: Callable[[str, str, str], None]
         return ""
     record(expression, "", "unset, so the alternative is not used")
     return ""
-
-
-def _merge_keys(value: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
-    """Apply YAML merge keys (``<<: *defaults``), common in Compose files, in place."""
-    if isinstance(value, list):
-        return [_merge_keys(item, (*path, i), lines) for i, item in enumerate(value)]
-    if not isinstance(value, dict):
-        return value
-    merged: dict[str, Any] = {}
-    sources = value.get("<<")
-    if sources is not None:
-        bases = sources if isinstance(sources, list) else [sources]
-        for i, base in enumerate(bases):
-            if not isinstance(base, dict):
-                continue
-            prefix: FieldPath = (*path, "<<", i) if isinstance(sources, list) else (*path, "<<")
-            for key, item in base.items():
-                if key not in merged:
-                    merged[key] = item
-                    # Errors in a merged field point at where it was written.
-                    line = lines.get((*prefix, key))
-                    if line is not None:
-                        lines.setdefault((*path, key), line)
-    for key, item in value.items():
-        if key != "<<":
-            merged[key] = item
-    return {key: _merge_keys(item, (*path, key), lines) for key, item in merged.items()}
 
 
 def _references(value: str, names: dict[str, str], own: str) -> list[_Reference]:

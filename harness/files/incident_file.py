@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import FaultSpecError, LoadPlanError, SpecError, UsageError
-from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
+from harness.files.yamldoc import (
+    FieldPath,
+    FieldReader,
+    YamlDoc,
+    brief,
+    describe_kind,
+    merge_keys,
+    read_text,
+    without_extensions,
+)
 from harness.model.faults import FAULT_KINDS, Fault, Flood, build_fault
 from harness.model.incident import (
     INVARIANTS,
@@ -253,8 +262,10 @@ def parse_spec(
     relative to ``base``), else the default one.
     """
     doc = YamlDoc(source, text, error=SpecError, what="an incident spec")
+    # Compose's habits: `x-` keys hold anchors, `<<: *anchor` merges them in.
+    doc.data = merge_keys(without_extensions(doc.data), (), doc.lines, refuse=doc.error)
     r = FieldReader(doc)
-    top = r.mapping(doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL)
+    top = r.mapping(doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL, extensions=True)
     if topology is None:
         if find_topology is None:
             raise SpecError(f"{source}: no topology to check the spec against")
@@ -321,7 +332,7 @@ def load_spec(
 ) -> IncidentSpec:
     """Read and validate a spec file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, error=SpecError, what="an incident spec")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such spec file") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:

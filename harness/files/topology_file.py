@@ -14,7 +14,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import TopologyError, UsageError
-from harness.files.yamldoc import FieldPath, FieldReader, YamlDoc, brief, describe_kind
+from harness.files.yamldoc import (
+    FieldPath,
+    FieldReader,
+    YamlDoc,
+    brief,
+    describe_kind,
+    merge_keys,
+    read_text,
+    without_extensions,
+)
 from harness.infra.network_safety import is_loopback_host
 from harness.infra.templates import TemplateError, json_strings, placeholders
 from harness.model.topology import (
@@ -421,7 +430,7 @@ class _TopologyReader:
 
     def topology(self) -> Topology:
         r = self.r
-        top = r.mapping(self.doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL)
+        top = r.mapping(self.doc.data, (), _TOP_REQUIRED, _TOP_OPTIONAL, extensions=True)
         name = r.text(top["name"], ("name",))
         if not _NAME.fullmatch(name):
             raise self.error(
@@ -516,13 +525,15 @@ def parse_topology(text: str, *, source: str, base_dir: Path) -> Topology:
     doc = YamlDoc(source, text, error=TopologyError, what="a topology file")
     if not isinstance(doc.data, dict):
         raise doc.error((), f"must be a mapping, got {describe_kind(doc.data)}")
+    # Compose's habits: `x-` keys hold anchors, `<<: *anchor` merges them in.
+    doc.data = merge_keys(without_extensions(doc.data), (), doc.lines, refuse=doc.error)
     return _TopologyReader(doc, base_dir.resolve()).topology()
 
 
 def load_topology(path: Path) -> Topology:
     """Read and validate a topology file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, error=TopologyError, what="a topology file")
     except FileNotFoundError:
         raise TopologyError(f"{path}: no such topology file") from None
     except IsADirectoryError:

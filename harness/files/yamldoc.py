@@ -1,23 +1,41 @@
 """A YAML reader that remembers the line of every value, shared by every file Domino reads.
 
-:class:`YamlDoc` parses text into plain data and keeps, for each path such as
-``("timeline", 0, "edge")``, the line it came from. :class:`FieldReader`
-checks values field by field and raises one-line errors of the caller's
-class (``SpecError`` for incident specs, ``TopologyError`` for topology
-files), each naming ``file:line``, the field, what is wrong and what is allowed.
+:func:`read_text` reads a file, refusing one larger than :data:`MAX_FILE_BYTES`
+before parsing anything. :class:`YamlDoc` parses text into plain data and
+keeps, for each path such as ``("timeline", 0, "edge")``, the line it came
+from; :func:`merge_keys` applies YAML merge keys (``<<: *defaults``) and
+:func:`without_extensions` drops top-level ``x-`` keys, the two Compose habits
+that let anchors be shared. :class:`FieldReader` checks values field by field
+and raises one-line errors of the caller's class (``SpecError`` for incident
+specs, ``TopologyError`` for topology files), each naming ``file:line``, the
+field, what is wrong and what is allowed.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import UsageError
 
-__all__ = ["FieldPath", "FieldReader", "YamlDoc", "brief", "describe_kind", "dotted"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "FieldPath",
+    "FieldReader",
+    "YamlDoc",
+    "brief",
+    "describe_kind",
+    "dotted",
+    "merge_keys",
+    "read_text",
+    "without_extensions",
+]
 
 FieldPath = tuple[str | int, ...]
 
@@ -27,6 +45,92 @@ MAX_DEPTH = 64
 #: included: a guard against "billion laughs" documents (the bank's domino.yaml
 #: has about 400).
 MAX_VALUES = 100_000
+#: Largest file Domino reads as a topology, an incident spec or a Compose file to
+#: import: 1 MiB. The largest shipped one is under 6 KB; parsing is pure Python and
+#: keeps every value with its line, so a 50 MB file took minutes and gigabytes
+#: before failing. A bigger file is refused before a byte of it is parsed.
+MAX_FILE_BYTES = 1024 * 1024
+#: Top-level keys starting with this are extensions, accepted and ignored (as in
+#: Compose), so anchors (``&defaults``) can live there.
+EXTENSION_PREFIX = "x-"
+
+
+def read_text(path: Path, *, error: type[UsageError], what: str) -> str:
+    """The UTF-8 text of ``path``; ``error`` (one line) when it is over :data:`MAX_FILE_BYTES`.
+
+    ``what`` names the kind of file in the message ("an incident spec").
+    OSError, ValueError (a path holding a NUL byte) and UnicodeDecodeError
+    reach the caller, which words them for its kind of file.
+    """
+    with path.open("rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        # Read one byte past the limit: a pipe or a device has no size to check first.
+        data = b"" if size > MAX_FILE_BYTES else stream.read(MAX_FILE_BYTES + 1)
+    if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+        # A pipe or device says size 0: it was cut off after the limit instead.
+        found = f"{size:,} bytes, " if size > MAX_FILE_BYTES else ""
+        how = "before reading" if size > MAX_FILE_BYTES else "after reading that much"
+        raise error(
+            f"{path}: {found}over the {MAX_FILE_BYTES / 2**20:g} MiB ({MAX_FILE_BYTES:,}-byte) "
+            f"limit for {what}; "
+            f"refused {how} (is it the right file?)"
+        )
+    return data.decode("utf-8")
+
+
+def without_extensions(data: Any) -> Any:
+    """A top-level mapping without its ``x-`` keys (Compose's extension fields)."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if not str(k).startswith(EXTENSION_PREFIX)}
+
+
+def merge_keys(
+    value: Any,
+    path: FieldPath,
+    lines: dict[FieldPath, int],
+    *,
+    refuse: Callable[[FieldPath, str], Exception] | None = None,
+) -> Any:
+    """Apply YAML merge keys (``<<: *defaults``), common in Compose files.
+
+    Keys written beside ``<<`` win over merged ones, and an earlier mapping in
+    ``<<: [*a, *b]`` over a later one (YAML's rule). ``lines`` learns where
+    each merged field was written, so errors about it point there. A ``<<``
+    that is not a mapping (or a list of them) is skipped, or raised as
+    ``refuse(path, problem)`` when ``refuse`` is given.
+    """
+    if isinstance(value, list):
+        return [merge_keys(item, (*path, i), lines, refuse=refuse) for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    merged: dict[str, Any] = {}
+    sources = value.get("<<")
+    if sources is not None:
+        bases = sources if isinstance(sources, list) else [sources]
+        for i, base in enumerate(bases):
+            prefix: FieldPath = (*path, "<<", i) if isinstance(sources, list) else (*path, "<<")
+            if not isinstance(base, dict):
+                if refuse is not None:
+                    raise refuse(
+                        prefix,
+                        f"a merge key takes a mapping (an alias such as *defaults), "
+                        f"got {describe_kind(base)}",
+                    )
+                continue
+            # A base may merge others itself (``x-b: {<<: *a, ...}``).
+            for key, item in merge_keys(base, prefix, lines, refuse=refuse).items():
+                if key not in merged:
+                    merged[key] = item
+                    line = lines.get((*prefix, key))
+                    if line is not None:
+                        lines.setdefault((*path, key), line)
+    for key, item in value.items():
+        if key != "<<":
+            merged[key] = item
+    return {
+        key: merge_keys(item, (*path, key), lines, refuse=refuse) for key, item in merged.items()
+    }
 
 
 class YamlDoc:
@@ -202,15 +306,24 @@ class FieldReader:
         self.doc = doc
 
     def mapping(
-        self, value: Any, path: FieldPath, required: tuple[str, ...], optional: tuple[str, ...]
+        self,
+        value: Any,
+        path: FieldPath,
+        required: tuple[str, ...],
+        optional: tuple[str, ...],
+        *,
+        extensions: bool = False,
     ) -> dict[str, Any]:
+        """``value`` as a mapping of exactly these fields; ``extensions``: the message for an
+        unknown field also names ``x-`` keys (a file's top level drops them before this)."""
         if not isinstance(value, dict):
             raise self.doc.error(path, f"must be a mapping, got {describe_kind(value)}")
         allowed = required + optional
         for key in value:
             if key not in allowed:
+                more = f", or {EXTENSION_PREFIX}... (ignored)" if extensions else ""
                 raise self.doc.error(
-                    (*path, key), f"unknown field; allowed here: {', '.join(allowed)}"
+                    (*path, key), f"unknown field; allowed here: {', '.join(allowed)}{more}"
                 )
         for key in required:
             if key not in value:
