@@ -7,12 +7,22 @@ computed later. What an answer *means* (ok, degraded, error code, cause
 chain) is the system adapter's to say (:mod:`harness.adapters`); a client-side
 timeout and a failed connection get the adapter's ``timeout_code`` and
 ``unreachable_code`` (the bank's app: NT004 and NT003).
+
+An answer the adapter calls ok is then judged by its body (:func:`body_problem`),
+for every adapter: what the journey declares a good answer holds
+(``expect_body``), and by default an answer cut off before its end, or an
+empty or unreadable body whose ``Content-Type`` says JSON. Such an answer is
+a failure with code ``BODY``; its reason is the first link of its cause,
+``{"service": "client", "kind": "body: ..."}`` (the user's device found it),
+which reports show as the code's origin.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,14 +30,19 @@ import httpx
 from harness.errors import SessionError
 from harness.infra.network_safety import safe_client
 from harness.infra.templates import placeholders, render, render_json
-from harness.model.outcomes import Observation
-from harness.model.topology import Journey
+from harness.model.outcomes import Answer, Observation
+from harness.model.topology import CLIENT, BodyExpectation, Journey
 
 if TYPE_CHECKING:
     from harness.contracts import SystemAdapter
     from harness.model.topology import Topology, User
 
-__all__ = ["JourneyClient"]
+__all__ = ["BODY_CODE", "JourneyClient", "body_problem"]
+
+#: The code of an answer whose status was a success but whose body was not a good answer.
+BODY_CODE = "BODY"
+#: Statuses that carry no body (RFC 9110), so the default body checks skip them.
+_NO_BODY = frozenset({204, 205, 304})
 
 
 class JourneyClient:
@@ -131,10 +146,21 @@ class JourneyClient:
         body = render_json(journey.json_body, values)
         started = time.monotonic()
         at_s = started - self._origin_s
+        request = self._http.build_request(
+            journey.method, render(journey.path, values), headers=headers, json=body
+        )
+        cut_off = False
         try:
-            response = self._http.request(
-                journey.method, render(journey.path, values), headers=headers, json=body
-            )
+            # Streamed, so an answer whose body is cut off still has its status.
+            response = self._http.send(request, stream=True)
+            try:
+                content = response.read()
+            except httpx.TimeoutException:
+                raise
+            except httpx.TransportError:
+                content, cut_off = b"", True
+            finally:
+                response.close()
         except httpx.TimeoutException:
             code = self._adapter.timeout_code
             return Observation(journey.name, at_s, _ms_since(started), False, None, code)
@@ -142,7 +168,18 @@ class JourneyClient:
             code = self._adapter.unreachable_code
             return Observation(journey.name, at_s, _ms_since(started), False, None, code)
         latency_ms = _ms_since(started)
-        answer = self._adapter.read_answer(journey, response.status_code, _json_or_none(response))
+        payload = None if cut_off else _json_or_none(content)
+        answer = self._adapter.read_answer(journey, response.status_code, payload)
+        if answer.ok:
+            problem = body_problem(journey, response.status_code, response.headers, content)
+            if cut_off:
+                declared = response.headers.get("content-length")
+                problem = "answer cut off before its end" + (
+                    f" (Content-Length {declared})" if declared else ""
+                )
+            if problem is not None:
+                cause = ({"service": CLIENT, "kind": f"body: {problem}"},)
+                answer = Answer(False, BODY_CODE, cause)
         return Observation(
             journey.name,
             at_s,
@@ -153,6 +190,119 @@ class JourneyClient:
             answer.cause,
             answer.degraded,
         )
+
+
+def body_problem(
+    journey: Journey, status: int, headers: Mapping[str, str], body: bytes
+) -> str | None:
+    """Why an answer the journey's status accepts is still not a good one, or None.
+
+    What ``journey.expect_body`` declares is checked on every answer; by
+    default (declared or not), an empty or unreadable body whose
+    ``Content-Type`` says JSON is a problem, except on statuses that carry no
+    body and on HEAD. ``headers`` is case-insensitive (httpx's).
+    """
+    expected = journey.expect_body
+    says_json = _is_json_type(headers.get("content-type", ""))
+    if expected is None:
+        if not says_json or status in _NO_BODY or journey.method == "HEAD":
+            return None
+        expected = _A_JSON_DOCUMENT
+    return (
+        _length_problem(expected, body, says_json)
+        or _json_problem(expected, body, says_json)
+        or _text_problem(expected, body)
+    )
+
+
+#: What an answer whose Content-Type says JSON must be by default.
+_A_JSON_DOCUMENT = BodyExpectation(json=True)
+
+
+def _length_problem(expected: BodyExpectation, body: bytes, says_json: bool) -> str | None:
+    if body:
+        if len(body) < expected.min_bytes:
+            return f"body shorter than {expected.min_bytes} bytes"
+        return None
+    if expected.wants_json or expected.min_bytes or expected.contains:
+        return "empty body" + (", though its Content-Type says JSON" if says_json else "")
+    return None
+
+
+def _json_problem(expected: BodyExpectation, body: bytes, says_json: bool) -> str | None:
+    if not (expected.wants_json or says_json):
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:  # also a body that is not UTF-8
+        return "body is not JSON" + (", though its Content-Type says so" if says_json else "")
+    for field in expected.has:
+        found, value = _lookup(document, field)
+        if not found or value is None:
+            return f"JSON field {field!r} missing"
+    for field, wanted in expected.equals.items():
+        found, value = _lookup(document, field)
+        if not found:
+            return f"JSON field {field!r} missing"
+        if not _same(wanted, value):
+            return f"JSON field {field!r} is not {_shown(wanted)}"
+    return None
+
+
+def _text_problem(expected: BodyExpectation, body: bytes) -> str | None:
+    text = body.decode("utf-8", errors="replace")
+    for wanted in expected.contains:
+        if wanted not in text:
+            return f"body does not contain {_shown(wanted)}"
+    return None
+
+
+def _is_json_type(content_type: str) -> bool:
+    """``application/json``, ``application/problem+json`` and the like."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _lookup(document: Any, field: str) -> tuple[bool, Any]:
+    """(found, value) of a dotted path in a JSON document; list items by index."""
+    node = document
+    for part in field.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def _same(wanted: Any, got: Any) -> bool:
+    """JSON equality: numbers as numbers, but ``true`` is never ``1``."""
+    if isinstance(wanted, bool) or isinstance(got, bool):
+        return isinstance(wanted, bool) and isinstance(got, bool) and wanted == got
+    if isinstance(wanted, int | float) and isinstance(got, int | float):
+        return wanted == got
+    if isinstance(wanted, dict):
+        return (
+            isinstance(got, dict)
+            and wanted.keys() == got.keys()
+            and all(_same(wanted[k], got[k]) for k in wanted)
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(got, list)
+            and len(wanted) == len(got)
+            and all(_same(w, g) for w, g in zip(wanted, got, strict=True))
+        )
+    return type(wanted) is type(got) and wanted == got
+
+
+def _shown(value: Any) -> str:
+    """A value as the journey's file writes it, short enough for one line of a report."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, str]:
@@ -170,8 +320,8 @@ def _ms_since(started_s: float) -> float:
     return (time.monotonic() - started_s) * 1000.0
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(content: bytes) -> Any:
     try:
-        return response.json()
+        return json.loads(content)
     except ValueError:
         return None

@@ -2,7 +2,10 @@
 
 A status in the journey's ``expect`` list (or any 2xx) is success; any other
 status is the error code (``HTTP503``); a client-side timeout is ``TIMEOUT``
-and a refused or dropped connection ``UNREACHABLE``. There is no admin API:
+and a refused or dropped connection ``UNREACHABLE``. A success whose body is
+not a good answer (cut off, empty or unreadable where its ``Content-Type``
+says JSON, or failing the journey's ``expect_body``) is ``BODY``, judged for
+every adapter by :func:`harness.journeys.body_problem`. There is no admin API:
 faults are the network ones (toxics, ``down``) and the process or container
 ones, which work on every system. Profiles are the topology file's own
 (extra environment per service).
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contracts import ConfiguredLimits, Preparation, SystemControl
 from harness.errors import UsageError
+from harness.journeys import BODY_CODE
 from harness.model.outcomes import Answer
 
 if TYPE_CHECKING:
@@ -93,6 +97,11 @@ class HttpAdapter:
             return "the client gave up waiting for an answer"
         if code == self.unreachable_code:
             return "the client could not connect, or the connection was dropped"
+        if code == BODY_CODE:
+            return (
+                "the status was a success but the body was not a good answer "
+                "(cut off, empty, not JSON, or not what the journey's expect_body says)"
+            )
         if code.startswith("HTTP") and code[4:].isdigit():
             return f"the system answered HTTP status {code[4:]}"
         return None

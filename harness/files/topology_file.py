@@ -28,6 +28,7 @@ from harness.infra.network_safety import is_loopback_host
 from harness.infra.templates import TemplateError, json_strings, placeholders
 from harness.model.topology import (
     CLIENT,
+    BodyExpectation,
     BuildStep,
     Edge,
     Journey,
@@ -52,6 +53,11 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _PORT = re.compile(r"[0-9]{1,5}")
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: A JSON field as a dotted path: ``order.id``, ``products.0.sku``.
+_FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+_BODY_FIELDS = ("json", "has", "equals", "contains", "min_bytes")
+#: Longest body a journey may require, in bytes (a journey's answer is read whole).
+_MAX_MIN_BYTES = 64 * 1024 * 1024
 
 _SERVICE_VALUES = ("port", "listen_fd", "bind_host", "dir", "data_dir", "python", "service")
 _EDGE_VALUES = ("host", "port", "edge")
@@ -355,7 +361,7 @@ class _TopologyReader:
             value,
             path,
             ("path", "slo"),
-            ("method", "headers", "json", "expect", "session", "hard", "soft"),
+            ("method", "headers", "json", "expect", "expect_body", "session", "hard", "soft"),
         )
         slo_raw = self.r.mapping(fields["slo"], (*path, "slo"), ("p95_ms",), ("success_rate",))
         slo = Slo(
@@ -402,6 +408,62 @@ class _TopologyReader:
             json_body=self.json_body(fields.get("json"), (*path, "json"), _REQUEST_VALUES),
             headers=self.headers(fields.get("headers", {}), (*path, "headers"), _REQUEST_VALUES),
             expect=expect,
+            expect_body=self.expect_body(fields["expect_body"], (*path, "expect_body"))
+            if "expect_body" in fields
+            else None,
+        )
+
+    def field_path(self, value: Any, path: FieldPath) -> str:
+        text = self.r.raw_text(value, path)
+        if not _FIELD_PATH.fullmatch(text):
+            raise self.error(
+                path,
+                f"{brief(text)} is not a JSON field; write a dotted path such as order.id "
+                "or products.0.sku",
+            )
+        return text
+
+    def non_empty_text(self, value: Any, path: FieldPath) -> str:
+        text = self.r.raw_text(value, path)
+        if not text:
+            raise self.error(path, "must not be empty text")
+        return text
+
+    def expect_body(self, value: Any, path: FieldPath) -> BodyExpectation:
+        fields = self.r.mapping(value, path, (), _BODY_FIELDS)
+        if not fields:
+            raise self.error(
+                path, f"say what a good answer holds: one or more of {', '.join(_BODY_FIELDS)}"
+            )
+        has_raw = self.r.listing(fields.get("has", []), (*path, "has"), non_empty="has" in fields)
+        has = tuple(self.field_path(item, (*path, "has", i)) for i, item in enumerate(has_raw))
+        equals: dict[str, Any] = {}
+        for key, item in self.r.free_mapping(fields.get("equals", {}), (*path, "equals")).items():
+            where = (*path, "equals", key)
+            self.check_json(item, where)
+            equals[self.field_path(key, where)] = item
+        if "equals" in fields and not equals:
+            raise self.error((*path, "equals"), "must name at least one field")
+        wants_json = self.r.boolean(fields.get("json", False), (*path, "json"))
+        if "json" in fields and not wants_json and (has or equals):
+            raise self.error((*path, "json"), "has and equals read a JSON answer: drop json: false")
+        contains: tuple[str, ...] = ()
+        if "contains" in fields:
+            raw = fields["contains"]
+            if isinstance(raw, list):
+                items = self.r.listing(raw, (*path, "contains"))
+                contains = tuple(
+                    self.non_empty_text(t, (*path, "contains", i)) for i, t in enumerate(items)
+                )
+            else:
+                contains = (self.non_empty_text(raw, (*path, "contains")),)
+        min_bytes = 0
+        if "min_bytes" in fields:
+            min_bytes = self.r.integer(
+                fields["min_bytes"], (*path, "min_bytes"), minimum=1, maximum=_MAX_MIN_BYTES
+            )
+        return BodyExpectation(
+            json=wants_json, has=has, equals=equals, contains=contains, min_bytes=min_bytes
         )
 
     def users(self, value: Any, path: FieldPath) -> tuple[User, ...]:

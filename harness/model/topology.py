@@ -21,6 +21,7 @@ from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
 
 __all__ = [
     "CLIENT",
+    "BodyExpectation",
     "BuildStep",
     "Edge",
     "Journey",
@@ -43,6 +44,31 @@ class Slo:
 
 
 @dataclass(frozen=True, slots=True)
+class BodyExpectation:
+    """What a good answer's body holds, beyond a successful status (``expect_body:``).
+
+    ``json``: the body is a JSON document (implied by ``has`` and ``equals``);
+    ``has``: JSON fields that are present and not null, as dotted paths
+    (``order.id``; list items by index: ``products.0.sku``); ``equals``: JSON
+    fields that must equal a value (numbers compare as numbers, ``true`` never
+    equals ``1``); ``contains``: texts the body holds; ``min_bytes``: the
+    body's least length in bytes (1: not empty). An answer the journey's
+    status accepts but whose body fails one of these is a failure.
+    """
+
+    json: bool = False
+    has: tuple[str, ...] = ()
+    equals: Mapping[str, Any] = field(default_factory=dict)
+    contains: tuple[str, ...] = ()
+    min_bytes: int = 0
+
+    @property
+    def wants_json(self) -> bool:
+        """True when the body must be JSON."""
+        return self.json or bool(self.has) or bool(self.equals)
+
+
+@dataclass(frozen=True, slots=True)
 class Journey:
     """One user action through the system: an HTTP request and what it must achieve.
 
@@ -51,7 +77,8 @@ class Journey:
     ``session`` says whether it is made inside a user's session. ``expect``
     lists the statuses that count as success (empty: any 2xx). ``path``,
     ``headers`` and ``json_body`` may hold ``{uuid}``, ``{user.id}`` and
-    ``{user.password}`` placeholders.
+    ``{user.password}`` placeholders. ``expect_body`` says what a good
+    answer's body holds (None: any body the status allows).
     """
 
     name: str
@@ -64,6 +91,7 @@ class Journey:
     json_body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     expect: tuple[int, ...] = ()
+    expect_body: BodyExpectation | None = None
 
     def accepts(self, status: int) -> bool:
         """True when ``status`` counts as this journey's success."""

@@ -320,6 +320,11 @@ _FIELDS = {
         "provides",
         "json",
         "headers",
+        "expect_body",
+        "has",
+        "equals",
+        "contains",
+        "min_bytes",
     ],
     "spec": [
         "topology",
