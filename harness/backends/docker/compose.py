@@ -306,14 +306,17 @@ def write_compose_files(folder: Path, topology: Topology) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m harness.backends.docker.compose FOLDER``: write a topology's Compose files."""
-    from harness.library import find_topology
+    from harness.library import DEFAULT_SYSTEM, find_topology
 
     parser = argparse.ArgumentParser(
         prog="python -m harness.backends.docker.compose",
-        description="Write docker-compose.yml and toxiproxy.json for a topology (default: bank).",
+        description="Write docker-compose.yml and toxiproxy.json for a topology "
+        f"(default: {DEFAULT_SYSTEM}).",
     )
     parser.add_argument("folder", type=Path, help="where to write them, e.g. compose/")
-    parser.add_argument("--topology", default="bank", help="a shipped system or a domino.yaml")
+    parser.add_argument(
+        "--topology", default=DEFAULT_SYSTEM, help="a shipped system or a domino.yaml"
+    )
     args = parser.parse_args(argv)
     for path in write_compose_files(args.folder, find_topology(args.topology)):
         sys.stdout.write(f"wrote {path}\n")
