@@ -4,6 +4,13 @@ Each child gets its own session (a terminal's Ctrl-C reaches only the runner,
 which then stops children in order) and, on Linux, a parent-death signal so
 that even a SIGKILLed runner takes its children with it. The run-state file
 (see :mod:`harness.runstate`) is the second line of defence on other systems.
+
+The parent-death signal is SIGKILL, not SIGTERM: it fires only when the
+runner could not clean up (SIGKILL, a crash), and a child frozen by the
+``pause`` fault (SIGSTOP) cannot act on a SIGTERM (it stays pending until a
+SIGCONT nobody would send), so it outlived its runner, stopped. SIGKILL ends a
+stopped process too. A runner that ends normally, or by SIGINT/SIGTERM, still
+stops its children gracefully (:meth:`ManagedProcess.stop`).
 """
 
 from __future__ import annotations
@@ -18,20 +25,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "die_with_parent", "spawn"]
+__all__ = ["PARENT_DEATH_SIGNAL", "ManagedProcess", "die_with_parent", "spawn"]
 
 _PR_SET_PDEATHSIG = 1
 
 
+#: The signal a child gets when the thread that started it ends (see the module docstring).
+PARENT_DEATH_SIGNAL = signal.SIGKILL
+
+
 def die_with_parent(parent_pid: int) -> None:
-    """In a forked child: end with a SIGTERM when ``parent_pid`` (the forking thread) ends."""
+    """In a forked child: be killed (SIGKILL) when ``parent_pid`` (the forking thread) ends,
+    even while stopped."""
     _die_with_parent(parent_pid)
 
 
 def _die_with_parent(parent_pid: int) -> None:  # runs in the child, before exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, PARENT_DEATH_SIGNAL)
         if os.getppid() != parent_pid:  # the parent died before prctl took hold
             os._exit(1)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.infra.home import domino_home
 
-__all__ = ["RecordedProcess", "RunRecord", "owner_alive", "reconcile", "runs_dir"]
+__all__ = ["RecordedProcess", "RunRecord", "owner_alive", "reconcile", "runs_dir", "stopped"]
 
 
 def runs_dir() -> Path:
@@ -93,6 +93,15 @@ def process_cmdline(pid: int) -> str | None:
     return result.stdout.strip() or None
 
 
+def stopped(pid: int) -> bool:
+    """True when ``pid`` is stopped by a signal (SIGSTOP: state ``T`` in ``/proc``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["T"]
+
+
 def _same_process(recorded: RecordedProcess) -> bool:
     now = process_cmdline(recorded.pid)
     return now is not None and now == recorded.cmdline
@@ -104,8 +113,14 @@ def owner_alive(record: RunRecord) -> bool:
 
 
 def _kill(recorded: RecordedProcess, timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``.
+
+    A SIGCONT follows the SIGTERM: a process a killed run left frozen (the
+    ``pause`` fault) acts on SIGTERM only once it runs again.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.kill(recorded.pid, signal.SIGTERM)
+        os.kill(recorded.pid, signal.SIGCONT)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _same_process(recorded):
         time.sleep(0.02)
@@ -135,8 +150,9 @@ def reconcile(
             continue
         for recorded in record.processes:
             if _same_process(recorded):
+                paused = ", was paused" if stopped(recorded.pid) else ""
                 _kill(recorded)
-                removed.append(f"process {recorded.name} (pid {recorded.pid})")
+                removed.append(f"process {recorded.name} (pid {recorded.pid}{paused})")
         if extra_cleanup is not None:
             extra_cleanup(record)
         path.unlink(missing_ok=True)
