@@ -11,6 +11,12 @@ runner could not clean up (SIGKILL, a crash), and a child frozen by the
 SIGCONT nobody would send), so it outlived its runner, stopped. SIGKILL ends a
 stopped process too. A runner that ends normally, or by SIGINT/SIGTERM, still
 stops its children gracefully (:meth:`ManagedProcess.stop`).
+
+Linux sends the parent-death signal when the *thread* that started a child
+ends, not the process. Children are therefore started from one spawner
+thread that lives as long as the runner: a service restarted by a fault's
+removal in a worker thread (an async scope's, a matrix worker's) or a
+Toxiproxy restarted there is not killed when that thread ends.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +107,43 @@ def spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     parent_pid = os.getpid()
     with log_path.open("ab") as log:
-        popen = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
-            pass_fds=tuple(pass_fds),
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(parent_pid),  # noqa: PLW1509
-        )
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                pass_fds=tuple(pass_fds),
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=lambda: _die_with_parent(parent_pid),  # noqa: PLW1509
+            )
+
+        popen = _SPAWNER.run(start)
     return ManagedProcess(name, popen, log_path)
+
+
+class _Spawner:
+    """The one thread children are started from (see the module docstring).
+
+    An idle pool thread waits for work until the interpreter exits, so it never
+    ends before the runner does; a forked copy of the runner makes its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._owner_pid = 0
+
+    def run(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._pool is None or self._owner_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-spawn")
+                self._owner_pid = os.getpid()
+            pool = self._pool
+        return pool.submit(start).result()
+
+
+_SPAWNER = _Spawner()
