@@ -7,6 +7,9 @@ proxy per edge pointing at those ports, then start each service from its
 command with its dependencies' addresses set to the proxies' listeners, and
 wait for each by its readiness strategy. Every call between services
 therefore crosses Toxiproxy. Teardown runs in reverse on every path.
+
+A Toxiproxy whose admin API hangs is replaced by a new one on the same port;
+its client then makes the proxies again (:meth:`ToxiproxyClient.recover_with`).
 """
 
 from __future__ import annotations
@@ -293,6 +296,16 @@ def _remove_run_dir(record: RunRecord) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _spawn_toxiproxy(binary: Path, run_dir: Path, port: int) -> ManagedProcess:
+    return spawn(
+        "toxiproxy",
+        [str(binary), "-host", _LOOPBACK, "-port", str(port), "-proxy-metrics"],
+        log_path=run_dir / "toxiproxy.log",
+        # Toxiproxy logs every connection at trace level by default (~2 KB each).
+        env={**os.environ, "LOG_LEVEL": "info"},
+    )
+
+
 def _start_toxiproxy(
     binary: Path, run_dir: Path, record: RunRecord, ready_timeout_s: float
 ) -> tuple[ManagedProcess, ToxiproxyClient]:
@@ -300,13 +313,7 @@ def _start_toxiproxy(
     last_error = ""
     for _attempt in range(3):
         port = _free_port()
-        process = spawn(
-            "toxiproxy",
-            [str(binary), "-host", _LOOPBACK, "-port", str(port), "-proxy-metrics"],
-            log_path=run_dir / "toxiproxy.log",
-            # Toxiproxy logs every connection at trace level by default (~2 KB each).
-            env={**os.environ, "LOG_LEVEL": "info"},
-        )
+        process = _spawn_toxiproxy(binary, run_dir, port)
         record.add_process("toxiproxy", process.pid)
         client = ToxiproxyClient(f"http://{_LOOPBACK}:{port}", timeout_s=5.0)
         try:
@@ -382,6 +389,7 @@ class _LocalRun:
             self._binary, self._run_dir, record, _TOXIPROXY_READY_S
         )
         self._processes.append(toxiproxy_process)
+        client.recover_with(functools.partial(self._restart_toxiproxy, client.api_url, say))
 
         self._reserved = {service.name: _reserve_port() for service in topology.services}
         ports = {name: int(sock.getsockname()[1]) for name, sock in self._reserved.items()}
@@ -410,6 +418,34 @@ class _LocalRun:
             services_control=services,
             extra={"run_dir": str(self._run_dir)},
         )
+
+    def _restart_toxiproxy(self, api_url: str, say: Callable[[str], None]) -> str:
+        """Replace a Toxiproxy whose admin API hangs with a new one on the same port.
+
+        Its proxies are made again by the client (:meth:`ToxiproxyClient.recover_with`).
+        """
+        hung = next(p for p in self._processes if p.name == "toxiproxy")
+        # SIGKILL: a hung server may not act on SIGTERM, and its state is lost either way.
+        with contextlib.suppress(ProcessLookupError):
+            hung.popen.kill()
+        hung.popen.wait(timeout=10)
+        port = int(api_url.rpartition(":")[2])
+        fresh = _spawn_toxiproxy(self._binary, self._run_dir, port)
+        self._processes[self._processes.index(hung)] = fresh
+        self._record.add_process("toxiproxy", fresh.pid)
+        probe = ToxiproxyClient(api_url, timeout_s=1.0)
+        try:
+            wait_until(
+                probe.reachable,
+                timeout_s=_TOXIPROXY_READY_S,
+                what="Toxiproxy API after a restart",
+                abort=_exited(fresh),
+            )
+        except ReadinessTimeoutError as exc:
+            raise ToxiproxyError(f"{exc}; log: {fresh.log_tail(5)}") from None
+        done = f"restarted Toxiproxy on {api_url} (pid {hung.pid} -> {fresh.pid})"
+        say(f"Toxiproxy's admin API hung: {done}")
+        return done
 
     def release(self, stack: Stack) -> None:
         return None  # everything it started stops with it

@@ -6,21 +6,33 @@ lets non-2xx answers other than 400/404/409 pass silently. This layer gives
 each client its own consumer class bound to one server, passes a timeout on
 every call, raises :class:`ToxiproxyAPIError` on any failure, and reads every
 toxic and proxy change back from the server before reporting success.
+
+Toxiproxy's admin API can hang when a toxic is removed under traffic
+(Toxiproxy #88, #159, #210, #254, #412, #558; fixed only in v2.13.0). Every
+call is bounded by ``timeout_s``; a call that gets no answer in time is a
+hang. When the server's owner gave a way to restart it
+(:meth:`ToxiproxyClient.recover_with`, the local backend does), the client
+restarts it, creates again every proxy it made (same name, upstream and
+listen address, enabled, no toxics) and says so in :attr:`recoveries`. A
+call that wanted that state anyway (removing a toxic, enabling a proxy,
+``/reset``) is then done; any other is made once more on the fresh server.
+Without a way to restart, a hang is a :class:`ToxiproxyAPIError` saying so.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 from urllib.parse import quote, urlsplit
 
 import requests
 from toxiproxy.api import APIConsumer, validate_response
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from harness.errors import ToxiproxyAPIError
+from harness.errors import DominoError, ToxiproxyAPIError
 from harness.infra.network_safety import check_target
 
 __all__ = ["ProxyInfo", "ToxicInfo", "ToxiproxyClient"]
@@ -72,10 +84,17 @@ def _proxy(raw: Mapping[str, Any]) -> ProxyInfo:
     )
 
 
+#: A call's outcome once a hung server was restarted: ``done`` (a fresh server already
+#: holds what the call wanted: no toxics, every proxy enabled) or ``again`` (make it again).
+_AfterRestart = Literal["done", "again"]
+
+
 class ToxiproxyClient:
     """One Toxiproxy server's API. Every call has a timeout and raises on failure.
 
     ``api_url`` is e.g. ``http://127.0.0.1:8474``; ``timeout_s`` bounds each call.
+    :attr:`recoveries` lists, one line each, every time a hung server was
+    restarted (see the module docstring).
     """
 
     def __init__(self, api_url: str, *, timeout_s: float = 5.0) -> None:
@@ -102,6 +121,12 @@ class ToxiproxyClient:
             return validate_response(session.post(base + url, data=data, json=json, **kwargs))
 
         self._session = session
+        self.recoveries: list[str] = []
+        self._restart: Callable[[], str] | None = None
+        # Proxies this client made, as the server gave them: a restart makes them again.
+        self._made: dict[str, tuple[str, str]] = {}
+        self._recovery_lock = threading.Lock()
+        self._restarts = 0
         self._consumer: Any = type(
             "BoundAPIConsumer",
             (APIConsumer,),
@@ -114,10 +139,80 @@ class ToxiproxyClient:
             },
         )
 
+    # -- recovery from a hung server ------------------------------------------------
+
+    def recover_with(self, restart: Callable[[], str]) -> None:
+        """Let the server's owner restart it when a call hangs.
+
+        ``restart`` kills the hung server and starts a new one on the same API
+        address, returning once it answers, with one line saying what it did;
+        the client then makes its proxies again.
+        """
+        self._restart = restart
+
+    def _recover(self, what: str, seen_restarts: int) -> None:
+        """Restart the hung server and make its proxies again (once for concurrent hangs)."""
+        with self._recovery_lock:
+            if self._restarts != seen_restarts:
+                return  # another call's recovery already gave us a fresh server
+            assert self._restart is not None
+            hung = f"{what} got no answer within {self.timeout_s:g}s"
+            try:
+                restarted = self._restart()
+                self._session.close()  # drop connections to the dead server
+                for name, (upstream, listen) in list(self._made.items()):
+                    self._call(
+                        "post",
+                        "/proxies",
+                        {"name": name, "upstream": upstream, "listen": listen, "enabled": True},
+                        after_restart=None,
+                    )
+            except (ToxiproxyAPIError, DominoError) as exc:
+                raise ToxiproxyAPIError(
+                    f"{hung} (the admin API hung) and restarting the server failed: {exc}"
+                ) from exc
+            self._restarts += 1
+            self.recoveries.append(
+                f"{hung} (Toxiproxy's admin API can hang when a toxic is removed under "
+                f"traffic; fixed in v2.13.0): {restarted}, with its {len(self._made)} "
+                "proxies made again, enabled, with no toxics"
+            )
+
     # -- raw calls -----------------------------------------------------------------
 
-    def _call(self, method: str, path: str, json: Any = None) -> requests.Response:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        after_restart: _AfterRestart | None = "again",
+    ) -> requests.Response:
+        """One admin call. A hang restarts a server that can be restarted, then the call
+        is ``done`` or made ``again`` (``after_restart``; None: no recovery, raise)."""
         what = f"Toxiproxy {method.upper()} {self.api_url}{path}"
+        seen_restarts = self._restarts
+        try:
+            return self._call_once(method, path, json, what)
+        except _HangError:
+            if self._restart is None or after_restart is None:
+                raise ToxiproxyAPIError(
+                    f"{what} got no answer within {self.timeout_s:g}s; Toxiproxy's admin API can "
+                    "hang when a toxic is removed under traffic (fixed in v2.13.0), and this "
+                    "server is not one Domino can restart: restart it and its proxies"
+                ) from None
+        self._recover(what, seen_restarts)
+        if after_restart == "done":
+            return requests.Response()
+        try:
+            return self._call_once(method, path, json, what)
+        except _HangError:
+            raise ToxiproxyAPIError(
+                f"{what} got no answer within {self.timeout_s:g}s, again after restarting "
+                "the server"
+            ) from None
+
+    def _call_once(self, method: str, path: str, json: Any, what: str) -> requests.Response:
         try:
             if method == "get":
                 response = self._consumer.get(path, timeout=self.timeout_s)
@@ -128,7 +223,7 @@ class ToxiproxyClient:
         except (NotFound, ProxyExists, InvalidToxic) as exc:
             raise ToxiproxyAPIError(f"{what} refused: {_detail(exc)}") from exc
         except requests.Timeout as exc:
-            raise ToxiproxyAPIError(f"{what} timed out after {self.timeout_s:g}s") from exc
+            raise _HangError(what) from exc
         except requests.RequestException as exc:
             raise ToxiproxyAPIError(
                 f"{what} failed: {type(exc).__name__}; is the Toxiproxy server running?"
@@ -165,7 +260,7 @@ class ToxiproxyClient:
 
     def reset(self) -> None:
         """Remove every toxic and enable every proxy (proxies are kept)."""
-        self._call("post", "/reset")
+        self._call("post", "/reset", after_restart="done")
 
     # -- proxies -------------------------------------------------------------------
 
@@ -183,14 +278,21 @@ class ToxiproxyClient:
         created = self.proxy(name)
         if created.upstream != upstream or not created.enabled:
             raise ToxiproxyAPIError(f"proxy {name} read back as {created}, not as created")
+        self._made[name] = (created.upstream, created.listen)
         return created
 
     def delete_proxy(self, name: str) -> None:
         self._call("delete", f"/proxies/{quote(name, safe='')}")
+        self._made.pop(name, None)
 
     def set_enabled(self, name: str, enabled: bool) -> ProxyInfo:
         """Enable or disable a proxy ("down" is a disabled proxy) and read it back."""
-        self._call("post", f"/proxies/{quote(name, safe='')}", {"enabled": enabled})
+        self._call(
+            "post",
+            f"/proxies/{quote(name, safe='')}",
+            {"enabled": enabled},
+            after_restart="done" if enabled else "again",
+        )
         now = self.proxy(name)
         if now.enabled != enabled:
             raise ToxiproxyAPIError(
@@ -232,7 +334,9 @@ class ToxiproxyClient:
 
     def remove_toxic(self, proxy: str, toxic_name: str) -> None:
         self._call(
-            "delete", f"/proxies/{quote(proxy, safe='')}/toxics/{quote(toxic_name, safe='')}"
+            "delete",
+            f"/proxies/{quote(proxy, safe='')}/toxics/{quote(toxic_name, safe='')}",
+            after_restart="done",  # a restarted server holds no toxic
         )
 
     # -- metrics -------------------------------------------------------------------
@@ -250,6 +354,10 @@ class ToxiproxyClient:
                 name = match.group(3)
                 totals[name] = totals.get(name, 0) + int(float(match.group(4)))
         return totals
+
+
+class _HangError(Exception):
+    """An admin call that got no answer within the client's timeout."""
 
 
 def _detail(exc: Exception) -> str:
