@@ -40,7 +40,7 @@ from harness.model.topology import (
     Topology,
     User,
 )
-from harness.plugins import adapter_names
+from harness.plugins import adapter_names, get_adapter
 
 __all__ = ["TOPOLOGY_FILE_NAME", "load_topology", "parse_topology"]
 
@@ -501,11 +501,17 @@ class _TopologyReader:
         adapter = "http"
         if "adapter" in top:
             adapter = r.text(top["adapter"], ("adapter",))
-            if adapter not in adapter_names():
+            if ":" in adapter:  # a user's own adapter, package.module:attribute
+                try:
+                    get_adapter(adapter)
+                except UsageError as exc:
+                    raise self.error(("adapter",), str(exc)) from None
+            elif adapter not in adapter_names():
                 raise self.error(
                     ("adapter",),
                     f"unknown adapter {brief(adapter)}; "
-                    f"known adapters: {', '.join(adapter_names())}",
+                    f"known adapters: {', '.join(adapter_names())} "
+                    "(or a package.module:attribute of your own)",
                 )
 
         services_raw = r.free_mapping(top["services"], ("services",))
