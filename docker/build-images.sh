@@ -5,7 +5,10 @@
 #
 # Produces, under the tags compose/docker-compose.yml uses:
 #   domino/services:0.1.0              the four mock services (one image)
-#   ghcr.io/shopify/toxiproxy:2.12.0   Toxiproxy, FROM scratch (upstream's layout)
+#   ghcr.io/shopify/toxiproxy:2.12.0   Domino's toxiproxy-server (Toxiproxy 2.12.0 with
+#                                      Domino's toxics, from harness/toxiproxy/server) and
+#                                      upstream's toxiproxy-cli, FROM scratch (upstream's
+#                                      layout, under the tag the docker backend runs)
 # from what such machines do reach: Debian's packages (debootstrap), PyPI (a
 # wheelhouse built on the host with pip wheel) and the Go module proxy
 # (Toxiproxy built with CGO_ENABLED=0). `docker build` runs with
@@ -13,7 +16,10 @@
 #
 # Idempotent: a second run reuses the base image, the rootfs tarball, the
 # wheelhouse and the Toxiproxy binaries kept under .domino/docker/, and
-# Docker's layer cache; each is rebuilt from scratch when missing.
+# Docker's layer cache; each is rebuilt from scratch when missing. The
+# Toxiproxy binaries and image are rebuilt when Domino's server sources change
+# (a digest of them is kept beside the binaries and as an image label); an
+# image pulled from upstream under the same tag is replaced by Domino's build.
 #
 # Settings (environment):
 #   DOMINO_PYTHON       Python whose installed packages pin the wheelhouse
@@ -29,12 +35,21 @@ CACHE="$ROOT/.domino/docker"
 SERVICES_IMAGE=domino/services:0.1.0
 TOXIPROXY_VERSION=2.12.0
 TOXIPROXY_IMAGE=ghcr.io/shopify/toxiproxy:$TOXIPROXY_VERSION
+# Domino's toxiproxy-server: its Go sources, the version they stamp (main.go's
+# Version, e.g. 2.12.0+domino.1) and a digest of them.
+SERVER_SOURCES="$ROOT/harness/toxiproxy/server"
+SERVER_VERSION=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$SERVER_SOURCES/main.go")
+[[ $SERVER_VERSION == "$TOXIPROXY_VERSION+domino."* ]] ||
+    { echo "build-images: cannot read Domino's server version from $SERVER_SOURCES/main.go" >&2; exit 1; }
+SERVER_DIGEST=$(cd "$SERVER_SOURCES" &&
+    find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) |
+    LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 BASE_TAG=domino/debian-python3:bookworm
 BASE_IMAGE=${DOMINO_BASE_IMAGE:-$BASE_TAG}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ROOTFS_TAR="$CACHE/debian-bookworm-python3-rootfs.tar"
 WHEELHOUSE="$CACHE/wheelhouse"
-TOXIPROXY_BIN="$CACHE/toxiproxy-$TOXIPROXY_VERSION"
+TOXIPROXY_BIN="$CACHE/toxiproxy-$SERVER_VERSION"
 # Images built here carry this label; a pulled upstream image does not.
 BUILT_BY=docker/build-images.sh
 
@@ -147,14 +162,17 @@ build_wheelhouse() {
 }
 
 # -- 3. Toxiproxy, static, from the Go module proxy ------------------------------------------
+# Domino's server from its sources (as `domino toxiproxy install` builds it), upstream's cli.
 have_toxiproxy_binaries() {
     [[ -x $TOXIPROXY_BIN/toxiproxy-server && -x $TOXIPROXY_BIN/toxiproxy-cli ]] &&
-        "$TOXIPROXY_BIN/toxiproxy-server" -version 2>/dev/null | grep -q "$TOXIPROXY_VERSION"
+        [[ $(cat "$TOXIPROXY_BIN/sources.sha256" 2>/dev/null) == "$SERVER_DIGEST" ]] &&
+        [[ $("$TOXIPROXY_BIN/toxiproxy-server" -version 2>/dev/null) == *" $SERVER_VERSION" ]]
 }
 
-upstream_toxiproxy_present() {
+# The image holds Domino's server built from these very sources.
+toxiproxy_image_current() {
     have_image "$TOXIPROXY_IMAGE" &&
-        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.built-by"}}' "$TOXIPROXY_IMAGE") != "$BUILT_BY" ]]
+        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.toxiproxy-sources"}}' "$TOXIPROXY_IMAGE") == "$SERVER_DIGEST" ]]
 }
 
 build_toxiproxy_binaries() {
@@ -162,13 +180,15 @@ build_toxiproxy_binaries() {
     [[ -n $go ]] || die "go is not on PATH; install Go to build Toxiproxy from the Go module proxy"
     local gobin
     gobin=$(mktemp -d)
+    (cd "$SERVER_SOURCES" && CGO_ENABLED=0 GOFLAGS=-mod=readonly GOWORK=off "$go" build \
+        -trimpath -buildvcs=false -ldflags "-s -w" -o "$gobin/toxiproxy-server" .)
     local module=github.com/Shopify/toxiproxy/v2
-    CGO_ENABLED=0 GOBIN=$gobin GOFLAGS=${GOFLAGS:--mod=mod} "$go" install -trimpath \
-        -ldflags "-s -w -X $module.Version=$TOXIPROXY_VERSION" \
-        "$module/cmd/server@v$TOXIPROXY_VERSION" "$module/cmd/cli@v$TOXIPROXY_VERSION"
+    CGO_ENABLED=0 GOBIN=$gobin GOFLAGS=-mod=mod GOWORK=off "$go" install -trimpath \
+        -ldflags "-s -w -X $module.Version=$TOXIPROXY_VERSION" "$module/cmd/cli@v$TOXIPROXY_VERSION"
     mkdir -p "$TOXIPROXY_BIN"
-    mv "$gobin/server" "$TOXIPROXY_BIN/toxiproxy-server"
+    mv "$gobin/toxiproxy-server" "$TOXIPROXY_BIN/toxiproxy-server"
     mv "$gobin/cli" "$TOXIPROXY_BIN/toxiproxy-cli"
+    printf '%s\n' "$SERVER_DIGEST" >"$TOXIPROXY_BIN/sources.sha256"
     rm -rf "$gobin"
 }
 
@@ -196,16 +216,23 @@ build_services_image() {
 }
 
 build_toxiproxy_image() {
-    if upstream_toxiproxy_present; then
-        say "$TOXIPROXY_IMAGE: the upstream image is present; keeping it"
+    if toxiproxy_image_current; then
+        say "$TOXIPROXY_IMAGE: Domino's server $SERVER_VERSION from these sources; keeping it"
         return
+    fi
+    if have_image "$TOXIPROXY_IMAGE" &&
+        [[ $(docker image inspect --format '{{index .Config.Labels "org.domino.built-by"}}' "$TOXIPROXY_IMAGE") != "$BUILT_BY" ]]; then
+        say "$TOXIPROXY_IMAGE: an image pulled from upstream (stock, without Domino's toxics); replacing its tag"
     fi
     local context="$CACHE/context-toxiproxy"
     rm -rf "$context" && mkdir -p "$context"
     cp "$ROOT/docker/toxiproxy.Dockerfile" "$context/Dockerfile"
     cp "$TOXIPROXY_BIN/toxiproxy-server" "$TOXIPROXY_BIN/toxiproxy-cli" "$context/"
-    say "docker build $TOXIPROXY_IMAGE (FROM scratch, --network=none)"
-    quietly "$CACHE/build-toxiproxy.log" docker build --network=none --tag "$TOXIPROXY_IMAGE" "$context"
+    say "docker build $TOXIPROXY_IMAGE: Domino's server $SERVER_VERSION (FROM scratch, --network=none)"
+    quietly "$CACHE/build-toxiproxy.log" docker build --network=none \
+        --label "org.opencontainers.image.version=$SERVER_VERSION" \
+        --label "org.domino.toxiproxy-sources=$SERVER_DIGEST" \
+        --tag "$TOXIPROXY_IMAGE" "$context"
     rm -rf "$context"
 }
 
@@ -213,19 +240,19 @@ build_toxiproxy_image() {
 check_images() {
     local version
     version=$(docker run --rm --network=none "$TOXIPROXY_IMAGE" -version)
-    [[ $version == *"$TOXIPROXY_VERSION"* ]] || die "$TOXIPROXY_IMAGE reports '$version'"
+    [[ $version == *" $SERVER_VERSION" ]] || die "$TOXIPROXY_IMAGE reports '$version', not $SERVER_VERSION"
     docker run --rm --network=none "$SERVICES_IMAGE" \
         python3 -c 'import fastapi, httpx, pydantic, uvicorn, services.kit.app' ||
         die "$SERVICES_IMAGE cannot import the services"
     say "ok: $SERVICES_IMAGE, $TOXIPROXY_IMAGE ($version)"
 }
 
-if upstream_toxiproxy_present || have_toxiproxy_binaries; then
-    upstream_toxiproxy_present || say "toxiproxy $TOXIPROXY_VERSION binaries: reusing $TOXIPROXY_BIN"
+if toxiproxy_image_current || have_toxiproxy_binaries; then
+    toxiproxy_image_current || say "toxiproxy $SERVER_VERSION binaries: reusing $TOXIPROXY_BIN"
 else
     # The Go build is CPU-bound while debootstrap mostly waits for downloads
     # and dpkg: run them side by side.
-    say "go install toxiproxy v$TOXIPROXY_VERSION, server and cli, CGO_ENABLED=0 (in the background)"
+    say "go build Domino's toxiproxy-server $SERVER_VERSION and go install toxiproxy-cli v$TOXIPROXY_VERSION, CGO_ENABLED=0 (in the background)"
     build_toxiproxy_binaries >"$CACHE/go-build.log" 2>&1 &
     GO_PID=$!
 fi

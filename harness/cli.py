@@ -204,20 +204,49 @@ def _number_or_text(value: str) -> object:
 
 
 def cmd_toxiproxy(args: argparse.Namespace) -> int:
-    if args.action == "install":
-        started = time.monotonic()
-        try:
-            path = find_toxiproxy() if not args.force else None
-        except ToxiproxyError:
-            path = None
-        if path is None:
-            _say("building toxiproxy-server with `go install` (first time: about a minute)")
-            path = install_toxiproxy(force=args.force)
-        print(f"{path} (version {binary_version(path)}, {time.monotonic() - started:.1f}s)")
+    from harness.errors import ToxiproxyNotFoundError
+    from harness.toxiproxy.binary import installed_is_current
+
+    if args.action == "where":
+        path = find_toxiproxy()
+        print(f"{path} ({_server_words(path)})")
         return EXIT_OK
-    path = find_toxiproxy()
-    print(f"{path} (version {binary_version(path)})")
+    started = time.monotonic()
+    if args.force or not installed_is_current():
+        _say("building Domino's toxiproxy-server with `go build` (first time: about a minute)")
+    try:
+        path = install_toxiproxy(force=args.force)
+    except ToxiproxyNotFoundError:  # no Go: a server found elsewhere still runs every stack
+        try:
+            existing = find_toxiproxy()
+        except ToxiproxyError:
+            existing = None
+        if existing is None or args.force:
+            raise
+        _say(
+            "cannot build Domino's toxiproxy-server: `go` is not on PATH; "
+            f"keeping {existing} ({_server_words(existing)})"
+        )
+        return EXIT_OK
+    print(f"{path} ({_server_words(path)}, {time.monotonic() - started:.1f}s)")
+    used = find_toxiproxy()
+    if used != path.resolve():
+        _say(
+            f"note: Domino runs {used} first ({_server_words(used)}), found before {path} "
+            "(DOMINO_TOXIPROXY_BIN or PATH); remove it from there to use Domino's"
+        )
     return EXIT_OK
+
+
+def _server_words(binary: Path) -> str:
+    """A toxiproxy-server's version and whether it has Domino's toxics, in words."""
+    from harness.toxiproxy.abilities import domino_toxics
+
+    version = binary_version(binary)
+    toxics = sorted(domino_toxics(version))
+    if toxics:
+        return f"version {version}, Domino's build with {', '.join(toxics)}"
+    return f"version {version}, stock: without Domino's toxics"
 
 
 def cmd_list(_args: argparse.Namespace) -> int:
@@ -596,9 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_explore_parsers(sub)
 
-    toxi = sub.add_parser("toxiproxy", help="find or install toxiproxy-server")
+    toxi = sub.add_parser(
+        "toxiproxy", help="build Domino's toxiproxy-server, or say which one Domino runs"
+    )
     toxi.add_argument("action", choices=("install", "where"))
-    toxi.add_argument("--force", action="store_true", help="rebuild even if one is installed")
+    toxi.add_argument(
+        "--force", action="store_true", help="rebuild even if a current build is installed"
+    )
     toxi.set_defaults(func=cmd_toxiproxy)
     return parser
 

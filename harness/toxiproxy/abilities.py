@@ -1,0 +1,68 @@
+"""What a running Toxiproxy server can do, read from its version.
+
+Domino's own ``toxiproxy-server`` (the Go sources in ``server/``) is Toxiproxy
+v2.12.0 with Domino's toxics compiled in; its version names the build, e.g.
+``2.12.0+domino.1``. A stock server (``2.12.0``) has none of them: a fault
+that needs one is refused there before anything is applied
+(:func:`toxic_unavailable`), and the faults that have a stock form use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+__all__ = [
+    "DOMINO_BUILD",
+    "DOMINO_TOXICS",
+    "SERVER_VERSION",
+    "TOXIPROXY_VERSION",
+    "domino_toxics",
+    "is_domino_build",
+    "toxic_unavailable",
+]
+
+#: Upstream's release that Domino's server is built from (and the stock one Domino accepts).
+TOXIPROXY_VERSION = "2.12.0"
+#: Domino's build of it; bumped with ``Version`` in ``server/main.go`` when a toxic is added
+#: or changes behaviour.
+DOMINO_BUILD = 1
+#: The version Domino's server reports (``/version``, ``-version``).
+SERVER_VERSION = f"{TOXIPROXY_VERSION}+domino.{DOMINO_BUILD}"
+
+#: Domino's own toxic types, each with the first build of Domino's server that has it.
+DOMINO_TOXICS: Mapping[str, int] = {
+    # Holds the caller with no answer until removed, even after the upstream closes.
+    "domino_hang": 1,
+    # Closes each connection that tries to send through a down edge, and counts them.
+    "domino_refuse": 1,
+}
+
+_BUILD = re.compile(r"\+domino\.(\d+)\b")
+
+
+def is_domino_build(version: str) -> bool:
+    """True when ``version`` is one of Domino's builds (``2.12.0+domino.N``)."""
+    return _BUILD.search(version) is not None
+
+
+def domino_toxics(version: str) -> frozenset[str]:
+    """Domino's toxic types a server reporting ``version`` has; empty for a stock server."""
+    match = _BUILD.search(version)
+    if match is None:
+        return frozenset()
+    build = int(match.group(1))
+    return frozenset(name for name, since in DOMINO_TOXICS.items() if since <= build)
+
+
+def toxic_unavailable(toxic_type: str, version: str) -> str:
+    """Why a server reporting ``version`` cannot take a Domino toxic, and what to do, in words."""
+    server = (
+        f"Domino's build {version}" if is_domino_build(version) else f"a stock server ({version})"
+    )
+    return (
+        f"needs Domino's toxic {toxic_type}, which this toxiproxy-server lacks ({server}); "
+        f"run `domino toxiproxy install` to build Domino's server ({SERVER_VERSION}) and "
+        "start the stack with it (a toxiproxy-server found earlier on PATH or in "
+        "DOMINO_TOXIPROXY_BIN is used first)"
+    )
