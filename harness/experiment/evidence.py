@@ -6,6 +6,13 @@ own outbound calls per edge where the adapter can read them (the bank), and
 the client's own calls for the client edge. A fault on a service (crash,
 stop, pause, an application fault) counts traffic on every edge into it.
 
+A fault that counts the traffic it met itself is judged on that count alone:
+load counts the calls it sent, and a down edge on Domino's Toxiproxy server
+counts the connections that tried to cross it (none: "never crossed — a
+fallback path?", however busy the edge's caller was). On a stock server a
+down edge refuses connections, which leave no count; there, traffic into the
+edge's source is taken as evidence, and says it is inferred.
+
 Toxiproxy adds a connection's bytes to its counters only when the
 connection ends, so a request held by a long latency or timeout toxic may
 leave no count until well after the fault is gone. When the counters show
@@ -57,7 +64,8 @@ def touched(
     cross. Both are needed for the inferred evidence, which is used only for
     edges whose calls the system does not count itself, and never for a down
     edge (which has its own inference). ``own_traffic`` is what a fault that
-    sends its own traffic (load) counted: that count is the evidence.
+    counts the traffic it met itself (load, a down edge on Domino's server)
+    counted: that count is the evidence.
     """
     if own_traffic is not None:
         calls, what = own_traffic
@@ -106,11 +114,13 @@ def _crossing_inferred(
 def _down_inferred(
     stack: Stack, edge: str, before: Counters, after: Counters, client_calls: int
 ) -> tuple[bool, str]:
-    """A down edge refuses connections, which leave no bytes on its proxy.
+    """A down edge on a stock server refuses connections, which leave no bytes on its proxy.
 
     Without the system's own call counters, the evidence is that its caller
     was exercised while the edge was down: traffic reached the source service
-    over the edges into it (for the client edge: the users' calls).
+    over the edges into it (for the client edge: the users' calls). This
+    passes an edge that its caller crosses only sometimes (a fallback); on
+    Domino's server the down edge counts its own attempts instead.
     """
     source = stack.topology.edge(edge).source
     if source == CLIENT:

@@ -6,7 +6,9 @@ always removes it. Kinds:
 - toxics on an edge (Toxiproxy): :class:`Latency`, :class:`Timeout`,
   :class:`ResetPeer`, :class:`Bandwidth`, :class:`SlowClose`, :class:`Slicer`,
   :class:`LimitData`;
-- an edge going down (the proxy disabled): :class:`Down`;
+- an edge going down: :class:`Down` (on Domino's Toxiproxy server the proxy
+  keeps listening and refuses, counting, every connection that tries to
+  cross; on a stock server the proxy is disabled);
 - application faults Toxiproxy cannot make, through a service's admin API:
   :class:`HttpError` (answer 500/503 for a share of requests), :class:`SlowHandler`,
   and operator levers: :class:`Maintenance` (a window that ends by itself),
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -162,7 +164,13 @@ class EdgeFault(Fault):
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Down(EdgeFault):
-    """The edge stops accepting connections and drops open ones (proxy disabled)."""
+    """The edge is down: nothing crosses it while the fault is held.
+
+    On Domino's Toxiproxy server every connection that tries to send through
+    the edge is closed at once and counted (the evidence that something tried
+    to cross); on a stock server the proxy is disabled: connections are
+    refused and open ones dropped.
+    """
 
     kind: ClassVar[str] = "down"
 
@@ -175,9 +183,15 @@ class ToxicFault(EdgeFault):
     ``upstream`` (client -> server). ``toxicity`` is the share of TCP
     *connections* affected, in (0, 1]: Toxiproxy draws it per connection,
     not per request.
+
+    ``toxic_type`` is the stock Toxiproxy toxic that makes the fault ("" if
+    none does); ``domino_toxic_type`` is Domino's own that makes it better,
+    used where the server has it (:meth:`toxic_for`). Both take the same
+    attributes (:meth:`toxiproxy_attributes`).
     """
 
     toxic_type: ClassVar[str] = ""
+    domino_toxic_type: ClassVar[str] = ""
     stream: Stream = "downstream"
     toxicity: float = 1.0
 
@@ -206,6 +220,15 @@ class ToxicFault(EdgeFault):
         """The toxic's attributes in Toxiproxy's names and units."""
         raise NotImplementedError
 
+    @classmethod
+    def toxic_for(cls, domino_toxics: Collection[str]) -> str | None:
+        """The toxic type that makes this kind of fault on a server that has
+        ``domino_toxics`` (Domino's own toxic types; empty for a stock server),
+        or None if none can."""
+        if cls.domino_toxic_type and cls.domino_toxic_type in domino_toxics:
+            return cls.domino_toxic_type
+        return cls.toxic_type or None
+
 
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,10 +254,20 @@ class Latency(ToxicFault):
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeout(ToxicFault):
-    """Stops all data; closes the connection after ``timeout_ms`` (0: holds it forever)."""
+    """Stops all data: the caller waits with no answer; ``timeout_ms`` > 0 closes the
+    connection after that long (0: held until the fault ends, which closes it).
+
+    On Domino's server (toxic ``domino_hang``) the hold lasts whatever the
+    other side does, and ``timeout_ms`` counts from the start of the hold on
+    each connection. Stock Toxiproxy's ``timeout`` closes the caller's side as
+    soon as the server closes its own (servers that close after each answer,
+    HTTP/1.0 style, then give a fast error, not a hang) and counts
+    ``timeout_ms`` from the last data seen.
+    """
 
     kind: ClassVar[str] = "timeout"
     toxic_type: ClassVar[str] = "timeout"
+    domino_toxic_type: ClassVar[str] = "domino_hang"
     timeout_ms: int = 0
 
     def __post_init__(self) -> None:

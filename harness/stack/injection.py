@@ -1,10 +1,19 @@
 """Applying faults to a running stack, in scopes that always remove them.
 
 :class:`Injector` turns a fault value into a change on the running system
-(a toxic, a disabled proxy, an application fault through the system's
-adapter, a killed process) and back. A :class:`FaultScope`
+(a toxic, a refusing or disabled proxy, an application fault through the
+system's adapter, a killed process) and back. A :class:`FaultScope`
 is the only way tests and experiments apply faults: leaving it, normally or
 by an exception, removes exactly what it added, in reverse order.
+
+What Toxiproxy can do depends on its server: Domino's own build has Domino's
+toxics (:mod:`harness.toxiproxy.abilities`), read once from its version when
+the injector is made. A toxic fault uses Domino's toxic for its kind where
+the server has it (``Timeout``: ``domino_hang``), the stock one otherwise,
+and is refused before anything is applied where neither exists. ``Down`` is
+the ``domino_refuse`` toxic on Domino's server (the proxy keeps listening and
+counts what tried to cross: the fault's own evidence), a disabled proxy on a
+stock one.
 
 Process faults go through the backend's service control
 (:mod:`.process_faults`); a run teaches the injector its load faults (surges,
@@ -19,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from harness.contracts import SystemControl
@@ -29,6 +38,7 @@ from harness.errors import DominoError, FaultRemovalError, ToxiproxyAPIError, Un
 from harness.model.faults import FAULT_KINDS, Down, Fault, ProcessFault, ToxicFault
 from harness.model.topology import Topology
 from harness.stack.process_faults import ProcessFaultApplier
+from harness.toxiproxy.abilities import domino_toxics, toxic_unavailable
 from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient
 
 __all__ = ["AppliedFault", "FaultApplier", "FaultRemovalError", "FaultScope", "Injector"]
@@ -47,18 +57,47 @@ class AppliedFault:
     applied_at_s: float
 
 
+@runtime_checkable
+class _Selective(Protocol):
+    """An applier that takes only some kinds of its family (on this server)."""
+
+    def takes(self, fault_type: type[Fault]) -> bool: ...
+
+
 class _ToxicApplier:
-    def __init__(self, client: ToxiproxyClient, proxy_of: Callable[[str], str]) -> None:
+    """Toxic faults, each as Domino's toxic for its kind where the server has it."""
+
+    def __init__(
+        self,
+        client: ToxiproxyClient,
+        proxy_of: Callable[[str], str],
+        *,
+        server_version: str,
+        server_toxics: frozenset[str],
+    ) -> None:
         self._client = client
         self._proxy_of = proxy_of
+        self._server_version = server_version
+        self._server_toxics = server_toxics
         self._ids = itertools.count(1)
+
+    def takes(self, fault_type: type[Fault]) -> bool:
+        return issubclass(fault_type, ToxicFault) and (
+            fault_type.toxic_for(self._server_toxics) is not None
+        )
 
     def apply(self, fault: ToxicFault) -> tuple[str, str]:
         proxy = self._proxy_of(fault.edge)
-        name = f"domino_{fault.toxic_type}_{fault.stream}_{next(self._ids)}"
+        toxic_type = fault.toxic_for(self._server_toxics)
+        if toxic_type is None:
+            raise UnsupportedFaultError(
+                f"{fault.kind} on {fault.edge} "
+                + toxic_unavailable(fault.domino_toxic_type, self._server_version)
+            )
+        name = f"domino_{fault.kind}_{fault.stream}_{next(self._ids)}"
         toxic = ToxicInfo(
             name=name,
-            type=fault.toxic_type,
+            type=toxic_type,
             stream=fault.stream,
             toxicity=float(fault.toxicity),
             attributes=fault.toxiproxy_attributes(),
@@ -70,7 +109,13 @@ class _ToxicApplier:
         self._client.remove_toxic(target, handle)
 
 
-class _DownApplier:
+class _DisablingDownApplier:
+    """Down on a stock server: the proxy disabled (connections refused, open ones dropped).
+
+    Refused connections leave no trace on Toxiproxy; the evidence is inferred
+    (:mod:`harness.experiment.evidence`).
+    """
+
     def __init__(self, client: ToxiproxyClient, proxy_of: Callable[[str], str]) -> None:
         self._client = client
         self._proxy_of = proxy_of
@@ -82,6 +127,62 @@ class _DownApplier:
 
     def remove(self, target: str, handle: str) -> None:
         self._client.set_enabled(target, True)
+
+
+#: Domino's toxic that makes a down edge, and the attribute in which it counts.
+_REFUSE_TOXIC = "domino_refuse"
+_ATTEMPTS = "attempts"
+
+
+class _RefusingDownApplier:
+    """Down on Domino's server: the proxy keeps listening and the ``domino_refuse``
+    toxic closes every connection that tries to send through it, counting them.
+
+    The count is the fault's evidence (:class:`~harness.contracts.CountsOwnTraffic`):
+    it is read just before the toxic is removed, and kept for :meth:`own_traffic`.
+    """
+
+    def __init__(self, client: ToxiproxyClient, proxy_of: Callable[[str], str]) -> None:
+        self._client = client
+        self._proxy_of = proxy_of
+        self._ids = itertools.count(1)
+        self._edges: dict[str, str] = {}
+        self._proxies: dict[str, str] = {}
+        self._counted: dict[str, int | None] = {}
+
+    def apply(self, fault: Down) -> tuple[str, str]:
+        proxy = self._proxy_of(fault.edge)
+        name = f"domino_{fault.kind}_upstream_{next(self._ids)}"
+        # Upstream (client -> server): a request is dropped before it reaches the target.
+        self._client.add_toxic(proxy, ToxicInfo(name, _REFUSE_TOXIC, "upstream", 1.0))
+        self._edges[name] = fault.edge
+        self._proxies[name] = proxy
+        return proxy, name
+
+    def remove(self, target: str, handle: str) -> None:
+        self._counted[handle] = self._attempts(target, handle)
+        self._client.remove_toxic(target, handle)
+
+    def _attempts(self, proxy: str, handle: str) -> int | None:
+        """The toxic's count of refused connections, or None if it cannot be read."""
+        try:
+            held = {t.name: t for t in self._client.toxics(proxy)}.get(handle)
+        except ToxiproxyAPIError:
+            return None
+        return None if held is None else held.attributes.get(_ATTEMPTS)
+
+    def own_traffic(self, handle: str) -> tuple[int, str]:
+        """(connections that tried to cross the down edge, that in words)."""
+        edge = self._edges.get(handle, handle)
+        if handle in self._counted:
+            attempts = self._counted[handle]
+        else:  # still held: read it now
+            attempts = self._attempts(self._proxies.get(handle, ""), handle)
+        if attempts is None:
+            return 0, f"{edge}: the count of refused connections could not be read back"
+        if attempts == 0:
+            return 0, f"{edge}: never crossed — a fallback path? (no connection tried it)"
+        return attempts, f"{edge}: {attempts} connection(s) tried to cross it and were refused"
 
 
 class Injector:
@@ -105,9 +206,23 @@ class Injector:
         self.services = services
         self._system = system or f"the {topology.name} system"
         self._proxies = dict(proxies)
+        #: The Toxiproxy server's version, and Domino's toxic types it has (empty: stock).
+        self.toxiproxy_version = toxiproxy.version()
+        self.server_toxics = domino_toxics(self.toxiproxy_version)
+        down: FaultApplier = (
+            _RefusingDownApplier(toxiproxy, self._proxy_of)
+            if _REFUSE_TOXIC in self.server_toxics
+            else _DisablingDownApplier(toxiproxy, self._proxy_of)
+        )
+        toxics = _ToxicApplier(
+            toxiproxy,
+            self._proxy_of,
+            server_version=self.toxiproxy_version,
+            server_toxics=self.server_toxics,
+        )
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
-            (ToxicFault, _ToxicApplier(toxiproxy, self._proxy_of)),
-            (Down, _DownApplier(toxiproxy, self._proxy_of)),
+            (ToxicFault, toxics),
+            (Down, down),
             *control.appliers(),
         ]
         if services is not None:
@@ -128,7 +243,10 @@ class Injector:
 
     def supports(self, fault_type: type[Fault]) -> bool:
         """True when this stack can apply faults of ``fault_type``."""
-        return any(issubclass(fault_type, t) for t, _ in self._appliers)
+        return any(
+            issubclass(fault_type, t) and (not isinstance(a, _Selective) or a.takes(fault_type))
+            for t, a in self._appliers
+        )
 
     def supported_kinds(self) -> list[str]:
         """Every fault kind this stack can apply, by name."""
@@ -152,7 +270,8 @@ class Injector:
         self._applier(applied.fault).remove(applied.target, applied.handle)
 
     def own_traffic(self, applied: AppliedFault) -> tuple[int, str] | None:
-        """What a fault that sends its own traffic (load) sent, if it does (else None)."""
+        """What a fault counted of the traffic it met itself, if it counts (else None):
+        the calls load sent, the connections a down edge refused on Domino's server."""
         applier = self._applier(applied.fault)
         if isinstance(applier, CountsOwnTraffic):
             return applier.own_traffic(applied.handle)
