@@ -1,7 +1,7 @@
 # Domino's two everyday commands: `make incident` (the main job: the KB Pay 2023
 # incident reproduced end to end under both profiles, with reports) and `make test`.
 # Both set up everything they need first: a virtualenv with the project and
-# its tools, and toxiproxy-server (built with `go install` if none is found).
+# its tools, and Domino's toxiproxy-server (built with `go build` from harness/toxiproxy/server).
 
 PYTHON ?= python3
 VENV ?= .venv
