@@ -10,9 +10,26 @@ A journey in a time window is
   ("unavailable / wait / suspended / maintenance": the bank's CD001, DP003,
   OV001, OV002, FS001, MT001);
 - **failed** otherwise: users waited past the SLO, or got opaque errors.
+  A failure is **fast** when its failing calls (errors, and successes
+  slower than the SLO's p95) were answered within the SLO's p95 latency —
+  the fault's slowness was contained, users were told at once — and
+  **slow** when users waited past it (the whole window's p95, or the
+  failing calls' p95, is over the SLO).
 
-A run whose fault never touched traffic, or whose steady state was not
-healthy before the fault, is **inconclusive** — never a pass.
+Which calls a window judges:
+
+- the **steady state**: calls answered before the fault began (a call sent
+  just before and answered under the fault saw the fault, not the baseline);
+- the **fault**: every call *in flight* during it — started in it, or
+  started before and still waiting when it began. A call that began before
+  the fault and is still waiting when it ends is evidence of a hang, not an
+  absence of data; it is judged with its whole latency (for a call never
+  answered, at least the time it had waited);
+- **recovery**: calls sent after the fault ended.
+
+A journey with no call judged in the fault window is ``no_data``, and the
+run is **inconclusive**; so is a run whose fault never touched traffic, or
+whose steady state was not healthy before the fault — never a pass.
 """
 
 from __future__ import annotations
@@ -24,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from harness.model.incident import Expectation, IncidentSpec
 from harness.model.outcomes import (
     Check,
+    Failure,
     InvariantVerdict,
     JourneyVerdict,
     Observation,
@@ -44,8 +62,10 @@ __all__ = [
     "Outcome",
     "RunVerdict",
     "WindowStats",
+    "calls_in_window",
     "judge_journey",
     "judge_run",
+    "judge_window",
     "truthful_codes",
     "window_stats",
 ]
@@ -60,11 +80,45 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
 
 
+def calls_in_window(
+    observations: Iterable[Observation],
+    journey: str | None,
+    start_s: float,
+    end_s: float,
+    *,
+    in_flight: bool = True,
+) -> list[Observation]:
+    """The calls of ``journey`` (None: every journey) judged in ``[start_s, end_s)``.
+
+    With ``in_flight`` (the fault window's rule), every call in flight at some
+    moment of the window: started in it, or started before it and still
+    waiting when it began. Without, only the calls that started in it (the
+    recovery window's rule: what users met once the fault was gone).
+    """
+    return [
+        o
+        for o in observations
+        if (journey is None or o.journey == journey)
+        and (start_s <= o.at_s < end_s or (in_flight and o.at_s < start_s < o.answered_s))
+    ]
+
+
 def window_stats(
-    observations: Iterable[Observation], journey: str, start_s: float, end_s: float
+    observations: Iterable[Observation],
+    journey: str,
+    start_s: float,
+    end_s: float,
+    *,
+    in_flight: bool = True,
+    slo: Slo | None = None,
 ) -> WindowStats:
-    chosen = [o for o in observations if o.journey == journey and start_s <= o.at_s < end_s]
+    """Statistics of the calls :func:`calls_in_window` judges; with ``slo``, also of the
+    failing ones (errors, and successes slower than its p95)."""
+    chosen = calls_in_window(observations, journey, start_s, end_s, in_flight=in_flight)
     latencies = sorted(o.latency_ms for o in chosen)
+    failing = sorted(
+        o.latency_ms for o in chosen if slo is not None and (not o.ok or o.latency_ms > slo.p95_ms)
+    )
     return WindowStats(
         journey=journey,
         start_s=start_s,
@@ -77,6 +131,11 @@ def window_stats(
         p99_ms=_percentile(latencies, 0.99),
         max_ms=latencies[-1] if latencies else 0.0,
         codes=dict(Counter(o.code for o in chosen if o.code)),
+        in_flight=sum(1 for o in chosen if o.at_s < start_s),
+        unanswered=sum(1 for o in chosen if not o.answered),
+        failing=len(failing),
+        failing_p95_ms=_percentile(failing, 0.95),
+        failing_max_ms=failing[-1] if failing else 0.0,
     )
 
 
@@ -86,9 +145,15 @@ def judge_journey(
     failures: Sequence[Observation],
     honest_codes: frozenset[str] = frozenset(),
 ) -> JourneyVerdict:
-    """Judge one journey's window against its SLO (see the module docstring)."""
+    """Judge one journey's window against its SLO (see the module docstring).
+
+    ``failures`` are the window's answers that are not a full success
+    (errors and degraded successes), weighed for honesty.
+    """
     if stats.calls == 0:
-        return JourneyVerdict(stats.journey, "no_data", stats, slo, "no call started in the window")
+        return JourneyVerdict(
+            stats.journey, "no_data", stats, slo, "no call was in flight in the window"
+        )
     fast = stats.p95_ms <= slo.p95_ms
     measured = (
         f"success {stats.success_rate:.0%} (SLO {slo.success_rate:.0%}), "
@@ -104,7 +169,43 @@ def judge_journey(
             stats.journey, "degraded", stats, slo, f"{measured}; fast, honest degradation"
         )
     why = "slow" if not fast else "opaque errors " + ",".join(sorted(stats.codes))
-    return JourneyVerdict(stats.journey, "failed", stats, slo, f"{measured}; {why}")
+    failure, failure_ms = _how_it_failed(stats, slo, failures)
+    return JourneyVerdict(
+        stats.journey, "failed", stats, slo, f"{measured}; {why}", failure, failure_ms
+    )
+
+
+def _how_it_failed(
+    stats: WindowStats, slo: Slo, failures: Sequence[Observation]
+) -> tuple[Failure, float]:
+    """Fast or slow, and the failing calls' p95 latency (ms).
+
+    Stats built without the SLO carry no failing calls: then the failures
+    given (errors and degraded answers) stand for them.
+    """
+    if stats.failing:
+        failing_ms = stats.failing_p95_ms
+    else:
+        failing_ms = _percentile(sorted(o.latency_ms for o in failures), 0.95)
+    slow = stats.p95_ms > slo.p95_ms or failing_ms > slo.p95_ms
+    return ("slow" if slow else "fast"), max(failing_ms, stats.p95_ms if slow else 0.0)
+
+
+def judge_window(
+    observations: Sequence[Observation],
+    journey: str,
+    slo: Slo,
+    start_s: float,
+    end_s: float,
+    *,
+    honest_codes: frozenset[str] = frozenset(),
+    in_flight: bool = True,
+) -> JourneyVerdict:
+    """``journey`` judged on the calls :func:`calls_in_window` picks, against ``slo``."""
+    chosen = calls_in_window(observations, journey, start_s, end_s, in_flight=in_flight)
+    stats = window_stats(chosen, journey, start_s, end_s, in_flight=in_flight, slo=slo)
+    failures = [o for o in chosen if not o.ok or o.degraded]
+    return judge_journey(stats, slo, failures, honest_codes)
 
 
 def truthful_codes(
@@ -160,6 +261,13 @@ def truthful_codes(
     )
 
 
+def _measured(verdict: JourneyVerdict) -> str:
+    """The verdict as a check shows it: a failure with how it failed and how long it took."""
+    if verdict.failure_ms is None:
+        return verdict.label
+    return f"{verdict.label} ({verdict.failure_ms:.0f} ms)"
+
+
 def _origin(cause: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
     """(edge, service) of a cause chain's first link; a value that is not text counts as none.
 
@@ -180,17 +288,21 @@ def _phase(
     start_s: float,
     end_s: float,
     honest_codes: frozenset[str],
+    *,
+    in_flight: bool,
 ) -> tuple[JourneyVerdict, ...]:
-    verdicts = []
-    for load in spec.journeys:
-        stats = window_stats(observations, load.journey, start_s, end_s)
-        failures = [
-            o
-            for o in observations
-            if o.journey == load.journey and start_s <= o.at_s < end_s and (not o.ok or o.degraded)
-        ]
-        verdicts.append(judge_journey(stats, load.slo, failures, honest_codes))
-    return tuple(verdicts)
+    return tuple(
+        judge_window(
+            observations,
+            load.journey,
+            load.slo,
+            start_s,
+            end_s,
+            honest_codes=honest_codes,
+            in_flight=in_flight,
+        )
+        for load in spec.journeys
+    )
 
 
 def judge_run(
@@ -209,10 +321,12 @@ def judge_run(
     """Judge one run of ``spec`` under ``profile`` from what was observed."""
     # The steady state is judged on calls that were answered before the fault began: a
     # call sent just before and answered under the fault saw the fault, not the baseline.
-    before_fault = [o for o in observations if o.at_s + o.latency_ms / 1000.0 <= steady_window_s[1]]
-    steady = _phase(spec, before_fault, *steady_window_s, honest_codes)
-    during = _phase(spec, observations, *fault_window_s, honest_codes)
-    recovery = _phase(spec, observations, *recovery_window_s, honest_codes)
+    before_fault = [o for o in observations if o.answered and o.answered_s <= steady_window_s[1]]
+    steady = _phase(spec, before_fault, *steady_window_s, honest_codes, in_flight=False)
+    # The fault judges every call in flight during it: one still waiting when the fault
+    # ends is a hang, not an absence of data.
+    during = _phase(spec, observations, *fault_window_s, honest_codes, in_flight=True)
+    recovery = _phase(spec, observations, *recovery_window_s, honest_codes, in_flight=False)
     expectation: Expectation = spec.expect[profile]
 
     checks: list[Check] = []
@@ -224,16 +338,12 @@ def judge_run(
             Check(
                 f"journey {verdict.journey} during the fault",
                 " or ".join(allowed),
-                f"{verdict.verdict}: {verdict.reason}",
-                verdict.verdict in allowed,
+                f"{_measured(verdict)}: {verdict.reason}",
+                verdict.matches(allowed),
             )
         )
     for journey, codes in expectation.codes.items():
-        seen = {
-            o.code
-            for o in observations
-            if o.journey == journey and o.code and fault_window_s[0] <= o.at_s < fault_window_s[1]
-        }
+        seen = {o.code for o in calls_in_window(observations, journey, *fault_window_s) if o.code}
         for code in codes:
             checks.append(
                 Check(
@@ -265,6 +375,11 @@ def judge_run(
             f"steady state not met: {v.journey} {v.verdict} ({v.reason})" for v in unhealthy
         ]
     reasons += [f"fault never touched traffic: {text}" for text in untouched_faults]
+    reasons += [
+        f"no call of {v.journey} was in flight during the fault: nothing to judge it on"
+        for v in during
+        if v.verdict == "no_data"
+    ]
     reasons += list(unjudged)
     outcome: Outcome
     if reasons:

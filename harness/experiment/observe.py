@@ -4,6 +4,11 @@ Each :class:`JourneyLoad` becomes ``users`` threads; each thread logs in once,
 then loops: take the journey, record what the user saw, think, repeat. Loops
 are bounded twice — by a stop event the run sets, and by ``max_calls`` per
 user — and every call has a client timeout, so nothing runs on by itself.
+
+A call is recorded when it is answered. One still waiting when observation
+stops (a client timeout bounds each read, not a slow drip of an answer) is
+recorded then, as unanswered: a failure with the adapter's timeout code and
+the time it had waited, never silently dropped — a hang is evidence too.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Observer:
         *,
         client_timeout_s: float,
         max_calls_per_user: int = 10_000,
+        stop_grace_s: float = 5.0,
     ) -> None:
         self._stack = stack
         check_target(stack.entry_url, extra_allowed=stack.allowed_hosts)
@@ -49,6 +55,7 @@ class Observer:
         self._users = stack.adapter.users(stack.topology)
         self._loads = tuple(loads)
         self._timeout_s = client_timeout_s
+        self._grace_s = stop_grace_s
         self._max_calls = max_calls_per_user
         self._journeys = {j.name: j for j in stack.topology.journeys}
         self.journeys = stack.topology.journeys
@@ -59,6 +66,9 @@ class Observer:
         self._threads: list[threading.Thread] = []
         self._clients: list[JourneyClient] = []
         self._in_flight = 0
+        # Calls waiting for their answer: (journey, at_s, background) per user thread.
+        self._waiting: dict[int, tuple[str, float, bool]] = {}
+        self._closed = False
         self._started: Counter[str] = Counter()
         self.origin_s = time.monotonic()
 
@@ -120,25 +130,42 @@ class Observer:
         for _ in range(self._max_calls):
             if stop.is_set() or self._stop.is_set():
                 return
+            me = threading.get_ident()
             with self._lock:
                 self._in_flight += 1
                 self._started[journey.name] += 1
+                self._waiting[me] = (journey.name, self.now_s(), load.background)
             try:
                 observation = client.run(journey)
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                    self._waiting.pop(me, None)
             with self._lock:
+                if self._closed:  # recorded as unanswered when observation stopped
+                    return
                 self._observations.append((load.background, observation))
             if think_s and stop.wait(think_s):
                 return
 
     def stop(self) -> None:
-        """Stop every user and wait for calls in flight (each bounded by the client timeout)."""
+        """Stop every user and wait for calls in flight (each read bounded by the client
+        timeout); a call still waiting after that is recorded as unanswered."""
         self._stop.set()
-        deadline = time.monotonic() + self._timeout_s + 5
+        deadline = time.monotonic() + self._timeout_s + self._grace_s
         for thread in self._threads:
             thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            now_s = self.now_s()
+            code = self._stack.adapter.timeout_code
+            for journey, at_s, background in self._waiting.values():
+                waited_ms = max(0.0, now_s - at_s) * 1000.0
+                unanswered = Observation(
+                    journey, at_s, waited_ms, False, None, code, answered=False
+                )
+                self._observations.append((background, unanswered))
+            self._waiting.clear()
+            self._closed = True
         for client in self._clients:
             client.close()
 

@@ -4,8 +4,8 @@ While virtual users take journeys continuously (:mod:`harness.observe`), the
 run checks the steady state, plays the spec's fault timeline
 (:mod:`harness.timeline`) — each fault in a scope that always removes it —
 keeps observing through recovery, and judges (:mod:`harness.verdict`). A
-fault that touched no traffic (:mod:`harness.evidence`) makes the run
-inconclusive.
+fault that touched no traffic (:mod:`harness.evidence`), or a journey with
+no call in flight while it was held, makes the run inconclusive.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from harness.model.incident import IncidentSpec
 from harness.model.outcomes import InvariantVerdict, Observation, RunVerdict
 from harness.model.topology import Journey
 from harness.stack import Stack
-from harness.verdict import judge_run, truthful_codes
+from harness.verdict import calls_in_window, judge_run, truthful_codes
 
 __all__ = ["FaultWindow", "ProgressSink", "RunResult", "run_incident"]
 
@@ -291,11 +291,8 @@ def _invariants(
     recovery_window: tuple[float, float],
 ) -> list[InvariantVerdict]:
     """The system's own invariants, then no fault left, truthful codes and recovery."""
-    in_fault = [
-        o
-        for o in observations
-        if fault_window[0] <= o.at_s < fault_window[1] and (not o.ok or o.code)
-    ]
+    # The same calls the fault's verdict judges: every one in flight while it was held.
+    in_fault = [o for o in calls_in_window(observations, None, *fault_window) if not o.ok or o.code]
     fault_end, run_end = recovery_window
     recovery_half = (fault_end + spec.recovery_s / 2, run_end)
     recovered_late = [

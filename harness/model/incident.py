@@ -21,8 +21,9 @@ __all__ = [
     "JourneyLoad",
 ]
 
-#: What a journey can be judged.
-VERDICTS = ("healthy", "degraded", "failed")
+#: What an expectation may allow a journey to be judged: ``failed`` allows a failure of
+#: either kind; ``failed-fast`` / ``failed-slow`` only that kind (:mod:`harness.verdict`).
+VERDICTS = ("healthy", "degraded", "failed", "failed-fast", "failed-slow")
 #: Invariants every run checks, on every system; adapters add their own (the bank's ledger).
 INVARIANTS = (
     "no_fault_left",

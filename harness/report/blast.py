@@ -2,8 +2,8 @@
 
 With one faulted place the fault phase *is* that place's fault, so each cell is
 the run's own fault-phase verdict. With several, each journey is judged again,
-by the verdict's own rules (:func:`harness.verdict.judge_journey`), over the
-calls that started while that place was faulted. That judgement happens here,
+by the verdict's own rules (:func:`harness.verdict.judge_window`), over the
+calls in flight while that place was faulted. That judgement happens here,
 when the report data is built, so the renderers only show it.
 
 Two ways in, one computation: :func:`blast_radius_of` from a finished run's
@@ -23,7 +23,7 @@ from harness.experiment.timeline import FaultWindow
 from harness.model.outcomes import Observation
 from harness.model.topology import Slo
 from harness.report.model import BlastBasis, BlastCell, BlastPlace, BlastRadius, held_window
-from harness.verdict import judge_journey, window_stats
+from harness.verdict import judge_window
 
 __all__ = ["JudgedJourney", "blast_radius", "blast_radius_from_run", "blast_radius_of"]
 
@@ -57,6 +57,16 @@ class JudgedJourney(Protocol):
         """The journey's SLO, which a place's window is judged against too."""
         ...
 
+    @property
+    def failure(self) -> str | None:
+        """For a failure: fast or slow (None otherwise, or in data written before)."""
+        ...
+
+    @property
+    def failure_ms(self) -> float | None:
+        """For a failure: how long its failing calls took (p95, ms)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class _ReadVerdict:
@@ -66,6 +76,8 @@ class _ReadVerdict:
     verdict: str
     reason: str
     slo: Slo
+    failure: str | None = None
+    failure_ms: float | None = None
 
 
 def journey_order(judged: Iterable[Iterable[str]], observed: Iterable[str]) -> tuple[str, ...]:
@@ -92,17 +104,10 @@ def _cell(
         # Observed but not one of the incident's journeys: it has no SLO to judge against.
         return BlastCell(journey, "no_data", "not judged")
     if basis == "fault_phase":
-        return BlastCell(journey, judged.verdict, judged.reason)
-    start_s, end_s = window_s
-    stats = window_stats(observations, journey, start_s, end_s)
-    # The same failures the run's verdict weighs: errors and degraded answers in the window.
-    failures = [
-        o
-        for o in observations
-        if o.journey == journey and start_s <= o.at_s < end_s and (not o.ok or o.degraded)
-    ]
-    verdict = judge_journey(stats, judged.slo, failures, honest_codes)
-    return BlastCell(journey, verdict.verdict, verdict.reason)
+        return BlastCell(journey, judged.verdict, judged.reason, judged.failure, judged.failure_ms)
+    # The same calls and rules as the run's fault verdict: every call in flight in the window.
+    verdict = judge_window(observations, journey, judged.slo, *window_s, honest_codes=honest_codes)
+    return BlastCell(journey, verdict.verdict, verdict.reason, verdict.failure, verdict.failure_ms)
 
 
 def blast_radius(
@@ -176,7 +181,8 @@ def blast_radius_of(result: RunResult) -> BlastRadius:
 
 
 def _observations(series: Mapping[str, Sequence[Sequence[Any]]]) -> list[Observation]:
-    """Calls read back from a run's time series: ``[at_s, latency_ms, ok, code, degraded]``."""
+    """Calls read back from a run's time series: ``[at_s, latency_ms, ok, code, degraded,
+    answered]`` (older series stop after ``code`` or ``degraded``)."""
     observations = []
     for journey, points in series.items():
         for p in points:
@@ -185,8 +191,11 @@ def _observations(series: Mapping[str, Sequence[Sequence[Any]]]) -> list[Observa
             # Older series have no degraded flag; there a success that carries a code is
             # the service's notice of a degraded answer (e.g. CD001), which is what it means.
             degraded = bool(p[4]) if len(p) > 4 else ok and code is not None
+            answered = bool(p[5]) if len(p) > 5 else True
             observations.append(
-                Observation(journey, float(p[0]), float(p[1]), ok, None, code, (), degraded)
+                Observation(
+                    journey, float(p[0]), float(p[1]), ok, None, code, (), degraded, answered
+                )
             )
     return observations
 
@@ -200,6 +209,8 @@ def blast_radius_from_run(run: Mapping[str, Any]) -> BlastRadius:
             str(j["verdict"]),
             str(j["reason"]),
             Slo(float(j["slo"]["p95_ms"]), float(j["slo"]["success_rate"])),
+            j.get("failure"),
+            None if j.get("failure_ms") is None else float(j["failure_ms"]),
         )
         for j in journeys.get("during", [])
     ]

@@ -34,16 +34,16 @@ def _origin(cause: Sequence[Any]) -> str:
 def run_data(result: RunResult) -> dict[str, Any]:
     """One run as plain data."""
     spec = result.spec
-    # Each call: [start s, latency ms, ok, code, degraded].
+    # Each call: [start s, latency ms, ok, code, degraded, answered].
     series: dict[str, list[list[Any]]] = {}
     for o in result.observations:
         series.setdefault(o.journey, []).append(
-            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded]
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded, o.answered]
         )
     background: dict[str, list[list[Any]]] = {}
     for o in result.background:
         background.setdefault(o.journey, []).append(
-            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded]
+            [round(o.at_s, 3), round(o.latency_ms, 2), o.ok, o.code, o.degraded, o.answered]
         )
     codes: Counter[tuple[str, str, str]] = Counter()
     for o in (*result.observations, *result.background):

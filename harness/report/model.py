@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.model.outcomes import verdict_label
+
 __all__ = ["BlastBasis", "BlastCell", "BlastPlace", "BlastRadius", "held_window"]
 
 #: How the cells were judged: ``fault_phase`` when one place was faulted (the fault
@@ -32,16 +34,35 @@ def held_window(applied_s: float, removed_s: float, fault_end_s: float) -> tuple
 
 @dataclass(frozen=True, slots=True)
 class BlastCell:
-    """One journey's verdict while one place was faulted, and the reason behind it."""
+    """One journey's verdict while one place was faulted, and the reason behind it.
+
+    A failure says how it failed (``failure``: fast or slow) and how long its
+    failing calls took (``failure_ms``, their p95); None otherwise.
+    """
 
     journey: str
     #: healthy, degraded, failed or no_data (kept as text: it is shown, never branched on).
     verdict: str
     detail: str
+    failure: str | None = None
+    failure_ms: float | None = None
+
+    @property
+    def label(self) -> str:
+        """``failed-fast``/``failed-slow`` for a failure that says how, else the verdict."""
+        return verdict_label(self.verdict, self.failure)
 
     def as_dict(self) -> dict[str, Any]:
-        """The cell as JSON-ready data."""
-        return {"journey": self.journey, "verdict": self.verdict, "detail": self.detail}
+        """The cell as JSON-ready data (how a failure failed only where it is known)."""
+        data: dict[str, Any] = {
+            "journey": self.journey,
+            "verdict": self.verdict,
+            "detail": self.detail,
+        }
+        if self.failure is not None:
+            data["failure"] = self.failure
+            data["failure_ms"] = None if self.failure_ms is None else round(self.failure_ms, 2)
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,13 @@ def _dots(name: str, width: int = 44) -> str:
     return name + " " + "." * max(2, width - len(name))
 
 
+def _verdict(judged: dict[str, Any]) -> str:
+    """A journey's verdict as shown: a failure says how it failed and how long it took."""
+    label = str(judged.get("label") or judged["verdict"])
+    took = judged.get("failure_ms")
+    return f"{label} ({took:,.0f} ms)" if took is not None else label
+
+
 def render_summary(data: dict[str, Any]) -> str:
     """The report data as the terminal summary: verdicts first, then latency percentiles."""
     good, bad = _marks()
@@ -59,7 +66,7 @@ def render_summary(data: dict[str, Any]) -> str:
                 out.append(
                     f"    {j['journey']:<12} {phase:<9} {j['calls']:>5} "
                     f"{j['success_rate']:>5.0%} {j['p50_ms']:>6.0f} ms {j['p95_ms']:>6.0f} ms "
-                    f"{j['p99_ms']:>6.0f} ms {j['max_ms']:>6.0f} ms  {j['verdict']}"
+                    f"{j['p99_ms']:>6.0f} ms {j['max_ms']:>6.0f} ms  {_verdict(j)}"
                 )
         if run["codes"]:
             out.append("")

@@ -26,10 +26,14 @@ __all__ = [
 ]
 
 
-def verdict_badge(verdict: object) -> str:
-    """A journey verdict as a coloured badge."""
+def verdict_badge(verdict: object, label: object = None, took_ms: object = None) -> str:
+    """A journey verdict as a coloured badge; ``label`` (failed-fast, failed-slow) and
+    ``took_ms`` (how long a failure took) say how a failure failed."""
     token = css_token(verdict, VERDICTS)
-    return f'<span class="badge v-{token}">{esc(str(verdict).replace("_", " "))}</span>'
+    text = str(label or verdict).replace("_", " ")
+    if isinstance(took_ms, int | float):
+        text += f" ({fmt_ms(float(took_ms))})"
+    return f'<span class="badge v-{token}">{esc(text)}</span>'
 
 
 def outcome_badge(outcome: object, big: bool = False) -> str:
@@ -92,11 +96,16 @@ def blast_radius_table(blast: Mapping[str, Any] | None) -> str:
             cell = by_journey.get(journey, {"verdict": "no_data", "detail": "not in the data"})
             verdict, detail = str(cell["verdict"]), str(cell["detail"])
             token = css_token(verdict, VERDICTS)
+            how = cell.get("failure")
+            label = f"failed-{how}" if verdict == "failed" and how else verdict
+            took = cell.get("failure_ms")
+            if isinstance(took, int | float):
+                label += f" ({fmt_ms(float(took))})"
             # The cell shows the measured numbers; the why after them is in the tooltip.
             summary = detail.split(";", maxsplit=1)[0]
             cells.append(
                 f'<td class="cell v-{token}" title="{esc(detail)}">'
-                f"{esc(verdict.replace('_', ' '))}<small>{esc(summary)}</small></td>"
+                f"{esc(label.replace('_', ' '))}<small>{esc(summary)}</small></td>"
             )
         rows.append(f"<tr><th>{esc(journey)}</th>{''.join(cells)}</tr>")
     note = (
@@ -175,7 +184,7 @@ def stats_table(verdict: Mapping[str, Any], journeys: Sequence[str]) -> str:
                 )
                 + f"<td class=num>{esc(fmt_ms(float(slo.get('p95_ms', 0))))} / "
                 f"{esc(fmt_pct(float(slo.get('success_rate', 0))))}</td>"
-                f"<td>{verdict_badge(j['verdict'])}</td>"
+                f"<td>{verdict_badge(j['verdict'], j.get('label'), j.get('failure_ms'))}</td>"
                 f'<td title="{esc(j["reason"])}">{esc(_why(j))}</td></tr>'
             )
     if not rows:
