@@ -407,13 +407,14 @@ def _csv(text: str | None) -> list[str] | None:
 def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.explore.cells import parse_shard
     from harness.explore.matrix import run_matrix
-    from harness.explore.report import render_heatmap, write_matrix_reports
+    from harness.explore.report import exit_code, render_heatmap, write_matrix_reports
 
     if args.workers < 1 or args.workers > 8:
         raise UsageError(f"--workers takes 1 to 8, got {args.workers}")
     if args.strict and args.no_observe:
         raise UsageError("--strict compares declared with observed dependencies: drop --no-observe")
     shard = parse_shard(args.shard) if args.shard else None
+    latency_ms = _latency_pair(args.latency_ms) if args.latency_ms else None
     topology = _topology(args)
 
     def progress(done: int, total: int, cell: object) -> None:
@@ -438,6 +439,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         say=_say,
         stack_options=options,
         observe=not args.no_observe,
+        latency_ms=latency_ms,
+        strict=args.strict,
     )
     print(render_heatmap(result))
     folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"
@@ -445,8 +448,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
     if args.strict and not result.extra.get("observed_agrees", True):
         _say("--strict: declared dependencies differ from the observed ones (see above)")
-        return EXIT_FAILED
-    return {"violation": EXIT_FAILED, "inconclusive": EXIT_STACK}.get(result.outcome, EXIT_OK)
+    # The same table JUnit and the heatmap are rendered from (harness.explore.report).
+    return exit_code(result)
+
+
+def _latency_pair(text: str) -> tuple[int, int]:
+    """``--latency-ms BELOW,ABOVE`` as two positive whole milliseconds."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"--latency-ms takes BELOW,ABOVE in ms, e.g. 300,20000, got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def cmd_cliff(args: argparse.Namespace) -> int:
@@ -479,6 +490,7 @@ def cmd_cliff(args: argparse.Namespace) -> int:
 
 def cmd_report_merge(args: argparse.Namespace) -> int:
     from harness.explore.report import (
+        exit_code,
         load_matrix,
         merge_matrices,
         render_heatmap,
@@ -492,7 +504,7 @@ def cmd_report_merge(args: argparse.Namespace) -> int:
     missing = merged.planned - len(merged.cells)
     if missing:
         _say(f"{missing} of {merged.planned} planned cells are in none of the reports")
-    return {"violation": EXIT_FAILED, "inconclusive": EXIT_STACK}.get(merged.outcome, EXIT_OK)
+    return exit_code(merged)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -521,7 +533,14 @@ def _add_explore_parsers(sub: Any) -> None:
         "long-held connections may then be judged untouched)",
     )
     matrix.add_argument(
-        "--strict", action="store_true", help="fail when declared != observed dependencies"
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) on failed-slow findings and when declared != observed dependencies",
+    )
+    matrix.add_argument(
+        "--latency-ms",
+        metavar="BELOW,ABOVE",
+        help="latency the latency kinds add (default: from callers' deadlines, else 300,20000)",
     )
     matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
     matrix.set_defaults(func=cmd_matrix)

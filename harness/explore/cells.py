@@ -6,9 +6,14 @@ A cell is one fault on one place, held while every journey runs. Its kinds
 - ``down`` (the proxy disabled), ``timeout`` (connections hang), ``reset-peer``
   (connections reset), ``bandwidth`` (1 KB/s), ``limit-data`` (answers cut
   after 64 bytes): Toxiproxy on the edge;
-- ``latency-below`` / ``latency-above``: latency just below and just above
-  the caller's deadline when the adapter knows it (the bank: its dependency
-  timeout), else a fixed ladder of 300 ms and 3000 ms;
+- ``latency-below`` / ``latency-above``: latency at half and 1.5x the
+  caller's deadline when the adapter knows it (its ``caller_deadlines_ms``;
+  the bank: its dependency timeout), else 300 ms and 20 s — beyond the
+  10-15 s timeouts callers commonly use, so their timeouts and retries fire —
+  or what ``latency_ms`` gives. On the client edge the caller is Domino's
+  own user: 300 ms and 1.5x the user's own timeout. A latency cell holds its fault at least as
+  long as the latency it adds, so a caller's deadline inside it can fire;
+  :class:`LatencyBounds` says which values were used and why;
 - ``http-500``, ``http-503``: the edge's target answers 5xx, where the
   system's adapter can apply application faults;
 - ``crash``: the edge's target is killed (restarted when the cell ends),
@@ -24,8 +29,9 @@ by a hash of their id, so every machine cuts the same shards.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import UsageError
 from harness.model.faults import (
@@ -47,7 +53,9 @@ from harness.stack.injection import Injector
 __all__ = [
     "CELL_KINDS",
     "Cell",
+    "LatencyBounds",
     "edge_depths",
+    "latency_bounds",
     "parse_shard",
     "plan_cells",
     "select_shard",
@@ -66,8 +74,29 @@ CELL_KINDS = (
     "crash",
 )
 _NETWORK_KINDS = frozenset(CELL_KINDS) - {"http-500", "http-503", "crash"}
-#: Latency without a known deadline: one value most SLOs absorb, one few do.
-_LADDER_MS = (300, 3000)
+#: Latency without a known deadline: one value most SLOs absorb, and one beyond the
+#: 10-15 s timeouts callers commonly use (a shorter one would never make them fire).
+_LADDER_MS = (300, 20_000)
+#: The most latency a cell adds (and so the longest it holds a latency fault).
+_MAX_LATENCY_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyBounds:
+    """The latencies (ms) the latency kinds add on one edge, and why these."""
+
+    edge: str
+    below_ms: int
+    above_ms: int
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edge": self.edge,
+            "below_ms": self.below_ms,
+            "above_ms": self.above_ms,
+            "why": self.why,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +112,10 @@ class Cell:
     fault: Fault
     edges: tuple[str, ...]
     depth: int
+    #: The least time (s) the fault must be held: a latency cell's own latency.
+    min_hold_s: float = 0.0
+    #: For a latency cell: the latencies the latency kinds add on its edge, and why.
+    bounds: LatencyBounds | None = None
 
     @property
     def id(self) -> str:
@@ -108,14 +141,49 @@ def edge_depths(topology: Topology) -> dict[str, int]:
     return {e.name: depth.get(e.name, far) for e in topology.edges}
 
 
-def _latency_values(deadline_ms: float | None) -> tuple[int, int]:
+def latency_bounds(
+    edge: str,
+    deadline_ms: float | None,
+    given_ms: tuple[int, int] | None = None,
+    *,
+    users_timeout_ms: float | None = None,
+) -> LatencyBounds:
+    """The latency kinds' values on ``edge``: ``given_ms`` (below, above) when given; on
+    the client edge (``users_timeout_ms``: how long Domino's users wait), the ladder's
+    low value and 1.5x the users' timeout; else half and 1.5x the caller's
+    ``deadline_ms`` when known, else the default ladder."""
+    if given_ms is not None:
+        below, above = given_ms
+        return LatencyBounds(edge, below, above, "given (--latency-ms)")
+    if users_timeout_ms is not None:
+        below, above = _LADDER_MS[0], min(_MAX_LATENCY_MS, round(users_timeout_ms * 1.5))
+        return LatencyBounds(
+            edge,
+            below,
+            above,
+            f"the client edge: {below} ms most SLOs absorb, and 1.5x the users' own "
+            f"{users_timeout_ms:g} ms timeout",
+        )
     if deadline_ms is None or deadline_ms <= 0:
-        return _LADDER_MS
-    return max(1, round(deadline_ms * 0.5)), min(8000, round(deadline_ms * 1.5))
+        below, above = _LADDER_MS
+        return LatencyBounds(
+            edge,
+            below,
+            above,
+            f"no caller deadline known for {edge}: {below} ms most SLOs absorb, "
+            f"{above} ms beyond the 10-15 s timeouts callers commonly use",
+        )
+    below = max(1, round(deadline_ms * 0.5))
+    above = round(deadline_ms * 1.5)
+    why = f"the caller's deadline on {edge} is {deadline_ms:g} ms (the adapter's settings)"
+    if above > _MAX_LATENCY_MS:
+        above = _MAX_LATENCY_MS
+        why += f"; capped at {_MAX_LATENCY_MS} ms"
+    return LatencyBounds(edge, below, above, f"{why}: half and 1.5x it")
 
 
-def _fault(kind: str, edge: str, target: str, deadline_ms: float | None) -> Fault:
-    below, above = _latency_values(deadline_ms)
+def _fault(kind: str, edge: str, target: str, bounds: LatencyBounds) -> Fault:
+    below, above = bounds.below_ms, bounds.above_ms
     builders: dict[str, Callable[[], Fault]] = {
         "down": lambda: Down(edge=edge),
         "latency-below": lambda: Latency(edge=edge, latency_ms=below),
@@ -135,15 +203,19 @@ def plan_cells(
     topology: Topology,
     injector: Injector,
     *,
-    deadlines_ms: dict[str, float] | None = None,
+    deadlines_ms: Mapping[str, float] | None = None,
     edges: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
+    latency_ms: tuple[int, int] | None = None,
+    users_timeout_ms: float | None = None,
 ) -> list[Cell]:
     """Every cell for ``edges`` x ``kinds`` (default: all) that this stack can apply.
 
     ``deadlines_ms`` is the caller's deadline per edge where the adapter
-    knows it. Kinds the stack cannot apply (no admin API, no process
-    control) are left out, never run half-way.
+    knows it, ``users_timeout_ms`` how long the users wait (the client
+    edge's caller); ``latency_ms`` (below, above) overrides the latency
+    kinds' values (:func:`latency_bounds`). Kinds the stack cannot apply
+    (no admin API, no process control) are left out, never run half-way.
     """
     chosen_edges = list(edges) if edges else topology.edge_names
     for name in chosen_edges:
@@ -165,13 +237,32 @@ def plan_cells(
                 continue
             if kind == "crash" and not injector.supports(ProcessFault):
                 continue
-            fault = _fault(kind, name, edge.target, (deadlines_ms or {}).get(name))
+            bounds = latency_bounds(
+                name,
+                (deadlines_ms or {}).get(name),
+                latency_ms,
+                users_timeout_ms=users_timeout_ms if edge.source == CLIENT else None,
+            )
+            fault = _fault(kind, name, edge.target, bounds)
             acts_on = (
                 (name,)
                 if kind in _NETWORK_KINDS
                 else tuple(e.name for e in topology.edges if e.target == edge.target)
             )
-            cells.append(Cell(name, kind, fault, acts_on, depths[name]))
+            added_ms = {"latency-below": bounds.below_ms, "latency-above": bounds.above_ms}.get(
+                kind, 0
+            )
+            cells.append(
+                Cell(
+                    name,
+                    kind,
+                    fault,
+                    acts_on,
+                    depths[name],
+                    added_ms / 1000.0,
+                    bounds if added_ms else None,
+                )
+            )
     # One fault on a service is one cell, whichever edge into it named it.
     seen: set[tuple[str, str]] = set()
     unique = []

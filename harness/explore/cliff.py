@@ -1,13 +1,23 @@
 """The latency cliff: the smallest added latency on an edge that takes a journey out of healthy.
 
 :func:`find_cliff` holds a Toxiproxy ``latency`` toxic (downstream: the
-edge's answers arrive late) on one edge while one user makes a journey
-``calls_per_probe`` times, judges those calls against the journey's SLO
-(:func:`harness.verdict.judge_journey`, with the adapter's honest codes),
+edge's answers arrive late) on one edge while one user makes a journey up to
+``calls_per_probe`` times, judges the calls in flight while the toxic was
+held against the journey's SLO (:func:`harness.verdict.judge_window`, with
+the adapter's honest codes — the fault window's rule of an incident run),
 and bisects between 0 and ``max_ms`` until the cliff is known to within
 ``resolution_ms``: every latency at or below ``healthy_below_ms`` that was
-probed left the journey healthy; ``cliff_ms`` took it out (slow, failing,
-or honestly degraded).
+probed left the journey healthy; ``cliff_ms`` took it out (slow, failing —
+fast or slow, with the failure's time — or honestly degraded). A probe
+stops early once its calls can no longer be healthy whatever the rest
+would show, so a probe far past the cliff costs one slow call, not four.
+
+The search range reaches past the callers' real deadlines, so their
+timeouts, retries and fallbacks are part of what is measured: by default up
+to 1.5x the longest the edge's caller waits (the adapter's
+``configured_limits``, or its ``caller_deadlines_ms``) and at least twice the
+SLO's p95; when no deadline is known, up to 30 s (beyond the 10-15 s
+timeouts callers commonly use). ``max_why`` says which, in every report.
 
 It first checks that the journey is healthy with no latency and that it is
 not healthy at ``max_ms``; when it stays healthy there, there is no cliff up
@@ -32,7 +42,6 @@ decides a probe).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +50,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.contracts import ConfiguredLimits
 from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.model.faults import Latency
-from harness.verdict import judge_journey, window_stats
+from harness.model.outcomes import verdict_label
+from harness.verdict import judge_window
 
 if TYPE_CHECKING:
     from harness.explore.observed import ObservedGraph
@@ -56,11 +66,15 @@ __all__ = [
     "configured_limits",
     "find_cliff",
     "find_cliffs",
+    "search_range",
 ]
 
-#: The default ``max_ms`` is this many times the journey's SLO p95, at most _MAX_CAP_MS.
+#: The default ``max_ms`` is at least this many times the journey's SLO p95 ...
 _MAX_SLO_FACTOR = 2.0
-_MAX_CAP_MS = 8000.0
+#: ... and this many times the longest the edge's caller waits, when known ...
+_PAST_DEADLINE_FACTOR = 1.5
+#: ... else this (beyond the 10-15 s timeouts callers commonly use).
+_UNKNOWN_DEADLINE_MAX_MS = 30_000.0
 #: Consecutive healthy calls that show the journey has recovered between probes.
 _RECOVERED_CALLS = 2
 
@@ -79,15 +93,30 @@ class CliffProbe:
     calls: int
     codes: Mapping[str, int] = field(default_factory=dict)
     reason: str = ""
+    #: For a failure: fast or slow, and how long its failing calls took (p95, ms).
+    failure: str | None = None
+    failure_ms: float | None = None
 
     @property
     def healthy(self) -> bool:
         return self.verdict == "healthy"
 
+    @property
+    def label(self) -> str:
+        """``failed-fast``/``failed-slow`` for a failure, else the verdict."""
+        return verdict_label(self.verdict, self.failure)
+
+    def describe(self) -> str:
+        took = f" after {self.failure_ms:,.0f} ms" if self.failure_ms is not None else ""
+        return f"+{self.latency_ms:g} ms: {self.label}{took} ({self.reason})"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms,
             "verdict": self.verdict,
+            "label": self.label,
+            "failure": self.failure,
+            "failure_ms": None if self.failure_ms is None else round(self.failure_ms, 2),
             "p95_ms": round(self.p95_ms, 2),
             "success_rate": round(self.success_rate, 4),
             "calls": self.calls,
@@ -120,6 +149,8 @@ class Cliff:
     probes: tuple[CliffProbe, ...]
     configured: ConfiguredLimits
     search_s: float
+    #: Why the search went up to ``max_ms`` (given, past the caller's deadline, or unknown).
+    max_why: str = ""
 
     @property
     def where(self) -> str:
@@ -167,11 +198,9 @@ class Cliff:
             head,
             f"  {self.where}; SLO p95 {self.slo_p95_ms:g} ms, base p95 {self.base_p95_ms:.0f} ms, "
             f"{len(self.probes)} probes in {self.search_s:.1f} s",
+            f"  searched 0-{self.max_ms:g} ms: {self.max_why}",
         ]
-        lines += [
-            f"  +{p.latency_ms:g} ms: {p.verdict} ({p.reason})"
-            for p in sorted(self.probes, key=lambda p: p.latency_ms)
-        ]
+        lines += [f"  {p.describe()}" for p in sorted(self.probes, key=lambda p: p.latency_ms)]
         lines += [f"  configured: {line}" for line in self.configured.lines]
         return "\n".join(lines)
 
@@ -185,6 +214,7 @@ class Cliff:
             "healthy_below_ms": self.healthy_below_ms,
             "resolution_ms": self.resolution_ms,
             "max_ms": self.max_ms,
+            "max_why": self.max_why,
             "slo_p95_ms": self.slo_p95_ms,
             "base_p95_ms": round(self.base_p95_ms, 2),
             "where": self.where,
@@ -201,6 +231,40 @@ def configured_limits(stack: Stack, edge: str) -> ConfiguredLimits:
     """What the stack's settings say a late answer on ``edge`` runs into (its adapter's word)."""
     stack.topology.edge(edge)
     return stack.adapter.configured_limits(stack.topology, stack.settings, edge)
+
+
+def search_range(
+    slo_p95_ms: float,
+    configured: ConfiguredLimits,
+    caller_deadline_ms: float | None = None,
+    max_ms: float | None = None,
+) -> tuple[float, str]:
+    """How far up (ms) a cliff search goes, and why.
+
+    ``max_ms`` when given; else past the longest the edge's caller waits
+    (``configured.worst_wait_ms``, else its ``deadline_ms``, else the
+    adapter's ``caller_deadline_ms``), and at least twice the SLO's p95;
+    else, with no deadline known, 30 s.
+    """
+    if max_ms is not None:
+        return float(max_ms), "given"
+    waits_ms = configured.worst_wait_ms or configured.deadline_ms or caller_deadline_ms
+    if waits_ms:
+        past_ms = _PAST_DEADLINE_FACTOR * waits_ms
+        slo_ms = _MAX_SLO_FACTOR * slo_p95_ms
+        if past_ms >= slo_ms:
+            return past_ms, (
+                f"{_PAST_DEADLINE_FACTOR:g}x the longest the caller waits ({waits_ms:g} ms, "
+                "from the adapter's settings), so its deadline is crossed"
+            )
+        return slo_ms, (
+            f"{_MAX_SLO_FACTOR:g}x the SLO's p95, past the longest the caller waits "
+            f"({waits_ms:g} ms, from the adapter's settings)"
+        )
+    return _UNKNOWN_DEADLINE_MAX_MS, (
+        f"no caller deadline known: up to {_UNKNOWN_DEADLINE_MAX_MS / 1000:g} s, beyond the "
+        "10-15 s timeouts callers commonly use"
+    )
 
 
 # -- the search ---------------------------------------------------------------------------
@@ -245,6 +309,25 @@ def _recover(user: JourneyClient, journey: Journey, timeout_s: float) -> None:
         raise ReadinessTimeoutError(f"{exc}{detail}") from exc
 
 
+def _decided(seen: Sequence[Observation], journey: Journey, calls: int) -> bool:
+    """Whether the probe is not healthy whatever its remaining calls show.
+
+    One error (when the SLO's success rate cannot then be met), one degraded
+    answer, or a slow call that keeps the p95 over the SLO even if every
+    remaining call took no time at all.
+    """
+    remaining = calls - len(seen)
+    if any(o.ok and o.degraded for o in seen):
+        return True
+    if (sum(1 for o in seen if o.ok) + remaining) / calls < journey.slo.success_rate:
+        return True
+    best = sorted([0.0] * remaining + [o.latency_ms for o in seen])
+    rank = 0.95 * (len(best) - 1)
+    low = int(rank)
+    high = min(low + 1, len(best) - 1)
+    return best[low] + (best[high] - best[low]) * (rank - low) > journey.slo.p95_ms
+
+
 def _probe(
     stack: Stack,
     user: JourneyClient,
@@ -253,16 +336,27 @@ def _probe(
     *,
     latency_ms: float,
     calls: int,
+    clock: Callable[[], float],
 ) -> CliffProbe:
-    """``calls`` calls with ``latency_ms`` held on ``edge`` (none at 0), judged against the SLO."""
+    """Up to ``calls`` calls with ``latency_ms`` held on ``edge`` (none at 0), judged
+    against the SLO on the calls in flight while it was held; ``clock`` is the user's."""
+    seen: list[Observation] = []
+
+    def take() -> tuple[float, float]:
+        began_s = clock()
+        while len(seen) < calls and not _decided(seen, journey, calls):
+            seen.append(user.run(journey))
+        return began_s, clock()
+
     if latency_ms > 0:
         with stack.inject(Latency(edge=edge, latency_ms=int(latency_ms))):
-            seen = [user.run(journey) for _ in range(calls)]
+            start_s, end_s = take()
     else:
-        seen = [user.run(journey) for _ in range(calls)]
-    stats = window_stats(seen, journey.name, -math.inf, math.inf)
-    failures = [o for o in seen if not o.ok or o.degraded]
-    verdict = judge_journey(stats, journey.slo, failures, stack.adapter.honest_codes)
+        start_s, end_s = take()
+    verdict = judge_window(
+        seen, journey.name, journey.slo, start_s, end_s, honest_codes=stack.adapter.honest_codes
+    )
+    stats = verdict.stats
     return CliffProbe(
         latency_ms=latency_ms,
         verdict=verdict.verdict,
@@ -271,6 +365,8 @@ def _probe(
         calls=stats.calls,
         codes=dict(stats.codes),
         reason=verdict.reason,
+        failure=verdict.failure,
+        failure_ms=verdict.failure_ms,
     )
 
 
@@ -287,8 +383,8 @@ def find_cliff(
 ) -> Cliff:
     """The smallest latency (ms) added on ``edge`` that takes ``journey`` out of healthy.
 
-    Bisects between 0 and ``max_ms`` (default: twice the journey's SLO p95,
-    at most 8000 ms) to within ``resolution_ms``; each probe makes
+    Bisects between 0 and ``max_ms`` (default: :func:`search_range`, past the
+    caller's deadline) to within ``resolution_ms``; each probe makes up to
     ``calls_per_probe`` calls as one user. Between probes the journey must
     answer healthy again within ``recovery_timeout_s`` seconds (else
     ReadinessTimeoutError). ``progress`` gets one line per probe.
@@ -300,12 +396,11 @@ def find_cliff(
         raise ValueError(f"calls_per_probe must be at least 1, got {calls_per_probe}")
     chosen = stack.topology.journey(journey)
     stack.topology.edge(edge)
-    top_ms = float(
-        max_ms if max_ms is not None else min(_MAX_SLO_FACTOR * chosen.slo.p95_ms, _MAX_CAP_MS)
-    )
+    configured = configured_limits(stack, edge)
+    deadline_ms = stack.adapter.caller_deadlines_ms(stack.topology, stack.settings).get(edge)
+    top_ms, why = search_range(chosen.slo.p95_ms, configured, deadline_ms, max_ms)
     if top_ms <= 0:
         raise ValueError(f"max_ms must be positive, got {top_ms}")
-    configured = configured_limits(stack, edge)
     # Long enough that a call at max_ms is seen slow, not cut off (either is "not healthy").
     client_timeout_s = (top_ms + 2 * chosen.slo.p95_ms) / 1000 + 5.0
     probes: list[CliffProbe] = []
@@ -328,6 +423,7 @@ def find_cliff(
             probes=tuple(probes),
             configured=configured,
             search_s=time.monotonic() - started_s,
+            max_why=why,
         )
 
     # A virtual user, not the adapter's person: probes may move money many times over.
@@ -335,12 +431,25 @@ def find_cliff(
     with stack.client(user=virtual, timeout_s=client_timeout_s) as user:
         if chosen.session:
             user.token()  # before any latency: the session is not what is measured
+        origin_s = time.monotonic()
+        user.rebase(origin_s)
+
+        def clock() -> float:
+            return time.monotonic() - origin_s
 
         def probe(latency_ms: float) -> CliffProbe:
             _recover(user, chosen, recovery_timeout_s)
-            found = _probe(stack, user, edge, chosen, latency_ms=latency_ms, calls=calls_per_probe)
+            found = _probe(
+                stack,
+                user,
+                edge,
+                chosen,
+                latency_ms=latency_ms,
+                calls=calls_per_probe,
+                clock=clock,
+            )
             probes.append(found)
-            say(f"+{latency_ms:g} ms: {found.verdict} ({found.reason})")
+            say(found.describe())
             return found
 
         if not probe(0).healthy:

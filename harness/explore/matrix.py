@@ -4,10 +4,13 @@ Each cell is a short run (:func:`harness.experiment.run_incident`): every
 journey of the topology is taken by one virtual user through a steady state,
 the cell's fault held, and recovery. A journey's verdict during the fault is
 checked against its contract: failing or leaving its SLO because of a fault
-outside its ``hard`` dependencies is a **cascade violation**; failing on a
-hard dependency is expected; an honest degradation is containment. A cell
-whose steady state was not healthy, or whose fault touched no traffic, is
-**inconclusive**, never a pass.
+outside its ``hard`` dependencies is a **cascade violation**; failing fast on
+a hard dependency is expected; failing *slow* on one (users waited past the
+SLO where a caller inside the system could have answered at once) is a
+**failed-slow** finding, which ``--strict`` fails on; an honest degradation
+is containment. A cell whose steady state was not healthy, whose fault
+touched no traffic, or where a journey had no call in flight while the fault
+was held, is **inconclusive**, never a pass.
 
 Pruning (on unless ``--no-prune``): a cell on an edge whose source service is
 reached only through one parent edge is skipped when every cell already run
@@ -42,11 +45,14 @@ from harness.experiment import RunResult, run_incident
 from harness.explore.attribution import Attribution, attribute
 from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
 from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.outcomes import verdict_label
 from harness.model.topology import CLIENT, Topology
 from harness.stack import Stack
 
 __all__ = [
+    "CELL_OUTCOMES",
     "PRUNING_ASSUMPTION",
+    "CellOutcome",
     "CellResult",
     "JourneyCell",
     "MatrixResult",
@@ -62,7 +68,16 @@ PRUNING_ASSUMPTION = (
     "faults below it do too"
 )
 
-CellOutcome = Literal["contained", "violation", "inconclusive", "pruned"]
+#: A cell's outcome. ``failed-slow``: no violation, but a journey failed slowly on a
+#: hard dependency behind a caller inside the system (a finding; ``--strict`` fails it).
+CellOutcome = Literal["contained", "violation", "failed-slow", "inconclusive", "pruned"]
+CELL_OUTCOMES: tuple[CellOutcome, ...] = (
+    "contained",
+    "violation",
+    "failed-slow",
+    "inconclusive",
+    "pruned",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +97,71 @@ class MatrixTimings:
 
 @dataclass(frozen=True, slots=True)
 class JourneyCell:
-    """One journey's verdict in one cell, and what its contract says of it."""
+    """One journey's verdict in one cell, and what its contract says of it.
+
+    The evidence: ``calls`` judged (``in_flight`` of them began before the
+    fault), their ``p95_ms``; for a failure, how it failed (``failure``:
+    fast or slow) and how long its failing calls took (``failure_ms``, p95).
+    ``finding`` marks a slow failure on a hard dependency behind a caller
+    inside the system.
+    """
 
     journey: str
     verdict: str
     reason: str
     hard: bool
     violation: bool
+    failure: str | None = None
+    failure_ms: float | None = None
+    calls: int = 0
+    in_flight: int = 0
+    p95_ms: float = 0.0
+    finding: bool = False
+
+    @property
+    def label(self) -> str:
+        """``failed-fast``/``failed-slow`` for a failure that says how, else the verdict."""
+        return verdict_label(self.verdict, self.failure)
+
+    def describe(self) -> str:
+        """The journey's verdict with its time, as one phrase: ``checkout failed-slow (9,100
+        ms, SLO 800 ms)``."""
+        took = f" ({self.failure_ms:,.0f} ms)" if self.failure_ms is not None else ""
+        return f"{self.journey} {self.label}{took}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "journey": self.journey,
+            "verdict": self.verdict,
+            "label": self.label,
+            "reason": self.reason,
+            "hard": self.hard,
+            "violation": self.violation,
+            "finding": self.finding,
+            "failure": self.failure,
+            "failure_ms": None if self.failure_ms is None else round(self.failure_ms, 2),
+            "calls": self.calls,
+            "in_flight": self.in_flight,
+            "p95_ms": round(self.p95_ms, 2),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> JourneyCell:
+        """A journey cell read back from a report (older reports lack the evidence fields)."""
+        took = raw.get("failure_ms")
+        return cls(
+            journey=str(raw["journey"]),
+            verdict=str(raw["verdict"]),
+            reason=str(raw.get("reason", "")),
+            hard=bool(raw.get("hard")),
+            violation=bool(raw.get("violation")),
+            failure=raw.get("failure"),
+            failure_ms=None if took is None else float(took),
+            calls=int(raw.get("calls", 0)),
+            in_flight=int(raw.get("in_flight", 0)),
+            p95_ms=float(raw.get("p95_ms", 0.0)),
+            finding=bool(raw.get("finding")),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,6 +184,11 @@ class CellResult:
     def violations(self) -> list[str]:
         return [j.journey for j in self.journeys if j.violation]
 
+    @property
+    def findings(self) -> list[str]:
+        """Journeys that failed slowly on a hard dependency (see :class:`JourneyCell`)."""
+        return [j.journey for j in self.journeys if j.finding]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -118,16 +196,7 @@ class CellResult:
             "kind": self.kind,
             "fault": self.fault,
             "outcome": self.outcome,
-            "journeys": [
-                {
-                    "journey": j.journey,
-                    "verdict": j.verdict,
-                    "reason": j.reason,
-                    "hard": j.hard,
-                    "violation": j.violation,
-                }
-                for j in self.journeys
-            ],
+            "journeys": [j.as_dict() for j in self.journeys],
             "touched": self.touched,
             "evidence": self.evidence,
             "reasons": list(self.reasons),
@@ -143,7 +212,7 @@ class CellResult:
             kind=str(raw["kind"]),
             fault=str(raw["fault"]),
             outcome=raw["outcome"],
-            journeys=tuple(JourneyCell(**j) for j in raw.get("journeys", [])),
+            journeys=tuple(JourneyCell.from_dict(j) for j in raw.get("journeys", [])),
             touched=bool(raw.get("touched")),
             evidence=str(raw.get("evidence", "")),
             reasons=tuple(raw.get("reasons", ())),
@@ -168,19 +237,24 @@ class MatrixResult:
     duration_s: float = 0.0
     floor_s: float = 0.0
     workers: int = 1
+    #: Whether failed-slow findings (and declared != observed dependencies) fail the run.
+    strict: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
+        """The worst cell decides: a violation, then (``strict``) a failed-slow finding, then
+        an inconclusive cell, then (not strict) a finding; else contained."""
         outcomes = {c.outcome for c in self.cells}
-        if "violation" in outcomes:
-            return "violation"
-        if "inconclusive" in outcomes:
-            return "inconclusive"
-        return "contained"
+        order = (
+            ("violation", "failed-slow", "inconclusive")
+            if self.strict
+            else ("violation", "inconclusive", "failed-slow")
+        )
+        return next((o for o in order if o in outcomes), "contained")
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("contained", "violation", "inconclusive", "pruned"), 0)
+        counts: dict[str, int] = dict.fromkeys(CELL_OUTCOMES, 0)
         for cell in self.cells:
             counts[cell.outcome] += 1
         return counts
@@ -203,6 +277,7 @@ class MatrixResult:
             "duration_s": round(self.duration_s, 3),
             "floor_s": round(self.floor_s, 3),
             "workers": self.workers,
+            "strict": self.strict,
             "cells": [c.as_dict() for c in self.cells],
             **self.extra,
         }
@@ -229,7 +304,9 @@ def _cell_spec(
         profiles=(profile,),
         journeys=loads,
         background=(),
-        timeline=(FaultStep(cell.fault, 0.0, timings.hold_s),),
+        # A latency cell holds its fault at least as long as the latency it adds, so a
+        # caller's deadline inside it can fire (and its retries with it).
+        timeline=(FaultStep(cell.fault, 0.0, max(timings.hold_s, cell.min_hold_s)),),
         expect={profile: Expectation({}, {}, {})},
         steady_state_s=timings.steady_s,
         recovery_s=timings.recovery_s,
@@ -243,7 +320,18 @@ def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
     window = run.faults[0] if run.faults else None
     touched = bool(window and window.touched)
     evidence = window.evidence if window else ""
-    if run.verdict.outcome == "inconclusive":
+    # A journey with no call in flight while the fault was held was not judged: the run
+    # says so (harness.verdict.judge_run); a cell never counts it as contained either way.
+    reasons = (
+        list(run.verdict.reasons)
+        if run.verdict.outcome == "inconclusive"
+        else [
+            f"no call of {v.journey} was in flight during the fault: nothing to judge it on"
+            for v in run.verdict.during
+            if v.verdict == "no_data"
+        ]
+    )
+    if reasons:
         return CellResult(
             cell.id,
             cell.edge,
@@ -252,21 +340,42 @@ def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
             "inconclusive",
             touched=touched,
             evidence=evidence,
-            reasons=run.verdict.reasons,
+            reasons=tuple(reasons),
             duration_s=run.duration_s,
         )
+    # On the client edge only the user's own timeout can end a wait: no caller inside the
+    # system could have failed fast, so a slow failure there is no finding.
+    inside = all(stack.topology.edge(e).source != CLIENT for e in cell.edges)
     journeys = []
     attributions = []
     for verdict in run.verdict.during:
         journey = stack.topology.journey(verdict.journey)
         hard = any(edge in journey.hard_deps for edge in cell.edges)
-        violation = verdict.verdict == "failed" and not hard
+        failed = verdict.verdict == "failed"
+        violation = failed and not hard
+        finding = failed and hard and inside and verdict.failure == "slow"
         journeys.append(
-            JourneyCell(verdict.journey, verdict.verdict, verdict.reason, hard, violation)
+            JourneyCell(
+                verdict.journey,
+                verdict.verdict,
+                verdict.reason,
+                hard,
+                violation,
+                failure=verdict.failure,
+                failure_ms=verdict.failure_ms,
+                calls=verdict.stats.calls,
+                in_flight=verdict.stats.in_flight,
+                p95_ms=verdict.stats.p95_ms,
+                finding=finding,
+            )
         )
         if violation:
             attributions.append(attribute(stack, cell, journey, run))
-    outcome: CellOutcome = "violation" if attributions else "contained"
+    outcome: CellOutcome = (
+        "violation"
+        if attributions
+        else ("failed-slow" if any(j.finding for j in journeys) else "contained")
+    )
     return CellResult(
         cell.id,
         cell.edge,
@@ -370,11 +479,17 @@ def run_matrix(
     say: Callable[[str], None] | None = None,
     stack_options: Mapping[str, Any] | None = None,
     observe: bool = True,
+    latency_ms: tuple[int, int] | None = None,
+    strict: bool = False,
 ) -> MatrixResult:
     """Run the matrix of ``topology`` under ``profile`` and judge every cell.
 
     With ``observe``, each journey is first driven alone to learn which edges
     it really crosses (:mod:`.observed`); the graph goes into the report.
+    ``latency_ms`` (below, above) overrides the latency kinds' values (else
+    from the callers' deadlines, or a default ladder: :func:`.cells.latency_bounds`);
+    the values used, and why, go into the report. ``strict`` makes failed-slow
+    findings fail the run (:attr:`MatrixResult.outcome`).
     """
     timings = timings or MatrixTimings()
     tell = say or (lambda _msg: None)
@@ -416,7 +531,11 @@ def run_matrix(
             deadlines_ms=caller_deadlines_ms(first),
             edges=edges,
             kinds=kinds,
+            latency_ms=latency_ms,
+            users_timeout_ms=timings.client_timeout_s * 1000.0,
         )
+        bounds = {c.edge: c.bounds.as_dict() for c in cells if c.bounds is not None}
+        extra["latency_bounds"] = list(bounds.values())
         planned = len(cells)
         if shard is not None:
             cells = select_shard(cells, *shard)
@@ -427,6 +546,8 @@ def run_matrix(
         backend_name = first.backend
     depth = edge_depths(topology)
     results.sort(key=lambda r: (depth.get(r.edge, 99), r.edge, r.kind))
+    holds = {c.id: max(timings.hold_s, c.min_hold_s) for c in cells}
+    floor = timings.steady_s + timings.recovery_s
     return MatrixResult(
         topology=topology.name,
         profile=chosen_profile,
@@ -438,8 +559,11 @@ def run_matrix(
         pruning=prune,
         started_at=started_at,
         duration_s=time.monotonic() - began,
-        floor_s=sum(timings.floor_s for r in results if r.outcome != "pruned"),
+        floor_s=sum(
+            floor + holds.get(r.id, timings.hold_s) for r in results if r.outcome != "pruned"
+        ),
         workers=max(1, workers),
+        strict=strict,
         extra=extra,
     )
 

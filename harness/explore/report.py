@@ -1,10 +1,25 @@
-"""Matrix reports: a heatmap in the terminal and in HTML, JSON of every cell, JUnit, shard merging.
+"""Matrix reports: a heatmap in the terminal and in HTML, JSON of every cell, JUnit, shard merging,
+and the exit code — all read from one table, so no cell passes in one and not in another.
 
 The heatmap has one row per journey and one column per faulted place (edge);
 each mark is the worst of that place's cells for the journey:
 
-    .  healthy        d  degraded (honest)     F  failed on a hard dependency (expected)
+    .  healthy        d  degraded (honest)     F  failed fast on a hard dependency (expected)
+    S  failed slow on a hard dependency (a finding: --strict fails on it)
+    s  failed slow on the client edge (only the user's own timeout ends that wait)
     X  cascade violation    ?  inconclusive    -  pruned (implied)   (blank) not run
+
+Each cell outcome is, in every output (:data:`CELL_STATES`):
+
+    outcome       JUnit                         exit code
+    contained     passed                        0
+    failed-slow   failure (strict) / passed     1 (strict) / 0
+    violation     failure                       1
+    inconclusive  error                         3
+    pruned        skipped                       0
+
+A run exits with 1 when any cell asks for 1 (or, ``strict``, when declared and
+observed dependencies differ), else 3 when any asks for 3, else 0.
 """
 
 from __future__ import annotations
@@ -12,15 +27,91 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
 from harness.errors import UsageError
-from harness.explore.matrix import PRUNING_ASSUMPTION, CellResult, MatrixResult
+from harness.explore.matrix import (
+    CELL_OUTCOMES,
+    PRUNING_ASSUMPTION,
+    CellOutcome,
+    CellResult,
+    JourneyCell,
+    MatrixResult,
+)
 
-__all__ = ["load_matrix", "merge_matrices", "render_heatmap", "write_matrix_reports"]
+__all__ = [
+    "CELL_STATES",
+    "CellState",
+    "cell_state",
+    "exit_code",
+    "load_matrix",
+    "merge_matrices",
+    "render_heatmap",
+    "render_junit",
+    "write_matrix_reports",
+]
 
-_RANK = {"": 0, ".": 1, "-": 2, "d": 3, "F": 4, "?": 5, "X": 6}
+EXIT_OK, EXIT_FAILED, EXIT_UNJUDGED = 0, 1, 3
+
+JunitStatus = Literal["passed", "failure", "error", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class CellState:
+    """What one cell outcome is in JUnit and the exit code."""
+
+    junit: JunitStatus
+    exit_code: int
+
+
+_PASSED, _FAILED = CellState("passed", EXIT_OK), CellState("failure", EXIT_FAILED)
+#: Each cell outcome's state (not strict, strict); every renderer and the exit code read it.
+CELL_STATES: dict[CellOutcome, tuple[CellState, CellState]] = {
+    "contained": (_PASSED, _PASSED),
+    "failed-slow": (_PASSED, _FAILED),
+    "violation": (_FAILED, _FAILED),
+    "inconclusive": (CellState("error", EXIT_UNJUDGED),) * 2,
+    "pruned": (CellState("skipped", EXIT_OK),) * 2,
+}
+assert set(CELL_STATES) == set(CELL_OUTCOMES)
+
+
+def cell_state(cell: CellResult, strict: bool) -> CellState:
+    """How ``cell`` shows in JUnit and what exit code it asks for."""
+    return CELL_STATES[cell.outcome][strict]
+
+
+def exit_code(result: MatrixResult) -> int:
+    """The run's exit code: 1 a violation (or, strict, a failed-slow finding or declared !=
+    observed dependencies), else 3 a cell that could not be judged, else 0."""
+    codes = {cell_state(c, result.strict).exit_code for c in result.cells}
+    if result.strict and not result.extra.get("observed_agrees", True):
+        codes.add(EXIT_FAILED)
+    for code in (EXIT_FAILED, EXIT_UNJUDGED):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+_RANK = {"": 0, ".": 1, "-": 2, "d": 3, "F": 4, "s": 5, "S": 6, "?": 7, "X": 8}
+_LEGEND = (
+    ". healthy  d degraded  F failed fast on a hard dependency  "
+    "S failed slow on a hard dependency (finding)  s failed slow on the client edge  "
+    "X cascade violation  ? inconclusive  - pruned"
+)
+
+
+def _journey_mark(j: JourneyCell) -> str:
+    if j.violation:
+        return "X"
+    if j.finding:
+        return "S"
+    if j.verdict == "failed":
+        return "s" if j.failure == "slow" else "F"
+    return {"healthy": ".", "degraded": "d"}.get(j.verdict, "?")
 
 
 def _mark(cell: CellResult, journey: str) -> str:
@@ -30,10 +121,22 @@ def _mark(cell: CellResult, journey: str) -> str:
         return "?"
     for j in cell.journeys:
         if j.journey == journey:
-            if j.violation:
-                return "X"
-            return {"healthy": ".", "degraded": "d", "failed": "F"}.get(j.verdict, "?")
+            return _journey_mark(j)
     return ""
+
+
+def _slo_phrase(j: JourneyCell) -> str:
+    return f"{j.describe()}: {j.reason}"
+
+
+def _bounds_lines(result: MatrixResult) -> list[str]:
+    """Which latencies the latency kinds added, per edge, and why (one line per reason)."""
+    by_why: dict[str, list[str]] = {}
+    for b in result.extra.get("latency_bounds", []):
+        by_why.setdefault(f"{b['below_ms']} / {b['above_ms']} ms: {b['why']}", []).append(
+            str(b["edge"])
+        )
+    return [f"{', '.join(edges)}: {why}" for why, edges in by_why.items()]
 
 
 def _places(result: MatrixResult) -> list[str]:
@@ -53,15 +156,17 @@ def heatmap(result: MatrixResult) -> dict[str, dict[str, str]]:
 
 
 def render_heatmap(result: MatrixResult) -> str:
-    """The terminal summary: counts, the heatmap, then every violation with its attribution."""
+    """The terminal summary: counts, the heatmap, then every violation with its attribution,
+    every failed-slow finding and every inconclusive cell, and the run's exit code."""
     counts = result.counts()
     out = [
         "",
         f"  domino matrix: {result.topology} [{result.profile}] on {result.backend}: "
-        f"{result.outcome.upper()}",
+        f"{result.outcome.upper()}" + ("  (strict)" if result.strict else ""),
         f"  {len(result.cells)} of {result.planned} cells"
         + (f" (shard {result.shard[0]}/{result.shard[1]})" if result.shard else "")
         + f": {counts['contained']} contained, {counts['violation']} violations, "
+        f"{counts['failed-slow']} failed slow, "
         f"{counts['inconclusive']} inconclusive, {counts['pruned']} pruned; "
         f"{result.duration_s:.0f} s wall, floor {result.floor_s:.0f} s, {result.workers} worker(s)",
         "",
@@ -75,58 +180,106 @@ def render_heatmap(result: MatrixResult) -> str:
         out.append(f"  {journey:<{width}}  {marks}")
     out.append("")
     out += [f"  {i + 1:>2} {place}" for i, place in enumerate(places)]
-    out.append(
-        "     . healthy  d degraded  F failed on a hard dependency  X cascade violation  "
-        "? inconclusive  - pruned"
-    )
+    out.append(f"     {_LEGEND}")
     violations = [(c, a) for c in result.cells for a in c.attributions]
     if violations:
         out += ["", "  cascade violations"]
         for cell, attribution in violations:
             verdict = next(j for j in cell.journeys if j.journey == attribution.journey)
-            out.append(
-                f"    X {cell.kind} on {cell.edge} broke {attribution.journey}: {verdict.reason}"
-            )
+            out.append(f"    X {cell.kind} on {cell.edge} broke {_slo_phrase(verdict)}")
             out.append(f"        path {' -> '.join(attribution.path)} ({attribution.basis})")
             out.append(
                 f"        should have been contained by {attribution.container}: "
                 f"{attribution.detail}"
             )
+    slow = [
+        (c, j) for c in result.cells if c.outcome != "violation" for j in c.journeys if j.finding
+    ]
+    if slow:
+        fails = "fail the run" if result.strict else "fail the run with --strict"
+        out += ["", f"  failed slow on a hard dependency (findings: they {fails})"]
+        out += [f"    S {c.id}: {_slo_phrase(j)}" for c, j in slow]
     inconclusive = [c for c in result.cells if c.outcome == "inconclusive"]
     if inconclusive:
         out += ["", "  inconclusive cells (never a pass)"]
         out += [f"    ? {c.id}: {'; '.join(c.reasons)}" for c in inconclusive]
+    bounds = _bounds_lines(result)
+    if bounds:
+        out += ["", "  latency kinds added (below / above)"]
+        out += [f"    {line}" for line in bounds]
     if result.pruning:
         out += ["", f"  pruning assumes: {PRUNING_ASSUMPTION}"]
-    out += ["", f"  overall: {result.outcome.upper()}"]
+    out += ["", f"  overall: {result.outcome.upper()} (exit {exit_code(result)})"]
     return "\n".join(out)
 
 
+def _journeys_text(cell: CellResult) -> str:
+    """Every journey's verdict in ``cell``, with a failure's time: the cell's evidence."""
+    return "\n".join(
+        f"{j.describe()}{' on a hard dependency' if j.hard else ''}: {j.reason}"
+        for j in cell.journeys
+    )
+
+
 def render_junit(result: MatrixResult) -> str:
-    """One test case per cell: a violation fails, an inconclusive cell errors, pruned skips."""
+    """One test case per cell, as :data:`CELL_STATES` says: a violation (and, strict, a
+    failed-slow finding) fails with each journey's time, an inconclusive cell errors, a
+    pruned one is skipped; every judged case carries its journeys' verdicts and times."""
     name = f"domino.matrix.{result.topology}[{result.profile}]"
     suite = ET.Element("testsuite", name=name, time=f"{result.duration_s:.3f}")
-    failures = errors = skipped = 0
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="strict", value=str(result.strict).lower())
+    for line in _bounds_lines(result):
+        ET.SubElement(properties, "property", name="latency_bounds", value=line)
+    tally = dict.fromkeys(("failure", "error", "skipped"), 0)
+    cases = 0
     for cell in result.cells:
+        cases += 1
         case = ET.SubElement(
             suite, "testcase", classname=name, name=cell.id, time=f"{cell.duration_s:.3f}"
         )
-        if cell.outcome == "violation":
-            failures += 1
-            failure = ET.SubElement(
-                case, "failure", message="cascade violation: " + ", ".join(cell.violations)
+        status = cell_state(cell, result.strict).junit
+        if status == "failure":
+            failure = ET.SubElement(case, "failure", message=_failure_message(cell))
+            failure.text = "\n".join(
+                [a.describe() for a in cell.attributions] + [_journeys_text(cell)]
             )
-            failure.text = "\n".join(a.describe() for a in cell.attributions)
-        elif cell.outcome == "inconclusive":
-            errors += 1
+        elif status == "error":
             ET.SubElement(case, "error", message="inconclusive: " + "; ".join(cell.reasons))
-        elif cell.outcome == "pruned":
-            skipped += 1
+        elif status == "skipped":
             ET.SubElement(case, "skipped", message="; ".join(cell.reasons))
-    suite.set("tests", str(len(result.cells)))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    suite.set("skipped", str(skipped))
+        if status != "passed":
+            tally[status] += 1
+        if cell.journeys:
+            out = ET.SubElement(case, "system-out")
+            note = (
+                "finding (fails only with --strict): "
+                + ", ".join(j.describe() for j in cell.journeys if j.finding)
+                + "\n"
+                if status == "passed" and cell.outcome == "failed-slow"
+                else ""
+            )
+            out.text = note + f"evidence: {cell.evidence}\n" + _journeys_text(cell)
+    observed = result.extra.get("observed")
+    if observed is not None:
+        cases += 1
+        case = ET.SubElement(
+            suite, "testcase", classname=name, name="declared dependencies match observed"
+        )
+        agrees = bool(result.extra.get("observed_agrees", True))
+        mismatches = "\n".join(str(m) for m in observed.get("mismatches", []))
+        if result.strict and not agrees:
+            tally["failure"] += 1
+            failure = ET.SubElement(case, "failure", message="declared != observed (--strict)")
+            failure.text = mismatches
+        elif not agrees:
+            ET.SubElement(case, "system-out").text = (
+                "declared != observed (fails only with --strict):\n" + mismatches
+            )
+    suite.set("tests", str(cases))
+    suite.set("failures", str(tally["failure"]))
+    suite.set("errors", str(tally["error"]))
+    suite.set("skipped", str(tally["skipped"]))
     suites = ET.Element("testsuites", name="domino-matrix")
     suites.append(suite)
     ET.indent(suites)
@@ -135,24 +288,50 @@ def render_junit(result: MatrixResult) -> str:
     )
 
 
+def _failure_message(cell: CellResult) -> str:
+    if cell.outcome == "violation":
+        broken = [j.describe() for j in cell.journeys if j.violation]
+        return "cascade violation: " + ", ".join(broken)
+    slow = [j.describe() for j in cell.journeys if j.finding]
+    return "failed slow on a hard dependency: " + ", ".join(slow)
+
+
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}
 th.j{text-align:left}.m-X{background:#d9534f;color:#fff;font-weight:bold}.m-F{background:#f3c4c4}
-.m-d{background:#fbe7b0}.m-\\.{background:#cfe8cf}.m-\\?{background:#999;color:#fff}.m--{background:#eee}
+.m-S{background:#e07b39;color:#fff;font-weight:bold}.m-s-lower{background:#f5d5bd}
+.m-d{background:#fbe7b0}.m-dot{background:#cfe8cf}.m-q{background:#999;color:#fff}.m-dash{background:#eee}
 code{background:#f4f4f4;padding:0 .2em}li{margin:.3em 0}
 """
 
 
+#: CSS class per mark (marks "." "?" "-" are no class names; "s" and "S" differ only in case).
+_MARK_CLASS = {
+    "X": "X",
+    "F": "F",
+    "S": "S",
+    "s": "s-lower",
+    "d": "d",
+    ".": "dot",
+    "?": "q",
+    "-": "dash",
+}
+
+
 def render_html(result: MatrixResult) -> str:
-    """A self-contained page: the heatmap, the violations with their paths, every cell."""
+    """A self-contained page: the heatmap, the violations with their paths, the failed-slow
+    findings, every cell with each journey's verdict and time, and the latency bounds."""
     e = html.escape
     places = _places(result)
     grid = heatmap(result)
     head = "".join(f"<th>{e(p)}</th>" for p in places)
     rows = "".join(
         f"<tr><th class=j>{e(j)}</th>"
-        + "".join(f'<td class="m-{e(grid[j][p] or "none")}">{e(grid[j][p])}</td>' for p in places)
+        + "".join(
+            f'<td class="m-{_MARK_CLASS.get(grid[j][p], "none")}">{e(grid[j][p])}</td>'
+            for p in places
+        )
         + "</tr>"
         for j in result.journeys
     )
@@ -167,12 +346,32 @@ def render_html(result: MatrixResult) -> str:
         )
         or "<li>none</li>"
     )
+    slow = (
+        "".join(
+            f"<li><code>{e(c.id)}</code>: <b>{e(j.describe())}</b> — {e(j.reason)}</li>"
+            for c in result.cells
+            if c.outcome != "violation"
+            for j in c.journeys
+            if j.finding
+        )
+        or "<li>none</li>"
+    )
     cells = "".join(
-        f"<tr><td>{e(c.id)}</td><td>{e(c.outcome)}</td><td>{e(', '.join(c.violations))}</td>"
+        f"<tr><td>{e(c.id)}</td><td>{e(c.outcome)}</td>"
+        f"<td>{e(cell_state(c, result.strict).junit)}</td>"
+        f"<td>{e(', '.join(c.violations))}</td>"
+        f"<td>{'<br>'.join(e(j.describe()) for j in c.journeys)}</td>"
         f"<td>{e(c.evidence or '; '.join(c.reasons))}</td></tr>"
         for c in result.cells
     )
     extra = ""
+    bounds = _bounds_lines(result)
+    if bounds:
+        extra += (
+            "<h2>Latency kinds added (below / above)</h2><ul>"
+            + "".join(f"<li>{e(line)}</li>" for line in bounds)
+            + "</ul>"
+        )
     observed = result.extra.get("observed")
     if observed:
         extra += f"<h2>Observed dependencies</h2><pre>{e(json.dumps(observed, indent=1))}</pre>"
@@ -180,18 +379,25 @@ def render_html(result: MatrixResult) -> str:
     if cliffs:
         extra += f"<h2>Latency cliffs</h2><pre>{e(json.dumps(cliffs, indent=1))}</pre>"
     counts = result.counts()
+    strict = " (strict)" if result.strict else ""
     return (
         "<!doctype html><html><head><meta charset=utf-8>"
         f"<title>domino matrix {e(result.topology)} [{e(result.profile)}]</title>"
         f"<style>{_CSS}</style></head><body>"
-        f"<h1>Blast radius: {e(result.topology)} [{e(result.profile)}] — {e(result.outcome)}</h1>"
+        f"<h1>Blast radius: {e(result.topology)} [{e(result.profile)}] — "
+        f"{e(result.outcome)}{strict}, exit {exit_code(result)}</h1>"
         f"<p>{len(result.cells)} of {result.planned} cells: {counts['contained']} contained, "
-        f"{counts['violation']} violations, {counts['inconclusive']} inconclusive, "
+        f"{counts['violation']} violations, {counts['failed-slow']} failed slow, "
+        f"{counts['inconclusive']} inconclusive, "
         f"{counts['pruned']} pruned. Rows are journeys, columns faulted places; X marks a "
-        "journey that failed because of a fault outside its hard dependencies.</p>"
+        "journey that failed because of a fault outside its hard dependencies, S one that "
+        "failed slowly on a hard dependency.</p>"
         f"<table class=heatmap><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        f"<p><small>{e(_LEGEND)}</small></p>"
         f"<h2>Cascade violations</h2><ul>{violations}</ul>"
-        f"<h2>Cells</h2><table><thead><tr><th>cell</th><th>outcome</th><th>violations</th>"
+        f"<h2>Failed slow on a hard dependency</h2><ul>{slow}</ul>"
+        f"<h2>Cells</h2><table><thead><tr><th>cell</th><th>outcome</th><th>JUnit</th>"
+        f"<th>violations</th><th>journeys</th>"
         f"<th>evidence</th></tr></thead><tbody>{cells}</tbody></table>{extra}"
         f"<p><small>Pruning assumes: {e(PRUNING_ASSUMPTION)}</small></p></body></html>\n"
     )
@@ -237,6 +443,7 @@ def load_matrix(folder: Path) -> MatrixResult:
         "duration_s",
         "floor_s",
         "workers",
+        "strict",
         "cells",
     }
     return MatrixResult(
@@ -252,6 +459,7 @@ def load_matrix(folder: Path) -> MatrixResult:
         duration_s=float(raw.get("duration_s", 0)),
         floor_s=float(raw.get("floor_s", 0)),
         workers=int(raw.get("workers", 1)),
+        strict=bool(raw.get("strict")),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -279,6 +487,10 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
                 raise UsageError(f"cell {cell.id} is in more than one report: shards overlap")
             seen[cell.id] = cell
     order = [c.id for p in parts for c in p.cells]
+    bounds: dict[str, Any] = {}
+    for part in parts:
+        for b in part.extra.get("latency_bounds", []):
+            bounds.setdefault(str(b["edge"]), b)
     return MatrixResult(
         topology=first.topology,
         profile=first.profile,
@@ -292,4 +504,6 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
         duration_s=max(p.duration_s for p in parts),
         floor_s=sum(p.floor_s for p in parts),
         workers=sum(p.workers for p in parts),
+        strict=any(p.strict for p in parts),
+        extra={"latency_bounds": list(bounds.values())} if bounds else {},
     )
