@@ -97,10 +97,17 @@ def test_shards_are_disjoint_deterministic_and_add_up_to_the_matrix() -> None:
 def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
     shop = find_topology(SHOP)
     edges, kinds = ["checkout->catalog", "checkout->payments"], ["down", "latency-above"]
-    whole = run_matrix(shop, profile="naive", edges=edges, kinds=kinds, prune=False)
+    # Sharding, not latency, is under test: 3 s (not the 20 s default for callers whose
+    # deadline is unknown) keeps each latency cell short and still breaks checkout's SLO.
+    latency = (300, 3000)
+    whole = run_matrix(
+        shop, profile="naive", edges=edges, kinds=kinds, prune=False, latency_ms=latency
+    )
     folders = []
     for index in (1, 2, 3):
-        part = run_matrix(shop, profile="naive", edges=edges, kinds=kinds, shard=(index, 3))
+        part = run_matrix(
+            shop, profile="naive", edges=edges, kinds=kinds, shard=(index, 3), latency_ms=latency
+        )
         assert part.pruning is False  # sharded runs never prune: shards must add up
         folders.append(tmp_path / f"shard-{index}")
         write_matrix_reports(part, folders[-1])
