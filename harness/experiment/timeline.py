@@ -1,9 +1,12 @@
 """The fault timeline of a run: each fault applied at its onset and removed at its end.
 
-Every fault is held in a scope of the stack's injector and removed on every
-path (:meth:`Timeline.release_all`); each records when it was really held and
-whether traffic met it (:mod:`harness.evidence`). A latency fault with a ramp
-grows in four steps. Surges are applied as extra users of the run's observer.
+Every fault is held in a scope of the stack's injector
+(:class:`~harness.stack.injection.FaultScope`), left at the fault's end and on
+every other path (:meth:`Timeline.release_all`); each records when it was
+really held and whether traffic met it (:mod:`harness.experiment.evidence`),
+read once its scope has removed it. A latency fault with a ramp grows in four
+steps, each step's scope left before the next one's is entered. Surges are
+applied as extra users of the run's observer.
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ class Timeline:
                 self._events.append((step.onset_s + offset_s, 1, "apply", index, fault))
             self._events.append((step.end_s, 0, "remove", index, None))
         self._events.sort(key=lambda e: (e[0], e[1]))
-        self._held: dict[int, AppliedFault] = {}
+        #: Each step held now: its fault scope, open, and the fault as the scope applied it.
+        self._held: dict[int, tuple[contextlib.ExitStack, AppliedFault]] = {}
         self._before: dict[int, tuple[Counters, int]] = {}
         self._begun: dict[int, dict[str, int]] = {}
         self.windows = [
@@ -131,20 +135,26 @@ class Timeline:
         if action == "apply":
             assert fault is not None
             if index in self._held:  # a ramp step replaces the previous one
-                self._stack.injector.remove(self._held.pop(index))
+                scope, _ = self._held.pop(index)
+                scope.close()
             else:
                 self._before[index] = (Counters.read(self._stack), self._client_calls())
                 self._begun[index] = self._observer.calls_started()
                 window.applied_s = self._observer.now_s()
-            self._held[index] = self._stack.injector.apply(fault)
+            scope = contextlib.ExitStack()
+            (applied,) = scope.enter_context(self._stack.injector.scope(fault))
+            self._held[index] = (scope, applied)
         else:
             self._release(index)
 
     def _release(self, index: int) -> None:
-        applied = self._held.pop(index, None)
-        if applied is None:
+        held = self._held.pop(index, None)
+        if held is None:
             return
-        self._stack.injector.remove(applied)
+        scope, applied = held
+        # Leaving the scope removes the fault; what it counted is read after removal (a
+        # down edge on Domino's server keeps the count it read just before).
+        scope.close()
         window = self.windows[index]
         window.removed_s = self._observer.now_s()
         before, client_before = self._before[index]
