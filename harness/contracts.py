@@ -135,6 +135,11 @@ class SystemControl(Protocol):
         """The system's self-checks after a run (e.g. the ledger balances)."""
         ...
 
+    def reports(self) -> dict[str, Any]:
+        """What the last :meth:`invariants` read, as plain data for the run's reports
+        (the bank: each service's ``/admin/invariants`` answer); empty when it reads none."""
+        ...
+
     def close(self) -> None: ...
 
 

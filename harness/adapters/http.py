@@ -49,6 +49,9 @@ class NoControl:
     def invariants(self) -> list[InvariantVerdict]:
         return []
 
+    def reports(self) -> dict[str, Any]:
+        return {}
+
     def close(self) -> None:
         return None
 

@@ -243,8 +243,7 @@ def run_incident(
         fault_window=fault_window,
         recovery_window=(fault_end, run_end),
     )
-    control = stack.injector.control
-    reports: dict[str, Any] = dict(getattr(control, "reports", {}) or {})
+    reports = stack.injector.control.reports()
     untouched = [f"{w.description}: {w.evidence}" for w in timeline.windows if not w.touched]
     verdict = judge_run(
         spec,

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from harness import contracts
+from harness.adapters.http import NoControl
 from harness.backends.docker import ContainerControl, _DockerRun
 from harness.backends.external import _ExternalRun
 from harness.backends.lifecycle import BackendRun
 from harness.backends.local import _LocalRun, _LocalServices
 from harness.plugins import backend_names, get_adapter, get_backend
+from harness.systems.bank.adapter import BankControl
 
 
 def members(protocol: type) -> dict[str, Any]:
@@ -59,6 +61,13 @@ def test_the_check_sees_a_missing_method() -> None:
 @pytest.mark.parametrize("name", ["http", "bank"])
 def test_shipped_adapters_satisfy_the_adapter_contract(name: str) -> None:
     assert missing(get_adapter(name), contracts.SystemAdapter) == []
+
+
+@pytest.mark.parametrize("implementation", [NoControl, BankControl])
+def test_shipped_system_controls_satisfy_the_system_control_contract(
+    implementation: type,
+) -> None:
+    assert missing(implementation, contracts.SystemControl) == []
 
 
 @pytest.mark.parametrize("implementation", [_LocalServices, ContainerControl])

@@ -120,7 +120,7 @@ class BankControl:
         )
         self._faults: dict[tuple[str, str], ServiceFault] = {}
         #: The last ``/admin/invariants`` answers, for reports.
-        self.reports: dict[str, Any] = {}
+        self._reports: dict[str, Any] = {}
 
     def _url(self, service: str) -> str:
         if service not in self._urls:
@@ -211,12 +211,15 @@ class BankControl:
                 )
             except (httpx.HTTPError, ValueError) as exc:
                 reports[name] = {"error": type(exc).__name__}
-        self.reports = reports
+        self._reports = reports
         broken = [f"{service}: {c}" for service, r in reports.items() for c in _failed_checks(r)]
         if broken:
             return [InvariantVerdict("ledger_conserved", False, "; ".join(broken[:5]))]
         detail = f"{len(reports)} services report their books balanced"
         return [InvariantVerdict("ledger_conserved", True, detail)]
+
+    def reports(self) -> dict[str, Any]:
+        return dict(self._reports)
 
     def close(self) -> None:
         self._http.close()
