@@ -108,7 +108,7 @@ def _endpoint_table(stack: Stack) -> str:
         f"edge {name:<12} proxy {e.proxy:<24} listen {e.listen:<21} -> {e.upstream}"
         for name, e in stack.edges.items()
     ]
-    settings = stack.extra.get("dependency_settings", {})
+    settings = stack.dependency_settings
     if settings:
         rows.append("set these on the running services, so their calls cross Toxiproxy:")
         rows += [

@@ -129,6 +129,7 @@ def assemble_stack(
     services: Mapping[str, str],
     edges: Mapping[str, EdgeEndpoint],
     allowed_hosts: tuple[str, ...] = (),
+    dependency_settings: Mapping[str, Mapping[str, str]] | None = None,
     extra: Mapping[str, Any] | None = None,
     services_control: ServiceControl | None = None,
     system: str | None = None,
@@ -165,5 +166,6 @@ def assemble_stack(
         secrets=dict(plan.preparation.secrets),
         settings=dict(plan.preparation.settings),
         allowed_hosts=allowed_hosts,
+        dependency_settings={s: dict(env) for s, env in (dependency_settings or {}).items()},
         extra=dict(extra or {}),
     )

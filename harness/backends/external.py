@@ -115,7 +115,7 @@ class _ExternalRun:
             services=direct,
             edges=edges,
             allowed_hosts=tuple(sorted({urlsplit(u).hostname or "" for u in direct.values()})),
-            extra={"dependency_settings": dependency_settings(topology)},
+            dependency_settings=dependency_settings(topology),
         )
 
     def release(self, stack: Stack) -> None:

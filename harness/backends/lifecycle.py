@@ -39,8 +39,9 @@ class Brought:
 
     ``allowed_hosts`` are the backend's own hosts traffic may go to besides
     loopback; ``services_control`` is its control of the services (None:
-    process faults are not possible there); ``extra`` is backend detail for
-    ``Stack.extra``.
+    process faults are not possible there); ``dependency_settings`` what the
+    services must be set to by someone else (:attr:`Stack.dependency_settings`);
+    ``extra`` is backend detail for ``Stack.extra``.
     """
 
     toxiproxy: ToxiproxyClient
@@ -48,6 +49,7 @@ class Brought:
     edges: dict[str, EdgeEndpoint]
     allowed_hosts: tuple[str, ...] = ()
     services_control: ServiceControl | None = None
+    dependency_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +95,7 @@ def stack_lifecycle(
             services=brought.services,
             edges=brought.edges,
             allowed_hosts=brought.allowed_hosts,
+            dependency_settings=brought.dependency_settings,
             extra=brought.extra,
             services_control=brought.services_control,
         )

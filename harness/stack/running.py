@@ -41,7 +41,10 @@ class Stack:
     crosses the topology's client edge. ``secrets`` (admin tokens) stay here
     and never reach a report. ``allowed_hosts`` are the backend's own hosts
     (containers on the project's network) that traffic may go to besides
-    loopback.
+    loopback. ``dependency_settings`` is, per service, the environment it must
+    run with so its calls cross Toxiproxy, where the backend cannot set it
+    itself (services someone else runs: ``--backend external``); empty elsewhere.
+    ``extra`` is backend detail (a run folder, a network) for that backend's own use.
     """
 
     backend: str
@@ -56,6 +59,7 @@ class Stack:
     secrets: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     allowed_hosts: tuple[str, ...] = ()
+    dependency_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -163,7 +163,7 @@ journeys:
         staging.write_text(text, encoding="utf-8")
         topology = load_topology(staging)
         with start_stack("external", topology=topology) as stack:
-            settings = stack.extra["dependency_settings"]
+            settings = stack.dependency_settings
             assert settings["checkout"]["PAYMENTS_URL"] == (
                 f"http://127.0.0.1:{listen['checkout->payments']}"
             )
