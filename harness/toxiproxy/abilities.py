@@ -2,7 +2,7 @@
 
 Domino's own ``toxiproxy-server`` (the Go sources in ``server/``) is Toxiproxy
 v2.12.0 with Domino's toxics compiled in; its version names the build, e.g.
-``2.12.0+domino.1``. A stock server (``2.12.0``) has none of them: a fault
+``2.12.0+domino.2``. A stock server (``2.12.0``) has none of them: a fault
 that needs one is refused there before anything is applied
 (:func:`toxic_unavailable`), and the faults that have a stock form use it.
 """
@@ -26,7 +26,7 @@ __all__ = [
 TOXIPROXY_VERSION = "2.12.0"
 #: Domino's build of it; bumped with ``Version`` in ``server/main.go`` when a toxic is added
 #: or changes behaviour.
-DOMINO_BUILD = 1
+DOMINO_BUILD = 2
 #: The version Domino's server reports (``/version``, ``-version``).
 SERVER_VERSION = f"{TOXIPROXY_VERSION}+domino.{DOMINO_BUILD}"
 
@@ -36,6 +36,18 @@ DOMINO_TOXICS: Mapping[str, int] = {
     "domino_hang": 1,
     # Closes each connection that tries to send through a down edge, and counts them.
     "domino_refuse": 1,
+    # HTTP faults, per request (a share drawn per request from a seed; method, path and
+    # header filters; several requests per kept-alive connection; counted):
+    # answers with a status, the request never passed on;
+    "domino_http_status": 2,
+    # closes the connection before the request reaches the target, or when its answer comes;
+    "domino_http_abort": 2,
+    # holds the request before passing it on;
+    "domino_http_delay": 2,
+    # breaks the answer's body (cut short, malformed JSON, wrong content type);
+    "domino_http_body": 2,
+    # the downstream companion that writes and breaks answers for status, abort and body.
+    "domino_http_answers": 2,
 }
 
 _BUILD = re.compile(r"\+domino\.(\d+)\b")

@@ -84,7 +84,17 @@ def test_the_version_names_domino_build_and_its_toxics(
     ).stdout
     assert printed.split()[-1] == SERVER_VERSION
     assert domino.version() == SERVER_VERSION
-    assert domino_toxics(domino.version()) == {"domino_hang", "domino_refuse"}
+    assert domino_toxics(domino.version()) == {
+        "domino_hang",
+        "domino_refuse",
+        "domino_http_status",
+        "domino_http_abort",
+        "domino_http_delay",
+        "domino_http_body",
+        "domino_http_answers",
+    }
+    # A server of the first build has only the first toxics: the HTTP kinds are refused there.
+    assert domino_toxics("2.12.0+domino.1") == {"domino_hang", "domino_refuse"}
     assert domino_toxics(TOXIPROXY_VERSION) == frozenset()  # a stock server: none of them
 
 

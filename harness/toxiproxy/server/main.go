@@ -4,7 +4,7 @@
 // It takes the upstream server's flags (github.com/Shopify/toxiproxy/v2
 // cmd/server, MIT licence), so Domino, toxiproxy-cli and toxiproxy-python use
 // it as they would the stock one. Its version, in /version and -version, names
-// Domino's build ("2.12.0+domino.1"): Domino reads from it which of its own
+// Domino's build ("2.12.0+domino.2"): Domino reads from it which of its own
 // toxics a running server has. Bump the build number whenever a toxic is added
 // or changes behaviour, in harness/toxiproxy/abilities.py too.
 package main
@@ -27,11 +27,11 @@ import (
 	"github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/collectors"
 
-	_ "domino/toxiproxy-server/toxics" // Domino's toxics register themselves
+	dominotoxics "domino/toxiproxy-server/toxics" // Domino's toxics register themselves
 )
 
 // Version is upstream's release and Domino's build of it.
-const Version = "2.12.0+domino.1"
+const Version = "2.12.0+domino.2"
 
 type cliArguments struct {
 	host           string
@@ -92,6 +92,9 @@ func run() error {
 
 	metrics := toxiproxy.NewMetricsContainer(prometheus.NewRegistry())
 	server := toxiproxy.NewServer(metrics, logger)
+	// The HTTP toxics that answer requests find each connection's two halves in
+	// the server's proxies.
+	dominotoxics.Attach(server)
 	if cli.proxyMetrics {
 		server.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
 	}
