@@ -101,7 +101,7 @@ class _ExternalRun:
             )
         say("starting Toxiproxy")
         self._toxiproxy, client = _start_toxiproxy(
-            self._binary, self._run_dir, record, _TOXIPROXY_READY_S
+            self._binary, self._run_dir, record, _TOXIPROXY_READY_S, self._adopt
         )
         edges: dict[str, EdgeEndpoint] = {}
         for edge in topology.edges:
@@ -117,6 +117,9 @@ class _ExternalRun:
             allowed_hosts=tuple(sorted({urlsplit(u).hostname or "" for u in direct.values()})),
             dependency_settings=dependency_settings(topology),
         )
+
+    def _adopt(self, process: ManagedProcess) -> None:
+        self._toxiproxy = process  # one that did not start was stopped by _start_toxiproxy
 
     def release(self, stack: Stack) -> None:
         with contextlib.suppress(Exception):

@@ -181,6 +181,11 @@ class _LocalServices:
             self._plan, service, values, edge_address=self._listener, inherit=True
         )
         cwd = service.cwd or self._topology.base_dir
+
+        def adopt(process: ManagedProcess) -> None:
+            self.running[name] = process
+            self._record.add_process(name, process.pid)
+
         try:
             process = spawn(
                 name,
@@ -189,6 +194,7 @@ class _LocalServices:
                 env=env,
                 cwd=cwd,
                 pass_fds=[sock.fileno()] if sock is not None else [],
+                adopt=adopt,
             )
         except FileNotFoundError:
             raise ServiceStartError(
@@ -200,8 +206,6 @@ class _LocalServices:
         finally:
             if sock is not None:
                 sock.close()  # the child holds its own copy
-        self.running[name] = process
-        self._record.add_process(name, process.pid)
         return process
 
     def wait_healthy(self, names: list[str] | None = None) -> None:
@@ -296,25 +300,40 @@ def _remove_run_dir(record: RunRecord) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _spawn_toxiproxy(binary: Path, run_dir: Path, port: int) -> ManagedProcess:
+def _spawn_toxiproxy(
+    binary: Path, run_dir: Path, port: int, adopt: Callable[[ManagedProcess], None]
+) -> ManagedProcess:
     return spawn(
         "toxiproxy",
         [str(binary), "-host", _LOOPBACK, "-port", str(port), "-proxy-metrics"],
         log_path=run_dir / "toxiproxy.log",
         # Toxiproxy logs every connection at trace level by default (~2 KB each).
         env={**os.environ, "LOG_LEVEL": "info"},
+        adopt=adopt,
     )
 
 
 def _start_toxiproxy(
-    binary: Path, run_dir: Path, record: RunRecord, ready_timeout_s: float
+    binary: Path,
+    run_dir: Path,
+    record: RunRecord,
+    ready_timeout_s: float,
+    started: Callable[[ManagedProcess], None],
 ) -> tuple[ManagedProcess, ToxiproxyClient]:
-    """Start Toxiproxy on a free port, retrying if another process takes the port first."""
+    """Start Toxiproxy on a free port, retrying if another process takes the port first.
+
+    ``started`` makes each Toxiproxy started the caller's to stop, at once
+    (before it is ready, and before an interrupt that arrived meanwhile is raised).
+    """
+
+    def adopt(process: ManagedProcess) -> None:
+        started(process)
+        record.add_process("toxiproxy", process.pid)
+
     last_error = ""
     for _attempt in range(3):
         port = _free_port()
-        process = _spawn_toxiproxy(binary, run_dir, port)
-        record.add_process("toxiproxy", process.pid)
+        process = _spawn_toxiproxy(binary, run_dir, port, adopt)
         client = ToxiproxyClient(f"http://{_LOOPBACK}:{port}", timeout_s=5.0)
         try:
             wait_until(
@@ -385,10 +404,9 @@ class _LocalRun:
         topology = plan.topology
         _run_build(plan, self._run_dir, say)
         say("starting Toxiproxy")
-        toxiproxy_process, client = _start_toxiproxy(
-            self._binary, self._run_dir, record, _TOXIPROXY_READY_S
+        _toxiproxy, client = _start_toxiproxy(
+            self._binary, self._run_dir, record, _TOXIPROXY_READY_S, self._processes.append
         )
-        self._processes.append(toxiproxy_process)
         client.recover_with(functools.partial(self._restart_toxiproxy, client.api_url, say))
 
         self._reserved = {service.name: _reserve_port() for service in topology.services}
@@ -430,9 +448,12 @@ class _LocalRun:
             hung.popen.kill()
         hung.popen.wait(timeout=10)
         port = int(api_url.rpartition(":")[2])
-        fresh = _spawn_toxiproxy(self._binary, self._run_dir, port)
-        self._processes[self._processes.index(hung)] = fresh
-        self._record.add_process("toxiproxy", fresh.pid)
+
+        def adopt(process: ManagedProcess) -> None:
+            self._processes[self._processes.index(hung)] = process
+            self._record.add_process("toxiproxy", process.pid)
+
+        fresh = _spawn_toxiproxy(self._binary, self._run_dir, port, adopt)
         probe = ToxiproxyClient(api_url, timeout_s=1.0)
         try:
             wait_until(

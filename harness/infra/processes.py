@@ -17,23 +17,41 @@ ends, not the process. Children are therefore started from one spawner
 thread that lives as long as the runner: a service restarted by a fault's
 removal in a worker thread (an async scope's, a matrix worker's) or a
 Toxiproxy restarted there is not killed when that thread ends.
+
+A SIGINT or SIGTERM that arrives while a child is being started is held
+until the child is its owner's (:func:`spawn`'s ``adopt``), then raised: the
+run ends with everything it started stopped, the new child included.
+Before, a child was started and not yet recorded when the interrupt was
+raised, or, forked from the main thread, the interrupt was raised inside an
+at-fork hook and swallowed. ``$DOMINO_TEST_SPAWN_GATE`` holds each spawn for
+tests that deliver a signal exactly then (:func:`_spawn_gate`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PARENT_DEATH_SIGNAL", "ManagedProcess", "die_with_parent", "spawn"]
+from harness.infra.signals import interrupts_deferred
+
+__all__ = [
+    "PARENT_DEATH_SIGNAL",
+    "SPAWN_GATE_ENV",
+    "ManagedProcess",
+    "die_with_parent",
+    "spawn",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -102,13 +120,23 @@ def spawn(
     env: Mapping[str, str] | None = None,
     pass_fds: Sequence[int] = (),
     cwd: Path | None = None,
+    adopt: Callable[[ManagedProcess], None] | None = None,
 ) -> ManagedProcess:
-    """Start ``argv`` with stdout and stderr going to ``log_path``."""
+    """Start ``argv`` with stdout and stderr going to ``log_path``.
+
+    ``adopt`` records the new child as its owner's (in its list of what to
+    stop, in the run record) before any interrupt is raised: a SIGINT or
+    SIGTERM arriving while the child starts is held until it is adopted, then
+    raised as KeyboardInterrupt, so the owner's cleanup stops it. Without
+    ``adopt`` such an interrupt stops the child before it is raised. Either
+    way no child is left that nobody stops.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     parent_pid = os.getpid()
-    with log_path.open("ab") as log:
+    with interrupts_deferred() as received, log_path.open("ab") as log:
 
         def start() -> subprocess.Popen[bytes]:
+            gate = _spawn_gate(name)
             return subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
@@ -118,32 +146,113 @@ def spawn(
                 pass_fds=tuple(pass_fds),
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=lambda: _die_with_parent(parent_pid),  # noqa: PLW1509
+                preexec_fn=lambda: _in_child(parent_pid, gate),  # noqa: PLW1509
             )
 
-        popen = _SPAWNER.run(start)
-    return ManagedProcess(name, popen, log_path)
+        process = ManagedProcess(name, _SPAWNER.run(start), log_path)
+        try:
+            if adopt is not None:
+                adopt(process)
+        except BaseException:
+            process.stop()
+            raise
+        if adopt is None and received:
+            process.stop()  # the interrupt is raised as the block ends: nobody would own it
+    return process
+
+
+def _in_child(parent_pid: int, gate: str | None) -> None:  # in the child, before exec
+    _die_with_parent(parent_pid)
+    if gate is not None:
+        _wait_at_gate(gate)
+
+
+#: Test seam: a folder; each spawn waits there until the test lets it go (see _spawn_gate).
+SPAWN_GATE_ENV = "DOMINO_TEST_SPAWN_GATE"
+_GATE_WAIT_S = 60.0
+_gate_count = itertools.count(1)
+
+
+def _spawn_gate(name: str) -> str | None:
+    """For tests only, when ``$DOMINO_TEST_SPAWN_GATE`` names a folder: where this spawn waits.
+
+    The new child, forked and not yet running its command, writes
+    ``NN-NAME.spawning`` there (NN counts this process's spawns from 01) and
+    waits until ``NN-NAME.go`` appears (at most 60 s); the spawner thread waits
+    for it meanwhile, as it waits for every exec. A test can so deliver a
+    signal exactly while a child is being started: the child exists, and the
+    runner's main thread is waiting for the spawn to finish.
+    """
+    folder = os.environ.get(SPAWN_GATE_ENV)
+    if not folder:
+        return None
+    return str(Path(folder) / f"{next(_gate_count):02d}-{name}")
+
+
+def _wait_at_gate(stem: str) -> None:
+    """In the forked child: only system calls (a forked copy of a threaded process)."""
+    fd = os.open(f"{stem}.spawning", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    deadline = time.monotonic() + _GATE_WAIT_S
+    while not os.path.exists(f"{stem}.go") and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 class _Spawner:
     """The one thread children are started from (see the module docstring).
 
-    An idle pool thread waits for work until the interpreter exits, so it never
-    ends before the runner does; a forked copy of the runner makes its own.
+    A daemon thread waiting for work: it lives until the runner's process
+    exits (a daemon is never waited for at exit, so a runner interrupted
+    while the thread was being started cannot hang there), and a forked copy
+    of the runner makes its own.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._owner_pid = 0
 
     def run(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
         with self._lock:
-            if self._pool is None or self._owner_pid != os.getpid():
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-spawn")
+            if self._owner_pid != os.getpid():
+                self._jobs = queue.SimpleQueue()
                 self._owner_pid = os.getpid()
-            pool = self._pool
-        return pool.submit(start).result()
+                threading.Thread(
+                    target=_serve, args=(self._jobs,), name="domino-spawn", daemon=True
+                ).start()
+            jobs = self._jobs
+        job = _Job(start)
+        jobs.put(job)
+        return job.result()
+
+
+class _Job:
+    """One spawn for the spawner thread, and its outcome."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self.start = start
+        self.done = threading.Event()
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.error: BaseException | None = None
+
+    def result(self) -> subprocess.Popen[bytes]:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.popen is not None
+        return self.popen
+
+
+def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
+    while True:
+        job = jobs.get()
+        try:
+            job.popen = job.start()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that asked
+            job.error = exc
+        finally:
+            job.done.set()
 
 
 _SPAWNER = _Spawner()

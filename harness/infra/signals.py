@@ -1,66 +1,160 @@
-"""Turning SIGTERM and SIGHUP into KeyboardInterrupt, so cleanup code always runs.
+"""Turning SIGTERM and SIGHUP into KeyboardInterrupt, so cleanup code always runs, and
+never losing one.
 
 A CI runner stops a job with SIGTERM; Python's default is to die on the
 spot, skipping every ``finally``. Inside :func:`graceful_termination` those
 signals unwind the stack like Ctrl-C does, and every context manager that
 started something gets to stop it.
+
+An interrupt is raised wherever the main thread happens to be, and Python
+swallows an exception raised inside a finalizer (``__del__``), a weakref
+callback or an at-fork hook (printing "Exception ignored in ..."): a SIGTERM
+that landed in ``logging``'s after-fork hook while a child was started was
+lost, and the run went on to exit 0. Inside :func:`graceful_termination` an
+interrupt Python swallowed is delivered to the main thread again
+(:func:`_redeliver_swallowed`), so it is raised in ordinary code.
+
+:func:`interrupts_deferred` holds interrupts for a block that must not be
+cut short (a teardown, starting a child and recording it) and raises one
+when the block ends; blocks nest, the outermost one raises.
 """
 
 from __future__ import annotations
 
+import _thread
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
-__all__ = ["graceful_termination", "interrupts_deferred"]
+__all__ = ["Interrupted", "graceful_termination", "interrupts_deferred"]
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """KeyboardInterrupt raised for a signal; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"received {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+    raise Interrupted(signum)
+
+
+def _redeliver_swallowed(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """An ``sys.unraisablehook`` that delivers a swallowed interrupt to the main thread again.
+
+    The signal is sent again to the main thread, from a new thread: sent from
+    here, its handler would run at once, inside this hook, and be swallowed
+    again. Should the main thread still be in a finalizer when it runs, that
+    one is swallowed too and sent again.
+    """
+
+    def hook(unraisable: Any) -> object:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+            # A bare thread: threading.Thread.start() would wait for it here, in the hook.
+            _thread.start_new_thread(_send_again, (signum, threading.main_thread().ident))
+            return None
+        return previous(unraisable)
+
+    return hook
+
+
+def _send_again(signum: int, main_thread: int | None) -> None:
+    """A real signal, not ``_thread.interrupt_main``: it also wakes a main thread that waits
+    on a lock or a sleep. Only to a Python handler: never the default action (death)."""
+    if main_thread is not None and callable(signal.getsignal(signum)):
+        signal.pthread_kill(main_thread, signum)
 
 
 @contextmanager
 def graceful_termination() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt (main thread only)."""
+    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt, and an interrupt
+    Python would swallow is raised again (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {
-        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+        sig: signal.signal(sig, _raise_interrupt)
+        for sig in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(sig) is not signal.SIG_IGN  # nohup's SIGHUP stays ignored
     }
+    previous_hook = sys.unraisablehook
+    hook = _redeliver_swallowed(previous_hook)
+    sys.unraisablehook = hook
     try:
         yield
     finally:
+        if sys.unraisablehook is hook:  # a test runner may have put its own in meanwhile
+            sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+class _Hold:
+    """The handler of an :func:`interrupts_deferred` block: remembers each signal."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.received.append(signum)
+
+
 @contextmanager
-def interrupts_deferred() -> Iterator[None]:
+def interrupts_deferred() -> Iterator[list[int]]:
     """Within the block, SIGINT, SIGTERM and SIGHUP wait until it ends (main thread only).
 
     For teardown: a second Ctrl-C or a SIGTERM arriving while a stack is
     being stopped would otherwise leave the rest of its cleanup undone (the
-    run record, the run folder, the Docker network). A signal received inside
-    is raised as KeyboardInterrupt when the block ends.
+    run record, the run folder, the Docker network). For starting a child: a
+    child started but not yet recorded as the run's would be left running.
+
+    Yields the signals received so far (a list that grows). A signal received
+    inside is raised as KeyboardInterrupt when the block ends, also when the
+    block ends with another error (that error becomes its cause); inside an
+    outer deferred block it is handed to that block instead.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield []
         return
-    received: list[int] = []
-
-    def hold(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
+    hold = _Hold()
     previous = {
-        sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        sig: signal.signal(sig, hold)
+        for sig in _DEFERRED
+        if signal.getsignal(sig) is not signal.SIG_IGN
     }
     try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt(f"received {signal.Signals(received[0]).name}")
+        yield hold.received
+    except BaseException as exc:
+        _restore(previous)
+        if hold.received and not isinstance(exc, KeyboardInterrupt):
+            _pass_on(hold.received, previous, cause=exc)
+        raise
+    _restore(previous)
+    _pass_on(hold.received, previous, cause=None)
+
+
+def _restore(previous: dict[signal.Signals, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _pass_on(
+    received: list[int], previous: dict[signal.Signals, Any], *, cause: BaseException | None
+) -> None:
+    """Hand held signals to an enclosing deferred block, or raise the first one."""
+    if not received:
+        return
+    outer = previous[signal.Signals(received[0])]
+    if isinstance(outer, _Hold):
+        outer.received.extend(received)
+        return
+    raise Interrupted(received[0]) from cause
