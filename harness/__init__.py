@@ -48,7 +48,7 @@ from harness.errors import (
     UnsupportedFaultError,
     UsageError,
 )
-from harness.experiment import RunResult, run_incident
+from harness.experiment import ExperimentResult, RunResult, run_experiment, run_incident
 from harness.files.incident_file import load_spec, parse_spec
 from harness.files.topology_file import load_topology, parse_topology
 from harness.journeys import JourneyClient
@@ -75,7 +75,7 @@ from harness.model.faults import (
     Timeout,
     build_fault,
 )
-from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.incident import Expectation, Experiment, FaultStep, IncidentSpec, JourneyLoad
 from harness.model.outcomes import Answer, InvariantVerdict, Observation, RunVerdict
 from harness.model.topology import Edge, Journey, Readiness, Service, Slo, Topology, User
 from harness.plugins import register_adapter, register_backend
@@ -103,6 +103,8 @@ __all__ = [
     "Edge",
     "EdgeEndpoint",
     "Expectation",
+    "Experiment",
+    "ExperimentResult",
     "Fault",
     "FaultApplier",
     "FaultRemovalError",
@@ -172,6 +174,7 @@ __all__ = [
     "parse_topology",
     "register_adapter",
     "register_backend",
+    "run_experiment",
     "run_incident",
     "start_stack",
 ]

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.model.incident import Expectation, IncidentSpec
+from harness.model.incident import Experiment
 from harness.model.outcomes import (
     Check,
     Failure,
@@ -283,7 +283,7 @@ def _origin(cause: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]
 
 
 def _phase(
-    spec: IncidentSpec,
+    experiment: Experiment,
     observations: Sequence[Observation],
     start_s: float,
     end_s: float,
@@ -301,33 +301,39 @@ def _phase(
             honest_codes=honest_codes,
             in_flight=in_flight,
         )
-        for load in spec.journeys
+        for load in experiment.journeys
     )
 
 
 def judge_run(
-    spec: IncidentSpec,
-    profile: str,
+    experiment: Experiment,
     *,
     honest_codes: frozenset[str],
     observations: Sequence[Observation],
-    steady_window_s: tuple[float, float],
-    fault_window_s: tuple[float, float],
-    recovery_window_s: tuple[float, float],
     untouched_faults: Sequence[str],
     invariants: Sequence[InvariantVerdict],
     unjudged: Sequence[str] = (),
 ) -> RunVerdict:
-    """Judge one run of ``spec`` under ``profile`` from what was observed."""
+    """Judge one run of ``experiment`` against its expectation, in its phase windows
+    (seconds from the start of observation), from what was observed.
+
+    ``untouched_faults`` describe faults no traffic met; ``unjudged`` other
+    reasons the run cannot be judged (a flood whose engine fell behind); either
+    makes it inconclusive. ``honest_codes`` are the system's honest degradations.
+    """
+    steady_window_s = experiment.steady_window_s
+    fault_window_s = experiment.fault_window_s
     # The steady state is judged on calls that were answered before the fault began: a
     # call sent just before and answered under the fault saw the fault, not the baseline.
     before_fault = [o for o in observations if o.answered and o.answered_s <= steady_window_s[1]]
-    steady = _phase(spec, before_fault, *steady_window_s, honest_codes, in_flight=False)
+    steady = _phase(experiment, before_fault, *steady_window_s, honest_codes, in_flight=False)
     # The fault judges every call in flight during it: one still waiting when the fault
     # ends is a hang, not an absence of data.
-    during = _phase(spec, observations, *fault_window_s, honest_codes, in_flight=True)
-    recovery = _phase(spec, observations, *recovery_window_s, honest_codes, in_flight=False)
-    expectation: Expectation = spec.expect[profile]
+    during = _phase(experiment, observations, *fault_window_s, honest_codes, in_flight=True)
+    recovery = _phase(
+        experiment, observations, *experiment.recovery_window_s, honest_codes, in_flight=False
+    )
+    expectation = experiment.expect
 
     checks: list[Check] = []
     for verdict in during:

@@ -1,15 +1,19 @@
 """A run: settle, steady state, the fault timeline, recovery, then the verdict.
 
-While virtual users take journeys continuously (:mod:`harness.observe`), the
-run checks the steady state, plays the spec's fault timeline
-(:mod:`harness.timeline`) — each fault in a scope that always removes it —
-keeps observing through recovery, and judges (:mod:`harness.verdict`). A
-fault that touched no traffic (:mod:`harness.evidence`), or a journey with
-no call in flight while it was held, makes the run inconclusive.
+:func:`run_experiment` runs an :class:`~harness.model.incident.Experiment`
+(journeys, background, timeline, phase lengths, expectation): while virtual
+users take journeys continuously (:mod:`.observe`), the run checks the
+steady state, plays the fault timeline (:mod:`.timeline`) — each fault in a
+scope that always removes it — keeps observing through recovery, and judges
+(:mod:`harness.verdict`). A fault that touched no traffic (:mod:`.evidence`),
+or a journey with no call in flight while it was held, makes the run
+inconclusive. :func:`run_incident` runs an incident's experiment under one
+profile; the matrix runs one per cell.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -24,23 +28,23 @@ from harness.experiment.timeline import FaultWindow, SurgeApplier, Timeline
 from harness.flood import FloodRun, flood_checks
 from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.model.faults import Flood, Surge
-from harness.model.incident import IncidentSpec
+from harness.model.incident import Experiment, IncidentSpec
 from harness.model.outcomes import InvariantVerdict, Observation, RunVerdict
 from harness.model.topology import Journey
 from harness.stack import Stack
 from harness.verdict import calls_in_window, judge_run, truthful_codes
 
-__all__ = ["FaultWindow", "ProgressSink", "RunResult", "run_incident"]
+__all__ = ["ExperimentResult", "ProgressSink", "RunResult", "run_experiment", "run_incident"]
 
 #: Called about twice a second: phase, seconds elapsed, seconds remaining, traffic so far.
 ProgressSink = Callable[[str, float, float, TrafficStats], None]
 
 
 @dataclass
-class RunResult:
-    """Everything one run measured, and its verdict."""
+class ExperimentResult:
+    """Everything one run of ``experiment`` measured, and its verdict."""
 
-    spec: IncidentSpec
+    experiment: Experiment
     profile: str
     backend: str
     toxiproxy_version: str
@@ -64,37 +68,49 @@ class RunResult:
 
     @property
     def overhead_s(self) -> float:
-        """Wall time beyond the spec's floor (steady + faults + recovery)."""
-        return self.duration_s - self.spec.floor_s
+        """Wall time beyond the experiment's floor (steady + faults + recovery)."""
+        return self.duration_s - self.experiment.floor_s
+
+
+@dataclass
+class RunResult(ExperimentResult):
+    """One run of an incident under ``profile``: what its experiment measured, and the
+    incident it replayed (which the reports describe)."""
+
+    #: The spec's experiment under ``profile``: derived from them, never given.
+    experiment: Experiment = field(init=False)
+    spec: IncidentSpec = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.experiment = self.spec.experiment(self.profile)
+
+    @classmethod
+    def of(cls, spec: IncidentSpec, measured: ExperimentResult) -> RunResult:
+        """``measured`` (a run of ``spec``'s experiment) as a run of the incident."""
+        given = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "spec"}
+        return cls(spec=spec, **{name: getattr(measured, name) for name in given})
 
 
 # -- the run ----------------------------------------------------------------------------
 
 
-def _phase_ends(spec: IncidentSpec) -> tuple[float, float, float]:
-    """When the steady state, the faults and the recovery end (seconds from the start)."""
-    steady_end = spec.steady_state_s
-    fault_end = steady_end + spec.fault_span_s
-    return steady_end, fault_end, fault_end + spec.recovery_s
-
-
-def _wait_for_drain(stack: Stack, spec: IncidentSpec, flood_runs: list[FloodRun]) -> None:
+def _wait_for_drain(stack: Stack, experiment: Experiment, flood_runs: list[FloodRun]) -> None:
     """After a run with floods, wait for the system to serve again; record how long it took."""
     if flood_runs:
-        drained_s = _drained(stack, spec)
+        drained_s = _drained(stack, experiment)
         for run in flood_runs:
             run.drained_s = drained_s
 
 
 def _until_each_journey(
     stack: Stack,
-    spec: IncidentSpec,
+    experiment: Experiment,
     good: Callable[[Journey, Observation], bool],
     *,
     timeout_s: float,
     what: str,
 ) -> None:
-    """Take each of the spec's journeys until one answer is ``good``, within ``timeout_s``
+    """Take each of the experiment's journeys until one answer is ``good``, within ``timeout_s``
     in all; raise :class:`StackError` naming the journey and its last answer otherwise.
 
     As a virtual user of its own: the person tests act as (the bank's c0001)
@@ -103,8 +119,8 @@ def _until_each_journey(
     began = time.monotonic()
     journeys = {j.name: j for j in stack.topology.journeys}
     user = next(stack.adapter.users(stack.topology))
-    with stack.client(user=user, timeout_s=spec.client_timeout_s) as client:
-        for load in (*spec.journeys, *spec.background):
+    with stack.client(user=user, timeout_s=experiment.client_timeout_s) as client:
+        for load in (*experiment.journeys, *experiment.background):
             journey = journeys[load.journey]
             last: list[Observation] = []
 
@@ -132,7 +148,7 @@ def _until_each_journey(
                 raise StackError(f"{exc}{saw}") from None
 
 
-def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> float | None:
+def _drained(stack: Stack, experiment: Experiment, timeout_s: float = 120.0) -> float | None:
     """Seconds after a flood's end until every journey succeeds within its SLO again.
 
     A system without flow control may still be working through what the
@@ -143,7 +159,7 @@ def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> floa
     try:
         _until_each_journey(
             stack,
-            spec,
+            experiment,
             lambda j, seen: seen.ok and seen.latency_ms <= j.slo.p95_ms,
             timeout_s=timeout_s,
             what="within its SLO after the flood",
@@ -153,7 +169,7 @@ def _drained(stack: Stack, spec: IncidentSpec, timeout_s: float = 120.0) -> floa
     return round(time.monotonic() - began, 1)
 
 
-def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
+def _settle(stack: Stack, experiment: Experiment, timeout_s: float = 20.0) -> None:
     """Wait until every journey succeeds once, not degraded (breakers closed, caches warm).
 
     Healthy, not merely ok: a degraded answer (a breaker still open from the
@@ -162,7 +178,7 @@ def _settle(stack: Stack, spec: IncidentSpec, timeout_s: float = 20.0) -> None:
     try:
         _until_each_journey(
             stack,
-            spec,
+            experiment,
             lambda _j, seen: seen.ok and not seen.degraded,
             timeout_s=timeout_s,
             what="to succeed before the run",
@@ -179,28 +195,46 @@ def run_incident(
     progress: ProgressSink | None = None,
     crossings: Mapping[str, Collection[str]] | None = None,
 ) -> RunResult:
-    """Run ``spec`` on ``stack`` (already up with ``profile``) and judge it.
+    """Run ``spec`` on ``stack`` (already up with ``profile``) and judge it against what
+    ``profile`` expects (see :func:`run_experiment`)."""
+    if stack.profile != profile:
+        raise StackError(f"the stack runs profile {stack.profile!r}, not {profile!r}")
+    measured = run_experiment(
+        stack, spec.experiment(profile), progress=progress, crossings=crossings
+    )
+    return RunResult.of(spec, measured)
+
+
+def run_experiment(
+    stack: Stack,
+    experiment: Experiment,
+    *,
+    progress: ProgressSink | None = None,
+    crossings: Mapping[str, Collection[str]] | None = None,
+) -> ExperimentResult:
+    """Run ``experiment`` on ``stack`` and judge it against its expectation.
 
     ``crossings`` (journey -> edges it was observed to cross) lets a fault
     whose traffic Toxiproxy has not counted yet be judged touched, saying so.
     """
-    if stack.profile != profile:
-        raise StackError(f"the stack runs profile {stack.profile!r}, not {profile!r}")
     report = progress or (lambda *_: None)
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     stack.reset()
-    _settle(stack, spec)
+    _settle(stack, experiment)
 
     observer = Observer(
-        stack, (*spec.journeys, *spec.background), client_timeout_s=spec.client_timeout_s
+        stack,
+        (*experiment.journeys, *experiment.background),
+        client_timeout_s=experiment.client_timeout_s,
     )
-    floods = FloodApplier(stack, observer.now_s, [(s.fault, s.hold_s) for s in spec.timeline])
-    timeline = Timeline(stack, spec.timeline, observer, crossings=crossings)
+    floods = FloodApplier(stack, observer.now_s, [(s.fault, s.hold_s) for s in experiment.timeline])
+    timeline = Timeline(stack, experiment.timeline, observer, crossings=crossings)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     stack.injector.register(Flood, floods)
-    steady_end, fault_end, run_end = _phase_ends(spec)
+    steady_end, fault_end = experiment.fault_window_s
+    run_end = experiment.floor_s
     stop = threading.Event()
     observer.start()
     try:
@@ -229,44 +263,32 @@ def run_incident(
         observer.stop()
     leftovers = stack.injector.leftovers()
     stack.reset()
-    _wait_for_drain(stack, spec, flood_runs)
+    _wait_for_drain(stack, experiment, flood_runs)
 
     observations = observer.observations(background=False)
     background = observer.observations(background=True)
-    fault_window = (steady_end, fault_end)
     surge_checks, unjudged_floods = flood_checks(flood_runs)
-    invariants = surge_checks + _invariants(
-        stack,
-        spec,
-        observations,
-        leftovers=leftovers,
-        fault_window=fault_window,
-        recovery_window=(fault_end, run_end),
-    )
+    invariants = surge_checks + _invariants(stack, experiment, observations, leftovers)
     reports = stack.injector.control.reports()
     untouched = [f"{w.description}: {w.evidence}" for w in timeline.windows if not w.touched]
     verdict = judge_run(
-        spec,
-        profile,
+        experiment,
         honest_codes=stack.adapter.honest_codes,
         observations=observations,
-        steady_window_s=(0.0, steady_end),
-        fault_window_s=fault_window,
-        recovery_window_s=(fault_end, run_end),
         untouched_faults=untouched,
         invariants=invariants,
         unjudged=unjudged_floods,
     )
-    return RunResult(
-        spec=spec,
-        profile=profile,
+    return ExperimentResult(
+        experiment=experiment,
+        profile=stack.profile,
         backend=stack.backend,
         toxiproxy_version=stack.toxiproxy_version,
         started_at=started_at,
         duration_s=time.monotonic() - began,
-        steady_window_s=(0.0, steady_end),
-        fault_window_s=fault_window,
-        recovery_window_s=(fault_end, run_end),
+        steady_window_s=experiment.steady_window_s,
+        fault_window_s=experiment.fault_window_s,
+        recovery_window_s=experiment.recovery_window_s,
         faults=timeline.windows,
         observations=observations,
         background=background,
@@ -281,19 +303,17 @@ def run_incident(
 
 
 def _invariants(
-    stack: Stack,
-    spec: IncidentSpec,
-    observations: list[Observation],
-    *,
-    leftovers: list[str],
-    fault_window: tuple[float, float],
-    recovery_window: tuple[float, float],
+    stack: Stack, experiment: Experiment, observations: list[Observation], leftovers: list[str]
 ) -> list[InvariantVerdict]:
     """The system's own invariants, then no fault left, truthful codes and recovery."""
     # The same calls the fault's verdict judges: every one in flight while it was held.
-    in_fault = [o for o in calls_in_window(observations, None, *fault_window) if not o.ok or o.code]
-    fault_end, run_end = recovery_window
-    recovery_half = (fault_end + spec.recovery_s / 2, run_end)
+    in_fault = [
+        o
+        for o in calls_in_window(observations, None, *experiment.fault_window_s)
+        if not o.ok or o.code
+    ]
+    fault_end, run_end = experiment.recovery_window_s
+    recovery_half = (fault_end + experiment.recovery_s / 2, run_end)
     recovered_late = [
         o for o in observations if recovery_half[0] <= o.at_s < recovery_half[1] and not o.ok
     ]
@@ -308,8 +328,8 @@ def _invariants(
         truthful_codes(
             in_fault,
             stack.adapter,
-            faulted_edges=spec.faulted_edges,
-            faulted_services=spec.faulted_services,
+            faulted_edges=experiment.faulted_edges,
+            faulted_services=experiment.faulted_services,
             topology=stack.topology,
         ),
         InvariantVerdict(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.model.topology import Journey, Topology
 
 if TYPE_CHECKING:
-    from harness.experiment import RunResult
+    from harness.experiment import ExperimentResult
     from harness.explore.cells import Cell
     from harness.stack import Stack
 
@@ -101,7 +101,7 @@ def path_through(topology: Topology, target_edge: str) -> tuple[str, ...]:
     return ()
 
 
-def _shown_path(run: RunResult, journey: str, cell: Cell) -> tuple[str, ...] | None:
+def _shown_path(run: ExperimentResult, journey: str, cell: Cell) -> tuple[str, ...] | None:
     """The most common cause chain of the journey's answers during the fault, entry first."""
     start, end = run.fault_window_s
     chains: Counter[tuple[str, ...]] = Counter()
@@ -122,7 +122,7 @@ def _settings_line(stack: Stack) -> str:
     return ", ".join(known) if known else "no settings known to Domino for this system"
 
 
-def attribute(stack: Stack, cell: Cell, journey: Journey, run: RunResult) -> Attribution:
+def attribute(stack: Stack, cell: Cell, journey: Journey, run: ExperimentResult) -> Attribution:
     """The path and the first container for ``journey`` breaking in ``cell``."""
     topology = stack.topology
     entry = topology.entry_edge.name

@@ -1,6 +1,6 @@
 """The blast-radius matrix: every cell run with every journey watching, and judged by contract.
 
-Each cell is a short run (:func:`harness.experiment.run_incident`): every
+Each cell is a short run (:func:`harness.experiment.run_experiment`): every
 journey of the topology is taken by one virtual user through a steady state,
 the cell's fault held, and recovery. A journey's verdict during the fault is
 checked against its contract: failing or leaving its SLO because of a fault
@@ -41,10 +41,10 @@ from typing import Any, Literal
 
 from harness.backends import start_stack
 from harness.errors import DominoError, StackError
-from harness.experiment import RunResult, run_incident
+from harness.experiment import ExperimentResult, run_experiment
 from harness.explore.attribution import Attribution, attribute
 from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
-from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.incident import Experiment, FaultStep, JourneyLoad
 from harness.model.outcomes import verdict_label
 from harness.model.topology import CLIENT, Topology
 from harness.stack import Stack
@@ -288,34 +288,28 @@ def caller_deadlines_ms(stack: Stack) -> dict[str, float]:
     return stack.adapter.caller_deadlines_ms(stack.topology, stack.settings)
 
 
-def _cell_spec(
-    topology: Topology, profile: str, cell: Cell, timings: MatrixTimings
-) -> IncidentSpec:
-    loads = tuple(
-        JourneyLoad(j.name, users=1, think_ms=timings.think_ms, slo=j.slo)
-        for j in topology.journeys
-    )
-    return IncidentSpec(
-        id=f"matrix-{cell.id}",
-        title=f"matrix cell {cell.id}",
-        date=dt.date.today().isoformat(),
-        sources=("domino matrix",),
-        summary=cell.describe(),
-        profiles=(profile,),
-        journeys=loads,
-        background=(),
-        # A latency cell holds its fault at least as long as the latency it adds, so a
-        # caller's deadline inside it can fire (and its retries with it).
-        timeline=(FaultStep(cell.fault, 0.0, max(timings.hold_s, cell.min_hold_s)),),
-        expect={profile: Expectation({}, {}, {})},
+def _hold_s(cell: Cell, timings: MatrixTimings) -> float:
+    """How long ``cell`` holds its fault: a latency cell at least as long as the latency
+    it adds, so a caller's deadline inside it can fire (and its retries with it)."""
+    return max(timings.hold_s, cell.min_hold_s)
+
+
+def _cell_experiment(topology: Topology, cell: Cell, timings: MatrixTimings) -> Experiment:
+    """One cell's run: every journey taken by one user, the cell's fault held, nothing
+    expected (the cell is judged afterwards, against each journey's contract)."""
+    return Experiment(
+        journeys=tuple(
+            JourneyLoad(j.name, users=1, think_ms=timings.think_ms, slo=j.slo)
+            for j in topology.journeys
+        ),
+        timeline=(FaultStep(cell.fault, 0.0, _hold_s(cell, timings)),),
         steady_state_s=timings.steady_s,
         recovery_s=timings.recovery_s,
         client_timeout_s=timings.client_timeout_s,
-        topology=topology,
     )
 
 
-def judge_cell(stack: Stack, cell: Cell, run: RunResult) -> CellResult:
+def judge_cell(stack: Stack, cell: Cell, run: ExperimentResult) -> CellResult:
     """A finished cell's outcome against every journey's contract."""
     window = run.faults[0] if run.faults else None
     touched = bool(window and window.touched)
@@ -429,11 +423,11 @@ def _run_one(
 ) -> CellResult:
     """One cell, after the stack is quiet; a steady state spoiled by the previous cell is
     retried once (and says so), any other inconclusive cell is reported as such."""
-    spec = _cell_spec(stack.topology, stack.profile, cell, timings)
+    experiment = _cell_experiment(stack.topology, cell, timings)
     for attempt in (1, 2):
         _quiet(stack, timings)
         try:
-            run = run_incident(stack, spec, stack.profile, crossings=crossings)
+            run = run_experiment(stack, experiment, crossings=crossings)
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
             return _unjudged(cell, str(exc))
@@ -546,7 +540,7 @@ def run_matrix(
         backend_name = first.backend
     depth = edge_depths(topology)
     results.sort(key=lambda r: (depth.get(r.edge, 99), r.edge, r.kind))
-    holds = {c.id: max(timings.hold_s, c.min_hold_s) for c in cells}
+    holds = {c.id: _hold_s(c, timings) for c in cells}
     floor = timings.steady_s + timings.recovery_s
     return MatrixResult(
         topology=topology.name,

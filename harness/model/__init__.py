@@ -4,7 +4,7 @@ Values only (frozen dataclasses); nothing here starts, reads or judges anything.
 """
 
 from harness.model.faults import FAULT_KINDS, Fault, build_fault
-from harness.model.incident import Expectation, FaultStep, IncidentSpec, JourneyLoad
+from harness.model.incident import Expectation, Experiment, FaultStep, IncidentSpec, JourneyLoad
 from harness.model.outcomes import Answer, InvariantVerdict, Observation, RunVerdict
 from harness.model.topology import Edge, Journey, Service, Slo, Topology, User
 
@@ -13,6 +13,7 @@ __all__ = [
     "Answer",
     "Edge",
     "Expectation",
+    "Experiment",
     "Fault",
     "FaultStep",
     "IncidentSpec",

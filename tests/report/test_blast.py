@@ -154,14 +154,12 @@ def _result(run: dict[str, Any], faults: list[FaultWindow]) -> RunResult:
     ]
     honest = frozenset(run["honest_codes"])
     windows = {name: (float(a), float(b)) for name, (a, b) in run["windows"].items()}
+    # The spec's phases (3 s, 8 s, 4 s) give the windows the sample's run was judged in.
+    assert spec.experiment("hardened").fault_window_s == windows["fault"]
     verdict = judge_run(
-        spec,
-        "hardened",
+        spec.experiment("hardened"),
         honest_codes=honest,
         observations=observations,
-        steady_window_s=windows["steady"],
-        fault_window_s=windows["fault"],
-        recovery_window_s=windows["recovery"],
         untouched_faults=[],
         invariants=[],
     )

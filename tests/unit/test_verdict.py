@@ -35,13 +35,9 @@ def _spec() -> IncidentSpec:
 
 def _judge(observations: list[Observation]) -> RunVerdict:
     return judge_run(
-        _spec(),
-        "fragile",
+        _spec().experiment("fragile"),
         honest_codes=frozenset(),
         observations=observations,
-        steady_window_s=(0.0, STEADY_END_S),
-        fault_window_s=(STEADY_END_S, 7.0),
-        recovery_window_s=(7.0, 9.0),
         untouched_faults=[],
         invariants=[],
     )
@@ -91,13 +87,9 @@ def _expecting(*allowed: str) -> IncidentSpec:
 
 def _judge_expecting(observations: list[Observation], *allowed: str) -> RunVerdict:
     return judge_run(
-        _expecting(*allowed),
-        "fragile",
+        _expecting(*allowed).experiment("fragile"),
         honest_codes=frozenset(),
         observations=observations,
-        steady_window_s=(0.0, STEADY_END_S),
-        fault_window_s=(STEADY_END_S, FAULT_END_S),
-        recovery_window_s=(FAULT_END_S, 9.0),
         untouched_faults=[],
         invariants=[],
     )
@@ -182,13 +174,9 @@ def test_a_code_seen_on_a_call_in_flight_at_the_fault_counts_as_seen() -> None:
     )
     straddler = Observation("card-tab", 2.8, 10_000.0, False, None, "NT004")
     verdict = judge_run(
-        spec,
-        "fragile",
+        spec.experiment("fragile"),
         honest_codes=frozenset(),
         observations=[*_baseline(), straddler, *_recovery()],
-        steady_window_s=(0.0, STEADY_END_S),
-        fault_window_s=(STEADY_END_S, FAULT_END_S),
-        recovery_window_s=(FAULT_END_S, 9.0),
         untouched_faults=[],
         invariants=[],
     )
