@@ -1,10 +1,19 @@
 """What a running stack has started, on disk, so a killed run can be cleaned up.
 
 Each run writes ``$DOMINO_HOME/runs/<backend>-<pid>.json`` listing what it
-started (process ids with their command lines, container labels, ...). A run
-that ends normally deletes its file. A run killed with SIGKILL cannot, so
-every start first :func:`reconcile`\\ s: for each file whose owner is gone,
-it stops what is still running and deletes the file.
+started (process ids with their command lines and start times, container
+labels, ...). A run that ends normally deletes its file. A run killed with
+SIGKILL cannot, so every start first :func:`reconcile`\\ s: for each file
+whose owner is gone, it stops what is still running and deletes the file.
+
+A process is the record's only if it provably is: a pid is reused (pid_max is
+32,768 on many hosts) and a stale record's pid can name a live process of
+another run with the very same command line. So each process is recorded
+with its start time (:func:`process_started`: the kernel's start time and
+the boot's id on Linux), which a reused pid does not share, and reconcile
+signals a process only when pid, start time and command line all match and
+no live run's record lists it. A record written without start times (by an
+older Domino) proves nothing: its processes are left alone.
 """
 
 from __future__ import annotations
@@ -22,7 +31,16 @@ from typing import Any
 
 from harness.infra.home import domino_home
 
-__all__ = ["RecordedProcess", "RunRecord", "owner_alive", "reconcile", "runs_dir", "stopped"]
+__all__ = [
+    "RecordedProcess",
+    "RunRecord",
+    "owner_alive",
+    "process_cmdline",
+    "process_started",
+    "reconcile",
+    "runs_dir",
+    "stopped",
+]
 
 
 def runs_dir() -> Path:
@@ -31,11 +49,16 @@ def runs_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class RecordedProcess:
-    """A process a run started, identified by pid and command line."""
+    """A process a run started, identified by pid, command line and start time.
+
+    ``started`` is :func:`process_started` when it was recorded ("": unknown,
+    so never provably this process).
+    """
 
     name: str
     pid: int
     cmdline: str
+    started: str = ""
 
 
 @dataclass
@@ -47,6 +70,8 @@ class RunRecord:
     owner_cmdline: str = ""
     processes: list[RecordedProcess] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The owner's :func:`process_started` ("": unknown; the command line decides).
+    owner_started: str = ""
 
     @property
     def path(self) -> Path:
@@ -55,6 +80,8 @@ class RunRecord:
     def save(self) -> None:
         if not self.owner_cmdline:
             self.owner_cmdline = process_cmdline(self.owner_pid) or ""
+        if not self.owner_started:
+            self.owner_started = process_started(self.owner_pid) or ""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.touch(mode=0o600)  # the record may hold the stack's admin token
@@ -62,7 +89,8 @@ class RunRecord:
         tmp.replace(self.path)
 
     def add_process(self, name: str, pid: int) -> None:
-        self.processes.append(RecordedProcess(name, pid, process_cmdline(pid) or ""))
+        started = process_started(pid) or ""
+        self.processes.append(RecordedProcess(name, pid, process_cmdline(pid) or "", started))
         self.save()
 
     def discard(self) -> None:
@@ -93,6 +121,37 @@ def process_cmdline(pid: int) -> str | None:
     return result.stdout.strip() or None
 
 
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def process_started(pid: int) -> str | None:
+    """When a live process started, as an opaque text; None if there is no such live process.
+
+    With the pid it names one process: a pid is reused, a (pid, start) pair is
+    not. On Linux: the boot's id and the start time in clock ticks since boot
+    (field 22 of ``/proc/PID/stat``; the boot's id because tick counts repeat
+    from one boot to the next). Elsewhere: ``ps``'s start time, to the second.
+    """
+    if _HAS_PROC:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rpartition(")")[2].split()
+        # fields[0] is the state (field 3 of proc(5)); a zombie has ended already.
+        if len(fields) < 20 or fields[0] in ("Z", "X"):
+            return None
+        return f"{_boot_id()}/{fields[19]}"
+    result = subprocess.run(
+        ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or None
+
+
 def stopped(pid: int) -> bool:
     """True when ``pid`` is stopped by a signal (SIGSTOP: state ``T`` in ``/proc``)."""
     try:
@@ -103,11 +162,21 @@ def stopped(pid: int) -> bool:
 
 
 def _same_process(recorded: RecordedProcess) -> bool:
-    now = process_cmdline(recorded.pid)
-    return now is not None and now == recorded.cmdline
+    """The process the record names is still alive: same pid, start time and command line."""
+    if not recorded.started or process_started(recorded.pid) != recorded.started:
+        return False
+    return process_cmdline(recorded.pid) == recorded.cmdline
 
 
 def owner_alive(record: RunRecord) -> bool:
+    """The run that wrote ``record`` is still running.
+
+    With the owner's start time recorded, a reused owner pid is not taken for
+    the owner; without it, a live process with the owner's command line is
+    (so an old record of a live run is never cleaned up under it).
+    """
+    if record.owner_started:
+        return process_started(record.owner_pid) == record.owner_started
     now = process_cmdline(record.owner_pid)
     return now is not None and (not record.owner_cmdline or now == record.owner_cmdline)
 
@@ -134,11 +203,17 @@ def reconcile(
     *,
     extra_cleanup: Callable[[RunRecord], None] | None = None,
 ) -> list[str]:
-    """Clean up after runs of ``backend`` whose owner is gone; return what was removed."""
+    """Clean up after runs of ``backend`` whose owner is gone; return what was removed.
+
+    A process is stopped only if it is provably the one the record names
+    (pid, start time and command line) and no live run's record, of any
+    backend, lists it.
+    """
     removed: list[str] = []
     folder = runs_dir()
     if not folder.is_dir():
         return removed
+    owned = _owned_by_live_runs(folder)
     for path in sorted(folder.glob(f"{backend}-*.json")):
         try:
             record = RunRecord.load(path)
@@ -149,6 +224,8 @@ def reconcile(
         if record.owner_pid == os.getpid() or owner_alive(record):
             continue
         for recorded in record.processes:
+            if (recorded.pid, recorded.started) in owned:
+                continue  # another live run's: whatever this record says
             if _same_process(recorded):
                 paused = ", was paused" if stopped(recorded.pid) else ""
                 _kill(recorded)
@@ -157,3 +234,16 @@ def reconcile(
             extra_cleanup(record)
         path.unlink(missing_ok=True)
     return removed
+
+
+def _owned_by_live_runs(folder: Path) -> set[tuple[int, str]]:
+    """(pid, start time) of every process a live run's record lists, this run's included."""
+    owned: set[tuple[int, str]] = set()
+    for path in folder.glob("*.json"):
+        try:
+            record = RunRecord.load(path)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if record.owner_pid == os.getpid() or owner_alive(record):
+            owned.update((p.pid, p.started) for p in record.processes if p.started)
+    return owned
