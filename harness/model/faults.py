@@ -6,6 +6,11 @@ always removes it. Kinds:
 - toxics on an edge (Toxiproxy): :class:`Latency`, :class:`Timeout`,
   :class:`ResetPeer`, :class:`Bandwidth`, :class:`SlowClose`, :class:`Slicer`,
   :class:`LimitData`;
+- HTTP faults on an edge, per request (Domino's Toxiproxy server only):
+  :class:`HttpStatus` (answer a status without passing the request on),
+  :class:`HttpAbort` (close the connection before or after the target got the
+  request), :class:`HttpDelay` (hold the request), :class:`HttpBody` (break
+  the answer's body);
 - an edge going down: :class:`Down` (on Domino's Toxiproxy server the proxy
   keeps listening and refuses, counting, every connection that tries to
   cross; on a stock server the proxy is disabled);
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -37,13 +43,20 @@ from harness.model.topology import Topology
 
 __all__ = [
     "FAULT_KINDS",
+    "SERVICE_MAX_DELAY_MS",
+    "TOXIPROXY_MAX_MS",
     "Bandwidth",
     "Crash",
     "Down",
     "EdgeFault",
     "Fault",
     "Flood",
+    "HttpAbort",
+    "HttpBody",
+    "HttpDelay",
     "HttpError",
+    "HttpFault",
+    "HttpStatus",
     "Latency",
     "LimitData",
     "Maintenance",
@@ -65,6 +78,48 @@ __all__ = [
 
 Stream = Literal["upstream", "downstream"]
 _STREAMS = ("upstream", "downstream")
+
+
+#: The most milliseconds a stock Toxiproxy toxic takes: Toxiproxy (v2.12.0) multiplies a
+#: toxic's milliseconds into a Go ``time.Duration`` (int64 nanoseconds), e.g.
+#: ``time.Duration(delay) * time.Millisecond`` in toxics/latency.go; past this it
+#: overflows, and a latency that overflowed added no delay at all. About 292 years.
+TOXIPROXY_MAX_MS = (2**63 - 1) // 1_000_000
+#: The same for microseconds (the slicer's delay).
+TOXIPROXY_MAX_US = (2**63 - 1) // 1_000
+
+#: What the services' admin API accepts (services/kit/admin.py ``FaultRuleIn``): a slow
+#: handler's delay of at most 10 minutes and a route of at most 200 characters.
+SERVICE_MAX_DELAY_MS = 600_000
+SERVICE_MAX_ROUTE_CHARS = 200
+#: What a maintenance window or a kill switch takes (services/remit/app.py, services/bank/
+#: models.py): at most 7 days, a reason of at most 200 characters.
+SERVICE_MAX_WINDOW_S = 7 * 86_400
+SERVICE_MAX_REASON_CHARS = 200
+
+
+def _at_most(owner: object, name: str, maximum: int, why: str) -> None:
+    """``owner.name`` (a number already checked) is at most ``maximum``; ``why`` says whose
+    limit it is."""
+    value = getattr(owner, name)
+    if value > maximum:
+        raise FaultSpecError(
+            f"{type(owner).__name__}.{name} must be at most {maximum:,} ({why}), got {value!r}",
+            field=name,
+        )
+
+
+def _short_text(owner: object, name: str, maximum: int) -> None:
+    value = getattr(owner, name)
+    if isinstance(value, str) and len(value) > maximum:
+        raise FaultSpecError(
+            f"{type(owner).__name__}.{name} must be at most {maximum} characters "
+            f"(the services' admin API takes no more), got {len(value)}",
+            field=name,
+        )
+
+
+_TOXIPROXY_MS = "Toxiproxy's limit: more overflows its int64 nanoseconds"
 
 
 def _non_negative(owner: object, *names: str) -> None:
@@ -216,8 +271,8 @@ class ToxicFault(EdgeFault):
                 field="toxicity",
             )
 
-    def toxiproxy_attributes(self) -> dict[str, int]:
-        """The toxic's attributes in Toxiproxy's names and units."""
+    def toxiproxy_attributes(self) -> Mapping[str, object]:
+        """The toxic's attributes in Toxiproxy's names and units (JSON values)."""
         raise NotImplementedError
 
     @classmethod
@@ -243,6 +298,14 @@ class Latency(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "latency_ms", "jitter_ms")
+        _at_most(self, "latency_ms", TOXIPROXY_MAX_MS, _TOXIPROXY_MS)
+        # Toxiproxy adds up to the jitter to the latency before converting it.
+        if self.latency_ms + self.jitter_ms > TOXIPROXY_MAX_MS:
+            raise FaultSpecError(
+                f"Latency.latency_ms + jitter_ms must be at most {TOXIPROXY_MAX_MS:,} "
+                f"({_TOXIPROXY_MS}), got {self.latency_ms!r} + {self.jitter_ms!r}",
+                field="jitter_ms",
+            )
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"latency": int(self.latency_ms), "jitter": int(self.jitter_ms)}
@@ -273,6 +336,7 @@ class Timeout(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "timeout_ms")
+        _at_most(self, "timeout_ms", TOXIPROXY_MAX_MS, _TOXIPROXY_MS)
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"timeout": int(self.timeout_ms)}
@@ -290,6 +354,7 @@ class ResetPeer(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "timeout_ms")
+        _at_most(self, "timeout_ms", TOXIPROXY_MAX_MS, _TOXIPROXY_MS)
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"timeout": int(self.timeout_ms)}
@@ -324,6 +389,7 @@ class SlowClose(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "delay_ms")
+        _at_most(self, "delay_ms", TOXIPROXY_MAX_MS, _TOXIPROXY_MS)
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"delay": int(self.delay_ms)}
@@ -343,6 +409,7 @@ class Slicer(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "average_size_bytes", "size_variation_bytes", "delay_us")
+        _at_most(self, "delay_us", TOXIPROXY_MAX_US, _TOXIPROXY_MS)
         if self.size_variation_bytes > self.average_size_bytes:
             raise FaultSpecError(
                 "Slicer.size_variation_bytes must not exceed average_size_bytes",
@@ -372,6 +439,277 @@ class LimitData(ToxicFault):
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"bytes": int(self.limit_bytes)}
+
+
+_HTTP_METHOD = re.compile(r"[A-Z]{1,20}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+_MAX_SEED = 2**53
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpFault(ToxicFault):
+    """An HTTP fault on an edge, per request: Domino's Toxiproxy server reads the
+    requests crossing the edge (HTTP/1.x, several per kept-alive connection) and
+    acts on ``share`` of those that match, drawn per request.
+
+    ``method`` (``POST``), ``path`` (a prefix, ``/pay``, or a glob with ``*`` and
+    ``?``, ``/users/*/cards``, where ``*`` crosses ``/``) and ``header``
+    (``X-Canary`` present, or ``X-Journey: pay*`` matching) narrow the requests;
+    empty: any. ``seed`` fixes the draws: the k-th matching request gets the
+    k-th draw, so the same calls in the same order meet the same faults in every
+    run. Requests, and bytes that are not HTTP, that the fault does not take pass
+    untouched. A stock Toxiproxy server has no HTTP faults: they are refused
+    there before anything is applied.
+
+    ``stream`` is always ``upstream`` (the requests) and ``toxicity`` always 1:
+    Toxiproxy's toxicity draws per connection, ``share`` per request.
+    """
+
+    #: The fault's answers are written by a companion toxic on the downstream stream.
+    needs_answers: ClassVar[bool] = True
+    stream: Stream = "upstream"
+    share: float = 1.0
+    seed: int = 0
+    method: str = ""
+    path: str = ""
+    header: str = ""
+
+    def __post_init__(self) -> None:
+        ToxicFault.__post_init__(self)
+        name = type(self).__name__
+        if self.stream != "upstream":
+            raise FaultSpecError(
+                f"{name}.stream must be 'upstream' (HTTP faults act on requests), "
+                f"got {self.stream!r}",
+                field="stream",
+            )
+        if self.toxicity != 1:
+            raise FaultSpecError(
+                f"{name}.toxicity must be 1: Toxiproxy draws it per connection; "
+                "give share (drawn per request) instead",
+                field="toxicity",
+            )
+        share = self.share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise FaultSpecError(f"{name}.share must be in (0, 1], got {share!r}", field="share")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
+            raise FaultSpecError(
+                f"{name}.seed must be a whole number from 0 to 2**53, got {seed!r}", field="seed"
+            )
+        if not isinstance(self.method, str) or (
+            self.method and not _HTTP_METHOD.fullmatch(self.method)
+        ):
+            raise FaultSpecError(
+                f"{name}.method must be a method in capitals like 'POST', got {self.method!r}",
+                field="method",
+            )
+        if not isinstance(self.path, str) or (
+            (self.path and not self.path.startswith(("/", "*"))) or len(self.path) > 2000
+        ):
+            raise FaultSpecError(
+                f"{name}.path must be a path prefix or glob starting with '/' or '*', "
+                f"got {self.path!r}",
+                field="path",
+            )
+        if not isinstance(self.header, str) or (self.header and not _valid_header(self.header)):
+            raise FaultSpecError(
+                f"{name}.header must be 'Name' (present) or 'Name: value' (a glob), "
+                f"got {self.header!r}",
+                field="header",
+            )
+
+    def effect(self) -> str:
+        """What the fault did to a request it acted on, in words ("answered 503 ...")."""
+        raise NotImplementedError
+
+    def _request_filter(self) -> dict[str, object]:
+        return {
+            "share": float(self.share),
+            "seed": int(self.seed),
+            "method": self.method,
+            "path": self.path,
+            "header": self.header,
+        }
+
+
+def _valid_header(text: str) -> bool:
+    name, _, value = text.partition(":")
+    return (
+        _HEADER_NAME.fullmatch(name.strip()) is not None
+        and "\r" not in value
+        and "\n" not in value
+        and len(value) <= 1000
+    )
+
+
+def _status_headers(raw: object) -> tuple[tuple[str, str], ...] | None:
+    """Headers as (name, value) pairs, from a mapping or from pairs; None if malformed."""
+    items: list[object] = (
+        list(raw.items())
+        if isinstance(raw, Mapping)
+        else list(raw)
+        if isinstance(raw, list | tuple)
+        else []
+    )
+    if not isinstance(raw, Mapping | list | tuple):
+        return None
+    pairs = []
+    for item in items:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            return None
+        name, value = item
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # Retry-After: 2 in YAML
+        if not isinstance(name, str) or not isinstance(value, str):
+            return None
+        if not _valid_header(f"{name}: {value}"):
+            return None
+        pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)
+
+
+@fault_kind
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpStatus(HttpFault):
+    """The edge answers ``status`` for matching requests, which never reach the target
+    (like Envoy's abort): e.g. 503, or 429 with ``retry_after_s``.
+
+    ``body`` is the answer's body (default: a JSON error naming the status);
+    ``headers`` are added to it (a mapping, e.g. ``{"Retry-After": "2"}``;
+    ``Content-Type`` among them replaces the default). The connection stays
+    open unless the caller asked to close it.
+    """
+
+    kind: ClassVar[str] = "http_status"
+    domino_toxic_type: ClassVar[str] = "domino_http_status"
+    status: int = 503
+    body: str = ""
+    headers: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    retry_after_s: int | None = None
+
+    def __post_init__(self) -> None:
+        HttpFault.__post_init__(self)
+        status = self.status
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise FaultSpecError(
+                f"HttpStatus.status must be an HTTP status from 200 to 599, got {status!r}",
+                field="status",
+            )
+        if not isinstance(self.body, str) or len(self.body) > 65_536:
+            raise FaultSpecError("HttpStatus.body must be text of at most 64 KiB", field="body")
+        headers = _status_headers(self.headers)
+        if headers is None:
+            raise FaultSpecError(
+                "HttpStatus.headers must map header names to values, e.g. {Retry-After: '2'}",
+                field="headers",
+            )
+        object.__setattr__(self, "headers", headers)
+        if self.retry_after_s is not None:
+            _non_negative(self, "retry_after_s")
+            if not isinstance(self.retry_after_s, int):
+                raise FaultSpecError(
+                    "HttpStatus.retry_after_s must be whole seconds", field="retry_after_s"
+                )
+
+    def effect(self) -> str:
+        return f"answered {self.status} without reaching the target"
+
+    def toxiproxy_attributes(self) -> dict[str, object]:
+        headers = dict(self.headers.items() if isinstance(self.headers, Mapping) else self.headers)
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return {
+            **self._request_filter(),
+            "status": int(self.status),
+            "body": self.body,
+            "headers": headers,
+        }
+
+
+_ABORT_POINTS = ("before", "after")
+
+
+@fault_kind
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpAbort(HttpFault):
+    """The connection closes with no answer on matching requests, ``at``:
+    ``before`` the request reaches the target, or ``after`` it did (the target
+    applied it; its answer never reaches the caller: what idempotent retries are for).
+    """
+
+    kind: ClassVar[str] = "http_abort"
+    domino_toxic_type: ClassVar[str] = "domino_http_abort"
+    at: Literal["before", "after"] = "before"
+
+    def __post_init__(self) -> None:
+        HttpFault.__post_init__(self)
+        if self.at not in _ABORT_POINTS:
+            raise FaultSpecError(
+                f"HttpAbort.at must be 'before' or 'after', got {self.at!r}", field="at"
+            )
+
+    def effect(self) -> str:
+        if self.at == "after":
+            return "reached the target and lost their answer (connection closed)"
+        return "closed before reaching the target"
+
+    def toxiproxy_attributes(self) -> dict[str, object]:
+        return {**self._request_filter(), "at": self.at}
+
+
+@fault_kind
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpDelay(HttpFault):
+    """Matching requests are held ``delay_ms`` before they go on to the target: a slow
+    dependency per request (Toxiproxy's latency slows whole connections)."""
+
+    kind: ClassVar[str] = "http_delay"
+    domino_toxic_type: ClassVar[str] = "domino_http_delay"
+    needs_answers: ClassVar[bool] = False
+    delay_ms: int
+
+    def __post_init__(self) -> None:
+        HttpFault.__post_init__(self)
+        _non_negative(self, "delay_ms")
+
+    def effect(self) -> str:
+        return f"held {self.delay_ms} ms"
+
+    def toxiproxy_attributes(self) -> dict[str, object]:
+        return {**self._request_filter(), "delay": int(self.delay_ms)}
+
+    def ramped(self, fraction: float) -> HttpDelay:
+        return dataclasses.replace(self, delay_ms=round(self.delay_ms * fraction))
+
+
+_BODY_BREAKS = ("truncate", "malformed_json", "content_type")
+
+
+@fault_kind
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpBody(HttpFault):
+    """The target's answers to matching requests arrive ``broken``: ``truncate`` (half
+    the body, then the connection closes), ``malformed_json`` (JSON cut short) or
+    ``content_type`` (an HTML error page). The requests reach the target."""
+
+    kind: ClassVar[str] = "http_body"
+    domino_toxic_type: ClassVar[str] = "domino_http_body"
+    broken: Literal["truncate", "malformed_json", "content_type"] = "malformed_json"
+
+    def __post_init__(self) -> None:
+        HttpFault.__post_init__(self)
+        if self.broken not in _BODY_BREAKS:
+            raise FaultSpecError(
+                f"HttpBody.broken must be one of {', '.join(_BODY_BREAKS)}, got {self.broken!r}",
+                field="broken",
+            )
+
+    def effect(self) -> str:
+        return f"answered with a broken body ({self.broken})"
+
+    def toxiproxy_attributes(self) -> dict[str, object]:
+        return {**self._request_filter(), "break": self.broken}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -413,6 +751,7 @@ class ServiceFault(OnService):
                 f"got {self.route!r}",
                 field="route",
             )
+        _short_text(self, "route", SERVICE_MAX_ROUTE_CHARS)
 
     #: True when the fault can end on its own (a maintenance window that expires):
     #: removing one that is already gone is then not an error.
@@ -451,6 +790,14 @@ class SlowHandler(ServiceFault):
     def __post_init__(self) -> None:
         ServiceFault.__post_init__(self)
         _non_negative(self, "delay_ms")
+        if self.delay_ms == 0:
+            raise FaultSpecError(
+                "SlowHandler.delay_ms must be > 0 (the services refuse a rule with no delay)",
+                field="delay_ms",
+            )
+        _at_most(
+            self, "delay_ms", SERVICE_MAX_DELAY_MS, "the services' admin API limit: 10 minutes"
+        )
 
 
 @fault_kind
@@ -472,6 +819,8 @@ class Maintenance(ServiceFault):
         _non_negative(self, "window_s")
         if self.window_s <= 0:
             raise FaultSpecError("Maintenance.window_s must be > 0", field="window_s")
+        _at_most(self, "window_s", SERVICE_MAX_WINDOW_S, "the services' limit: 7 days")
+        _short_text(self, "reason", SERVICE_MAX_REASON_CHARS)
 
 
 @fault_kind
@@ -487,6 +836,7 @@ class Suspend(ServiceFault):
         ServiceFault.__post_init__(self)
         if not isinstance(self.feature, str) or not self.feature:
             raise FaultSpecError("Suspend.feature must name a feature, e.g. 'fx'", field="feature")
+        _short_text(self, "reason", SERVICE_MAX_REASON_CHARS)
 
 
 @fault_kind
@@ -670,7 +1020,8 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     cls = FAULT_KINDS.get(kind)
     if cls is None:
         raise FaultSpecError(
-            f"{where}: unknown fault kind {kind!r}; known kinds: {', '.join(sorted(FAULT_KINDS))}"
+            f"{where}: unknown fault kind {kind!r}; known kinds: {', '.join(sorted(FAULT_KINDS))}",
+            field="kind",
         )
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - allowed)
@@ -687,7 +1038,7 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     }
     missing = sorted(required - set(fields))
     if missing:
-        raise FaultSpecError(f"{where}: {kind} needs {', '.join(missing)}")
+        raise FaultSpecError(f"{where}: {kind} needs {', '.join(missing)}", field=missing[0])
     try:
         return cls(**fields)
     except FaultSpecError as exc:

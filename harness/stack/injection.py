@@ -10,7 +10,10 @@ What Toxiproxy can do depends on its server: Domino's own build has Domino's
 toxics (:mod:`harness.toxiproxy.abilities`), read once from its version when
 the injector is made. A toxic fault uses Domino's toxic for its kind where
 the server has it (``Timeout``: ``domino_hang``), the stock one otherwise,
-and is refused before anything is applied where neither exists. ``Down`` is
+and is refused before anything is applied where neither exists. HTTP faults
+(:class:`~harness.model.faults.HttpFault`, per request) exist only on Domino's
+server: their toxic, with a companion that writes answers, and their own count
+of the requests they met as evidence. ``Down`` is
 the ``domino_refuse`` toxic on Domino's server (the proxy keeps listening and
 counts what tried to cross: the fault's own evidence), a disabled proxy on a
 stock one.
@@ -23,6 +26,7 @@ floods) with :meth:`Injector.register` for the length of the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +39,14 @@ if TYPE_CHECKING:
 
 from harness.contracts import CountsOwnTraffic, FaultApplier, ServiceControl
 from harness.errors import DominoError, FaultRemovalError, ToxiproxyAPIError, UnsupportedFaultError
-from harness.model.faults import FAULT_KINDS, Down, Fault, ProcessFault, ToxicFault
+from harness.model.faults import (
+    FAULT_KINDS,
+    Down,
+    Fault,
+    HttpFault,
+    ProcessFault,
+    ToxicFault,
+)
 from harness.model.topology import Topology
 from harness.stack.process_faults import ProcessFaultApplier
 from harness.toxiproxy.abilities import domino_toxics, toxic_unavailable
@@ -169,7 +180,8 @@ class _RefusingDownApplier:
             held = {t.name: t for t in self._client.toxics(proxy)}.get(handle)
         except ToxiproxyAPIError:
             return None
-        return None if held is None else held.attributes.get(_ATTEMPTS)
+        attempts = None if held is None else held.attributes.get(_ATTEMPTS)
+        return attempts if isinstance(attempts, int) else None
 
     def own_traffic(self, handle: str) -> tuple[int, str]:
         """(connections that tried to cross the down edge, that in words)."""
@@ -183,6 +195,130 @@ class _RefusingDownApplier:
         if attempts == 0:
             return 0, f"{edge}: never crossed — a fallback path? (no connection tried it)"
         return attempts, f"{edge}: {attempts} connection(s) tried to cross it and were refused"
+
+
+#: Domino's toxic that writes and breaks the answers of the HTTP faults that need it.
+_ANSWERS_TOXIC = "domino_http_answers"
+#: What an HTTP fault's toxic counts, among its attributes.
+_HTTP_COUNTS = ("requests", "matched", "acted", "unparsed", "unpaired")
+
+
+class _HttpApplier:
+    """HTTP faults on an edge, per request, on Domino's server.
+
+    Each is its toxic on the upstream stream (the requests) and, for the kinds
+    that answer requests or break answers, a ``domino_http_answers`` companion
+    on the downstream stream, added first and removed last, paired by the
+    fault toxic's name. What the toxic counted (requests that crossed the edge
+    while it was held, those it acted on) is read just before removal and is
+    the fault's evidence (:class:`~harness.contracts.CountsOwnTraffic`).
+    """
+
+    def __init__(
+        self,
+        client: ToxiproxyClient,
+        proxy_of: Callable[[str], str],
+        *,
+        server_version: str,
+        server_toxics: frozenset[str],
+    ) -> None:
+        self._client = client
+        self._proxy_of = proxy_of
+        self._server_version = server_version
+        self._server_toxics = server_toxics
+        self._ids = itertools.count(1)
+        self._faults: dict[str, HttpFault] = {}
+        self._proxies: dict[str, str] = {}
+        self._counted: dict[str, dict[str, int] | None] = {}
+
+    def takes(self, fault_type: type[Fault]) -> bool:
+        return (
+            issubclass(fault_type, HttpFault)
+            and fault_type.domino_toxic_type in self._server_toxics
+            and (not fault_type.needs_answers or _ANSWERS_TOXIC in self._server_toxics)
+        )
+
+    def apply(self, fault: HttpFault) -> tuple[str, str]:
+        proxy = self._proxy_of(fault.edge)
+        if not self.takes(type(fault)):
+            raise UnsupportedFaultError(
+                f"{fault.kind} on {fault.edge} "
+                + toxic_unavailable(fault.domino_toxic_type, self._server_version)
+            )
+        name = f"domino_{fault.kind}_{next(self._ids)}"
+        attributes = dict(fault.toxiproxy_attributes())
+        if fault.needs_answers:
+            attributes["pair"] = name
+            answers = ToxicInfo(
+                f"{name}_answers", _ANSWERS_TOXIC, "downstream", 1.0, {"pair": name}
+            )
+            self._client.add_toxic(proxy, answers)
+        try:
+            toxic = ToxicInfo(name, fault.domino_toxic_type, "upstream", 1.0, attributes)
+            self._client.add_toxic(proxy, toxic)
+        except BaseException:
+            if fault.needs_answers:
+                with contextlib.suppress(DominoError, ToxiproxyAPIError):
+                    self._client.remove_toxic(proxy, f"{name}_answers")
+            raise
+        self._faults[name] = fault
+        self._proxies[name] = proxy
+        return proxy, name
+
+    def remove(self, target: str, handle: str) -> None:
+        self._counted[handle] = self._counts(target, handle)
+        try:
+            self._client.remove_toxic(target, handle)
+        finally:
+            fault = self._faults.get(handle)
+            if fault is None or fault.needs_answers:
+                self._client.remove_toxic(target, f"{handle}_answers")
+
+    def _counts(self, proxy: str, handle: str) -> dict[str, int] | None:
+        """The toxic's counts, or None if they cannot be read."""
+        try:
+            held = {t.name: t for t in self._client.toxics(proxy)}.get(handle)
+        except ToxiproxyAPIError:
+            return None
+        if held is None:
+            return None
+        counts = {}
+        for key in _HTTP_COUNTS:
+            value = held.attributes.get(key)
+            if not isinstance(value, int):
+                return None
+            counts[key] = value
+        return counts
+
+    def own_traffic(self, handle: str) -> tuple[int, str]:
+        """(requests the fault acted on, "N of M requests answered 503" in words)."""
+        fault = self._faults.get(handle)
+        edge = fault.edge if fault is not None else handle
+        if handle in self._counted:
+            counts = self._counted[handle]
+        else:  # still held: read it now
+            counts = self._counts(self._proxies.get(handle, ""), handle)
+        if counts is None:
+            return 0, f"{edge}: the fault's request counts could not be read back"
+        requests, acted = counts["requests"], counts["acted"]
+        if requests == 0 and counts["unparsed"]:
+            return 0, (
+                f"{edge}: carried bytes that are not HTTP/1.x, untouched ({counts['unparsed']} "
+                "connection(s)): HTTP faults cannot act on this edge"
+            )
+        if requests == 0:
+            return 0, f"{edge}: never crossed — no request crossed it while the fault was held"
+        what = fault.effect() if fault is not None else "acted on"
+        line = f"{edge}: {acted} of {requests} requests {what} ({counts['matched']} matched"
+        if fault is not None and fault.share < 1:
+            line += f", share {fault.share:g} drawn per request"
+        line += ")"
+        if counts["unpaired"]:
+            line += (
+                f"; {counts['unpaired']} passed on untouched: their connection's "
+                "answers toxic was missing"
+            )
+        return acted, line
 
 
 class Injector:
@@ -220,7 +356,14 @@ class Injector:
             server_version=self.toxiproxy_version,
             server_toxics=self.server_toxics,
         )
+        http = _HttpApplier(
+            toxiproxy,
+            self._proxy_of,
+            server_version=self.toxiproxy_version,
+            server_toxics=self.server_toxics,
+        )
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
+            (HttpFault, http),
             (ToxicFault, toxics),
             (Down, down),
             *control.appliers(),

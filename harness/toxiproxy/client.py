@@ -50,7 +50,8 @@ class ToxicInfo:
     type: str
     stream: str
     toxicity: float
-    attributes: Mapping[str, int] = field(default_factory=dict)
+    #: JSON values: numbers for Toxiproxy's toxics, also text and mappings for Domino's HTTP ones.
+    attributes: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ def _toxic(raw: Mapping[str, Any]) -> ToxicInfo:
         type=str(raw["type"]),
         stream=str(raw.get("stream", "downstream")),
         toxicity=float(raw.get("toxicity", 1.0)),
-        attributes={str(k): int(v) for k, v in dict(raw.get("attributes") or {}).items()},
+        attributes={str(k): v for k, v in dict(raw.get("attributes") or {}).items()},
     )
 
 
