@@ -1020,8 +1020,7 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     cls = FAULT_KINDS.get(kind)
     if cls is None:
         raise FaultSpecError(
-            f"{where}: unknown fault kind {kind!r}; known kinds: {', '.join(sorted(FAULT_KINDS))}",
-            field="kind",
+            f"{where}: unknown fault kind {kind!r}; known kinds: {', '.join(sorted(FAULT_KINDS))}"
         )
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - allowed)
@@ -1038,7 +1037,7 @@ def build_fault(kind: str, fields: Mapping[str, Any], *, where: str = "fault") -
     }
     missing = sorted(required - set(fields))
     if missing:
-        raise FaultSpecError(f"{where}: {kind} needs {', '.join(missing)}", field=missing[0])
+        raise FaultSpecError(f"{where}: {kind} needs {', '.join(missing)}")
     try:
         return cls(**fields)
     except FaultSpecError as exc:
