@@ -14,6 +14,10 @@ A cell is one fault on one place, held while every journey runs. Its kinds
   own user: 300 ms and 1.5x the user's own timeout. A latency cell holds its fault at least as
   long as the latency it adds, so a caller's deadline inside it can fire;
   :class:`LatencyBounds` says which values were used and why;
+- ``status-500``, ``status-503``, ``status-429`` (with ``Retry-After: 1``),
+  ``status-503-partial`` (30 % of requests, drawn per request), ``broken-body``
+  (JSON cut short): HTTP answers on the edge itself, per request, where
+  Toxiproxy is Domino's own server (any system, kept-alive connections included);
 - ``http-500``, ``http-503``: the edge's target answers 5xx, where the
   system's adapter can apply application faults;
 - ``crash``: the edge's target is killed (restarted when the cell ends),
@@ -39,7 +43,9 @@ from harness.model.faults import (
     Crash,
     Down,
     Fault,
+    HttpBody,
     HttpError,
+    HttpStatus,
     Latency,
     LimitData,
     ProcessFault,
@@ -69,6 +75,11 @@ CELL_KINDS = (
     "reset-peer",
     "bandwidth",
     "limit-data",
+    "status-500",
+    "status-503",
+    "status-429",
+    "status-503-partial",
+    "broken-body",
     "http-500",
     "http-503",
     "crash",
@@ -192,6 +203,11 @@ def _fault(kind: str, edge: str, target: str, bounds: LatencyBounds) -> Fault:
         "reset-peer": lambda: ResetPeer(edge=edge, timeout_ms=0),
         "bandwidth": lambda: Bandwidth(edge=edge, rate_kb_per_s=1),
         "limit-data": lambda: LimitData(edge=edge, limit_bytes=64),
+        "status-500": lambda: HttpStatus(edge=edge, status=500),
+        "status-503": lambda: HttpStatus(edge=edge, status=503),
+        "status-429": lambda: HttpStatus(edge=edge, status=429, retry_after_s=1),
+        "status-503-partial": lambda: HttpStatus(edge=edge, status=503, share=0.3),
+        "broken-body": lambda: HttpBody(edge=edge, broken="malformed_json"),
         "http-500": lambda: HttpError(service=target, status=500),
         "http-503": lambda: HttpError(service=target, status=503),
         "crash": lambda: Crash(service=target),
@@ -244,6 +260,8 @@ def plan_cells(
                 users_timeout_ms=users_timeout_ms if edge.source == CLIENT else None,
             )
             fault = _fault(kind, name, edge.target, bounds)
+            if not injector.supports(type(fault)):  # e.g. HTTP kinds on a stock Toxiproxy
+                continue
             acts_on = (
                 (name,)
                 if kind in _NETWORK_KINDS

@@ -27,6 +27,7 @@ import pytest
 from harness.backends import start_stack
 from harness.errors import UnsupportedFaultError
 from harness.experiment import run_incident
+from harness.explore.cells import plan_cells
 from harness.files.incident_file import parse_spec
 from harness.library import find_topology
 from harness.model.faults import HttpAbort, HttpBody, HttpDelay, HttpFault, HttpStatus, Latency
@@ -357,3 +358,19 @@ def test_on_a_stock_server_http_kinds_are_refused_before_anything_is_applied(
         pass
     assert "domino_http_status" in str(info.value)
     assert on_stock.injector.leftovers() == []  # the latency applied first was removed
+
+
+HTTP_CELLS = ["status-500", "status-503", "status-429", "status-503-partial", "broken-body"]
+
+
+def test_the_matrix_has_http_cells_on_every_edge_where_the_server_can_make_them(
+    on_domino: Stack, on_stock: Stack
+) -> None:
+    cells = plan_cells(on_domino.topology, on_domino.injector, kinds=HTTP_CELLS)
+    assert {(c.edge, c.kind) for c in cells} == {
+        (edge, kind) for edge in on_domino.topology.edge_names for kind in HTTP_CELLS
+    }
+    assert all(c.edges == (c.edge,) for c in cells)  # on the edge itself, not its service
+    partial = next(c for c in cells if c.kind == "status-503-partial")
+    assert partial.fault == HttpStatus(edge=partial.edge, status=503, share=0.3)
+    assert plan_cells(on_stock.topology, on_stock.injector, kinds=HTTP_CELLS) == []
