@@ -706,7 +706,7 @@ class HttpBody(HttpFault):
             )
 
     def effect(self) -> str:
-        return f"answered with a broken body ({self.broken})"
+        return f"answered with a broken body, {self.broken}"
 
     def toxiproxy_attributes(self) -> dict[str, object]:
         return {**self._request_filter(), "break": self.broken}
