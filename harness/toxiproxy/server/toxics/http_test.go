@@ -338,3 +338,105 @@ func TestBytesThatAreNotHTTPPassUntouched(t *testing.T) {
 		t.Fatalf("unparsed %d, requests %d", toxic.seen.unparsed.Load(), toxic.seen.requests.Load())
 	}
 }
+
+func TestPipelinedRequestsGetTheirAnswersInOrder(t *testing.T) {
+	r := newRig(t, nil)
+	r.addStatus(`"status": 503, "path": "/fail"`)
+	c := r.dial()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, get("/one")+get("/fail")+get("/three")+get("/fail")); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{200, 503, 200, 503} {
+		resp, err := http.ReadResponse(c.reader, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d: %d %q, want %d", i, resp.StatusCode, body, want)
+		}
+	}
+}
+
+func TestFaultsComeAndGoUnderConcurrentKeptAliveTraffic(t *testing.T) {
+	r := newRig(t, nil)
+	const clients, calls = 8, 60
+	var answered503, answered200 atomic.Int64
+	done := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		go func() {
+			c, err := net.Dial("tcp", r.proxy.Listen)
+			if err != nil {
+				done <- err
+				return
+			}
+			defer c.Close()
+			cc := &conn{c, bufio.NewReader(c)}
+			for j := 0; j < calls; j++ {
+				resp, _, err := cc.do(t, get("/x"))
+				if err != nil {
+					done <- err
+					return
+				}
+				switch resp.StatusCode {
+				case 503:
+					answered503.Add(1)
+				case 200:
+					answered200.Add(1)
+				default:
+					done <- fmt.Errorf("answered %d", resp.StatusCode)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for round := 0; round < 5; round++ {
+		time.Sleep(5 * time.Millisecond)
+		r.addStatus(`"status": 503, "share": 0.5`)
+		time.Sleep(5 * time.Millisecond)
+		r.remove("s")
+		r.remove("s_answers")
+	}
+	for i := 0; i < clients; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if answered503.Load() == 0 {
+		t.Fatal("no request met the fault")
+	}
+	t.Logf("%d answered 503, %d answered 200", answered503.Load(), answered200.Load())
+	if answered200.Load()+answered503.Load() != clients*calls {
+		t.Fatalf("%d + %d answers of %d", answered200.Load(), answered503.Load(), clients*calls)
+	}
+	if r.received.Load() != answered200.Load() {
+		t.Fatalf("the target got %d requests and %d were answered 200", r.received.Load(), answered200.Load())
+	}
+}
+
+func TestRemovingADelayPassesTheHeldRequestOn(t *testing.T) {
+	r := newRig(t, nil)
+	r.add(`{"name": "d", "type": "domino_http_delay", "stream": "upstream", "attributes": {"delay": 60000}}`)
+	c := r.dial()
+	answered := make(chan error, 1)
+	go func() {
+		resp, _, err := c.do(t, get("/held"))
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("answered %d", resp.StatusCode)
+		}
+		answered <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.proxy.Toxics.GetToxic("d").Toxic.(*HTTPDelayToxic).seen.requests.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the toxic")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.remove("d")
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+}
