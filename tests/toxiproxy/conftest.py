@@ -74,6 +74,21 @@ def stock_toxiproxy_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return gobin / "server"
 
 
+@pytest.fixture(scope="session")
+def stock_toxiproxy_cli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Upstream's toxiproxy-cli v2.12.0, as `go install` builds it."""
+    gobin = tmp_path_factory.mktemp("stock-toxiproxy-cli")
+    env = dict(os.environ, GOBIN=str(gobin), GOFLAGS="-mod=mod", CGO_ENABLED="0", GOWORK="off")
+    subprocess.run(
+        [_go(), "install", f"{_UPSTREAM}/cmd/cli@v{TOXIPROXY_VERSION}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return gobin / "cli"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -306,6 +307,30 @@ def test_leftovers_list_both_toxics_of_a_fault_and_a_reset_clears_them(on_domino
     on_domino.injector.clear()
     assert on_domino.injector.leftovers() == []
     assert Caller(on_domino, "gateway->keepalive").call("/fine")[0] == 200
+
+
+def test_stock_toxiproxy_cli_lists_and_removes_an_http_fault(
+    on_domino: Stack, stock_toxiproxy_cli: Path
+) -> None:
+    applied = on_domino.injector.apply(HttpStatus(edge="gateway->keepalive", retry_after_s=1))
+    api = on_domino.toxiproxy.api_url.removeprefix("http://")
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [str(stock_toxiproxy_cli), "-h", api, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    listed = cli("inspect", applied.target)
+    assert f"{applied.handle}\ttype=domino_http_status" in listed
+    assert "headers=map[Retry-After:1]" in listed
+    assert f"{applied.handle}_answers\ttype=domino_http_answers" in listed
+    cli("toxic", "remove", "-n", applied.handle, applied.target)
+    cli("toxic", "remove", "-n", f"{applied.handle}_answers", applied.target)
+    assert on_domino.injector.leftovers() == []
 
 
 SPEC = """
