@@ -37,6 +37,7 @@ from harness.stack import Stack
 pytestmark = pytest.mark.chaos
 
 HTTP_SYSTEM = Path(__file__).resolve().parent / "http" / "domino.yaml"
+SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "domino.yaml"
 #: Requests per share test, and how far the faulted fraction may be from the share:
 #: about 3 standard deviations of a binomial draw of 200 at 0.3 (0.032).
 CALLS = 200
@@ -144,6 +145,47 @@ def test_a_seeded_share_answers_503_per_request_and_those_never_reach_the_target
         on_domino, HttpStatus(edge=fault.edge, status=503, share=0.3, seed=8), service
     )
     assert other != first
+
+
+def test_on_the_go_shop_a_seeded_share_of_charges_answers_503_and_payments_never_sees_them(
+    domino_toxiproxy_bin: Path,
+) -> None:
+    """Go's net/http server behind the edge; the caller keeps one connection alive."""
+    with start_stack(
+        "local", topology=find_topology(SHOP), toxiproxy_bin=domino_toxiproxy_bin
+    ) as shop:
+
+        def charged() -> int:
+            url = f"{shop.services['payments']}/charges/count"
+            return int(httpx.get(url, timeout=5).json()["count"])
+
+        fault = HttpStatus(
+            edge="checkout->payments", status=503, share=0.3, seed=11, method="POST", path="/charge"
+        )
+        before = charged()
+        caller = Caller(shop, fault.edge)
+        with shop.inject(fault) as (applied,):
+            statuses = [
+                caller.call(
+                    "/charge",
+                    method="POST",
+                    headers={"Content-Type": "application/json"},
+                    body=json.dumps({"order_id": f"o-{i}", "amount_cents": 100}).encode(),
+                )[0]
+                for i in range(CALLS)
+            ]
+            assert caller.call("/charges/count")[0] == 200  # not a POST: never faulted
+        faulted = statuses.count(503)
+        assert set(statuses) <= {200, 503}
+        assert abs(faulted / CALLS - 0.3) <= TOLERANCE, f"{faulted} of {CALLS} answered 503"
+        assert charged() - before == CALLS - faulted
+        assert caller.connections == 1
+        own = shop.injector.own_traffic(applied)
+        assert own == (
+            faulted,
+            f"checkout->payments: {faulted} of {CALLS + 1} requests answered 503 without "
+            f"reaching the target ({CALLS} matched, share 0.3 drawn per request)",
+        )
 
 
 def test_method_path_and_header_choose_the_requests(on_domino: Stack) -> None:
