@@ -248,6 +248,7 @@ class _HttpApplier:
         name = f"domino_{fault.kind}_{next(self._ids)}"
         attributes = dict(fault.toxiproxy_attributes())
         if fault.needs_answers:
+            self._refuse_a_second_answering_fault(fault, proxy)
             attributes["pair"] = name
             answers = ToxicInfo(
                 f"{name}_answers", _ANSWERS_TOXIC, "downstream", 1.0, {"pair": name}
@@ -264,6 +265,18 @@ class _HttpApplier:
         self._faults[name] = fault
         self._proxies[name] = proxy
         return proxy, name
+
+    def _refuse_a_second_answering_fault(self, fault: HttpFault, proxy: str) -> None:
+        """One HTTP fault that answers requests per edge at a time: each follows the
+        requests it saw and the answers that reach it, so two would lose their order."""
+        held = [t.name for t in self._client.toxics(proxy) if t.type == _ANSWERS_TOXIC]
+        if held:
+            raise UnsupportedFaultError(
+                f"{fault.kind} on {fault.edge}: the edge already holds an HTTP fault that "
+                f"answers requests or breaks answers ({held[0].removesuffix('_answers')}); "
+                "http_status, http_abort and http_body take an edge one at a time "
+                "(http_delay and any other fault may join them)"
+            )
 
     def remove(self, target: str, handle: str) -> None:
         self._counted[handle] = self._counts(target, handle)

@@ -337,6 +337,27 @@ def test_bytes_that_are_not_http_pass_untouched_and_say_so(on_domino: Stack) -> 
     assert "HTTP faults cannot act on this edge" in why
 
 
+def test_two_faults_that_answer_take_an_edge_one_at_a_time(on_domino: Stack) -> None:
+    edge = "gateway->keepalive"
+    with (
+        pytest.raises(UnsupportedFaultError, match="one at a time") as info,
+        on_domino.inject(HttpStatus(edge=edge, path="/a"), HttpBody(edge=edge, path="/b")),
+    ):
+        pass
+    assert "\n" not in str(info.value)
+    assert on_domino.injector.leftovers() == []
+    caller = Caller(on_domino, edge)
+    with on_domino.inject(
+        HttpStatus(edge=edge, path="/a"), HttpDelay(edge=edge, delay_ms=200, path="/b")
+    ):
+        assert caller.call("/a")[0] == 503
+        started = time.monotonic()
+        assert caller.call("/b")[0] == 200
+        assert time.monotonic() - started >= 0.2
+        assert caller.call("/a")[0] == 503
+    assert on_domino.injector.leftovers() == []
+
+
 def test_leftovers_list_both_toxics_of_a_fault_and_a_reset_clears_them(on_domino: Stack) -> None:
     applied = on_domino.injector.apply(HttpBody(edge="gateway->keepalive"))
     left = on_domino.injector.leftovers()

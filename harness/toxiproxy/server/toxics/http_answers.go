@@ -25,6 +25,10 @@ import (
 // answer, written between the target's answers, never inside one. Answers to
 // requests sent before the toxics were added pass untouched.
 //
+// One answers toxic per proxy at a time: each follows the requests its own
+// request toxic saw, so a request answered by a second pair further along would
+// leave this one waiting for an answer that never comes. Domino refuses a second.
+//
 // Its counts are read back among its attributes: answers passed, answers it
 // wrote, broken, cut; and unparsed, times a connection carried bytes that are
 // not HTTP/1.x (passed on untouched from there).
