@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from harness.backends import BACKENDS, start_stack
 from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
+from harness.infra.outputs import OutputGuard
 from harness.infra.signals import graceful_termination
 from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
@@ -352,11 +353,11 @@ def _looks_like_topology(path: Path) -> bool:
     """
     import yaml
 
-    from harness.files.yamldoc import read_text
+    from harness.files.yamldoc import load_plain, read_text
 
     try:
         text = read_text(path, error=UsageError, what="a topology file or an incident spec")
-        data = yaml.safe_load(text)
+        data = load_plain(text)  # nesting limited: a 500-level file is one line, not a traceback
     except (OSError, ValueError, yaml.YAMLError):
         return path.name == "domino.yaml" or "services" in path.name
     return not isinstance(data, dict) or "services" in data or "timeline" not in data
@@ -660,8 +661,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        with graceful_termination():
-            return func(args)
+        # Where it writes is checked before anything starts (harness.infra.outputs).
+        with graceful_termination(), OutputGuard(args) as outputs:
+            return outputs.exit_code(func(args))
     except UsageError as exc:
         print(f"domino: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

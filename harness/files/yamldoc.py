@@ -13,9 +13,11 @@ field, what is wrong and what is allowed.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,12 @@ __all__ = [
     "MAX_FILE_BYTES",
     "FieldPath",
     "FieldReader",
+    "NestedTooDeeplyError",
     "YamlDoc",
     "brief",
     "describe_kind",
     "dotted",
+    "load_plain",
     "merge_keys",
     "read_text",
     "without_extensions",
@@ -56,18 +60,31 @@ EXTENSION_PREFIX = "x-"
 
 
 def read_text(path: Path, *, error: type[UsageError], what: str) -> str:
-    """The UTF-8 text of ``path``; ``error`` (one line) when it is over :data:`MAX_FILE_BYTES`.
+    """The UTF-8 text of ``path``; ``error`` (one line) when it is not a regular file or is
+    over :data:`MAX_FILE_BYTES`.
 
     ``what`` names the kind of file in the message ("an incident spec").
-    OSError, ValueError (a path holding a NUL byte) and UnicodeDecodeError
-    reach the caller, which words them for its kind of file.
+    OSError (IsADirectoryError for a folder), ValueError (a path holding a
+    NUL byte) and UnicodeDecodeError reach the caller, which words them for
+    its kind of file.
     """
-    with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        # Read one byte past the limit: a pipe or a device has no size to check first.
+    # O_NONBLOCK: opening a FIFO to read would otherwise wait for a writer, forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO hangs, /dev/zero never ends, /dev/stdin is read once: a file is needed.
+            raise error(
+                f"{path}: {_file_kind(info.st_mode)}, not a regular file; "
+                f"{what} is read from a regular file (save it to one first)"
+            )
+        size = info.st_size
+        # One byte past the limit: a file that grows while it is read is cut off too.
         data = b"" if size > MAX_FILE_BYTES else stream.read(MAX_FILE_BYTES + 1)
     if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
-        # A pipe or device says size 0: it was cut off after the limit instead.
         found = f"{size:,} bytes, " if size > MAX_FILE_BYTES else ""
         how = "before reading" if size > MAX_FILE_BYTES else "after reading that much"
         raise error(
@@ -76,6 +93,61 @@ def read_text(path: Path, *, error: type[UsageError], what: str) -> str:
             f"refused {how} (is it the right file?)"
         )
     return data.decode("utf-8")
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words."""
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for check, name in kinds if check(mode)), "a special file")
+
+
+class NestedTooDeeplyError(yaml.MarkedYAMLError):
+    """YAML nested deeper than :data:`MAX_DEPTH` levels, found while composing it."""
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting past :data:`MAX_DEPTH` as it composes.
+
+    PyYAML composes nested collections recursively (two Python frames a
+    level): a file nested ~500 levels ran out of stack inside PyYAML, a
+    RecursionError with a traceback. Here the level is counted and the file
+    refused at its line, long before that.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            # One more than MAX_DEPTH: the deepest collection allowed holds scalars.
+            if self._depth > MAX_DEPTH + 1:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise NestedTooDeeplyError(
+                    problem=f"nested more than {MAX_DEPTH} levels", problem_mark=mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_plain(text: str) -> Any:
+    """YAML text as plain data (no line numbers), with the nesting limit of every reader.
+
+    For a quick look at a file (is it a topology or a spec?); raises
+    ``yaml.YAMLError`` (:class:`NestedTooDeeplyError` among them) on bad YAML.
+    """
+    loader = _DepthLimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def without_extensions(data: Any) -> Any:
@@ -150,11 +222,14 @@ class YamlDoc:
         self._values = 0
         self._open: list[yaml.Node] = []
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except RecursionError:
-            # PyYAML composes nested collections recursively.
+            node = yaml.compose(text, Loader=_DepthLimitedLoader)
+        except (RecursionError, NestedTooDeeplyError) as exc:
+            # PyYAML composes nested collections recursively: refused before the recursion
+            # limit (NestedTooDeeplyError), a RecursionError is only a last resort.
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark is not None else source
             raise error(
-                f"{source}: the YAML is nested too deeply (more than {MAX_DEPTH} levels); "
+                f"{where}: the YAML is nested too deeply (more than {MAX_DEPTH} levels); "
                 f"{what} is a plain mapping"
             ) from None
         except yaml.YAMLError as exc:
