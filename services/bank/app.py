@@ -129,6 +129,7 @@ def build_app(config: ServiceConfig) -> FastAPI:
             return _invariants(bank)
 
         kit.invariants = invariants
+        kit.key_records = lambda: db.conn
         kit.stats["switches"] = lambda: {name: s.describe() for name, s in switches.items()}
         kit.stats["core"] = core.snapshot
         kit.stats["outbox"] = lambda: bank.outbox.snapshot() if bank.outbox else None

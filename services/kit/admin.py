@@ -7,6 +7,10 @@ share of requests, slow a handler) live here, per route prefix:
 - ``GET /admin/faults``, ``DELETE /admin/faults/{id}``, ``DELETE /admin/faults`` (reset)
 - ``GET /admin/invariants``: what the service vouches for (money totals, pending work)
 - ``GET /admin/stats``: calls and failures per dependency, breakers, bulkheads, admission
+- ``GET /admin/idempotency?prefix=P[&after=K][&limit=N]``: the Idempotency-Keys starting
+  with ``P`` whose operation the service applied, a page at a time (``next`` is the
+  ``after`` of the next page, null on the last); a load generator keys its actions
+  ``{run}-{n}`` and learns which moved money, whatever their answers said
 
 Services add their own operator levers (remit's maintenance windows, bank's
 kill switches) as :class:`Holds`: whatever an operator put in place is listed
@@ -23,21 +27,29 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.errors import CauseLink, ServiceError
+from services.kit.idempotency import KEY_PATTERN, applied_keys
 from services.kit.respond import send_error
 
-__all__ = ["FaultMiddleware", "FaultRule", "Holds", "admin_router"]
+__all__ = ["FaultMiddleware", "FaultRule", "Holds", "KeyRecords", "admin_router"]
 
 #: What ``GET /admin/invariants`` returns, computed by the service.
 InvariantReport = Callable[[], Awaitable[dict[str, Any]]]
+
+#: The connection to the database holding the service's idempotency records.
+KeyRecords = Callable[[], sqlite3.Connection]
+
+#: The most keys one ``GET /admin/idempotency`` page lists.
+MAX_KEYS_PER_PAGE = 10_000
 
 
 class Holds(Protocol):
@@ -113,14 +125,28 @@ class Removed(BaseModel):
     removed: str | int
 
 
+class AppliedKeyOut(BaseModel):
+    key: str
+    route: str
+    status: int
+
+
+class AppliedKeysOut(BaseModel):
+    keys: list[AppliedKeyOut]
+    #: ``after`` for the next page; None when this page is the last.
+    next: str | None
+
+
 def admin_router(
     *,
     rules: dict[str, FaultRule],
     holds: list[Holds],
     invariants: Callable[[], InvariantReport | None],
     stats: Callable[[], dict[str, Any]],
+    key_records: Callable[[], KeyRecords | None] = lambda: None,
 ) -> APIRouter:
-    """The ``/admin`` routes over the service's fault rules, holds and reports."""
+    """The ``/admin`` routes over the service's fault rules, holds, reports and
+    idempotency records (``key_records``: None for a service that keeps none)."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     ids = itertools.count(1)
 
@@ -164,5 +190,20 @@ def admin_router(
     @router.get("/stats", summary="Calls, failures, breakers, bulkheads, admission")
     async def report_stats() -> dict[str, Any]:
         return stats()
+
+    @router.get(
+        "/idempotency", summary="Idempotency-Keys with a prefix whose operation was applied"
+    )
+    async def report_applied_keys(
+        prefix: str = Query(min_length=1, max_length=128, pattern=KEY_PATTERN),
+        after: str = Query(default="", max_length=128),
+        limit: int = Query(default=1000, ge=1, le=MAX_KEYS_PER_PAGE),
+    ) -> AppliedKeysOut:
+        records = key_records()
+        found = applied_keys(records(), prefix, after=after, limit=limit) if records else []
+        return AppliedKeysOut(
+            keys=[AppliedKeyOut(key=k.key, route=k.route, status=k.status) for k in found],
+            next=found[-1].key if len(found) == limit else None,
+        )
 
     return router

@@ -31,7 +31,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.kit.admin import FaultMiddleware, FaultRule, Holds, InvariantReport, admin_router
+from services.kit.admin import (
+    FaultMiddleware,
+    FaultRule,
+    Holds,
+    InvariantReport,
+    KeyRecords,
+    admin_router,
+)
 from services.kit.admission import AdmissionController, AdmissionMiddleware
 from services.kit.auth import ALWAYS_PUBLIC, AuthMiddleware, TokenSigner
 from services.kit.bulkhead import Bulkheads
@@ -59,6 +66,8 @@ class ServiceKit:
     holds: list[Holds] = field(default_factory=list)
     admission: AdmissionController | None = None
     invariants: InvariantReport | None = None
+    #: Where the service keeps its idempotency records (None: it keeps none).
+    key_records: KeyRecords | None = None
     stats: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     def dep(self, name: str) -> DependencyClient:
@@ -268,6 +277,7 @@ def create_app(
             holds=kit.holds,
             invariants=lambda: kit.invariants,
             stats=kit.snapshot,
+            key_records=lambda: kit.key_records,
         )
     )
     app.add_middleware(FaultMiddleware, service=config.name, rules=kit.rules)

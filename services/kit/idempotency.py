@@ -10,6 +10,12 @@ different request is refused (TX002) rather than silently replayed.
 Keys are scoped per caller (a customer, or a partner service) and route.
 Keys are optional: without one every request is a new operation, as in
 most payment APIs.
+
+A stored key is an applied operation: the record is written only by the
+transaction that applied it (a refused or failed request stores nothing).
+:func:`applied_keys` lists them by prefix, for the admin API: a load
+generator that keys its actions ``{run}-{n}`` learns which it applied,
+whatever its customers were told.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from services.kit.storage import Database
 __all__ = [
     "IDEMPOTENCY_SCHEMA",
     "KEY_PATTERN",
+    "AppliedKey",
     "StoredAnswer",
+    "applied_keys",
     "apply_once",
     "check_key",
     "fingerprint",
@@ -56,6 +64,29 @@ class StoredAnswer:
 
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedKey:
+    """One applied operation's key: the route it was applied on and the status it answered."""
+
+    key: str
+    route: str
+    status: int
+
+
+def applied_keys(
+    conn: sqlite3.Connection, prefix: str, *, after: str = "", limit: int = 1000
+) -> list[AppliedKey]:
+    """Up to ``limit`` stored keys starting with ``prefix`` and sorting after ``after``,
+    in key order (page on with the last key seen), whoever the caller was; a key two
+    callers used is listed once (with one of their routes)."""
+    rows = conn.execute(
+        "SELECT key, route, status FROM idempotency"
+        " WHERE substr(key, 1, ?) = ? AND key > ? GROUP BY key ORDER BY key LIMIT ?",
+        (len(prefix), prefix, after, limit),
+    ).fetchall()
+    return [AppliedKey(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
 def fingerprint(route: str, payload: Any) -> str:

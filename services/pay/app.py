@@ -56,6 +56,7 @@ def build_app(config: ServiceConfig) -> FastAPI:
         on_shutdown=shutdown,
     )
     app.state.kit.invariants = invariants
+    app.state.kit.key_records = lambda: db().conn
 
     @app.post("/login", tags=["auth"], summary="Log in to pay", responses=error_responses(401))
     async def login(body: LoginIn, request: Request) -> LoginOut:

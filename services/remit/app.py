@@ -172,6 +172,7 @@ def build_app(config: ServiceConfig) -> FastAPI:
         on_shutdown=shutdown,
     )
     app.state.kit.invariants = invariants
+    app.state.kit.key_records = lambda: db().conn
 
     @app.post(
         "/remittances",
