@@ -33,6 +33,7 @@ from harness.loadgen.request import (
     RequestContext,
     RequestTemplate,
     Sessions,
+    WaitCheck,
 )
 from harness.loadgen.result import (
     LatencySummary,
@@ -88,6 +89,7 @@ __all__ = [
     "Step",
     "StopReason",
     "TemplateCounts",
+    "WaitCheck",
     "arrival_times",
     "expected_arrivals",
     "run_load",

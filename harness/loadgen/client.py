@@ -9,18 +9,22 @@ deadline covering connect, send and the whole answer.
 
 It is deliberately small: no TLS, no redirects, no proxies, no HEAD (its
 answers have no body to frame), no 1xx handling beyond what the parser does.
-The answer's body is counted, not kept.
+The answer's body is counted, not kept, except for the statuses a request
+asks to see (a load run's rejections, to tell an honest "wait" from a false one),
+up to a cap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Literal
 
 import httptools
 
+from harness.loadgen.request import MAX_CHECKED_BODY_BYTES
 from harness.loadgen.retry import parse_retry_after
 
 __all__ = ["ClientError", "HttpClient", "Response"]
@@ -31,6 +35,11 @@ class Response:
     status: int
     retry_after_s: float | None
     body_bytes: int
+    #: The body's first bytes when the request asked to see this status, else empty.
+    body: bytes = b""
+
+
+_NO_STATUS: frozenset[int] = frozenset()
 
 
 class ClientError(Exception):
@@ -44,8 +53,10 @@ class ClientError(Exception):
 class _Connection(asyncio.Protocol):
     __slots__ = (
         "_body_bytes",
+        "_chunks",
         "_got_bytes",
         "_headers_done",
+        "_keep_for",
         "_retry_after",
         "closed",
         "keep_alive",
@@ -64,6 +75,8 @@ class _Connection(asyncio.Protocol):
         self._body_bytes = 0
         self._headers_done = False
         self._got_bytes = False
+        self._keep_for: Container[int] = _NO_STATUS
+        self._chunks: list[bytes] | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -100,20 +113,26 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
+        if self._keep_for and self.parser.get_status_code() in self._keep_for:
+            self._chunks = []
 
     def on_body(self, body: bytes) -> None:
+        if self._chunks is not None and self._body_bytes < MAX_CHECKED_BODY_BYTES:
+            self._chunks.append(body[: MAX_CHECKED_BODY_BYTES - self._body_bytes])
         self._body_bytes += len(body)
 
     def on_message_complete(self) -> None:
         self._complete()
 
     # own
-    def start(self) -> asyncio.Future[Response]:
+    def start(self, keep_body_for: Container[int] = _NO_STATUS) -> asyncio.Future[Response]:
         assert self.transport is not None
         self._retry_after = None
         self._body_bytes = 0
         self._headers_done = False
         self._got_bytes = False
+        self._keep_for = keep_body_for
+        self._chunks = None
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self.waiter = waiter
         return waiter
@@ -127,11 +146,13 @@ class _Connection(asyncio.Protocol):
         self.waiter = None
         self.keep_alive = self.parser.should_keep_alive()
         if waiter is not None and not waiter.done():
+            chunks = self._chunks
             waiter.set_result(
                 Response(
                     self.parser.get_status_code(),
                     parse_retry_after(self._retry_after),
                     self._body_bytes,
+                    b"".join(chunks) if chunks else b"",
                 )
             )
 
@@ -205,8 +226,11 @@ class HttpClient:
             self._open.discard(conn)
         return None
 
-    async def request(self, data: bytes, timeout_s: float) -> Response:
-        """Send ``data`` (a whole request, head and body) and wait for the answer."""
+    async def request(
+        self, data: bytes, timeout_s: float, *, body_for: Container[int] = _NO_STATUS
+    ) -> Response:
+        """Send ``data`` (a whole request, head and body) and wait for the answer; an
+        answer whose status is in ``body_for`` keeps its body's first bytes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         conn = self._take_idle() if self.keep_alive else None
@@ -214,7 +238,7 @@ class HttpClient:
         if conn is None:
             conn = await self._connect(deadline, timeout_s)
         while True:
-            waiter = conn.start()
+            waiter = conn.start(body_for)
             assert conn.transport is not None
             conn.transport.write(data)
             handle = loop.call_at(deadline, _expire, waiter, timeout_s)

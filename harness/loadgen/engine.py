@@ -130,6 +130,12 @@ class _Run:
         self.factories = [t.header_factory for t in plan.templates]
         self.success = [t.success_statuses for t in plan.templates]
         self.rejection = [t.rejection_statuses for t in plan.templates]
+        self.wait_checks = [t.wait_check for t in plan.templates]
+        # The client keeps a body only where a wait check will read it: rejections.
+        self.body_for = [
+            t.rejection_statuses if t.wait_check is not None else frozenset()
+            for t in plan.templates
+        ]
         self.users = plan.sessions.users if plan.sessions else 0
         self.user_headers = user_headers
         self.retry = plan.retry
@@ -168,7 +174,9 @@ class _Run:
                     outcome = "client"
                     break
                 try:
-                    response = await self.client.request(data, self.plan.timeout_s)
+                    response = await self.client.request(
+                        data, self.plan.timeout_s, body_for=self.body_for[template]
+                    )
                 except ClientError as exc:
                     outcome = "timeout" if exc.kind == "timeout" else "transport"
                     error = f"{exc.kind}: {exc}"
@@ -178,7 +186,7 @@ class _Run:
                     if status in self.success[template]:
                         outcome = "ok"
                     elif status in self.rejection[template]:
-                        outcome = "rejected"
+                        outcome, error = self._judge_wait(template, status, response.body)
                     else:
                         outcome = "http_error"
                         error = f"HTTP {status} from {self.templates[template].name}"
@@ -199,7 +207,21 @@ class _Run:
         except asyncio.CancelledError:
             rec.on_action_cancelled(template)
             raise
-        rec.on_action_done(loop.time(), intended, template, outcome)
+        rec.on_action_done(loop.time(), intended, template, outcome, index)
+
+    def _judge_wait(self, template: int, status: int, body: bytes) -> tuple[Outcome, str]:
+        """A rejection's outcome: honest unless the template's wait check says otherwise."""
+        check = self.wait_checks[template]
+        if check is None:
+            return "rejected", ""
+        name = self.templates[template].name
+        try:
+            honest = check(status, body)
+        except Exception as exc:  # noqa: BLE001 - a user hook failed; counted, not fatal
+            return "client", f"wait check failed: {exc!r}"
+        if honest:
+            return "rejected", ""
+        return "false_wait", f"HTTP {status} from {name} is no honest wait: {body[:200]!r}"
 
     async def _ticker(self, on_second: Callable[[RawSecond], None]) -> None:
         second = 0

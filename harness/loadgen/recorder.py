@@ -23,7 +23,9 @@ from harness.loadgen.result import (
 
 __all__ = ["Outcome", "RawRun", "RawSecond", "Recorder", "build_result", "merge_seconds"]
 
-Outcome = Literal["ok", "rejected", "http_error", "timeout", "transport", "client"]
+Outcome = Literal["ok", "rejected", "false_wait", "http_error", "timeout", "transport", "client"]
+"""An attempt's or an action's outcome: ``false_wait`` is a rejection status whose body the
+template's wait check refused; it and the last four are errors."""
 
 _SECOND_FIGURES = 2  # per-second histograms: 1 % precision is plenty for a plot
 
@@ -33,6 +35,7 @@ class _Second:
         "completed",
         "dropped",
         "errors",
+        "false_waits",
         "in_flight",
         "intended",
         "lag",
@@ -46,6 +49,7 @@ class _Second:
     def __init__(self) -> None:
         self.intended = self.sent = self.retries_sent = self.completed = 0
         self.ok = self.rejected = self.errors = self.dropped = self.in_flight = 0
+        self.false_waits = 0
         self.latency = LatencyHistogram(_SECOND_FIGURES)
         self.lag = LatencyHistogram(_SECOND_FIGURES)
 
@@ -64,6 +68,7 @@ class RawSecond:
     in_flight: int
     latency_hist: str
     lag_hist: str
+    false_waits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ class RawTemplate:
     errors: int
     timeouts: int
     cancelled: int
+    false_waits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,9 @@ class RawRun:
     templates: tuple[RawTemplate, ...]
     seconds: tuple[RawSecond, ...]
     first_error: str
+    #: Schedule indexes of the actions that ended told to wait, and of those that failed.
+    rejected_actions: tuple[int, ...] = ()
+    failed_actions: tuple[int, ...] = ()
 
 
 class Recorder:
@@ -113,7 +122,12 @@ class Recorder:
         self.t_rejected = [0] * n
         self.t_errors = [0] * n
         self.t_timeouts = [0] * n
+        self.t_false_waits = [0] * n
         self.t_cancelled = [0] * n
+        # Which actions did not end ok (a list append per such action): whoever sent them
+        # can ask the system afterwards which of them it applied anyway.
+        self.rejected_actions: list[int] = []
+        self.failed_actions: list[int] = []
         self.in_flight = 0
         self.first_error = ""
 
@@ -159,12 +173,15 @@ class Recorder:
             sec.rejected += 1
         else:
             sec.errors += 1
+            if outcome == "false_wait":
+                sec.false_waits += 1
             if error and not self.first_error:
                 self.first_error = error
 
     def on_action_done(
-        self, now: float, intended_at: float, template: int, outcome: Outcome
+        self, now: float, intended_at: float, template: int, outcome: Outcome, index: int = -1
     ) -> None:
+        """``index`` is the action's index in the schedule (-1: not known)."""
         self.in_flight -= 1
         latency_s = now - intended_at
         self.latency.record_s(latency_s)
@@ -174,10 +191,14 @@ class Recorder:
             self.ok_latency.record_s(latency_s)
         elif outcome == "rejected":
             self.t_rejected[template] += 1
+            self.rejected_actions.append(index)
         else:
             self.t_errors[template] += 1
+            self.failed_actions.append(index)
             if outcome == "timeout":
                 self.t_timeouts[template] += 1
+            elif outcome == "false_wait":
+                self.t_false_waits[template] += 1
 
     def on_action_cancelled(self, template: int) -> None:
         self.in_flight -= 1
@@ -199,6 +220,7 @@ class Recorder:
             in_flight=s.in_flight,
             latency_hist=s.latency.encode(),
             lag_hist=s.lag.encode(),
+            false_waits=s.false_waits,
         )
 
     def snapshot(self, stop_reason: StopReason, elapsed_s: float) -> RawRun:
@@ -223,11 +245,14 @@ class Recorder:
                     self.t_errors[i],
                     self.t_timeouts[i],
                     self.t_cancelled[i],
+                    self.t_false_waits[i],
                 )
                 for i, name in enumerate(self.names)
             ),
             seconds=tuple(self.raw_second(i) for i in range(len(self.seconds))),
             first_error=self.first_error,
+            rejected_actions=tuple(self.rejected_actions),
+            failed_actions=tuple(self.failed_actions),
         )
 
 
@@ -270,6 +295,7 @@ def merge_seconds(parts: Sequence[RawSecond]) -> tuple[SecondStats, Progress]:
         latency_p50_ms=latency.percentile_ms(50),
         latency_p99_ms=latency.percentile_ms(99),
         lag_p99_ms=lag.percentile_ms(99),
+        false_waits=sum(p.false_waits for p in parts),
     )
     progress = Progress(
         t_s=t_s,
@@ -283,6 +309,7 @@ def merge_seconds(parts: Sequence[RawSecond]) -> tuple[SecondStats, Progress]:
         p50_ms=stats.latency_p50_ms,
         p99_ms=stats.latency_p99_ms,
         lag_p99_ms=stats.lag_p99_ms,
+        false_waits_per_s=stats.false_waits,
     )
     return stats, progress
 
@@ -314,6 +341,7 @@ def build_result(
             errors=sum(r.templates[i].errors for r in runs),
             timeouts=sum(r.templates[i].timeouts for r in runs),
             cancelled=sum(r.templates[i].cancelled for r in runs),
+            false_waits=sum(r.templates[i].false_waits for r in runs),
         )
         for i, name in enumerate(names)
     )
@@ -376,4 +404,7 @@ def build_result(
         templates=templates,
         series=series,
         first_error=next((r.first_error for r in runs if r.first_error), ""),
+        false_waits=sum(t.false_waits for t in templates),
+        rejected_actions=tuple(sorted(i for r in runs for i in r.rejected_actions)),
+        failed_actions=tuple(sorted(i for r in runs for i in r.failed_actions)),
     )

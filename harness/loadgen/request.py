@@ -13,14 +13,18 @@ from harness.errors import LoadPlanError
 __all__ = [
     "DEFAULT_REJECTION_STATUSES",
     "DEFAULT_SUCCESS_STATUSES",
+    "MAX_CHECKED_BODY_BYTES",
     "HeaderFactory",
     "RequestContext",
     "RequestTemplate",
     "Sessions",
+    "WaitCheck",
 ]
 
 DEFAULT_SUCCESS_STATUSES: frozenset[int] = frozenset(range(200, 300))
 DEFAULT_REJECTION_STATUSES: frozenset[int] = frozenset({429, 503})
+MAX_CHECKED_BODY_BYTES = 64 * 1024
+"""How much of a rejection's body a :data:`WaitCheck` sees (the rest is counted, not kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,17 @@ across an action's retries, derive it from ``ctx.action_index``.
 """
 
 
+WaitCheck = Callable[[int, bytes], bool]
+"""Whether a rejection (``status`` in the template's ``rejection_statuses``, with its
+``body``, at most :data:`MAX_CHECKED_BODY_BYTES`) is an honest "wait".
+
+Called on the event loop, and only for rejections (the only answers whose body
+the client keeps): keep it cheap. False makes the answer a *false wait*,
+counted among the errors: e.g. a 503 whose body says the work was done, or
+blames a party that did not fail.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestTemplate:
     """One kind of request in the mix.
@@ -52,7 +67,8 @@ class RequestTemplate:
     sent with ``Content-Type: application/json``; give at most one.
     A status in ``success_statuses`` counts as ok, one in ``rejection_statuses``
     as an honest rejection (the server said "not now", e.g. 429/503 with
-    Retry-After), anything else as an error.
+    Retry-After) unless ``wait_check`` says its body is no honest wait (then a
+    false wait, an error), anything else as an error.
     """
 
     name: str
@@ -65,6 +81,7 @@ class RequestTemplate:
     success_statuses: frozenset[int] = DEFAULT_SUCCESS_STATUSES
     rejection_statuses: frozenset[int] = DEFAULT_REJECTION_STATUSES
     header_factory: HeaderFactory | None = field(default=None, compare=False)
+    wait_check: WaitCheck | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -9,6 +9,9 @@ Counting rules, so the figures can be read without the code:
   they finished (what the server admitted or turned away); totals in
   :class:`TemplateCounts` and :class:`LoadResult` count **actions** by their
   final outcome, plus attempts.
+- A *false wait* is a rejection status (429/503) whose body the template's wait
+  check refused (no honest "wait"): it counts among the errors, and
+  ``false_waits`` says how many of them were.
 - Latency is per action, from its *intended* send time to its final answer
   (coordinated-omission-free: a late send counts against the latency), filed
   under the second the action finished. Lag is per attempt: actual send minus
@@ -65,6 +68,8 @@ class SecondStats:
     latency_p50_ms: float
     latency_p99_ms: float
     lag_p99_ms: float
+    false_waits: int = 0
+    """Of ``errors``: false waits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class TemplateCounts:
     """Of ``errors``: actions whose last attempt timed out."""
     cancelled: int
     """Actions still in flight at the time cap (no outcome; not in ``errors``)."""
+    false_waits: int = 0
+    """Of ``errors``: actions whose last answer was a false wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,8 @@ class Progress:
     p50_ms: float
     p99_ms: float
     lag_p99_ms: float
+    false_waits_per_s: int = 0
+    """Of ``errors_per_s``: false waits (the system answered, but no honest "wait")."""
 
     def line(self) -> str:
         return (
@@ -143,9 +152,19 @@ class LoadResult:
     series: tuple[SecondStats, ...]
     first_error: str
     """The message of the first failed attempt, to make an error rate explainable."""
+    false_waits: int = 0
+    """Of ``errors``: actions whose last answer was a false wait."""
+    rejected_actions: tuple[int, ...] = ()
+    """Schedule indexes of the actions told to wait (sorted; not in :meth:`to_json`)."""
+    failed_actions: tuple[int, ...] = ()
+    """Schedule indexes of the actions counted in ``errors`` (sorted; not in :meth:`to_json`)."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every figure as plain data; the per-action indexes are left out (they are for
+        whoever sent the actions, not for a report)."""
+        data = asdict(self)
+        del data["rejected_actions"], data["failed_actions"]
+        return data
 
     def summary(self) -> str:
         """A few lines for a terminal: verdict first, then rates, then latency."""
@@ -158,7 +177,9 @@ class LoadResult:
             f"  actions {self.actions} of {self.intended} intended, dropped {self.dropped},"
             f" cancelled {self.cancelled}",
             f"  outcomes ok {self.ok} rejected {self.rejected} errors {self.errors}"
-            f" (timeouts {self.timeouts}); attempts {self.attempts}"
+            f" (timeouts {self.timeouts}"
+            + (f", false waits {self.false_waits}" if self.false_waits else "")
+            + f"); attempts {self.attempts}"
             f" = {self.attempts_per_action:.2f} per action",
             f"  latency from intended send: p50 {lat.p50_ms:.1f} p90 {lat.p90_ms:.1f}"
             f" p99 {lat.p99_ms:.1f} p99.9 {lat.p999_ms:.1f} max {lat.max_ms:.1f} ms",
