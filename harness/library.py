@@ -4,11 +4,21 @@ A topology is named by a shipped system's name (``bank``) or a path to a
 ``domino.yaml``; without one, a ``domino.yaml`` in the current directory is
 used, else the bank. Incidents ship in each system's ``incidents/`` folder;
 a spec file may name its own topology (``topology:``, relative to the spec).
+
+A topology file is code: the local backend runs its commands and its build
+step, and an adapter named by import path is imported as it is read. So a
+spec may name a topology file only inside its own folder tree (or, for a
+spec in an ``incidents/`` folder, the folder above it: a project's
+``domino.yaml`` beside its ``incidents/``), or in a folder listed in
+``$DOMINO_ALLOW_TOPOLOGY_PATHS``; any other is refused before it is read.
+A shipped system's name, and ``--topology`` on the command line (the user's
+own choice), are always taken.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from harness.errors import SpecError, TopologyError
@@ -19,6 +29,7 @@ from harness.model.topology import Topology
 from harness.plugins import shipped_systems
 
 __all__ = [
+    "ALLOW_TOPOLOGY_PATHS_ENV",
     "DEFAULT_SYSTEM",
     "default_topology",
     "find_incident",
@@ -29,6 +40,8 @@ __all__ = [
 
 #: The system a run uses when nothing else is named.
 DEFAULT_SYSTEM = "bank"
+#: Folders (separated like PATH) whose topology files any incident spec may name.
+ALLOW_TOPOLOGY_PATHS_ENV = "DOMINO_ALLOW_TOPOLOGY_PATHS"
 
 
 @functools.cache
@@ -43,6 +56,11 @@ def find_topology(ref: str | Path | None = None, *, base: Path | None = None) ->
     systems = shipped_systems()
     if isinstance(ref, str) and ref in systems:
         return _load(systems[ref].resolve())
+    return _load(_topology_path(ref, base))
+
+
+def _topology_path(ref: str | Path, base: Path | None) -> Path:
+    """The topology file ``ref`` names (relative to ``base``), resolved."""
     path = Path(ref)
     if base is not None and not path.is_absolute():
         path = base / path
@@ -50,10 +68,38 @@ def find_topology(ref: str | Path | None = None, *, base: Path | None = None) ->
         path = path / TOPOLOGY_FILE_NAME
     if not path.exists() and path.suffix not in (".yaml", ".yml"):
         raise TopologyError(
-            f"no topology {str(ref)!r}: not a shipped system ({', '.join(systems)}) "
+            f"no topology {str(ref)!r}: not a shipped system ({', '.join(shipped_systems())}) "
             "and no such file"
         )
-    return _load(path.resolve())
+    return path.resolve()
+
+
+def _spec_topology(ref: str | Path | None = None, *, base: Path | None = None) -> Topology:
+    """The topology a spec's ``topology:`` names, refused before it is read when it is a file
+    outside the places a spec may name (see the module docstring). ``base``: the spec's folder."""
+    if ref is None or (isinstance(ref, str) and ref in shipped_systems()) or base is None:
+        return find_topology(ref, base=base)
+    path = _topology_path(ref, base)
+    allowed = _allowed_topology_folders(base.resolve())
+    if not any(path.is_relative_to(folder) for folder in allowed):
+        raise TopologyError(
+            f"{str(ref)!r} is {path}, outside the spec's folder {allowed[0]}; a topology file "
+            "is code (Domino runs its commands), so a spec names only one in its own folder "
+            f"tree. To use this one: give --topology {path}, or allow its folder with "
+            f"{ALLOW_TOPOLOGY_PATHS_ENV}={path.parent}"
+        )
+    return _load(path)
+
+
+def _allowed_topology_folders(spec_folder: Path) -> list[Path]:
+    """Where a spec in ``spec_folder`` may name a topology file, its own folder first."""
+    allowed = [spec_folder]
+    if spec_folder.name == "incidents":  # a project's domino.yaml beside its incidents/
+        allowed.append(spec_folder.parent)
+    allowed += [path.parent.resolve() for path in shipped_systems().values()]
+    listed = os.environ.get(ALLOW_TOPOLOGY_PATHS_ENV, "")
+    allowed += [Path(e.strip()).resolve() for e in listed.split(os.pathsep) if e.strip()]
+    return allowed
 
 
 def default_topology() -> Topology:
@@ -74,7 +120,7 @@ def incident_dirs() -> dict[str, Path]:
 
 
 def _spec(path: Path, topology: Topology | None) -> IncidentSpec:
-    return load_spec(path, topology=topology, find_topology=find_topology)
+    return load_spec(path, topology=topology, find_topology=_spec_topology)
 
 
 def list_incidents() -> list[IncidentSpec]:
