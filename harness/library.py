@@ -98,7 +98,8 @@ def _allowed_topology_folders(spec_folder: Path) -> list[Path]:
         allowed.append(spec_folder.parent)
     allowed += [path.parent.resolve() for path in shipped_systems().values()]
     listed = os.environ.get(ALLOW_TOPOLOGY_PATHS_ENV, "")
-    allowed += [Path(e.strip()).resolve() for e in listed.split(os.pathsep) if e.strip()]
+    entries = [entry.strip() for entry in listed.split(os.pathsep)]
+    allowed += [Path(entry).expanduser().resolve() for entry in entries if entry]
     return allowed
 
 
