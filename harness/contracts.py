@@ -18,7 +18,9 @@ only what is declared here, never asks which implementation it holds.
   fault's traffic itself (load).
 - :class:`ServiceControl` is what a backend can do to one of its running
   services (kill, stop, start, pause, resume, restart); process faults are
-  written once over it (:mod:`harness.stack.process_faults`).
+  written once over it (:mod:`harness.stack.process_faults`). It also says
+  which services died without being asked to (:class:`ServiceDeath`), so a
+  run reports a death it did not cause instead of restarting it silently.
 - :class:`BackendFactory` brings a topology up as a running stack.
 
 The generic HTTP adapter (:mod:`harness.adapters.http`) is the default adapter.
@@ -43,6 +45,7 @@ __all__ = [
     "FaultApplier",
     "Preparation",
     "ServiceControl",
+    "ServiceDeath",
     "SystemAdapter",
     "SystemControl",
 ]
@@ -91,6 +94,32 @@ class ConfiguredLimits:
             "degrades": self.degrades,
             "lines": list(self.lines),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDeath:
+    """A service that exited while its control had not been asked to stop it.
+
+    ``seen_at_s`` is ``time.monotonic()`` when the control found it exited;
+    ``exited_at_s`` when it exited, where the backend knows (a container's
+    finish time), else None: a process's exit is only seen when it is looked
+    for. ``exit_code`` is a process's return code (negative: the signal that
+    ended it) or a container's exit code (128 + the signal), None when
+    unknown; ``exit_status`` says it in words ("killed by SIGKILL").
+    ``log_tail`` is the service's last log lines.
+    """
+
+    service: str
+    seen_at_s: float
+    exit_code: int | None
+    exit_status: str
+    log_tail: tuple[str, ...] = ()
+    exited_at_s: float | None = None
+
+    @property
+    def died_at_s(self) -> float:
+        """``time.monotonic()`` of the death: when it exited if known, else when it was seen."""
+        return self.exited_at_s if self.exited_at_s is not None else self.seen_at_s
 
 
 class FaultApplier(Protocol):
@@ -224,6 +253,9 @@ class ServiceControl(Protocol):
 
     Every method names a service of the topology; ``kill`` and ``stop`` return
     once the service is down, ``start`` and ``restart`` once it is healthy.
+    A service brought down by ``kill``, ``stop`` or ``restart`` is down on
+    purpose until it is started again; any other exit is a death the control
+    reports (:meth:`deaths`), and never brings back without recording it first.
     """
 
     #: The backend's name, for messages ("the docker backend cannot ...").
@@ -254,7 +286,20 @@ class ServiceControl(Protocol):
         ...
 
     def restore_all(self) -> list[str]:
-        """Every service running and not frozen again; the names of those brought back."""
+        """Every service running and not frozen again; the names of those brought back.
+
+        A service found dead that was not down on purpose is recorded in
+        :meth:`deaths` before it is started again.
+        """
+        ...
+
+    def deaths(self) -> list[ServiceDeath]:
+        """Look at every service now; every death seen so far, oldest first.
+
+        A death is a service that exited while it was not down on purpose (by
+        :meth:`kill`, :meth:`stop` or :meth:`restart`): each is recorded once,
+        when first seen, and a service can die again once it has been started.
+        """
         ...
 
     def held(self) -> list[str]:

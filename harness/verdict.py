@@ -28,8 +28,9 @@ Which calls a window judges:
 - **recovery**: calls sent after the fault ended.
 
 A journey with no call judged in the fault window is ``no_data``, and the
-run is **inconclusive**; so is a run whose fault never touched traffic, or
-whose steady state was not healthy before the fault — never a pass.
+run is **inconclusive**; so is a run whose fault never touched traffic, whose
+steady state was not healthy before the fault, or in which a service died
+with no fault of the run to explain it — never a pass.
 """
 
 from __future__ import annotations
@@ -313,13 +314,16 @@ def judge_run(
     untouched_faults: Sequence[str],
     invariants: Sequence[InvariantVerdict],
     unjudged: Sequence[str] = (),
+    deaths: Sequence[str] = (),
 ) -> RunVerdict:
     """Judge one run of ``experiment`` against its expectation, in its phase windows
     (seconds from the start of observation), from what was observed.
 
     ``untouched_faults`` describe faults no traffic met; ``unjudged`` other
-    reasons the run cannot be judged (a flood whose engine fell behind); either
-    makes it inconclusive. ``honest_codes`` are the system's honest degradations.
+    reasons the run cannot be judged (a flood whose engine fell behind);
+    ``deaths`` services that died with no fault of the run to explain them (the
+    first reasons given). Any of them makes it inconclusive. ``honest_codes``
+    are the system's honest degradations.
     """
     steady_window_s = experiment.steady_window_s
     fault_window_s = experiment.fault_window_s
@@ -374,7 +378,7 @@ def judge_run(
             )
         )
 
-    reasons: list[str] = []
+    reasons: list[str] = list(deaths)
     unhealthy = [v for v in steady if v.verdict != "healthy"]
     if unhealthy:
         reasons += [

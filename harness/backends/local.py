@@ -22,6 +22,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ from harness.backends.assembly import (
     service_values,
 )
 from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
+from harness.contracts import ServiceDeath
 from harness.errors import (
     PortInUseError,
     ServiceStartError,
@@ -129,7 +132,10 @@ class _LocalServices:
 
     A crash is SIGKILL and a start launches the service again on the same
     port and data folder (so durable storage is really tested); a pause is
-    SIGSTOP, a resume SIGCONT.
+    SIGSTOP, a resume SIGCONT. A process that exits while it is not down on
+    purpose (killed, stopped or restarted here) is a death: recorded with its
+    return code and log tail when first seen (:meth:`deaths`, and before
+    :meth:`restore_all` starts it again).
     """
 
     backend = "local"
@@ -152,6 +158,12 @@ class _LocalServices:
         self._listener = listener
         self._ports = ports
         self.running: dict[str, ManagedProcess] = {}
+        # Services down because this control was asked to (kill, stop, restart), until
+        # started again; services whose death is recorded, until started again.
+        self._down_on_purpose: set[str] = set()
+        self._dead: set[str] = set()
+        self._deaths: list[ServiceDeath] = []
+        self._lock = threading.Lock()
 
     def _takes_socket(self, name: str) -> bool:
         service = self._topology.service(name)
@@ -183,7 +195,10 @@ class _LocalServices:
         cwd = service.cwd or self._topology.base_dir
 
         def adopt(process: ManagedProcess) -> None:
-            self.running[name] = process
+            with self._lock:
+                self.running[name] = process
+                self._down_on_purpose.discard(name)
+                self._dead.discard(name)
             self._record.add_process(name, process.pid)
 
         try:
@@ -222,7 +237,11 @@ class _LocalServices:
             )
 
     def restore_all(self) -> list[str]:
-        """Start any service that is not running, resume any that is frozen; say which."""
+        """Start any service that is not running, resume any that is frozen; say which.
+
+        A service that died unasked is recorded as a death first (:meth:`deaths`).
+        """
+        self._look()
         restored = []
         for name, process in list(self.running.items()):
             if process.alive():
@@ -233,6 +252,39 @@ class _LocalServices:
             self.wait_healthy([name])
             restored.append(name)
         return restored
+
+    def deaths(self) -> list[ServiceDeath]:
+        """Look at every service now; every death seen so far, oldest first."""
+        self._look()
+        with self._lock:
+            return list(self._deaths)
+
+    def _look(self) -> None:
+        """Record each process that has exited while not down on purpose, once."""
+        with self._lock:
+            for name, process in self.running.items():
+                if name in self._down_on_purpose or name in self._dead:
+                    continue
+                code = process.popen.poll()
+                if code is None:
+                    continue
+                self._dead.add(name)
+                self._deaths.append(
+                    ServiceDeath(
+                        service=name,
+                        seen_at_s=time.monotonic(),
+                        exit_code=code,
+                        exit_status=_exit_status(code),
+                        log_tail=tuple(process.log_tail(_DEATH_LOG_LINES).splitlines()),
+                    )
+                )
+
+    def _on_purpose(self, name: str) -> ManagedProcess:
+        """The service's process, marked down on purpose before it is brought down."""
+        process = self._process(name)
+        with self._lock:
+            self._down_on_purpose.add(name)
+        return process
 
     def stop_all(self) -> None:
         """Stop every service at once: each stop is a SIGTERM and a wait for the exit, and
@@ -251,17 +303,19 @@ class _LocalServices:
         return process
 
     def kill(self, service: str) -> None:
-        process = self._process(service)
+        process = self._on_purpose(service)
         process.popen.kill()
         process.popen.wait(timeout=10)
 
     def stop(self, service: str) -> None:
-        self._process(service).stop()
+        self._on_purpose(service).stop()
 
     def start(self, service: str) -> None:
         if not self._process(service).alive():
             self.launch(service)
             self.wait_healthy([service])
+        with self._lock:
+            self._down_on_purpose.discard(service)
 
     def pause(self, service: str) -> None:
         os.kill(self._process(service).pid, signal.SIGSTOP)
@@ -271,7 +325,7 @@ class _LocalServices:
             os.kill(self._process(service).pid, signal.SIGCONT)
 
     def restart(self, service: str) -> None:
-        self._process(service).stop()
+        self._on_purpose(service).stop()
         self.start(service)
 
     def held(self) -> list[str]:
@@ -283,6 +337,20 @@ class _LocalServices:
             elif _frozen(process.pid):
                 found.append(f"service {name} is frozen")
         return found
+
+
+#: How many of a dead service's last log lines its death keeps.
+_DEATH_LOG_LINES = 15
+
+
+def _exit_status(code: int) -> str:
+    """A process's return code in words: the signal that ended it, or its exit code."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _frozen(pid: int) -> bool:

@@ -9,6 +9,16 @@ scope that always removes it — keeps observing through recovery, and judges
 or a journey with no call in flight while it was held, makes the run
 inconclusive. :func:`run_incident` runs an incident's experiment under one
 profile; the matrix runs one per cell.
+
+A service that dies during the run without a fault of the run that explains
+it (a crash or stop fault explains its own target, nothing else does) is a
+finding: the backend's service control sees it (it knows which services it
+brought down itself), the run looks twice a second, and reports which service,
+when, its exit status and last log lines (:class:`ServiceDeathFinding`). Such a
+run is inconclusive: Domino cannot tell the system's own crash from something
+outside it (an operator, the OOM killer), and everything measured after the
+death measured an experiment the spec did not describe. The dead service is
+started again once the run's faults are removed, and the report says so.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.contracts import ServiceControl, ServiceDeath
 from harness.errors import SessionError, StackError
 from harness.experiment.flooding import FloodApplier
 from harness.experiment.observe import Observer, TrafficStats
@@ -34,10 +45,71 @@ from harness.model.topology import Journey
 from harness.stack import Stack
 from harness.verdict import calls_in_window, judge_run, truthful_codes
 
-__all__ = ["ExperimentResult", "ProgressSink", "RunResult", "run_experiment", "run_incident"]
+__all__ = [
+    "ExperimentResult",
+    "ProgressSink",
+    "RunResult",
+    "ServiceDeathFinding",
+    "run_experiment",
+    "run_incident",
+]
 
 #: Called about twice a second: phase, seconds elapsed, seconds remaining, traffic so far.
 ProgressSink = Callable[[str, float, float, TrafficStats], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDeathFinding:
+    """A service that died during a run without a fault of the run that explains it.
+
+    ``at_s`` is run time (seconds from the start of observation; negative: before
+    it, as the run began): when the service exited where the backend knows
+    (``exited_known``), else when the run first found it dead (it looks twice a
+    second). ``exit_code`` is the backend's (a process's return code, negative
+    for a signal; a container's exit code), ``exit_status`` the same in words.
+    """
+
+    service: str
+    at_s: float
+    exited_known: bool
+    exit_code: int | None
+    exit_status: str
+    log_tail: tuple[str, ...]
+
+    @classmethod
+    def of(cls, death: ServiceDeath, origin_s: float) -> ServiceDeathFinding:
+        """``death`` (monotonic times) on the run's clock, which started at ``origin_s``."""
+        return cls(
+            service=death.service,
+            at_s=death.died_at_s - origin_s,
+            exited_known=death.exited_at_s is not None,
+            exit_code=death.exit_code,
+            exit_status=death.exit_status,
+            log_tail=death.log_tail,
+        )
+
+    def describe(self) -> str:
+        """One line: which service, when, how it ended, that nothing explains it, what was done."""
+        if self.at_s < 0:
+            when = "was found dead as the run began"
+        else:
+            when = f"{'died' if self.exited_known else 'was found dead'} at {self.at_s:.1f} s"
+        return (
+            f"service {self.service} {when} with no fault of the run to explain it "
+            f"({self.exit_status}); Domino started it again"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The finding as JSON-ready data (``run["service_deaths"]`` in the report)."""
+        return {
+            "service": self.service,
+            "at_s": round(self.at_s, 3),
+            "exited_known": self.exited_known,
+            "exit_code": self.exit_code,
+            "exit_status": self.exit_status,
+            "log_tail": list(self.log_tail),
+            "description": self.describe(),
+        }
 
 
 @dataclass
@@ -65,6 +137,8 @@ class ExperimentResult:
     code_meanings: dict[str, str] = field(default_factory=dict)
     #: Each flood's schedule and what the load engine measured (:class:`~harness.flood.FloodRun`).
     floods: list[dict[str, Any]] = field(default_factory=list)
+    #: Services that died with no fault of the run to explain them (each makes it inconclusive).
+    service_deaths: list[ServiceDeathFinding] = field(default_factory=list)
 
     @property
     def overhead_s(self) -> float:
@@ -92,6 +166,40 @@ class RunResult(ExperimentResult):
 
 
 # -- the run ----------------------------------------------------------------------------
+
+
+def _deaths_since(services: ServiceControl | None, began_s: float) -> list[ServiceDeath]:
+    """The deaths the backend's service control has seen since ``began_s`` (monotonic);
+    looking is what finds them, so the run calls this twice a second."""
+    if services is None:
+        return []
+    return [d for d in services.deaths() if d.seen_at_s >= began_s]
+
+
+def _start_again(services: ServiceControl | None, deaths: list[ServiceDeath]) -> None:
+    """Start each dead service again (a no-op for one already running): its death is recorded."""
+    if services is not None:
+        for service in dict.fromkeys(d.service for d in deaths):
+            services.start(service)
+
+
+def _after_the_faults(
+    stack: Stack, experiment: Experiment, flood_runs: list[FloodRun], began_s: float
+) -> tuple[list[str], list[ServiceDeath]]:
+    """Once the timeline's faults are removed: what they left behind, the stack reset (and
+    drained after a flood), and every death seen since ``began_s``, each service started again.
+
+    A dead service is started before leftovers are read: its death is the finding, not a
+    fault left behind.
+    """
+    services = stack.injector.services
+    _start_again(services, _deaths_since(services, began_s))
+    leftovers = stack.injector.leftovers()
+    stack.reset()
+    _wait_for_drain(stack, experiment, flood_runs)
+    deaths = _deaths_since(services, began_s)  # and any the reset or the drain found
+    _start_again(services, deaths)
+    return leftovers, deaths
 
 
 def _wait_for_drain(stack: Stack, experiment: Experiment, flood_runs: list[FloodRun]) -> None:
@@ -233,6 +341,7 @@ def run_experiment(
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)
     stack.injector.register(Flood, floods)
+    services = stack.injector.services
     steady_end, fault_end = experiment.fault_window_s
     run_end = experiment.floor_s
     stop = threading.Event()
@@ -246,6 +355,7 @@ def run_experiment(
             now = observer.now_s()
             while pending and pending[0][0] <= now:
                 pending.pop(0)[1]()
+            _deaths_since(services, began)  # looking is what dates a death
             if now >= run_end and not pending:
                 break
             phase = "steady" if now < steady_end else ("fault" if now < fault_end else "recovery")
@@ -261,14 +371,14 @@ def run_experiment(
         report("draining", observer.now_s(), 0.0, observer.stats())
         floods.close()  # on any other exit, a flood still running is stopped here
         observer.stop()
-    leftovers = stack.injector.leftovers()
-    stack.reset()
-    _wait_for_drain(stack, experiment, flood_runs)
+    leftovers, deaths = _after_the_faults(stack, experiment, flood_runs, began)
+    found = [ServiceDeathFinding.of(d, observer.origin_s) for d in deaths]
+    dead = {d.service for d in deaths}
 
     observations = observer.observations(background=False)
     background = observer.observations(background=True)
     surge_checks, unjudged_floods = flood_checks(flood_runs)
-    invariants = surge_checks + _invariants(stack, experiment, observations, leftovers)
+    invariants = surge_checks + _invariants(stack, experiment, observations, leftovers, dead)
     reports = stack.injector.control.reports()
     untouched = [f"{w.description}: {w.evidence}" for w in timeline.windows if not w.touched]
     verdict = judge_run(
@@ -278,6 +388,7 @@ def run_experiment(
         untouched_faults=untouched,
         invariants=invariants,
         unjudged=unjudged_floods,
+        deaths=[f.describe() for f in found],
     )
     return ExperimentResult(
         experiment=experiment,
@@ -299,13 +410,22 @@ def run_experiment(
         honest_codes=tuple(sorted(stack.adapter.honest_codes)),
         code_meanings=_meanings(stack, [*observations, *background]),
         floods=[run.as_dict() for run in flood_runs],
+        service_deaths=found,
     )
 
 
 def _invariants(
-    stack: Stack, experiment: Experiment, observations: list[Observation], leftovers: list[str]
+    stack: Stack,
+    experiment: Experiment,
+    observations: list[Observation],
+    leftovers: list[str],
+    dead: set[str],
 ) -> list[InvariantVerdict]:
-    """The system's own invariants, then no fault left, truthful codes and recovery."""
+    """The system's own invariants, then no fault left, truthful codes and recovery.
+
+    A service in ``dead`` died during the run: an error that names it names a place
+    that really failed, so truthful codes count it as faulted.
+    """
     # The same calls the fault's verdict judges: every one in flight while it was held.
     in_fault = [
         o
@@ -329,7 +449,7 @@ def _invariants(
             in_fault,
             stack.adapter,
             faulted_edges=experiment.faulted_edges,
-            faulted_services=experiment.faulted_services,
+            faulted_services=experiment.faulted_services | dead,
             topology=stack.topology,
         ),
         InvariantVerdict(

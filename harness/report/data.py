@@ -90,6 +90,8 @@ def run_data(result: RunResult) -> dict[str, Any]:
         "service_invariants": result.service_invariants,
         # Each flood: its schedule, the engine's per-second figures, the time to recover.
         "floods": result.floods,
+        # Services that died with no fault of the run to explain them: which, when, how.
+        "service_deaths": [d.as_dict() for d in result.service_deaths],
         "blast_radius": blast_radius_of(result).as_dict(),
     }
 

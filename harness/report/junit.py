@@ -9,9 +9,10 @@ __all__ = ["render_junit"]
 
 
 def render_junit(data: dict[str, Any]) -> str:
-    """The report data as JUnit XML: a suite per run, a case per check (inconclusive fails)."""
+    """The report data as JUnit XML: a suite per run, a case per check (inconclusive fails),
+    an erring case per service that died with no fault to explain it."""
     suites = ET.Element("testsuites", name="domino")
-    total = failures = skipped = 0
+    total = failures = errors = skipped = 0
     for run in data["runs"]:
         verdict = run["verdict"]
         name = f"{run['incident']['id']}[{run['profile']}]"
@@ -34,6 +35,19 @@ def render_junit(data: dict[str, Any]) -> str:
                 failure.text = f"expected: {check['expected']}\nmeasured: {check['measured']}"
             out = ET.SubElement(case, "system-out")
             out.text = f"measured: {check['measured']}"
+        suite_errors = 0
+        for death in run.get("service_deaths", []):
+            # A finding of its own: the service, when, how it ended and its last log lines.
+            cases += 1
+            suite_errors += 1
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"domino.{name}",
+                name=f"service {death['service']} lived through the run",
+            )
+            error = ET.SubElement(case, "error", message=death["description"])
+            error.text = "last log lines:\n" + "\n".join(death["log_tail"])
         if verdict["outcome"] == "inconclusive":
             # A run that proved nothing must not look green in CI: one failing case says why.
             cases += 1
@@ -46,12 +60,14 @@ def render_junit(data: dict[str, Any]) -> str:
         suite.set("tests", str(cases))
         suite.set("failures", str(suite_failures))
         suite.set("skipped", str(suite_skipped))
-        suite.set("errors", "0")
+        suite.set("errors", str(suite_errors))
         total += cases
         failures += suite_failures
+        errors += suite_errors
         skipped += suite_skipped
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
+    suites.set("errors", str(errors))
     suites.set("skipped", str(skipped))
     ET.indent(suites)
     return (

@@ -24,6 +24,17 @@ def _verdict(judged: dict[str, Any]) -> str:
     return f"{label} ({took:,.0f} ms)" if took is not None else label
 
 
+def _deaths(deaths: list[dict[str, Any]], lines: int = 5) -> list[str]:
+    """Each service that died with no fault to explain it: when, how, its last log lines."""
+    if not deaths:
+        return []
+    out = ["", "    services that died with no fault of the run to explain them"]
+    for death in deaths:
+        out.append(f"      {death['service']} at {death['at_s']:.1f} s: {death['exit_status']}")
+        out += [f"        | {line}" for line in death["log_tail"][-lines:]]
+    return out
+
+
 def render_summary(data: dict[str, Any]) -> str:
     """The report data as the terminal summary: verdicts first, then latency percentiles."""
     good, bad = _marks()
@@ -47,6 +58,7 @@ def render_summary(data: dict[str, Any]) -> str:
         if verdict["outcome"] != "pass":
             out.append("")
             out += [f"    ! {reason}" for reason in verdict["reasons"]]
+        out += _deaths(run.get("service_deaths", []))
         out.append("")
         out.append("    faults")
         for fault in run["faults"]:

@@ -6,16 +6,21 @@ is ready; :class:`~harness.faults.Pause` freezes it (``docker pause``) and
 unpauses it at the end; :class:`~harness.faults.Stop` stops it gracefully and
 starts it at the end; :class:`~harness.faults.Restart` restarts it once.
 Services keep fixed addresses in the run's network, so a restarted container
-answers where it did before.
+answers where it did before. A container that exits while it is not down on
+purpose is a death (:meth:`ContainerControl.deaths`): its exit code, finish
+time and log tail, recorded before anything starts it again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.backends.docker.engine import sdk
+from harness.contracts import ServiceDeath
 from harness.errors import FaultRemovalError, StackError, UnknownServiceError
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.model.topology import Service
@@ -103,7 +108,9 @@ class ContainerControl:
 
     A crash is SIGKILL; a stop is SIGTERM (``docker stop``); a start starts a
     container that is not running and waits until it is ready; a pause is
-    ``docker pause``. Engine errors become :class:`FaultRemovalError`.
+    ``docker pause``. Engine errors become :class:`FaultRemovalError`. A
+    container that exited while not down on purpose (killed, stopped or
+    restarted here) is a death, recorded once (:meth:`deaths`).
     """
 
     backend = "docker"
@@ -117,6 +124,11 @@ class ContainerControl:
         self._containers = dict(containers)
         self._services = dict(services)
         self._urls = dict(base_urls)
+        # As in the local backend: down on purpose until started; dead until started.
+        self._down_on_purpose: set[str] = set()
+        self._dead: set[str] = set()
+        self._deaths: list[ServiceDeath] = []
+        self._lock = threading.Lock()
 
     def _container(self, service: str) -> Any:
         if service not in self._containers:
@@ -142,7 +154,19 @@ class ContainerControl:
         except (sdk().errors.DockerException, ReadinessTimeoutError, StackError) as exc:
             raise FaultRemovalError(f"could not {what} the container of {service}: {exc}") from exc
 
+    def _on_purpose(self, service: str) -> None:
+        self._container(service)  # an unknown service is refused before it is marked
+        with self._lock:
+            self._down_on_purpose.add(service)
+
+    def _started(self, service: str) -> None:
+        with self._lock:
+            self._down_on_purpose.discard(service)
+            self._dead.discard(service)
+
     def kill(self, service: str) -> None:
+        self._on_purpose(service)
+
         def kill(container: Any) -> None:
             container.kill(signal="SIGKILL")
             self._wait_down(container)
@@ -150,6 +174,7 @@ class ContainerControl:
         self._engine("kill", service, kill)
 
     def stop(self, service: str) -> None:
+        self._on_purpose(service)
         self._engine("stop", service, lambda c: c.stop(timeout=10))
 
     def start(self, service: str) -> None:
@@ -160,6 +185,7 @@ class ContainerControl:
                 self.wait_healthy(service)
 
         self._engine("start", service, start)
+        self._started(service)
 
     def pause(self, service: str) -> None:
         self._engine("pause", service, lambda c: c.pause())
@@ -173,14 +199,21 @@ class ContainerControl:
         self._engine("unpause", service, resume)
 
     def restart(self, service: str) -> None:
+        self._on_purpose(service)
+
         def restart(container: Any) -> None:
             container.restart(timeout=10)
             self.wait_healthy(service)
 
         self._engine("restart", service, restart)
+        self._started(service)
 
     def restore_all(self) -> list[str]:
-        """Every container running and not paused (what :meth:`Stack.reset` needs)."""
+        """Every container running and not paused (what :meth:`Stack.reset` needs).
+
+        A container that died unasked is recorded as a death first (:meth:`deaths`).
+        """
+        self._look()
         restored = []
         for service in self._containers:
             was_held = bool(self._held(service))
@@ -200,3 +233,63 @@ class ContainerControl:
     def held(self) -> list[str]:
         """Containers that are not running normally."""
         return [line for service in self._containers if (line := self._held(service))]
+
+    def deaths(self) -> list[ServiceDeath]:
+        """Look at every container now; every death seen so far, oldest first."""
+        self._look()
+        with self._lock:
+            return list(self._deaths)
+
+    def _look(self) -> None:
+        """Record each container that has exited while not down on purpose, once."""
+        for service, container in self._containers.items():
+            with self._lock:
+                if service in self._down_on_purpose or service in self._dead:
+                    continue
+            try:
+                container.reload()
+            except sdk().errors.NotFound:
+                death = ServiceDeath(service, time.monotonic(), None, "its container is gone")
+            except sdk().errors.DockerException:
+                continue  # the engine did not answer: nothing seen, looked at again next time
+            else:
+                if container.status not in ("exited", "dead"):
+                    continue
+                death = _death_of(service, container)
+            with self._lock:
+                if service in self._down_on_purpose or service in self._dead:
+                    continue  # brought down on purpose meanwhile
+                self._dead.add(service)
+                self._deaths.append(death)
+
+
+def _death_of(service: str, container: Any) -> ServiceDeath:
+    """An exited container as a death: its exit code, when it finished, its last log lines."""
+    seen = time.monotonic()
+    state = container.attrs.get("State", {})
+    code = state.get("ExitCode")
+    code = code if isinstance(code, int) else None
+    status = "exit code unknown" if code is None else f"exited with code {code}"
+    if code is not None and code > 128:
+        status += f" (128 + signal {code - 128})"
+    if state.get("OOMKilled"):
+        status += ", killed for lack of memory (OOM)"
+    finished = _engine_time(state.get("FinishedAt"))
+    exited = None
+    if finished is not None:
+        exited = min(seen, seen - (dt.datetime.now(dt.UTC) - finished).total_seconds())
+    tail = tuple(container_logs(container, lines=15).splitlines())
+    return ServiceDeath(service, seen, code, status, tail, exited)
+
+
+def _engine_time(text: object) -> dt.datetime | None:
+    """The engine's RFC 3339 time (nanoseconds, ``Z``) as an aware datetime; None if unset."""
+    if not isinstance(text, str) or text.startswith("0001-"):
+        return None
+    stamp, _, fraction = text.rstrip("Z").partition(".")
+    try:
+        when = dt.datetime.fromisoformat(stamp).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    digits = "".join(c for c in fraction if c.isdigit())[:6]
+    return when + dt.timedelta(microseconds=int(digits.ljust(6, "0"))) if digits else when

@@ -13,6 +13,7 @@ from harness.report.html.tables import (
     blast_radius_table,
     checks_table,
     codes_table,
+    deaths_table,
     faults_table,
     html_table,
     invariants_table,
@@ -92,6 +93,7 @@ def _run_section(run: Mapping[str, Any], index: int) -> str:
         + _run_header(run, index)
         + "<h3>Verdict</h3>"
         + checks_table(run["verdict"])
+        + deaths_table(run)
         + "<h3>Blast radius</h3>"
         + '<p class="note">How far the failure spread: each journey\'s verdict while each '
         "place was faulted.</p>"

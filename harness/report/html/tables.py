@@ -17,6 +17,7 @@ __all__ = [
     "blast_radius_table",
     "checks_table",
     "codes_table",
+    "deaths_table",
     "faults_table",
     "html_table",
     "invariants_table",
@@ -48,6 +49,31 @@ def html_table(head: Sequence[tuple[str, bool]], rows: Iterable[str], cls: str =
     ths = "".join(f"<th{' class=num' if num else ''}>{esc(label)}</th>" for label, num in head)
     class_attr = f' class="{cls}"' if cls else ""
     return f"<table{class_attr}><thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def deaths_table(run: Mapping[str, Any]) -> str:
+    """Services that died with no fault of the run to explain them: when, how, their logs.
+
+    Empty when none did (the section is shown only for a run that has one).
+    """
+    deaths = run.get("service_deaths") or []
+    if not deaths:
+        return ""
+    rows = [
+        f"<tr><td class=place>{esc(d['service'])}</td><td class=num>{float(d['at_s']):.1f} s"
+        f"{'' if d.get('exited_known') else ' (found dead)'}</td><td>{esc(d['exit_status'])}</td>"
+        f'<td><pre class="mono">{esc(chr(10).join(d["log_tail"]))}</pre></td></tr>'
+        for d in deaths
+    ]
+    return (
+        "<h3>Services that died</h3>"
+        '<p class="note">No fault of the run explains these deaths, so the run is '
+        "inconclusive; Domino started each service again once the faults were removed.</p>"
+        + html_table(
+            (("service", False), ("when", True), ("exit status", False), ("last log lines", False)),
+            rows,
+        )
+    )
 
 
 def checks_table(verdict: Mapping[str, Any]) -> str:
