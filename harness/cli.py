@@ -489,6 +489,33 @@ def cmd_cliff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_defences(args: argparse.Namespace) -> int:
+    from harness.explore.defences import measure_defences, render_defences, write_defences
+
+    if args.resolution_ms <= 0:
+        raise UsageError(f"--resolution-ms takes a positive number, got {args.resolution_ms:g}")
+    if args.max_ms is not None and args.max_ms <= 0:
+        raise UsageError(f"--max-ms takes a positive number, got {args.max_ms:g}")
+    if not 1 <= args.calls <= 50:
+        raise UsageError(f"--calls takes 1 to 50, got {args.calls}")
+    options = _stack_options(args)
+    topology = options["topology"]
+    assert isinstance(topology, Topology)
+    with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
+        defences = measure_defences(
+            stack,
+            edges=_csv(args.edges),
+            resolution_ms=args.resolution_ms,
+            max_ms=args.max_ms,
+            calls=args.calls,
+            progress=lambda text: _say(str(text)),
+        )
+    print(render_defences(defences))
+    folder = Path(args.report) if args.report else Path("reports") / f"defences-{topology.name}"
+    print(f"\n  report: {write_defences(defences, folder)}")
+    return EXIT_FAILED if defences.findings else EXIT_OK
+
+
 def cmd_report_merge(args: argparse.Namespace) -> int:
     from harness.explore.report import (
         exit_code,
@@ -555,6 +582,26 @@ def _add_explore_parsers(sub: Any) -> None:
     cliff.add_argument("--resolution-ms", type=float, default=50.0, help="default 50")
     cliff.add_argument("--report", metavar="DIR", help="default: reports/cliff-TOPOLOGY")
     cliff.set_defaults(func=cmd_cliff)
+
+    defences = sub.add_parser(
+        "defences", help="each caller's deadline, retries and fallbacks per edge, and mistakes"
+    )
+    _add_stack_options(defences)
+    defences.add_argument("--edges", metavar="E1,E2", help="only these edges (default: all)")
+    defences.add_argument(
+        "--resolution-ms", type=float, default=50.0, help="of the deadline search (default 50)"
+    )
+    defences.add_argument(
+        "--max-ms",
+        type=float,
+        help="latency the deadline search goes up to (default: past the callers' known "
+        "deadlines, else 30000)",
+    )
+    defences.add_argument(
+        "--calls", type=int, default=3, help="calls per journey under each failure (default 3)"
+    )
+    defences.add_argument("--report", metavar="DIR", help="default: reports/defences-TOPOLOGY")
+    defences.set_defaults(func=cmd_defences)
 
     report = sub.add_parser("report", help="work with reports: merge matrix shards")
     report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)

@@ -63,9 +63,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Cliff",
     "CliffProbe",
+    "bisect_ms",
     "configured_limits",
     "find_cliff",
     "find_cliffs",
+    "recover",
     "search_range",
 ]
 
@@ -276,7 +278,7 @@ def _healthy_call(observation: Observation, journey: Journey) -> bool:
     )
 
 
-def _recover(user: JourneyClient, journey: Journey, timeout_s: float) -> None:
+def recover(user: JourneyClient, journey: Journey, timeout_s: float) -> None:
     """Poll the journey until it answers healthy ``_RECOVERED_CALLS`` times in a row.
 
     Raises ReadinessTimeoutError naming the last answer when ``timeout_s``
@@ -307,6 +309,27 @@ def _recover(user: JourneyClient, journey: Journey, timeout_s: float) -> None:
             else ""
         )
         raise ReadinessTimeoutError(f"{exc}{detail}") from exc
+
+
+def bisect_ms(
+    past: Callable[[float], bool], low_ms: float, high_ms: float, resolution_ms: float
+) -> tuple[float, float]:
+    """Where ``past`` turns true between ``low_ms`` (known false) and ``high_ms`` (known true).
+
+    Probes whole milliseconds (a toxic's latency is whole milliseconds) until
+    the two are at most ``resolution_ms`` apart, and returns them: the largest
+    value probed false and the smallest probed true. Assumes ``past`` is
+    monotonic (false below some value, true from it on).
+    """
+    while high_ms - low_ms > resolution_ms:
+        mid_ms = float(round((low_ms + high_ms) / 2))
+        if mid_ms in (low_ms, high_ms):
+            break  # below 1 ms
+        if past(mid_ms):
+            high_ms = mid_ms
+        else:
+            low_ms = mid_ms
+    return low_ms, high_ms
 
 
 def _decided(seen: Sequence[Observation], journey: Journey, calls: int) -> bool:
@@ -438,7 +461,7 @@ def find_cliff(
             return time.monotonic() - origin_s
 
         def probe(latency_ms: float) -> CliffProbe:
-            _recover(user, chosen, recovery_timeout_s)
+            recover(user, chosen, recovery_timeout_s)
             found = _probe(
                 stack,
                 user,
@@ -456,16 +479,10 @@ def find_cliff(
             return cliff("unhealthy_without_latency", None, None)
         if probe(top_ms).healthy:
             return cliff("none_up_to_max", None, None)
-        low_ms, high_ms = 0.0, top_ms
-        while high_ms - low_ms > resolution_ms:
-            mid_ms = float(round((low_ms + high_ms) / 2))
-            if mid_ms in (low_ms, high_ms):
-                break  # below 1 ms: a toxic's latency is whole milliseconds
-            if probe(mid_ms).healthy:
-                low_ms = mid_ms
-            else:
-                high_ms = mid_ms
-        _recover(user, chosen, recovery_timeout_s)  # leave it as it was found
+        low_ms, high_ms = bisect_ms(
+            lambda latency_ms: not probe(latency_ms).healthy, 0.0, top_ms, resolution_ms
+        )
+        recover(user, chosen, recovery_timeout_s)  # leave it as it was found
     return cliff("found", high_ms, low_ms)
 
 

@@ -44,7 +44,13 @@ if TYPE_CHECKING:
     from harness.model.topology import Journey
     from harness.stack import Stack
 
-__all__ = ["Background", "ObservedGraph", "ObservedJourney", "observe_dependencies"]
+__all__ = [
+    "Background",
+    "ObservedGraph",
+    "ObservedJourney",
+    "observe_dependencies",
+    "wait_for_quiet",
+]
 
 #: The span a single background event (one poll: request and answer) fits in.
 _BURST_WINDOW_S = 0.15
@@ -262,7 +268,7 @@ def measure_background(stack: Stack, *, quiet_s: float = 2.0, sample_s: float = 
     )
 
 
-def _wait_for_quiet(
+def wait_for_quiet(
     stack: Stack, proxies: Mapping[str, str], background: Background, sample_s: float
 ) -> None:
     """Poll until no edge grows beyond its background for ``_TAIL_S`` seconds (with a deadline)."""
@@ -323,7 +329,7 @@ def observe_dependencies(
             started_s = time.monotonic()
             before = _read(stack, proxies)
             seen = [user.run(journey) for _ in range(calls_per_journey)]
-            _wait_for_quiet(stack, proxies, background, sample_s)
+            wait_for_quiet(stack, proxies, background, sample_s)
             grown = _grown(before, _read(stack, proxies))
             window_s = time.monotonic() - started_s
             allowance = {e: background.allowance_bytes(e, window_s) for e in proxies}

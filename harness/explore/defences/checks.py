@@ -1,0 +1,249 @@
+"""Checks over a map of defences: each mistake found becomes a :class:`Finding` with the
+numbers measured, attributed to the caller that should change and its setting.
+
+Pure functions of a :class:`DefenceMap` (its findings are ignored and
+recomputed), so they are tested on made-up maps:
+
+- **timeout budget**: along a journey's path, the inner caller's whole wait
+  (deadline x attempts) must fit inside its own caller's deadline; when the
+  inner caller was still waiting as the outer one stopped (its wait measured
+  within ``tolerance`` of the outer deadline), its defences never get to act;
+- **retries to the same failing target**: more than ``_RETRIES`` attempts per
+  caller request cross an edge while its target fails;
+- **retry amplification**: retries multiplied along a path — two or more
+  callers on it retrying, or more attempts reaching the edge per user request
+  than its own caller makes;
+- **single point of failure, as observed**: an edge whose failure (down) left
+  a journey with no successful call and crossed no fallback — whatever the
+  topology declares.
+
+The client edge's caller is the users' device: none of its settings are the
+system's, so it is never attributed a finding.
+"""
+
+from __future__ import annotations
+
+import math
+
+from harness.explore.defences.model import (
+    CHECKS,
+    Deadline,
+    DefenceMap,
+    EdgeDefences,
+    FailureProbe,
+    Finding,
+)
+
+__all__ = ["budget_tolerance_ms", "check_defences", "outer_edge"]
+
+#: Attempts per request above which a caller is said to retry (1 and a margin for noise).
+_RETRIES = 1.25
+#: How close (ms) an inner wait may come to the outer deadline beyond resolution and base.
+_MARGIN_MS = 25.0
+
+
+def outer_edge(defences: DefenceMap, edge: str) -> EdgeDefences | None:
+    """The edge into ``edge``'s caller on its path from the client (None: the caller is
+    the entry service, whose caller is the users' device)."""
+    path = defences.paths.get(edge, ())
+    if len(path) < 2 or path[-1] != edge or path[-2] == defences.entry:
+        return None
+    try:
+        return defences.edge(path[-2])
+    except KeyError:
+        return None
+
+
+def budget_tolerance_ms(inner: Deadline, outer: Deadline) -> float:
+    """How close an inner wait may come to the outer deadline and still count as inside it:
+    the search's resolution, the outer journey's own time and a margin."""
+    return inner.resolution_ms + outer.base_ms + _MARGIN_MS
+
+
+def _timeout_budget(defences: DefenceMap) -> list[Finding]:
+    found = []
+    for inner in defences.edges:
+        outer = outer_edge(defences, inner.edge)
+        if inner.deadline is None or outer is None or outer.deadline is None:
+            continue
+        mine, theirs = inner.deadline, outer.deadline
+        if theirs.outcome != "found" or theirs.deadline_ms is None:
+            continue
+        if mine.outcome == "waits_past_max":
+            waited_ms = mine.max_ms
+        elif mine.outcome == "found" and mine.waited_ms is not None:
+            waited_ms = mine.waited_ms
+        else:
+            continue
+        tolerance_ms = budget_tolerance_ms(mine, theirs)
+        if waited_ms < theirs.deadline_ms - tolerance_ms:
+            continue
+        attempts = mine.attempts_per_call
+        per_attempt = (
+            f" ({mine.deadline_ms:g} ms per attempt x {attempts:g} attempts)"
+            if mine.deadline_ms is not None
+            and attempts is not None
+            and attempts > _RETRIES
+            and mine.deadline_ms < theirs.deadline_ms - tolerance_ms
+            else ""
+        )
+        found.append(
+            Finding(
+                check="timeout-budget",
+                caller=inner.caller,
+                edge=inner.edge,
+                setting=f"its deadline on {inner.edge}",
+                journey=mine.journey,
+                path=tuple(defences.paths.get(inner.edge, ())),
+                numbers={
+                    "inner_wait_ms": waited_ms,
+                    "outer_deadline_ms": theirs.deadline_ms,
+                    **({"attempts": attempts} if attempts is not None else {}),
+                },
+                message=(
+                    f"{inner.caller} waits on {inner.edge}{per_attempt} at least as long as "
+                    f"{outer.caller} waits on {outer.edge} ({theirs.deadline_ms:,.0f} ms): "
+                    f"still waiting after {waited_ms:,.0f} ms when {outer.caller} stopped "
+                    f"first, so whatever {inner.caller} does when {inner.target} is slow (its "
+                    "fallback, its answer) never reaches it"
+                ),
+            )
+        )
+    return found
+
+
+def _retrying(probe: FailureProbe) -> bool:
+    per = probe.attempts_per_request
+    return per is not None and per > _RETRIES
+
+
+def _retry_same_target(defences: DefenceMap) -> list[Finding]:
+    found = []
+    for edge in defences.edges:
+        retries = [p for p in edge.failures if _retrying(p)]
+        if not retries:
+            continue
+        worst = max(retries, key=lambda p: p.attempts_per_request or 0.0)
+        per = worst.attempts_per_request or 0.0
+        each = "; ".join(f"{p.attempts_per_request:.1f} under {p.fault}" for p in retries)
+        found.append(
+            Finding(
+                check="retry-same-target",
+                caller=edge.caller,
+                edge=edge.edge,
+                setting=f"its retries on {edge.edge}",
+                journey=worst.journey,
+                path=tuple(defences.paths.get(edge.edge, ())),
+                numbers={
+                    "attempts_per_request": per,
+                    "attempts": float(worst.attempts or 0),
+                    "caller_requests": float(worst.caller_requests or 0),
+                },
+                message=(
+                    f"{edge.caller} sends {per:.1f} attempts to {edge.target} per request while "
+                    f"{edge.target} fails ({each}; {worst.attempts} attempts for "
+                    f"{worst.caller_requests} requests): every retry goes back to the same "
+                    "failing target and multiplies its load"
+                ),
+            )
+        )
+    return found
+
+
+def _retry_amplification(defences: DefenceMap) -> list[Finding]:
+    found = []
+    for edge in defences.edges:
+        path = [e for e in defences.paths.get(edge.edge, ()) if e != defences.entry]
+        hops: list[tuple[str, float]] = []
+        for name in path:
+            try:
+                per = defences.edge(name).attempts_per_request
+            except KeyError:
+                continue
+            if per is not None and per > _RETRIES:
+                hops.append((name, per))
+        observed = [
+            p
+            for p in edge.failures
+            if p.attempts_per_user_request is not None
+            and p.attempts_per_request is not None
+            and p.attempts_per_user_request >= 2
+            and p.attempts_per_user_request > p.attempts_per_request * _RETRIES
+        ]
+        if len(hops) < 2 and not observed:
+            continue
+        product = math.prod(per for _, per in hops) if hops else 1.0
+        seen = max((p.attempts_per_user_request or 0.0 for p in observed), default=0.0)
+        chain = " x ".join(f"{per:.1f} ({name})" for name, per in hops) or "none counted"
+        seen_text = (
+            f"; measured: {seen:.1f} attempts reached {edge.target} per user request"
+            if observed
+            else ""
+        )
+        callers = sorted({defences.edge(name).caller for name, _ in hops} or {edge.caller})
+        found.append(
+            Finding(
+                check="retry-amplification",
+                caller=", ".join(callers),
+                edge=edge.edge,
+                setting="their retries along " + " -> ".join(path),
+                path=tuple(defences.paths.get(edge.edge, ())),
+                numbers={"estimated": product, **({"measured": seen} if observed else {})},
+                message=(
+                    f"retries multiply along the path to {edge.edge}: {chain} = "
+                    f"{product:.1f} attempts per user request{seen_text}"
+                ),
+            )
+        )
+    return found
+
+
+def _single_points(defences: DefenceMap) -> list[Finding]:
+    found = []
+    for edge in defences.edges:
+        if edge.edge == defences.entry:
+            continue
+        by_journey: dict[str, FailureProbe] = {}
+        for probe in edge.failures:
+            if not probe.failed or probe.fallbacks:
+                continue
+            # "down" first: a dependency gone, the plainest single failure.
+            if probe.journey not in by_journey or probe.fault == "down":
+                by_journey[probe.journey] = probe
+        for journey, probe in by_journey.items():
+            answers = ", ".join(f"{n}x {a}" for a, n in sorted(probe.answers.items()))
+            found.append(
+                Finding(
+                    check="single-point-of-failure",
+                    caller=edge.caller,
+                    edge=edge.edge,
+                    setting=f"its fallback for {edge.target}",
+                    journey=journey,
+                    path=tuple(defences.paths.get(edge.edge, ())),
+                    numbers={
+                        "ok_calls": float(probe.ok_calls),
+                        "calls": float(probe.calls),
+                        "took_ms": probe.took_ms,
+                    },
+                    message=(
+                        f"with {edge.edge} {probe.fault}, {journey} failed {probe.calls} of "
+                        f"{probe.calls} calls ({answers}, at most {probe.took_ms:,.0f} ms) and "
+                        f"no other edge was crossed: {edge.caller} has no fallback for "
+                        f"{edge.target} (critical, no fallback)"
+                    ),
+                )
+            )
+    return found
+
+
+def check_defences(defences: DefenceMap) -> tuple[Finding, ...]:
+    """Every finding over ``defences``, in the order of :data:`CHECKS`, then of the edges."""
+    found = [
+        *_timeout_budget(defences),
+        *_retry_same_target(defences),
+        *_retry_amplification(defences),
+        *_single_points(defences),
+    ]
+    order = {name: n for n, name in enumerate(CHECKS)}
+    edges = {e.edge: n for n, e in enumerate(defences.edges)}
+    return tuple(sorted(found, key=lambda f: (order[f.check], edges.get(f.edge, 0))))

@@ -1,0 +1,146 @@
+"""``domino defences`` on a system with three textbook mistakes (``tests/defences``: stdlib
+Python services, real Toxiproxy, local backend), and on its profile that fixes them.
+
+What the services are set to (``domino.yaml``), and the tolerances allowed:
+
+- gateway waits 300 ms for pricing, 400 ms for profile, 400 ms per attempt for ledger;
+  fragile profile waits 1200 ms for telemetry (fixed: 150 ms).
+- A deadline search finds each deadline in ``Deadline.range_ms``, at most the search's
+  resolution plus the journey's own time wide: the configured deadline must lie in it,
+  give or take ``SLACK_MS`` for timers and scheduling on a shared machine.
+- A caller's whole wait at the top of the range is its deadline times its attempts, give or
+  take ``SLACK_MS``; where a caller further out stops waiting first, it is that one's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import find_topology, start_stack
+from harness.cli import main
+from harness.explore.defences import DefenceMap, measure_defences
+
+SYSTEM = Path(__file__).resolve().parent / "domino.yaml"
+RESOLUTION_MS = 50.0
+MAX_MS = 1500.0
+SLACK_MS = 40.0
+
+
+@pytest.fixture(scope="module")
+def fragile() -> DefenceMap:
+    with start_stack("local", topology=find_topology(SYSTEM), profile="fragile") as stack:
+        found = measure_defences(stack, resolution_ms=RESOLUTION_MS, max_ms=MAX_MS)
+        assert stack.injector.leftovers() == []
+    return found
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("defences-fixed")
+    code = main(
+        [
+            "defences",
+            "--topology",
+            str(SYSTEM),
+            "--profile",
+            "fixed",
+            "--resolution-ms",
+            str(RESOLUTION_MS),
+            "--max-ms",
+            str(MAX_MS),
+            "--report",
+            str(folder),
+        ]
+    )
+    data = json.loads((folder / "defences.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return {"code": code, **data}
+
+
+def _deadline_near(defences: DefenceMap, edge: str, configured_ms: float) -> None:
+    deadline = defences.edge(edge).deadline
+    assert deadline is not None
+    assert deadline.outcome == "found", deadline
+    assert deadline.range_ms is not None
+    low_ms, high_ms = deadline.range_ms
+    assert high_ms - low_ms <= RESOLUTION_MS + deadline.base_ms + 1
+    assert low_ms - SLACK_MS <= configured_ms <= high_ms + SLACK_MS, (edge, deadline.range_ms)
+
+
+def test_every_callers_deadline_is_measured_where_it_is_configured(fragile: DefenceMap) -> None:
+    _deadline_near(fragile, "gateway->pricing", 300)
+    _deadline_near(fragile, "gateway->profile", 400)
+    _deadline_near(fragile, "gateway->ledger", 400)  # per attempt: a retry shows it
+    ledger = fragile.edge("gateway->ledger").deadline
+    assert ledger is not None
+    assert ledger.attempts_at_max == 3
+    assert ledger.waited_ms == pytest.approx(1200, abs=3 * SLACK_MS)
+    assert ledger.answer_status == 503
+    # The journey's answer and time with the top latency held: the caller's own answer.
+    pricing = fragile.edge("gateway->pricing").deadline
+    assert pricing is not None
+    assert (pricing.answer_status, pricing.attempts_at_max) == (200, 1)
+    assert pricing.waited_ms == pytest.approx(300, abs=SLACK_MS)
+
+
+def test_an_inner_timeout_longer_than_its_callers_is_found_and_attributed(
+    fragile: DefenceMap,
+) -> None:
+    (finding,) = fragile.findings_of("timeout-budget")
+    assert (finding.caller, finding.edge) == ("profile", "profile->telemetry")
+    assert finding.setting == "its deadline on profile->telemetry"
+    assert finding.path == ("client->gateway", "gateway->profile", "profile->telemetry")
+    # profile (1200 ms) was still waiting when gateway stopped at its 400 ms.
+    assert finding.numbers["outer_deadline_ms"] == pytest.approx(400, abs=RESOLUTION_MS + SLACK_MS)
+    assert finding.numbers["inner_wait_ms"] == pytest.approx(400, abs=SLACK_MS)
+    assert "gateway waits on gateway->profile" in finding.message
+
+
+def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: DefenceMap) -> None:
+    (finding,) = fragile.findings_of("retry-same-target")
+    assert (finding.caller, finding.edge) == ("gateway", "gateway->ledger")
+    assert finding.numbers["attempts_per_request"] == 3.0
+    ledger = fragile.edge("gateway->ledger")
+    assert {p.fault: p.attempts_per_request for p in ledger.failures} == {
+        "http_status 503": 3.0,
+        "down": 3.0,
+    }
+    assert fragile.findings_of("retry-amplification") == ()  # one retrying caller only
+
+
+def test_a_critical_dependency_without_a_fallback_is_a_single_point_of_failure(
+    fragile: DefenceMap,
+) -> None:
+    (finding,) = fragile.findings_of("single-point-of-failure")
+    assert (finding.caller, finding.edge, finding.journey) == ("gateway", "gateway->ledger", "pay")
+    assert finding.numbers["ok_calls"] == 0
+
+
+def test_a_fallback_is_seen_from_the_traffic_and_is_no_single_point(fragile: DefenceMap) -> None:
+    assert fragile.edge("gateway->pricing").fallbacks == ("gateway->spare",)
+    spare = fragile.edge("gateway->spare")
+    assert spare.journeys == ()
+    assert "crossed while gateway->pricing failed" in spare.note
+    # profile's answer without telemetry is a soft dependency handled: no finding either.
+    assert {(f.check, f.edge) for f in fragile.findings} == {
+        ("timeout-budget", "profile->telemetry"),
+        ("retry-same-target", "gateway->ledger"),
+        ("single-point-of-failure", "gateway->ledger"),
+    }
+
+
+def test_the_fixed_profile_has_no_finding_and_the_command_says_so(
+    fixed: dict[str, object],
+) -> None:
+    assert fixed["code"] == 0
+    assert fixed["findings"] == []
+    edges = {e["edge"]: e for e in fixed["edges"]}  # type: ignore[attr-defined]
+    telemetry = edges["profile->telemetry"]["deadline"]
+    low_ms, high_ms = telemetry["range_ms"]
+    assert low_ms - SLACK_MS <= 150 <= high_ms + SLACK_MS
+    assert edges["gateway->ledger"]["attempts_per_request"] == 1.0
+    assert edges["gateway->ledger"]["fallbacks"] == ["gateway->spare"]
+    assert edges["gateway->ledger"]["deadline"]["answer"]["status"] == 202
