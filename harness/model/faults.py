@@ -670,6 +670,8 @@ class HttpDelay(HttpFault):
     def __post_init__(self) -> None:
         HttpFault.__post_init__(self)
         _non_negative(self, "delay_ms")
+        # domino_http_delay converts it as Toxiproxy does (toxics/http_delay.go).
+        _at_most(self, "delay_ms", TOXIPROXY_MAX_MS, _TOXIPROXY_MS)
 
     def effect(self) -> str:
         return f"held {self.delay_ms} ms"

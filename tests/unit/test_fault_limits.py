@@ -22,6 +22,7 @@ from harness.library import find_topology
 from harness.model.faults import (
     SERVICE_MAX_DELAY_MS,
     TOXIPROXY_MAX_MS,
+    HttpDelay,
     Maintenance,
     ResetPeer,
     SlowClose,
@@ -79,6 +80,7 @@ def test_a_slow_handler_over_the_services_limit_is_refused_naming_its_field() ->
         (Timeout, {"timeout_ms": TOXIPROXY_MAX_MS + 1}, "timeout_ms"),
         (ResetPeer, {"timeout_ms": TOXIPROXY_MAX_MS + 1}, "timeout_ms"),
         (SlowClose, {"delay_ms": TOXIPROXY_MAX_MS + 1}, "delay_ms"),
+        (HttpDelay, {"delay_ms": TOXIPROXY_MAX_MS + 1}, "delay_ms"),
     ],
 )
 def test_every_toxic_duration_is_held_to_toxiproxys_range(
