@@ -77,7 +77,16 @@ from harness.model.faults import (
 )
 from harness.model.incident import Expectation, Experiment, FaultStep, IncidentSpec, JourneyLoad
 from harness.model.outcomes import Answer, InvariantVerdict, Observation, RunVerdict
-from harness.model.topology import Edge, Journey, Readiness, Service, Slo, Topology, User
+from harness.model.topology import (
+    Edge,
+    Journey,
+    Readiness,
+    Service,
+    ServiceFile,
+    Slo,
+    Topology,
+    User,
+)
 from harness.plugins import register_adapter, register_backend
 from harness.stack import AppliedFault, EdgeEndpoint, FaultScope, Stack
 
@@ -135,6 +144,7 @@ __all__ = [
     "RunVerdict",
     "Service",
     "ServiceControl",
+    "ServiceFile",
     "ServiceStartError",
     "SessionError",
     "Slicer",

@@ -38,6 +38,7 @@ from harness.backends.assembly import (
     service_values,
 )
 from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
+from harness.backends.service_files import address_values, render_files, write_files
 from harness.contracts import ServiceDeath
 from harness.errors import (
     PortInUseError,
@@ -48,7 +49,7 @@ from harness.errors import (
 )
 from harness.infra.processes import ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
-from harness.infra.runstate import RunRecord, reconcile
+from harness.infra.runstate import RunRecord, reconcile, restore_originals
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.binary import find_toxiproxy
@@ -182,6 +183,10 @@ class _LocalServices:
         service = self._topology.service(name)
         sock: socket.socket | None = None
         values = dict(self._values[name])
+        # Its settings files, before each start: a restart reads them again.
+        file_values = {**values, **address_values(self._topology, service, self._listener)}
+        files = render_files(service, file_values, data_dir=Path(values["data_dir"]))
+        write_files(files, self._record)
         if self._takes_socket(name):
             sock = reserved or _bound_socket(self._ports[name])
             values["listen_fd"] = str(sock.fileno())
@@ -547,6 +552,7 @@ class _LocalRun:
             self._services.stop_all()
         for process in reversed(self._processes):
             process.stop()
+        restore_originals(self._record)
         _remove_run_dir(self._record)
 
 

@@ -20,6 +20,7 @@ from harness.files.yamldoc import (
     YamlDoc,
     brief,
     describe_kind,
+    dotted,
     merge_keys,
     read_text,
     without_extensions,
@@ -31,10 +32,12 @@ from harness.model.topology import (
     BodyExpectation,
     BuildStep,
     Edge,
+    FileKind,
     Journey,
     Profile,
     Readiness,
     Service,
+    ServiceFile,
     Session,
     Slo,
     Topology,
@@ -61,6 +64,13 @@ _MAX_MIN_BYTES = 64 * 1024 * 1024
 
 _SERVICE_VALUES = ("port", "listen_fd", "bind_host", "dir", "data_dir", "python", "service")
 _EDGE_VALUES = ("host", "port", "edge")
+#: A settings file's placeholders besides each outgoing edge's ``{T.host}``, ``{T.port}``,
+#: ``{T.url}`` (T: the edge's target or its name). No ``{listen_fd}``: a number that names
+#: a socket only in the process that inherits it.
+_FILE_VALUES = ("port", "bind_host", "dir", "data_dir", "python", "service")
+_ADDRESS_PARTS = ("host", "port", "url")
+_FILE_KINDS = ("template", "template_file", "dotenv", "json", "yaml")
+_EDITS: dict[str, FileKind] = {"dotenv": "dotenv", "json": "json", "yaml": "yaml"}
 _REQUEST_VALUES = ("uuid", "user.id", "user.password")
 
 _TOP_REQUIRED = ("name", "services", "edges", "journeys")
@@ -75,6 +85,7 @@ _SERVICE_FIELDS = (
     "container_healthcheck",
     "url",
     "ready",
+    "files",
 )
 
 
@@ -83,6 +94,11 @@ class _TopologyReader:
         self.doc = doc
         self.r = FieldReader(doc)
         self.base_dir = base_dir
+        # Each settings file's templates, checked once the edges (their placeholders) are known.
+        self.file_templates: dict[str, list[tuple[FieldPath, str, str]]] = {}
+        # Files already declared (working copy: by path; data_dir: by service and path): where.
+        self.working_copy_files: dict[Path, str] = {}
+        self.data_dir_files: dict[tuple[str, Path], str] = {}
 
     def error(self, path: FieldPath, problem: str) -> UsageError:
         return self.doc.error(path, problem)
@@ -214,13 +230,19 @@ class _TopologyReader:
             command = self.argv(fields["command"], (*path, "command"), _SERVICE_VALUES)
         if "env" in fields:
             env = self.env(fields["env"], (*path, "env"), _SERVICE_VALUES)
+        files = self.service_files(name, fields.get("files", []), (*path, "files"))
         if command:
             uses = {n for item in (*command, *env.values()) for n in placeholders(item)}
+            uses |= {
+                n
+                for _where, text, _label in self.file_templates.get(name, [])
+                for n in placeholders(text)
+            }
             if not uses & {"port", "listen_fd"}:
                 raise self.error(
                     (*path, "command"),
-                    "the service is never told its port: put {port} in its command or in an "
-                    "env value (e.g. env: {PORT: '{port}'})",
+                    "the service is never told its port: put {port} in its command, an "
+                    "env value (e.g. env: {PORT: '{port}'}) or one of its files",
                 )
         image = None
         if "image" in fields:
@@ -270,7 +292,148 @@ class _TopologyReader:
             ready=self.readiness(fields["ready"], (*path, "ready"))
             if "ready" in fields
             else Readiness(),
+            files=files,
         )
+
+    # -- a service's settings files (`files:`) ------------------------------------------
+
+    def service_files(self, service: str, value: Any, path: FieldPath) -> tuple[ServiceFile, ...]:
+        items = self.r.listing(value, path, non_empty=False)
+        return tuple(self.service_file(service, v, (*path, i)) for i, v in enumerate(items))
+
+    def service_file(self, service: str, value: Any, path: FieldPath) -> ServiceFile:
+        fields = self.r.mapping(value, path, ("path",), ("from", *_FILE_KINDS))
+        kinds = [k for k in _FILE_KINDS if k in fields]
+        if len(kinds) != 1:
+            raise self.error(
+                path,
+                "say what the file holds with exactly one of "
+                f"{', '.join(_FILE_KINDS)}; got {', '.join(kinds) or 'none'}",
+            )
+        kind, where = kinds[0], (*path, kinds[0])
+        target, in_working_copy = self.file_path(service, fields["path"], (*path, "path"))
+        templates = self.file_templates.setdefault(service, [])
+        if kind in ("template", "template_file"):
+            if "from" in fields:
+                raise self.error((*path, "from"), f"a {kind} is the whole file: drop from")
+            text, label = self.template_text(fields[kind], where, kind)
+            templates.append((where, text, label))
+            return ServiceFile(target, "template", in_working_copy, template=text)
+        source = self.existing_file(fields["from"], (*path, "from")) if "from" in fields else None
+        raw = self.r.free_mapping(fields[kind], where)
+        if not raw:
+            raise self.error(where, "must set at least one key")
+        settings: dict[str, Any] = {}
+        for key, item in raw.items():
+            at = (*where, key)
+            if kind == "dotenv" and not _ENV_NAME.fullmatch(str(key)):
+                raise self.error(at, "not a valid environment variable name")
+            if kind == "dotenv":
+                settings[str(key)] = self.r.raw_text(item, at)
+            else:
+                self.field_path(key, at)
+                self.check_json(item, at)
+                settings[str(key)] = item
+            for text in json_strings(settings[str(key)]):
+                self.template_names(text, at, "")
+                templates.append((at, text, ""))
+        return ServiceFile(target, _EDITS[kind], in_working_copy, settings=settings, source=source)
+
+    def template_text(self, value: Any, path: FieldPath, kind: str) -> tuple[str, str]:
+        """A template's text, and the label its errors start with (a template file's name)."""
+        if kind == "template":
+            text, label = self.r.raw_text(value, path), ""
+        else:
+            template_path = self.existing_file(value, path)
+            label = f"{template_path.name}: "
+            try:
+                text = read_text(template_path, error=TopologyError, what="a template")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise self.error(path, f"cannot read {template_path}: {exc}") from None
+        self.template_names(text, path, label)
+        return text, label
+
+    def template_names(self, text: str, path: FieldPath, label: str) -> list[str]:
+        try:
+            return placeholders(text)
+        except TemplateError as exc:
+            raise self.error(path, f"{label}{exc}") from None
+
+    def file_path(self, service: str, value: Any, path: FieldPath) -> tuple[Path, bool]:
+        """Where a settings file goes: inside ``{data_dir}``, or a working-copy file."""
+        text = self.r.text(value, path)
+        names = self.template_names(text, path, "")
+        hint = (
+            "write {data_dir}/NAME (this run's folder for the service) or a path under "
+            f"the topology's folder {self.base_dir}"
+        )
+        if "data_dir" in names:
+            inside = Path(text.removeprefix("{data_dir}/"))
+            if (
+                names != ["data_dir"]
+                or not text.startswith("{data_dir}/")
+                or inside.is_absolute()
+                or ".." in inside.parts
+                or not inside.parts
+            ):
+                raise self.error(path, f"{brief(text)}: {hint}")
+            self.claim(self.data_dir_files, (service, inside), text, path)
+            return inside, False
+        if [n for n in names if n != "dir"]:
+            raise self.error(path, f"{brief(text)}: {hint}")
+        target = Path(text.replace("{dir}", str(self.base_dir)))
+        try:
+            target = (target if target.is_absolute() else self.base_dir / target).resolve()
+            is_dir, has_folder = target.is_dir(), target.parent.is_dir()
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte
+            raise self.error(path, f"{brief(text)} is not a file path: {exc}") from None
+        if not target.is_relative_to(self.base_dir) or target == self.base_dir:
+            raise self.error(path, f"{brief(text)} is outside the topology's folder; {hint}")
+        if is_dir:
+            raise self.error(path, f"{brief(text)} is a folder; name a file")
+        if not has_folder:
+            raise self.error(path, f"{brief(text)}: no folder {target.parent}")
+        if target == (self.base_dir / Path(self.doc.source).name).resolve():
+            raise self.error(path, "is the topology file itself")
+        self.claim(self.working_copy_files, target, text, path)
+        return target, True
+
+    def claim(self, claimed: dict[Any, str], key: Any, text: str, path: FieldPath) -> None:
+        """One declaration per file: a working-copy file has one content per run."""
+        taken = claimed.get(key)
+        if taken is not None:
+            raise self.error(
+                path,
+                f"{brief(text)} is already written by {taken}; a file has one content per "
+                "run: give each service its own copy in its {data_dir}",
+            )
+        claimed[key] = dotted(path[:-1])
+
+    def existing_file(self, value: Any, path: FieldPath) -> Path:
+        text = self.r.text(value, path)
+        if [n for n in self.template_names(text, path, "") if n != "dir"]:
+            raise self.error(path, f"{brief(text)}: only {{dir}} is allowed here")
+        found = Path(text.replace("{dir}", str(self.base_dir)))
+        found = found if found.is_absolute() else self.base_dir / found
+        if not found.is_file():
+            raise self.error(path, f"no such file {found}")
+        return found
+
+    def check_file_placeholders(self, edges: tuple[Edge, ...]) -> None:
+        """Each settings file names only its service's values and its outgoing edges."""
+        for service, templates in self.file_templates.items():
+            allowed = list(_FILE_VALUES)
+            for edge in edges:
+                if edge.source == service:
+                    names = (edge.target, edge.name)
+                    allowed += [f"{e}.{part}" for e in names for part in _ADDRESS_PARTS]
+            for where, text, label in templates:
+                for name in placeholders(text):
+                    if name not in allowed:
+                        shown = ", ".join(f"{{{a}}}" for a in allowed)
+                        raise self.error(
+                            where, f"{label}unknown placeholder {{{name}}}; allowed here: {shown}"
+                        )
 
     def edge(self, key: str, value: Any, path: FieldPath, services: list[str]) -> Edge:
         source, sep, target = key.partition("->")
@@ -543,6 +706,7 @@ class _TopologyReader:
                 + "); Domino drives one entry per topology: keep one",
             )
         self._check_env_clashes(services, edges)
+        self.check_file_placeholders(edges)
 
         session = self.session(top["session"], ("session",)) if "session" in top else None
         edge_names = [e.name for e in edges]

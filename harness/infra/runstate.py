@@ -14,10 +14,18 @@ the boot's id on Linux), which a reused pid does not share, and reconcile
 signals a process only when pid, start time and command line all match and
 no live run's record lists it. A record written without start times (by an
 older Domino) proves nothing: its processes are left alone.
+
+A run may also change files in the user's working copy (a service's settings
+file, ``files:`` in a topology). Each one's original is kept in the record,
+whole, before the file is first written (:func:`keep_original`); the run puts
+them back when it ends (:func:`restore_originals`), and so does reconcile
+for a run that was killed. A record whose originals could not all be put
+back is not deleted, so the next reconcile tries again.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -29,17 +37,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.infra.home import domino_home
 
 __all__ = [
+    "OriginalFile",
     "RecordedProcess",
     "RunRecord",
+    "keep_original",
     "owner_alive",
     "process_cmdline",
     "process_started",
     "reconcile",
+    "restore_originals",
     "runs_dir",
     "stopped",
+    "write_atomically",
 ]
 
 
@@ -61,6 +74,19 @@ class RecordedProcess:
     started: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class OriginalFile:
+    """A file in the user's working copy as it was before a run wrote it.
+
+    ``content`` is its bytes in base64, or None when there was no file (putting
+    it back deletes the run's); ``mode`` its permission bits.
+    """
+
+    path: str
+    content: str | None
+    mode: int = 0o644
+
+
 @dataclass
 class RunRecord:
     """The on-disk record of one run's resources."""
@@ -72,6 +98,8 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The owner's :func:`process_started` ("": unknown; the command line decides).
     owner_started: str = ""
+    #: Working-copy files the run wrote, as they were before (:func:`keep_original`).
+    originals: list[OriginalFile] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -94,6 +122,10 @@ class RunRecord:
         self.save()
 
     def discard(self) -> None:
+        """Delete the record, unless it holds originals not put back (the next reconcile's)."""
+        if self.originals:
+            self.save()
+            return
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -101,7 +133,90 @@ class RunRecord:
     def load(cls, path: Path) -> RunRecord:
         raw = json.loads(path.read_text())
         raw["processes"] = [RecordedProcess(**p) for p in raw.get("processes", [])]
+        raw["originals"] = [OriginalFile(**f) for f in raw.get("originals", [])]
         return cls(**raw)
+
+
+def _scratch(path: Path) -> Path:
+    """The one temporary name writes to ``path`` go through (so a killed run's is found)."""
+    return path.with_name(f".{path.name}.domino-tmp")
+
+
+def write_atomically(path: Path, content: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``content`` in one step: a reader sees the old file or the new.
+
+    ``mode``: the new file's permission bits (default: the old file's, if any).
+    """
+    scratch = _scratch(path)
+    if mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = path.stat().st_mode & 0o7777
+    with scratch.open("wb") as stream:
+        stream.write(content)
+        stream.flush()
+        os.fsync(stream.fileno())
+    if mode is not None:
+        scratch.chmod(mode)
+    scratch.replace(path)
+
+
+def keep_original(record: RunRecord, path: Path) -> None:
+    """Keep ``path`` as it is now in ``record`` (saved) before the run first writes it.
+
+    Once per path per run. UsageError when a live run of another process is
+    using the same file (its original would be taken for the user's).
+    """
+    key = str(path)
+    if any(f.path == key for f in record.originals):
+        return
+    folder = runs_dir()
+    for other_path in folder.glob("*.json") if folder.is_dir() else ():
+        if other_path == record.path:
+            continue
+        try:
+            other = RunRecord.load(other_path)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if any(f.path == key for f in other.originals) and owner_alive(other):
+            raise UsageError(
+                f"{path} is being written by another Domino run (pid {other.owner_pid}); "
+                "wait for it to end"
+            )
+    try:
+        content: str | None = base64.b64encode(path.read_bytes()).decode()
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        content, mode = None, 0o644
+    record.originals.append(OriginalFile(key, content, mode))
+    record.save()
+
+
+def restore_originals(record: RunRecord) -> list[str]:
+    """Put every working-copy file ``record`` kept back as it was; say what was done.
+
+    An original that cannot be put back stays in the record (saved), with a
+    line saying why; the others leave it.
+    """
+    done, left = [], []
+    for original in record.originals:
+        path = Path(original.path)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                _scratch(path).unlink()
+            if original.content is None:
+                path.unlink(missing_ok=True)
+                done.append(f"removed {path} (the run made it)")
+            else:
+                content = base64.b64decode(original.content)
+                write_atomically(path, content, mode=original.mode)
+                done.append(f"put back {path}")
+        except OSError as exc:
+            left.append(original)
+            done.append(f"could not put back {path}: {exc.strerror or exc}; will try again")
+    if left or record.originals:
+        record.originals = left
+        record.save()
+    return done
 
 
 _HAS_PROC = Path("/proc/self/cmdline").exists()
@@ -230,9 +345,11 @@ def reconcile(
                 paused = ", was paused" if stopped(recorded.pid) else ""
                 _kill(recorded)
                 removed.append(f"process {recorded.name} (pid {recorded.pid}{paused})")
+        removed += restore_originals(record)
         if extra_cleanup is not None:
             extra_cleanup(record)
-        path.unlink(missing_ok=True)
+        if not record.originals:
+            path.unlink(missing_ok=True)
     return removed
 
 

@@ -24,10 +24,12 @@ __all__ = [
     "BodyExpectation",
     "BuildStep",
     "Edge",
+    "FileKind",
     "Journey",
     "Profile",
     "Readiness",
     "Service",
+    "ServiceFile",
     "Session",
     "Slo",
     "Topology",
@@ -125,13 +127,46 @@ class Readiness:
         return f"{self.text!r} in its output"
 
 
+#: How a :class:`ServiceFile` makes its content.
+FileKind = Literal["template", "dotenv", "json", "yaml"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFile:
+    """A file Domino writes for one service before each start of its process (``files:``).
+
+    ``path`` is where: relative to the service's ``{data_dir}`` (the run's
+    own folder for it), or, with ``in_working_copy``, an absolute path to a
+    file in the user's working copy under the topology's folder, which
+    Domino puts back as it was when the run ends, however it ends. ``kind``
+    says how the content is made:
+
+    - ``template``: ``template`` rendered (its placeholders filled);
+    - ``dotenv``: ``settings`` (``KEY: template``) as ``KEY=value`` lines,
+      replacing those keys in ``source`` and keeping its other lines;
+    - ``json`` / ``yaml``: ``source`` parsed and each dotted key of
+      ``settings`` set to its value (strings rendered), then written back.
+
+    ``source`` is the file edited (None: the file at ``path`` as the user
+    has it, or an empty one).
+    """
+
+    path: Path
+    kind: FileKind
+    in_working_copy: bool = False
+    template: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     """One service and the ways it can run.
 
     ``command`` (local backend) is an argv whose items may hold placeholders
     (``{port}``, ``{bind_host}``, ``{dir}``, ``{data_dir}``, ``{python}``,
-    ``{service}``); ``env`` is its environment, with the same placeholders.
+    ``{service}``); ``env`` is its environment, with the same placeholders;
+    ``files`` are settings files written before each start (local backend).
     ``image`` / ``container_command`` / ``container_port`` run it on the
     docker backend (``container_healthcheck`` is an argv the engine runs
     inside the container for ``docker ps`` and Compose's ``depends_on``);
@@ -148,6 +183,7 @@ class Service:
     container_healthcheck: tuple[str, ...] | None = None
     url: str | None = None
     ready: Readiness = field(default_factory=Readiness)
+    files: tuple[ServiceFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

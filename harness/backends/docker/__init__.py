@@ -279,6 +279,12 @@ def docker_stack(
             f"the docker backend runs services from their image; {', '.join(missing)} has "
             "none in the topology file (add `image:`, or use --backend local)"
         )
+    with_files = [s.name for s in topology.services if s.files]
+    if with_files:
+        raise UsageError(
+            "the docker backend does not write settings files (`files:`) yet; "
+            f"{', '.join(with_files)} declares some (use --backend local)"
+        )
     plan = plan_run(topology, profile, knobs)
     with contextlib.closing(connect()) as client:
         left = reconcile_docker(client)
