@@ -12,7 +12,9 @@ only what is declared here, never asks which implementation it holds.
 - :class:`SystemControl` is the adapter attached to one running stack: the
   application faults it can apply (an admin API), clearing and listing them,
   per-edge call counters, and the self-check invariants (a ledger), each
-  reported through :meth:`SystemControl.reports`.
+  reported through :meth:`SystemControl.reports`;
+  :class:`ReportsAppliedKeys` is the optional ability of one that can say
+  which idempotency keys the system applied (a flood's "failed but applied").
 - :class:`FaultApplier` applies and removes one family of faults;
   :class:`CountsOwnTraffic` is the optional ability of one that sends the
   fault's traffic itself (load).
@@ -44,6 +46,7 @@ __all__ = [
     "CountsOwnTraffic",
     "FaultApplier",
     "Preparation",
+    "ReportsAppliedKeys",
     "ServiceControl",
     "ServiceDeath",
     "SystemAdapter",
@@ -170,6 +173,20 @@ class SystemControl(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsAppliedKeys(Protocol):
+    """An optional ability of a :class:`SystemControl`: it can say, from the system's own
+    records (the bank: its idempotency table), which keys the system applied. A flood keys
+    each action (``{run}-{n}``) and asks, so an action that failed after the system applied
+    it is told from one refused before anything happened."""
+
+    def applied_keys(self, prefix: str) -> frozenset[str]:
+        """Every key starting with ``prefix`` whose operation the system applied, read once
+        it has finished the work in hand (a bounded wait); :class:`~harness.errors.DominoError`
+        when its records cannot be read."""
+        ...
 
 
 class SystemAdapter(Protocol):

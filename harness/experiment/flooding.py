@@ -1,5 +1,6 @@
 """Applying floods from a run's timeline: sessions logged in before the run, one
-forked load engine per flood beside the run's observer, stopped with the run."""
+forked load engine per flood beside the run's observer, stopped with the run;
+then, where the system can say, which of each flood's failed actions it applied."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import contextlib
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from harness.contracts import ReportsAppliedKeys
 from harness.errors import (
     DominoError,
     FaultSpecError,
@@ -17,7 +19,8 @@ from harness.errors import (
     SessionError,
     StackError,
 )
-from harness.flood.plan import check_flood, crash_shape, flood_retry, flood_template
+from harness.flood.answers import applied_check, honest_wait, key_prefix
+from harness.flood.plan import check_flood, crash_shape, flood_keyed, flood_retry, flood_template
 from harness.flood.run import FloodRun
 from harness.loadgen import LoadPlan, Progress, Sessions
 from harness.loadgen.plan import Connection
@@ -72,7 +75,11 @@ class FloodApplier:
     def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
         """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""
         journeys = {j.name: j for j in self._stack.topology.journeys}
-        templates = tuple(flood_template(journeys[name], 1.0, run_id) for name in fault.journeys)
+        adapter = self._stack.adapter
+        templates = tuple(
+            flood_template(journeys[name], 1.0, run_id, honest_wait(adapter, journeys[name]))
+            for name in fault.journeys
+        )
         sessions = None
         if self._sessions:
             pool = self._sessions[: fault.users]
@@ -106,6 +113,12 @@ class FloodApplier:
         run_id = f"domino-{uuid.uuid4().hex[:12]}"
         plan = self.plan_for(fault, hold_s, run_id)
         run = FloodRun(fault, hold_s, slo, started_s=self._now_s(), plan=plan, run_id=run_id)
+        adapter = self._stack.adapter
+        run.waits_checked = bool(adapter.honest_codes)
+        if not run.waits_checked:
+            run.unchecked.append(
+                f"every 429/503 counted as a wait: adapter {adapter.name} declares no honest codes"
+            )
 
         def progress(p: Progress) -> None:
             run.answered += p.admitted_per_s + p.rejected_per_s
@@ -142,13 +155,46 @@ class FloodApplier:
 
     def finish(self) -> list[FloodRun]:
         """Wait for every flood to end: each is bounded by its plan's time cap (plus the
-        engine's start and finish margins); one still running after that is stopped."""
+        engine's start and finish margins); one still running after that is stopped.
+        Then ask the system which failed actions it applied (:meth:`check_applied`)."""
         for handle, thread in self._threads.items():
             plan = self.runs[handle].plan
             cap_s = plan.max_duration_s if plan is not None else 0.0
             thread.join(cap_s + READY_TIMEOUT_S + FINISH_MARGIN_S)
         self.close()
-        return list(self.runs.values())
+        runs = list(self.runs.values())
+        self.check_applied(runs)
+        return runs
+
+    def check_applied(self, runs: Iterable[FloodRun]) -> None:
+        """Ask the system which of each flood's actions not ok it applied, where it can
+        say (:class:`~harness.contracts.ReportsAppliedKeys`) and the journeys send keys;
+        say why otherwise. A flood already checked is not asked again."""
+        control = self._stack.injector.control
+        journeys = {j.name: j for j in self._stack.topology.journeys}
+        for run in runs:
+            if run.result is None or run.applied is not None:
+                continue
+            keyed = [name for name in run.fault.journeys if flood_keyed(journeys[name])]
+            why = "could not check which failed actions were applied"
+            if not keyed:
+                run.unchecked.append(f"{why}: its journeys send no key ({{uuid}} in a header)")
+                continue
+            if not isinstance(control, ReportsAppliedKeys):
+                adapter = self._stack.adapter.name
+                run.unchecked.append(f"{why}: adapter {adapter} cannot say which keys it applied")
+                continue
+            try:
+                keys = control.applied_keys(key_prefix(run.run_id))
+            except DominoError as exc:
+                run.unchecked.append(f"{why}: {exc}")
+                continue
+            run.applied = applied_check(run.result, run.run_id, keys)
+            unkeyed = [name for name in run.fault.journeys if name not in keyed]
+            if unkeyed:
+                run.unchecked.append(
+                    f"{', '.join(unkeyed)} send no key: their failed actions were not checked"
+                )
 
     def close(self) -> None:
         """Stop every flood still running (its workers are terminated) and wait for it."""

@@ -1,5 +1,6 @@
 """Judging floods: ``surge_answered`` and ``surge_recovered`` from what the engine
-measured, and why a flood's run cannot be judged (it did not run, or fell behind)."""
+measured and what the system's records say it applied, and why a flood's run
+cannot be judged (it did not run, or fell behind)."""
 
 from __future__ import annotations
 
@@ -29,15 +30,26 @@ def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str
             continue
         if not result.valid:
             unjudged.append(f"flood on {name}: the engine fell behind: {result.invalid_reason}")
-        failed = result.errors  # timeouts are counted among the errors
-        share = failed / result.actions if result.actions else 1.0
+        told = run.outcomes()
+        assert told is not None  # there is a result
+        share = told.failed / result.actions if result.actions else 1.0
         ok_p99 = result.ok_latency.p99_ms
-        good = result.ok > 0 and share <= ANSWERED_ERROR_SHARE and ok_p99 <= run.slo_p95_ms
+        # A false wait or a failure the system applied is not a shortfall of capacity but a
+        # customer told something untrue: one is enough.
+        good = (
+            result.ok > 0
+            and share <= ANSWERED_ERROR_SHARE
+            and ok_p99 <= run.slo_p95_ms
+            and told.false_waits == 0
+            and not told.failed_but_applied
+        )
         answered_ok &= good
         answered.append(
             f"{name}: {result.actions} actions, {result.ok} ok (p99 {ok_p99:.0f} ms, SLO "
-            f"{run.slo_p95_ms:.0f} ms), {result.rejected} told to wait, {failed} failed "
-            f"({share:.1%}); {result.attempts_per_action:.2f} attempts per action"
+            f"{run.slo_p95_ms:.0f} ms), {told.told_to_wait} told to wait, {told.failed} failed "
+            f"({share:.1%}{_false_waits(told.false_waits)}){_applied(told.failed_but_applied)}; "
+            f"{result.attempts_per_action:.2f} attempts per action"
+            + "".join(f"; {reason}" for reason in run.unchecked)
         )
         took = recovery_s(run)
         ok = took is not None and took < run.fault.tail_s
@@ -66,3 +78,11 @@ def flood_checks(runs: list[FloodRun]) -> tuple[list[InvariantVerdict], list[str
         InvariantVerdict("surge_recovered", recovered_ok, "; ".join(recovered)),
     ]
     return checks, unjudged
+
+
+def _false_waits(count: int) -> str:
+    return f", {count} of them false waits" if count else ""
+
+
+def _applied(count: int | None) -> str:
+    return "" if count is None else f", {count} failed but applied"

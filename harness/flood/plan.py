@@ -8,12 +8,13 @@ import re
 from typing import Any
 
 from harness.errors import FaultSpecError
+from harness.flood.answers import action_key
 from harness.infra.templates import placeholders
-from harness.loadgen import CryptoCrash, RequestContext, RequestTemplate, RetryPolicy
+from harness.loadgen import CryptoCrash, RequestContext, RequestTemplate, RetryPolicy, WaitCheck
 from harness.model.faults import Flood
 from harness.model.topology import Journey
 
-__all__ = ["check_flood", "crash_shape", "flood_retry", "flood_template"]
+__all__ = ["check_flood", "crash_shape", "flood_keyed", "flood_retry", "flood_template"]
 
 
 def crash_shape(fault: Flood, hold_s: float) -> CryptoCrash:
@@ -58,8 +59,16 @@ def _holds_placeholder(value: Any) -> bool:
     return False
 
 
-def flood_template(journey: Journey, weight: float, run_id: str) -> RequestTemplate:
-    """``journey`` as a request template; ``{uuid}`` in a header becomes one key per action."""
+def flood_keyed(journey: Journey) -> bool:
+    """Whether ``journey`` sends a key per action (a header holding ``{uuid}``)."""
+    return any("uuid" in placeholders(value) for value in journey.headers.values())
+
+
+def flood_template(
+    journey: Journey, weight: float, run_id: str, wait_check: WaitCheck | None = None
+) -> RequestTemplate:
+    """``journey`` as a request template; ``{uuid}`` in a header becomes one key per action
+    (:func:`~harness.flood.answers.action_key`); ``wait_check`` tells its honest waits."""
     fixed: list[tuple[str, str]] = []
     keyed: dict[str, str] = {}
     for name, value in journey.headers.items():
@@ -80,7 +89,7 @@ def flood_template(journey: Journey, weight: float, run_id: str) -> RequestTempl
         )
 
     def headers_for(ctx: RequestContext) -> dict[str, str]:
-        key = f"{run_id}-{ctx.action_index}"
+        key = action_key(run_id, ctx.action_index)
         return {name: _UUID.sub(key, value) for name, value in keyed.items()}
 
     success = frozenset(journey.expect) if journey.expect else frozenset(range(200, 300))
@@ -93,6 +102,7 @@ def flood_template(journey: Journey, weight: float, run_id: str) -> RequestTempl
         weight=weight,
         success_statuses=success,
         header_factory=headers_for if keyed else None,
+        wait_check=wait_check,
     )
 
 

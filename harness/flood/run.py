@@ -1,5 +1,6 @@
 """One flood of a run (:class:`FloodRun`): what was asked, what the engine measured,
-and how long its traffic took to be healthy again after the trigger ended."""
+what the system's records say it applied, and how long its traffic took to be
+healthy again after the trigger ended."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.flood.answers import AppliedCheck, FloodOutcomes
 from harness.loadgen import LoadPlan, LoadResult
 from harness.model.faults import Flood
 
@@ -32,6 +34,18 @@ class FloodRun:
     run_id: str = ""
     #: Calls the services made on each edge while the flood ran (adapters that count them).
     edge_calls: dict[str, int] = field(default_factory=dict)
+    #: Each 429/503's body was read for the system's honest codes (its adapter declares some).
+    waits_checked: bool = False
+    #: Which of the actions not ok the system applied (None: not checked, see ``unchecked``).
+    applied: AppliedCheck | None = None
+    #: What could not be checked about the flood's answers, one reason each.
+    unchecked: list[str] = field(default_factory=list)
+
+    def outcomes(self) -> FloodOutcomes | None:
+        """The actions by what customers were told and what the system did (None: no result)."""
+        if self.result is None:
+            return None
+        return FloodOutcomes.of(self.result, self.applied)
 
     def calls_per_ingress(self) -> dict[str, float]:
         """Per edge: calls made on it per attempt the flood sent in (retry amplification
@@ -52,6 +66,10 @@ class FloodRun:
             "recovery_s": recovery_s(self),
             "drained_s": self.drained_s,
             "calls_per_ingress": self.calls_per_ingress(),
+            "outcomes": outcomes.as_dict() if (outcomes := self.outcomes()) is not None else None,
+            "waits_checked": self.waits_checked,
+            "applied": self.applied.as_dict() if self.applied is not None else None,
+            "unchecked": list(self.unchecked),
             "error": self.error,
             "result": result.to_json() if result is not None else None,
         }

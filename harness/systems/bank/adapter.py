@@ -6,8 +6,9 @@
   time) and NT003 (could not reach bank).
 - Honest degradation: CD001, DP003, OV001, OV002, FS001, MT001.
 - The admin API (``X-Admin-Token``): application faults (``/admin/faults``),
-  maintenance windows, kill switches, call counters (``/admin/stats``) and
-  the ledger check (``/admin/invariants``).
+  maintenance windows, kill switches, call counters (``/admin/stats``), the
+  ledger check (``/admin/invariants``) and the Idempotency-Keys applied
+  (``/admin/idempotency``: a flood's "failed but applied").
 - Users: the seeded customers; virtual users take c0101-c0500 in turn, people
   and tests act as c0001.
 - Profiles ``fragile`` and ``hardened`` with knobs (``services.kit.profiles``).
@@ -17,6 +18,7 @@ This module and its folder are the only part of Domino that imports ``services``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -32,6 +34,7 @@ from harness.adapters.http import HttpAdapter
 from harness.contracts import ConfiguredLimits, Preparation, SystemControl
 from harness.errors import AdminCallError, UsageError
 from harness.infra.network_safety import safe_client
+from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.model.faults import HttpError, Maintenance, ServiceFault, SlowHandler, Suspend
 from harness.model.outcomes import Answer, InvariantVerdict
 from harness.model.topology import User
@@ -104,6 +107,11 @@ def _failed_checks(report: Any, path: str = "") -> list[str]:
         for i, item in enumerate(report):
             failed += _failed_checks(item, f"{path}[{i}]")
     return failed
+
+
+#: How long :meth:`BankControl.applied_keys` waits for bank's core to finish its backlog.
+SETTLE_TIMEOUT_S = 60.0
+_KEYS_PER_PAGE = 10_000
 
 
 class BankControl:
@@ -220,6 +228,57 @@ class BankControl:
 
     def reports(self) -> dict[str, Any]:
         return dict(self._reports)
+
+    # -- ReportsAppliedKeys ------------------------------------------------------------
+
+    def applied_keys(self, prefix: str) -> frozenset[str]:
+        """The keys with ``prefix`` bank, pay and remit applied, read from their
+        idempotency records once no core transaction is waiting (work whose clients gave
+        up is still done when its turn comes; after :data:`SETTLE_TIMEOUT_S`, what was
+        applied by then)."""
+        # Still working after that: what it applied so far is a lower bound, and still true.
+        with contextlib.suppress(ReadinessTimeoutError):
+            wait_until(
+                self._core_idle,
+                timeout_s=SETTLE_TIMEOUT_S,
+                interval_s=0.2,
+                what="bank's core to finish its backlog",
+            )
+        keys: set[str] = set()
+        for service, url in self._urls.items():
+            after = ""
+            while True:
+                params = {"prefix": prefix, "after": after, "limit": str(_KEYS_PER_PAGE)}
+                try:
+                    response = self._http.get(f"{url}/admin/idempotency", params=params)
+                    response.raise_for_status()
+                    page = response.json()
+                    keys.update(str(item["key"]) for item in page["keys"])
+                    after = page["next"]
+                except httpx.HTTPError as exc:
+                    raise AdminCallError(
+                        f"{service} did not say which keys it applied: {_answer_text(exc)}"
+                    ) from exc
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise AdminCallError(
+                        f"{service} answered its applied keys unreadably ({exc!r})"
+                    ) from exc
+                if not after:
+                    break
+        return frozenset(keys)
+
+    def _core_idle(self) -> bool:
+        """No service's core has a transaction waiting (services without one, or that do
+        not answer, are not waited for: reading their keys says what is wrong)."""
+        for url in self._urls.values():
+            try:
+                response = self._http.get(f"{url}/admin/stats", timeout=2)
+                core = response.json().get("core") if response.is_success else None
+            except (httpx.HTTPError, ValueError):
+                continue
+            if isinstance(core, dict) and core.get("waiting", 0):
+                return False
+        return True
 
     def close(self) -> None:
         self._http.close()
