@@ -304,6 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.experiment.progress import Progress
     from harness.library import find_incident, list_incidents
     from harness.report import report_data, write_reports
+    from harness.report.folder import RUN_REPORTS, ReportFolder, write_file
     from harness.report.terminal import render_summary
 
     if args.all == bool(args.incident):
@@ -317,32 +318,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         profiles = [args.profile]
     knobs = parse_knob_args(args.knob)
     options = {"toxiproxy_bin": args.toxiproxy_bin} if args.toxiproxy_bin else {}
-    results = run_campaign(
-        specs,
-        profiles=profiles,
-        backend=args.backend,
-        knobs=knobs,
-        progress=Progress,
-        say=_say,
-        stack_options=options,
-        repeat=args.repeat,
-    )
-    data = report_data(results)
-    print(render_summary(data))
-    if args.repeat > 1:
-        from harness.report.stability import render_stability, stability
-
-        data["stability"] = stability(results)
-        print(render_stability(data["stability"]))
     folder = (
         Path(args.report) if args.report else Path("reports") / ("all" if args.all else specs[0].id)
     )
-    paths = write_reports(results, folder)
-    print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
-    if "stability" in data:
-        stable = folder / "stability.json"
-        stable.write_text(json.dumps(data["stability"], indent=1) + "\n", encoding="utf-8")
-        print(f"  stability: {stable}")
+    # The folder is this run's (a second run into it is refused) and its old reports are
+    # gone before anything starts; until they are written anew they say "incomplete".
+    with ReportFolder(folder, RUN_REPORTS) as reports:
+        results = run_campaign(
+            specs,
+            profiles=profiles,
+            backend=args.backend,
+            knobs=knobs,
+            progress=Progress,
+            say=_say,
+            stack_options=options,
+            repeat=args.repeat,
+        )
+        data = report_data(results)
+        print(render_summary(data))
+        if args.repeat > 1:
+            from harness.report.stability import render_stability, stability
+
+            data["stability"] = stability(results)
+            print(render_stability(data["stability"]))
+        paths = write_reports(results, folder)
+        print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+        if "stability" in data:
+            stable = folder / "stability.json"
+            write_file(stable, json.dumps(data["stability"], indent=1) + "\n")
+            print(f"  stability: {stable}")
+        reports.complete()
     return {"pass": EXIT_OK, "fail": EXIT_FAILED}.get(data["outcome"], EXIT_STACK)
 
 
@@ -409,6 +414,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.explore.cells import parse_shard
     from harness.explore.matrix import run_matrix
     from harness.explore.report import exit_code, render_heatmap, write_matrix_reports
+    from harness.report.folder import MATRIX_REPORTS, ReportFolder
 
     if args.workers < 1 or args.workers > 8:
         raise UsageError(f"--workers takes 1 to 8, got {args.workers}")
@@ -426,27 +432,29 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         _say(f"cell {done}/{total} {cell.id}: {cell.outcome}{extra}")
 
     options = {"toxiproxy_bin": args.toxiproxy_bin} if args.toxiproxy_bin else {}
-    result = run_matrix(
-        topology,
-        profile=args.profile,
-        backend=args.backend,
-        edges=_csv(args.edges),
-        kinds=_csv(args.faults),
-        workers=args.workers,
-        shard=shard,
-        prune=not args.no_prune,
-        knobs=parse_knob_args(args.knob),
-        progress=progress,
-        say=_say,
-        stack_options=options,
-        observe=not args.no_observe,
-        latency_ms=latency_ms,
-        strict=args.strict,
-    )
-    print(render_heatmap(result))
     folder = Path(args.report) if args.report else Path("reports") / f"matrix-{topology.name}"
-    paths = write_matrix_reports(result, folder)
-    print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+    with ReportFolder(folder, MATRIX_REPORTS) as reports:  # as `domino run`'s (cmd_run)
+        result = run_matrix(
+            topology,
+            profile=args.profile,
+            backend=args.backend,
+            edges=_csv(args.edges),
+            kinds=_csv(args.faults),
+            workers=args.workers,
+            shard=shard,
+            prune=not args.no_prune,
+            knobs=parse_knob_args(args.knob),
+            progress=progress,
+            say=_say,
+            stack_options=options,
+            observe=not args.no_observe,
+            latency_ms=latency_ms,
+            strict=args.strict,
+        )
+        print(render_heatmap(result))
+        paths = write_matrix_reports(result, folder)
+        print(f"\n  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+        reports.complete()
     if args.strict and not result.extra.get("observed_agrees", True):
         _say("--strict: declared dependencies differ from the observed ones (see above)")
     # The same table JUnit and the heatmap are rendered from (harness.explore.report).

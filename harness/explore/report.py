@@ -404,16 +404,20 @@ def render_html(result: MatrixResult) -> str:
 
 
 def write_matrix_reports(result: MatrixResult, folder: Path) -> dict[str, Path]:
-    """``matrix.json``, ``junit.xml`` and ``matrix.html`` in ``folder``."""
+    """``matrix.json`` (``complete``: true), ``junit.xml`` and ``matrix.html`` in ``folder``,
+    each whole or not at all (:func:`harness.report.folder.write_file`)."""
+    from harness.report.folder import write_file
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": folder / "matrix.json",
         "junit": folder / "junit.xml",
         "html": folder / "matrix.html",
     }
-    paths["json"].write_text(json.dumps(result.as_dict(), indent=1) + "\n", encoding="utf-8")
-    paths["junit"].write_text(render_junit(result), encoding="utf-8")
-    paths["html"].write_text(render_html(result), encoding="utf-8")
+    data = {**result.as_dict(), "complete": True}
+    write_file(paths["json"], json.dumps(data, indent=1) + "\n")
+    write_file(paths["junit"], render_junit(result))
+    write_file(paths["html"], render_html(result))
     return paths
 
 
@@ -426,6 +430,8 @@ def load_matrix(folder: Path) -> MatrixResult:
         raise UsageError(f"{path}: not a matrix report ({exc})") from None
     if not isinstance(raw, dict) or raw.get("kind") != "domino-matrix":
         raise UsageError(f"{path}: not a matrix report (no kind: domino-matrix)")
+    if raw.get("complete") is False:
+        raise UsageError(f"{path}: the matrix did not finish ({raw.get('reason', 'no reason')})")
     known = {
         "kind",
         "format",
@@ -445,6 +451,7 @@ def load_matrix(folder: Path) -> MatrixResult:
         "workers",
         "strict",
         "cells",
+        "complete",
     }
     return MatrixResult(
         topology=raw["topology"],

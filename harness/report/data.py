@@ -106,10 +106,15 @@ def overall_outcome(runs: Sequence[dict[str, Any]]) -> str:
 
 
 def report_data(results: Sequence[RunResult]) -> dict[str, Any]:
-    """The report data for a set of runs: what ``report.json`` holds and every format renders."""
+    """The report data for a set of runs: what ``report.json`` holds and every format renders.
+
+    ``complete`` is true: a run that did not finish writes reports saying so instead
+    (:class:`~harness.report.folder.ReportFolder`), with ``complete`` false.
+    """
     runs = [run_data(r) for r in results]
     return {
         "format": REPORT_FORMAT,
+        "complete": True,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "outcome": overall_outcome(runs),
         "runs": runs,
@@ -117,7 +122,9 @@ def report_data(results: Sequence[RunResult]) -> dict[str, Any]:
 
 
 def write_reports(results: Sequence[RunResult], folder: Path) -> dict[str, Path]:
-    """Write report.json, junit.xml and report.html into ``folder``; return their paths."""
+    """Write report.json, junit.xml and report.html into ``folder``, each whole or not at
+    all; return their paths."""
+    from harness.report.folder import write_file
     from harness.report.html import render_html
     from harness.report.junit import render_junit
 
@@ -128,7 +135,7 @@ def write_reports(results: Sequence[RunResult], folder: Path) -> dict[str, Path]
         "junit": folder / "junit.xml",
         "html": folder / "report.html",
     }
-    paths["json"].write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    paths["junit"].write_text(render_junit(data), encoding="utf-8")
-    paths["html"].write_text(render_html(data), encoding="utf-8")
+    write_file(paths["json"], json.dumps(data, indent=1) + "\n")
+    write_file(paths["junit"], render_junit(data))
+    write_file(paths["html"], render_html(data))
     return paths
