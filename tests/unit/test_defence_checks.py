@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from harness.explore.defences import (
     Deadline,
+    DeadlineProbe,
     DefenceMap,
     EdgeDefences,
     FailureProbe,
@@ -90,29 +91,38 @@ def _map(*edges: EdgeDefences) -> DefenceMap:
 def test_an_inner_caller_still_waiting_when_its_caller_stopped_breaks_the_budget() -> None:
     found = _map(
         _edge("a->b", _deadline("a->b", 400, 395), _failure("a->b")),
-        # b's own deadline is longer: when c is slow, a gives up at 400 first.
+        # b's own deadline is longer: with c slow, the journey takes as long as with b slow.
         _edge("b->c", _deadline("b->c", 400, 398), _failure("b->c")),
     )
     (finding,) = found.findings
     assert (finding.check, finding.caller, finding.edge) == ("timeout-budget", "b", "b->c")
     assert finding.setting == "its deadline on b->c"
-    assert finding.numbers["outer_deadline_ms"] == 400
+    assert finding.numbers["outer_deadline_ms"] == 395
     assert finding.numbers["inner_wait_ms"] == 398
-    assert "a waits on a->b (400 ms)" in finding.message
+    assert "b was still waiting on b->c when a stopped waiting on a->b after 395 ms" in (
+        finding.message
+    )
 
 
-def test_an_inner_deadline_times_its_attempts_past_the_outer_one_breaks_the_budget() -> None:
+def test_an_outer_caller_that_retries_shows_the_inner_one_outlasting_each_attempt() -> None:
     found = _map(
-        _edge("a->b", _deadline("a->b", 1000, 990), _failure("a->b")),
-        _edge("b->c", _deadline("b->c", 400, 990, attempts=3), _failure("b->c")),
+        # a gives b 400 ms per attempt, 3 attempts; b waits for c 300 ms x 2 attempts.
+        _edge("a->b", _deadline("a->b", 400, 1200, attempts=3), _failure("a->b")),
+        _edge("b->c", _deadline("b->c", 400, 1195, attempts=6), _failure("b->c")),
     )
     (finding,) = found.findings_of("timeout-budget")
     assert finding.caller == "b"
-    assert finding.numbers["attempts"] == 3
-    assert "400 ms per attempt x 3 attempts" in finding.message
+    assert finding.numbers["outer_deadline_ms"] == 400
+    assert "after 400 ms per attempt (3 attempts)" in finding.message
 
 
-def test_an_inner_wait_inside_the_outer_deadline_is_no_finding() -> None:
+def test_an_inner_wait_inside_each_outer_attempt_is_no_finding() -> None:
+    # The hardened bank: card waits 250 ms for pay, bank 300 ms per attempt (2) for card.
+    found = _map(
+        _edge("a->b", _deadline("a->b", 300, 591, attempts=2), _failure("a->b")),
+        _edge("b->c", _deadline("b->c", 300, 245), _failure("b->c")),
+    )
+    assert found.findings == ()
     found = _map(
         _edge("a->b", _deadline("a->b", 400, 395), _failure("a->b")),
         _edge("b->c", _deadline("b->c", 150, 149), _failure("b->c")),
@@ -170,4 +180,17 @@ def test_the_map_reads_as_a_table_and_as_json() -> None:
     data = json.loads(json.dumps(found.as_dict()))
     assert [f["check"] for f in data["findings"]] == ["timeout-budget"]
     assert data["edges"][1]["fallbacks"] == ["a->d"]
-    assert data["edges"][1]["deadline"]["range_ms"] == [345.0, 400.0]
+    assert data["edges"][1]["deadline"]["range_ms"] == [345.0, 405.0]
+
+
+def test_an_inner_caller_seen_retrying_shows_its_own_deadline_beside_the_outer_cut() -> None:
+    # fragile bank: card retries pay every 5 s; bank stops after 2 x 5 s first.
+    retry = DeadlineProbe(5000, 9977, True, 200, None, attempts=2, stopped=True)
+    inner = replace(_deadline("b->c", 5000, 9977, attempts=3), probes=(retry,))
+    found = _map(
+        _edge("a->b", _deadline("a->b", 5000, 9995, attempts=2), _failure("a->b")),
+        _edge("b->c", inner, _failure("b->c")),
+    )
+    assert inner.retried_at_deadline
+    assert "4,945-5,005 ms per attempt, >= 9,977 ms (a stopped first)" in render_defences(found)
+    assert [f.check for f in found.findings] == ["timeout-budget"]

@@ -5,9 +5,10 @@ Pure functions of a :class:`DefenceMap` (its findings are ignored and
 recomputed), so they are tested on made-up maps:
 
 - **timeout budget**: along a journey's path, the inner caller's whole wait
-  (deadline x attempts) must fit inside its own caller's deadline; when the
-  inner caller was still waiting as the outer one stopped (its wait measured
-  within ``tolerance`` of the outer deadline), its defences never get to act;
+  (deadline x attempts) must fit inside its own caller's deadline per attempt;
+  when the inner caller was still waiting as the outer one stopped (the
+  journey took as long with the inner edge slow as with the outer one slow:
+  :func:`stopped_first`), its defences never get to act;
 - **retries to the same failing target**: more than ``_RETRIES`` attempts per
   caller request cross an edge while its target fails;
 - **retry amplification**: retries multiplied along a path — two or more
@@ -27,19 +28,19 @@ import math
 
 from harness.explore.defences.model import (
     CHECKS,
-    Deadline,
     DefenceMap,
     EdgeDefences,
     FailureProbe,
     Finding,
 )
 
-__all__ = ["budget_tolerance_ms", "check_defences", "outer_edge"]
+__all__ = ["check_defences", "outer_edge", "stopped_first"]
 
 #: Attempts per request above which a caller is said to retry (1 and a margin for noise).
 _RETRIES = 1.25
-#: How close (ms) an inner wait may come to the outer deadline beyond resolution and base.
-_MARGIN_MS = 25.0
+#: Two whole waits this close (ms, or 5 % of the longer) are one caller's deadline seen twice.
+_SAME_WAIT_MS = 25.0
+_SAME_WAIT_SHARE = 0.05
 
 
 def outer_edge(defences: DefenceMap, edge: str) -> EdgeDefences | None:
@@ -54,10 +55,30 @@ def outer_edge(defences: DefenceMap, edge: str) -> EdgeDefences | None:
         return None
 
 
-def budget_tolerance_ms(inner: Deadline, outer: Deadline) -> float:
-    """How close an inner wait may come to the outer deadline and still count as inside it:
-    the search's resolution, the outer journey's own time and a margin."""
-    return inner.resolution_ms + outer.base_ms + _MARGIN_MS
+def stopped_first(defences: DefenceMap, edge: str) -> EdgeDefences | None:
+    """The edge whose caller stopped waiting before ``edge``'s caller did, if one did.
+
+    With ``edge`` slow, the journey then took as long as with that outer edge
+    slow (their whole waits within ``_SAME_WAIT_MS`` or 5 %): what was measured
+    on ``edge`` is the outer caller's deadline, and the inner caller's own wait
+    is at least that long. A caller that answers inside its caller's deadline
+    answers sooner than the outer one would; a caller further out that retries
+    makes the difference plain (its whole wait is every attempt).
+    """
+    outer = outer_edge(defences, edge)
+    try:
+        inner = defences.edge(edge).deadline
+    except KeyError:
+        return None
+    if outer is None or outer.deadline is None or inner is None:
+        return None
+    mine, theirs = inner.waited_ms, outer.deadline.waited_ms
+    if outer.deadline.outcome != "found" or theirs is None or mine is None:
+        return None
+    if inner.outcome not in ("found", "waits_past_max"):
+        return None
+    close_ms = max(_SAME_WAIT_MS, _SAME_WAIT_SHARE * max(mine, theirs))
+    return outer if abs(mine - theirs) <= close_ms else None
 
 
 def _timeout_budget(defences: DefenceMap) -> list[Finding]:
@@ -67,26 +88,33 @@ def _timeout_budget(defences: DefenceMap) -> list[Finding]:
         if inner.deadline is None or outer is None or outer.deadline is None:
             continue
         mine, theirs = inner.deadline, outer.deadline
-        if theirs.outcome != "found" or theirs.deadline_ms is None:
+        outer_ms = theirs.per_attempt_ms
+        if theirs.outcome != "found" or outer_ms is None or mine.waited_ms is None:
             continue
-        if mine.outcome == "waits_past_max":
-            waited_ms = mine.max_ms
-        elif mine.outcome == "found" and mine.waited_ms is not None:
-            waited_ms = mine.waited_ms
-        else:
+        first = stopped_first(defences, inner.edge) is not None
+        if not first and mine.waited_ms < outer_ms:
             continue
-        tolerance_ms = budget_tolerance_ms(mine, theirs)
-        if waited_ms < theirs.deadline_ms - tolerance_ms:
-            continue
-        attempts = mine.attempts_per_call
-        per_attempt = (
-            f" ({mine.deadline_ms:g} ms per attempt x {attempts:g} attempts)"
-            if mine.deadline_ms is not None
-            and attempts is not None
-            and attempts > _RETRIES
-            and mine.deadline_ms < theirs.deadline_ms - tolerance_ms
+        outer_attempts = theirs.attempts_per_call
+        outer_text = f"{outer_ms:,.0f} ms" + (
+            f" per attempt ({outer_attempts:g} attempts)"
+            if outer_attempts is not None and outer_attempts > _RETRIES
             else ""
         )
+        if first:
+            told = (
+                f"{inner.caller} was still waiting on {inner.edge} when {outer.caller} stopped "
+                f"waiting on {outer.edge} after {outer_text}: the journey took as long with "
+                f"{inner.target} slow as with {outer.target} slow ({mine.waited_ms:,.0f} and "
+                f"{theirs.waited_ms or 0:,.0f} ms more than with nothing added), so "
+                f"{inner.caller} waits at least as long as {outer.caller} gives it"
+            )
+        else:
+            attempts = mine.attempts_per_call
+            told = (
+                f"{inner.caller} waits {mine.waited_ms:,.0f} ms on {inner.edge}"
+                + (f" ({attempts:g} attempts)" if attempts is not None else "")
+                + f", but {outer.caller} waits only {outer_text} on {outer.edge}"
+            )
         found.append(
             Finding(
                 check="timeout-budget",
@@ -96,16 +124,18 @@ def _timeout_budget(defences: DefenceMap) -> list[Finding]:
                 journey=mine.journey,
                 path=tuple(defences.paths.get(inner.edge, ())),
                 numbers={
-                    "inner_wait_ms": waited_ms,
-                    "outer_deadline_ms": theirs.deadline_ms,
-                    **({"attempts": attempts} if attempts is not None else {}),
+                    "inner_wait_ms": mine.waited_ms,
+                    "outer_deadline_ms": outer_ms,
+                    **({"outer_wait_ms": theirs.waited_ms} if theirs.waited_ms is not None else {}),
+                    **(
+                        {"attempts": mine.attempts_per_call}
+                        if mine.attempts_per_call is not None
+                        else {}
+                    ),
                 },
                 message=(
-                    f"{inner.caller} waits on {inner.edge}{per_attempt} at least as long as "
-                    f"{outer.caller} waits on {outer.edge} ({theirs.deadline_ms:,.0f} ms): "
-                    f"still waiting after {waited_ms:,.0f} ms when {outer.caller} stopped "
-                    f"first, so whatever {inner.caller} does when {inner.target} is slow (its "
-                    "fallback, its answer) never reaches it"
+                    f"{told}; whatever {inner.caller} does when {inner.target} is slow (its "
+                    f"fallback, its answer) never reaches {outer.caller}"
                 ),
             )
         )
@@ -125,7 +155,12 @@ def _retry_same_target(defences: DefenceMap) -> list[Finding]:
             continue
         worst = max(retries, key=lambda p: p.attempts_per_request or 0.0)
         per = worst.attempts_per_request or 0.0
-        each = "; ".join(f"{p.attempts_per_request:.1f} under {p.fault}" for p in retries)
+        by_fault: dict[str, float] = {}
+        for probe in retries:
+            by_fault[probe.fault] = max(
+                by_fault.get(probe.fault, 0.0), probe.attempts_per_request or 0.0
+            )
+        each = "; ".join(f"{n:.1f} under {fault}" for fault, n in by_fault.items())
         found.append(
             Finding(
                 check="retry-same-target",

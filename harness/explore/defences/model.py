@@ -90,7 +90,8 @@ class Deadline:
     held (or the caller tried again), which no caller still waiting can do; a
     caller that stopped just before the hold ended may be judged "waited" by up
     to the journey's own time. So the deadline per attempt lies in
-    :attr:`range_ms`, ``(waited_below_ms - base_ms, deadline_ms]``.
+    :attr:`range_ms`, ``(waited_below_ms - base_ms, deadline_ms + base_ms]``
+    (the caller's clock also runs while its target works, a part of ``base_ms``).
 
     ``waited_ms`` is how much longer than ``base_ms`` the journey took with
     ``max_ms`` added: the caller's whole wait (every attempt), unless a caller
@@ -130,7 +131,31 @@ class Deadline:
         """Where the deadline per attempt lies, (above, at most) in ms; None unless found."""
         if self.deadline_ms is None or self.waited_below_ms is None:
             return None
-        return max(0.0, self.waited_below_ms - self.base_ms), self.deadline_ms
+        return max(0.0, self.waited_below_ms - self.base_ms), self.deadline_ms + self.base_ms
+
+    @property
+    def retried_at_deadline(self) -> bool:
+        """True when the caller was seen to stop at ``deadline_ms`` by trying again: the
+        range is then its own deadline per attempt, even where a caller further out
+        stopped waiting before its last attempt ended."""
+        if self.deadline_ms is None or self.base_attempts is None:
+            return False
+        return any(
+            p.latency_ms == self.deadline_ms
+            and p.attempts is not None
+            and p.attempts > self.base_attempts
+            for p in self.probes
+        )
+
+    @property
+    def per_attempt_ms(self) -> float | None:
+        """The whole wait per attempt (ms): the deadline per attempt, to within the
+        noise of one call, where the caller's own answer reached the user. Attempts
+        count every caller's: where one further out retries too, this is too short."""
+        if self.waited_ms is None:
+            return None
+        attempts = self.attempts_per_call
+        return self.waited_ms / attempts if attempts and attempts >= 1 else self.waited_ms
 
     @property
     def attempts_per_call(self) -> float | None:
@@ -148,6 +173,9 @@ class Deadline:
             "waited_below_ms": self.waited_below_ms,
             "range_ms": None if self.range_ms is None else [round(v, 1) for v in self.range_ms],
             "waited_ms": None if self.waited_ms is None else round(self.waited_ms, 1),
+            "per_attempt_ms": (
+                None if self.per_attempt_ms is None else round(self.per_attempt_ms, 1)
+            ),
             "attempts_at_max": self.attempts_at_max,
             "answer": {
                 "status": self.answer_status,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.explore.defences.checks import budget_tolerance_ms, outer_edge
+from harness.explore.defences.checks import stopped_first
 from harness.explore.defences.model import DefenceMap, EdgeDefences
 
 __all__ = ["deadline_text", "render_defences", "write_defences"]
@@ -26,28 +26,23 @@ _HEADERS = (
 
 
 def deadline_text(defences: DefenceMap, edge: EdgeDefences) -> str:
-    """The caller's deadline on ``edge`` as measured, in a few words ("300 ms", ">= 400 ms ...")."""
+    """The caller's deadline on ``edge`` as measured, in a few words ("275-335 ms",
+    ">= 397 ms (gateway stopped first)", "> 1,500 ms")."""
     found = edge.deadline
     if found is None:
         return "-"
-    if found.outcome == "waits_past_max":
-        return f"> {found.max_ms:,.0f} ms"
-    if found.outcome == "unhealthy_without_latency":
-        return "not judged (failing with nothing added)"
-    outer = outer_edge(defences, edge.edge)
-    if (
-        outer is not None
-        and outer.deadline is not None
-        and outer.deadline.deadline_ms is not None
-        and found.waited_ms is not None
-        and found.waited_ms
-        >= outer.deadline.deadline_ms - budget_tolerance_ms(found, outer.deadline)
-    ):
-        return f">= {found.waited_ms:,.0f} ms ({outer.caller} stopped first)"
-    if found.range_ms is None:
-        return "-"
-    low_ms, high_ms = found.range_ms
-    return f"{low_ms:,.0f}-{high_ms:,.0f} ms"
+    if found.outcome != "found":
+        return (
+            f"> {found.max_ms:,.0f} ms"
+            if found.outcome == "waits_past_max"
+            else "not judged (failing with nothing added)"
+        )
+    span = "-" if found.range_ms is None else "{:,.0f}-{:,.0f} ms".format(*found.range_ms)
+    outer = stopped_first(defences, edge.edge)
+    if outer is None or found.waited_ms is None:
+        return span
+    whole = f">= {found.waited_ms:,.0f} ms ({outer.caller} stopped first)"
+    return f"{span} per attempt, {whole}" if found.retried_at_deadline else whole
 
 
 def _row(defences: DefenceMap, edge: EdgeDefences) -> tuple[str, ...]:
