@@ -29,7 +29,13 @@ from harness.model.faults import Fault, Flood
 from harness.model.topology import CLIENT
 from harness.stack import Stack
 
-__all__ = ["FloodApplier"]
+__all__ = ["FloodApplier", "answered_in"]
+
+
+def answered_in(second: Progress) -> int:
+    """Flood attempts the system answered in ``second``: ok, told to wait, or a false wait
+    (no honest answer, but an answer: the flood met the system)."""
+    return second.admitted_per_s + second.rejected_per_s + second.false_waits_per_s
 
 
 class FloodApplier:
@@ -121,7 +127,7 @@ class FloodApplier:
             )
 
         def progress(p: Progress) -> None:
-            run.answered += p.admitted_per_s + p.rejected_per_s
+            run.answered += answered_in(p)
 
         control = self._stack.injector.control
         before = control.edge_calls()

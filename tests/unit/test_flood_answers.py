@@ -19,10 +19,11 @@ import pytest
 from harness.adapters.http import HttpAdapter, NoControl
 from harness.contracts import ReportsAppliedKeys
 from harness.errors import AdminCallError
-from harness.experiment.flooding import FloodApplier
+from harness.experiment.flooding import FloodApplier, answered_in
 from harness.flood import FloodRun, applied_check, flood_checks, honest_wait
 from harness.flood.answers import action_key
 from harness.library import find_topology
+from harness.loadgen import Progress
 from harness.model.faults import Flood
 from harness.systems.bank.adapter import BankAdapter, BankControl
 
@@ -229,3 +230,22 @@ def test_journeys_without_a_key_in_a_mixed_flood_are_named() -> None:
     _applier(_Keys(frozenset())).check_applied([run])
     assert run.applied is not None
     assert run.unchecked == ["balance send no key: their failed actions were not checked"]
+
+
+def test_a_false_wait_is_still_an_answer_in_the_floods_evidence() -> None:
+    # A flood the system answered only with false waits met the system: not inconclusive.
+    second = Progress(
+        t_s=3,
+        offered_per_s=50,
+        achieved_per_s=50,
+        admitted_per_s=10,
+        rejected_per_s=5,
+        errors_per_s=30,
+        in_flight=4,
+        dropped=0,
+        p50_ms=10.0,
+        p99_ms=20.0,
+        lag_p99_ms=1.0,
+        false_waits_per_s=20,
+    )
+    assert answered_in(second) == 35  # the other 10 errors were timeouts: no answer
