@@ -49,7 +49,7 @@ from harness.errors import (
 )
 from harness.infra.processes import ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
-from harness.infra.runstate import RunRecord, reconcile, restore_originals
+from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.binary import find_toxiproxy
@@ -339,7 +339,7 @@ class _LocalServices:
         for name, process in self.running.items():
             if not process.alive():
                 found.append(f"service {name} is not running")
-            elif _frozen(process.pid):
+            elif stopped(process.pid):
                 found.append(f"service {name} is frozen")
         return found
 
@@ -356,15 +356,6 @@ def _exit_status(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with code {code}"
-
-
-def _frozen(pid: int) -> bool:
-    """True when ``pid`` is stopped by a signal (state ``T`` in /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["T"]
 
 
 def _remove_run_dir(record: RunRecord) -> None:
