@@ -7,7 +7,9 @@
   and the check is broken. Hardened answers MT001 before debiting: told to
   wait, nothing applied, the check holds.
 - The K Bank floods (fragile): the app's timeouts were all reported failed,
-  yet bank's books hold every one of them; the report says how many.
+  yet bank's books hold every one of them; the report says how many
+  (``tests/incidents/flood_outcomes.py``, checked on the incident suite's own
+  run of each in ``test_incidents.py``).
 
 Each fails on the judge that counted every 429/503 as an answer and never
 asked the system what it applied.
@@ -15,7 +17,6 @@ asked the system what it applied.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -25,16 +26,11 @@ from harness.library import find_incident
 from harness.pytest_plugin import StackPool
 from harness.report import report_data
 from harness.report.terminal import render_summary
+from tests.incidents.flood_outcomes import flood_of as _flood
 
 pytestmark = pytest.mark.chaos
 
 REMIT_FLOOD = Path(__file__).parent / "specs" / "remit-flood.yaml"
-
-
-def _flood(result: object) -> dict[str, object]:
-    (flood,) = result.floods  # type: ignore[attr-defined]
-    assert isinstance(flood, dict)
-    return flood
 
 
 def test_a_fragile_remittance_flood_under_a_remit_outage_breaks_surge_answered(
@@ -69,22 +65,3 @@ def test_a_hardened_remittance_flood_under_a_remit_outage_is_told_to_wait(
     assert outcomes["told_to_wait"] > 0, outcomes  # MT001, nothing debited
     assert outcomes["false_waits"] == outcomes["failed_but_applied"] == 0, outcomes
     assert "0 failed but applied" in summary
-
-
-@pytest.mark.parametrize("incident", ["kbank-2024-11-25", "kbank-2024-12-03"])
-def test_the_fragile_k_bank_reports_count_the_failed_actions_that_moved_money(
-    incident: str, domino_stack_pool: StackPool, request: pytest.FixtureRequest
-) -> None:
-    stack = domino_stack_pool.get(request.config.getoption("--domino-backend"), "fragile")
-    result = run_incident(stack, find_incident(incident), "fragile")
-    summary = render_summary(report_data([result]))
-    assert result.verdict.outcome == "pass", summary
-    flood = _flood(result)
-    outcomes = flood["outcomes"]
-    assert isinstance(outcomes, dict)
-    # The actions the app gave up on had been queued at the core, which did them anyway.
-    assert outcomes["failed_but_applied"] > 0, outcomes
-    assert outcomes["failed_but_applied"] >= 0.9 * outcomes["failed"], outcomes
-    shown = re.search(r"(\d+) failed but applied", summary)
-    assert shown is not None, summary
-    assert int(shown.group(1)) == outcomes["failed_but_applied"]

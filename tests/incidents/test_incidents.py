@@ -1,5 +1,6 @@
 """Every shipped incident, under every profile it declares, meets its expectations —
-and gives the same verdict on every check three runs in a row (floods: one run each).
+and gives the same verdict on every check three runs in a row (floods: one run each;
+the fragile K Bank floods' reports also count the failed actions that moved money).
 
 The long proof is a soak: ``.venv/bin/domino run --all --profile all --repeat 20``
 (docs/reliability.md has its figures)."""
@@ -15,6 +16,7 @@ from harness.model.incident import IncidentSpec
 from harness.pytest_plugin import StackPool
 from harness.report import report_data
 from harness.report.terminal import render_summary
+from tests.incidents.flood_outcomes import KBANK_FLOODS, assert_failed_actions_moved_money
 
 pytestmark = pytest.mark.chaos
 
@@ -38,5 +40,7 @@ def test_incident_meets_its_expectations_three_runs_in_a_row(
         assert result.verdict.outcome == "pass", f"run {run + 1}:\n{summary}"
         # Every fault reached traffic (otherwise the outcome would be inconclusive).
         assert all(window.touched for window in result.faults), summary
+        if spec.id in KBANK_FLOODS and profile == "fragile":
+            assert_failed_actions_moved_money(result, summary)
         verdicts.append(tuple((c.name, c.passed) for c in result.verdict.checks))
     assert len(set(verdicts)) == 1, verdicts
