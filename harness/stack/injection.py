@@ -75,8 +75,9 @@ class _Selective(Protocol):
     def takes(self, fault_type: type[Fault]) -> bool: ...
 
 
-class _ToxicApplier:
-    """Toxic faults, each as Domino's toxic for its kind where the server has it."""
+class _OnServer:
+    """An applier of toxics on one Toxiproxy server: its client, how an edge names its
+    proxy, which of Domino's toxics the server has, and a counter for toxic names."""
 
     def __init__(
         self,
@@ -91,6 +92,10 @@ class _ToxicApplier:
         self._server_version = server_version
         self._server_toxics = server_toxics
         self._ids = itertools.count(1)
+
+
+class _ToxicApplier(_OnServer):
+    """Toxic faults, each as Domino's toxic for its kind where the server has it."""
 
     def takes(self, fault_type: type[Fault]) -> bool:
         return issubclass(fault_type, ToxicFault) and (
@@ -203,7 +208,7 @@ _ANSWERS_TOXIC = "domino_http_answers"
 _HTTP_COUNTS = ("requests", "matched", "acted", "unparsed", "unpaired")
 
 
-class _HttpApplier:
+class _HttpApplier(_OnServer):
     """HTTP faults on an edge, per request, on Domino's server.
 
     Each is its toxic on the upstream stream (the requests) and, for the kinds
@@ -222,11 +227,9 @@ class _HttpApplier:
         server_version: str,
         server_toxics: frozenset[str],
     ) -> None:
-        self._client = client
-        self._proxy_of = proxy_of
-        self._server_version = server_version
-        self._server_toxics = server_toxics
-        self._ids = itertools.count(1)
+        super().__init__(
+            client, proxy_of, server_version=server_version, server_toxics=server_toxics
+        )
         self._faults: dict[str, HttpFault] = {}
         self._proxies: dict[str, str] = {}
         self._counted: dict[str, dict[str, int] | None] = {}
