@@ -25,6 +25,7 @@ import _thread
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -43,35 +44,82 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signum)
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    if _received(frame) is not None:
+        raise Interrupted(signum)
+
+
+# Redeliveries still being sent: each ends when one of Domino's handlers receives it.
+_pending_redeliveries: list[threading.Event] = []
+# Held by a sender while it checks and sends, and by a handler while it marks a
+# redelivery received: no send follows the mark.
+_redelivery_lock = threading.RLock()  # a handler can run inside a handler
+_REDELIVERY_PERIOD_S = 0.05
+_REDELIVERY_GIVE_UP_S = 30.0
+
+
+def _received(frame: FrameType | None) -> bool | None:
+    """Called first by each of Domino's handlers. None: the signal landed in the
+    redelivery hook, where it must not be raised (it would be swallowed for good)
+    and is left to its sender, which sends it again. Otherwise whether it
+    completed a redelivery."""
+    with _redelivery_lock:
+        if _inside_redelivery_hook(frame):
+            return None
+        completed = bool(_pending_redeliveries)
+        while _pending_redeliveries:
+            _pending_redeliveries.pop().set()
+        return completed
+
+
+def _inside_redelivery_hook(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code is _HOOK_CODE:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _redeliver_swallowed(previous: Callable[[Any], object]) -> Callable[[Any], object]:
     """An ``sys.unraisablehook`` that delivers a swallowed interrupt to the main thread again.
 
-    The signal is sent again to the main thread, from a new thread: sent from
-    here, its handler would run at once, inside this hook, and be swallowed
-    again. Should the main thread still be in a finalizer when it runs, that
-    one is swallowed too and sent again.
+    The signal is sent again to the main thread, from a new thread, until one of
+    Domino's handlers has received it: sent once, it can land in the instant
+    between the main thread letting go of the interpreter and starting to wait
+    on a lock, and that wait would not be woken. Should the main thread still
+    be in a finalizer when it lands, that one is swallowed too and sent again;
+    should it land in this hook, it is not raised there.
     """
 
     def hook(unraisable: Any) -> object:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+            received = threading.Event()
+            _pending_redeliveries.append(received)
             # A bare thread: threading.Thread.start() would wait for it here, in the hook.
-            _thread.start_new_thread(_send_again, (signum, threading.main_thread().ident))
+            _thread.start_new_thread(
+                _send_until_received, (signum, threading.main_thread().ident, received)
+            )
             return None
         return previous(unraisable)
 
     return hook
 
 
-def _send_again(signum: int, main_thread: int | None) -> None:
+_HOOK_CODE = _redeliver_swallowed(print).__code__
+
+
+def _send_until_received(signum: int, main_thread: int | None, received: threading.Event) -> None:
     """A real signal, not ``_thread.interrupt_main``: it also wakes a main thread that waits
     on a lock or a sleep. Only to a Python handler: never the default action (death)."""
-    if main_thread is not None and callable(signal.getsignal(signum)):
-        signal.pthread_kill(main_thread, signum)
+    deadline = time.monotonic() + _REDELIVERY_GIVE_UP_S
+    while main_thread is not None and time.monotonic() < deadline:
+        with _redelivery_lock:
+            if received.is_set() or not callable(signal.getsignal(signum)):
+                return
+            signal.pthread_kill(main_thread, signum)
+        if received.wait(_REDELIVERY_PERIOD_S):
+            return
 
 
 @contextmanager
@@ -104,7 +152,12 @@ class _Hold:
     def __init__(self) -> None:
         self.received: list[int] = []
 
-    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        completed_redelivery = _received(frame)
+        if completed_redelivery is None:
+            return
+        if completed_redelivery and signum in self.received:
+            return  # the same signal, sent again
         self.received.append(signum)
 
 
