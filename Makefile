@@ -8,7 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORT_DIR ?= reports/kbpay
 # The suite runs on two workers: most of its time is faults held and journeys
-# waited on, so two isolated stacks side by side halve it on two cores.
+# waited on, so two isolated stacks side by side halve it on two cores; an idle
+# worker takes queued tests from a busy one (worksteal), so a slow test at the end
+# of one worker's share does not leave the other waiting.
 TEST_WORKERS ?= 2
 
 .PHONY: setup incident demo test lint clean
@@ -34,7 +36,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 clean:
 	rm -rf $(VENV) .domino reports .mypy_cache .ruff_cache .pytest_cache

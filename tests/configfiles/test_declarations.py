@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from harness import TopologyError, parse_topology
 from tests.configfiles.conftest import SYSTEM
+from tests.fuzzing import examples
 from tests.mutations import paths, replace
 
 _DOC = yaml.safe_load((SYSTEM / "domino.yaml").read_text())
@@ -45,7 +46,7 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(_FILE_PATHS), value=_VALUES)
 def test_any_change_to_a_files_declaration_is_valid_or_one_line(
     path: tuple[object, ...], value: object

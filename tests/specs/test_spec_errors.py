@@ -16,6 +16,7 @@ from harness import SpecError, find_topology
 from harness.files.incident_file import load_spec, parse_spec
 from harness.library import incident_dirs, list_incidents
 from tests.corpus import expected_error
+from tests.fuzzing import examples
 from tests.mutations import paths, replace
 
 BANK_TOPOLOGY = find_topology("bank")
@@ -105,7 +106,7 @@ def _check(text: str) -> None:
     assert message.startswith("fuzz.yaml")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_valid_spec_either_loads_or_raises_one_line_spec_error(data: st.DataObject) -> None:
     doc = yaml.safe_load(_VALID)
@@ -114,7 +115,7 @@ def test_mutated_valid_spec_either_loads_or_raises_one_line_spec_error(data: st.
     _check(yaml.safe_dump(mutated, allow_unicode=True))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=st.text(max_size=200))
 def test_arbitrary_text_either_loads_or_raises_one_line_spec_error(text: str) -> None:
     _check(text)

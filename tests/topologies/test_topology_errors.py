@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from harness import ServiceStartError, TopologyError, load_topology, parse_topology, start_stack
 from tests.corpus import expected_error
+from tests.fuzzing import examples
 from tests.mutations import paths, replace
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
@@ -119,7 +120,7 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(_SHOP_PATHS), value=_VALUES)
 def test_any_change_to_a_valid_topology_is_valid_or_one_line(
     path: tuple[object, ...], value: object
@@ -127,7 +128,7 @@ def test_any_change_to_a_valid_topology_is_valid_or_one_line(
     _check(yaml.safe_dump(replace(_SHOP, path, value), sort_keys=False))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=st.text(max_size=200))
 def test_any_text_is_a_topology_or_one_line(text: str) -> None:
     _check(text)

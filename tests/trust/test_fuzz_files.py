@@ -45,6 +45,7 @@ from harness.files.yamldoc import MAX_DEPTH, MAX_VALUES
 from harness.library import find_topology, incident_dirs
 from harness.model.incident import IncidentSpec
 from harness.model.topology import Topology
+from tests.fuzzing import examples
 from tests.mutations import paths, replace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -561,7 +562,7 @@ KINDS = ["spec", "topology", "compose"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(150))
 @given(data=st.data())
 def test_mutated_shipped_files_give_a_valid_model_or_one_line(
     kind: str, data: st.DataObject
@@ -570,21 +571,21 @@ def test_mutated_shipped_files_give_a_valid_model_or_one_line(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=examples(100))
 @given(data=st.data())
 def test_mutated_yaml_text_gives_a_valid_model_or_one_line(kind: str, data: st.DataObject) -> None:
     _read_text(kind, _fresh_folder(), data.draw(_mutated_text(kind)))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=examples(60))
 @given(text=st.text(max_size=300))
 def test_any_text_gives_a_valid_model_or_one_line(kind: str, text: str) -> None:
     _read_text(kind, _fresh_folder(), text)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(blob=st.binary(max_size=300))
 def test_any_bytes_give_a_valid_model_or_one_line(kind: str, blob: bytes) -> None:
     _read_text(kind, _fresh_folder(), blob)

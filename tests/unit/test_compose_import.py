@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from harness.errors import ComposeImportError, UsageError
 from harness.files.compose_import import ImportedTopology, import_compose
 from tests.corpus import expected_error
+from tests.fuzzing import examples
 
 COMPOSE = Path(__file__).resolve().parents[1] / "specs" / "compose"
 BROKEN = sorted(COMPOSE.glob("broken-*.yaml"))
@@ -416,7 +417,7 @@ def _check_any(folder: Path, text: str) -> None:
         loader.load_topology(out)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=300))
 def test_any_text_gives_a_topology_or_one_line(
     text: str, tmp_path_factory: pytest.TempPathFactory
@@ -482,7 +483,7 @@ _compose = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_compose)
 def test_any_compose_shaped_data_gives_a_topology_or_one_line(
     data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
