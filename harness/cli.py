@@ -368,10 +368,30 @@ def _looks_like_topology(path: Path) -> bool:
     return not isinstance(data, dict) or "services" in data or "timeline" not in data
 
 
+def _checkups(topologies: list[Topology], args: argparse.Namespace) -> int:
+    """The live onboarding checkup of each topology (harness.explore.doctor): 1 on problems."""
+    from harness.explore.doctor import run_checkup
+
+    found = False
+    for topology in topologies:
+        checkup = run_checkup(
+            topology, profile=args.profile, toxiproxy_bin=args.toxiproxy_bin, progress=_say
+        )
+        print(checkup.describe())
+        found = found or not checkup.ok
+    return EXIT_FAILED if found else EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    return _checkups([_topology(args)], args)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from harness.files.topology_file import load_topology
     from harness.library import find_incident
 
+    if args.live:
+        return _checkups([load_topology(Path(name)) for name in args.files], args)
     for name in args.files:
         path = Path(name)
         if _looks_like_topology(path):
@@ -627,6 +647,36 @@ def _add_explore_parsers(sub: Any) -> None:
     load.set_defaults(func=cmd_load)
 
 
+def _add_checkup_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="one of the topology's profiles (default: its first)")
+    parser.add_argument("--toxiproxy-bin", help="path to toxiproxy-server")
+
+
+def _add_validate_parsers(sub: Any) -> None:
+    """``domino validate`` (``--live``) and ``domino doctor``."""
+    validate = sub.add_parser(
+        "validate", help="check topology files (domino.yaml) and incident specs; nothing starts"
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    _add_topology_option(validate)
+    validate.add_argument(
+        "--live",
+        action="store_true",
+        help="also start each topology (local backend) and check it, as `domino doctor`",
+    )
+    _add_checkup_options(validate)
+    validate.set_defaults(func=cmd_validate)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="start the system and check each service listens where told and each edge "
+        "crosses its proxy",
+    )
+    _add_topology_option(doctor)
+    _add_checkup_options(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -666,12 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology_option(show)
     show.set_defaults(func=cmd_show)
 
-    validate = sub.add_parser(
-        "validate", help="check topology files (domino.yaml) and incident specs; nothing starts"
-    )
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    _add_topology_option(validate)
-    validate.set_defaults(func=cmd_validate)
+    _add_validate_parsers(sub)
 
     imported = sub.add_parser(
         "import-compose", help="write a domino.yaml from an existing Docker Compose file"
