@@ -563,6 +563,14 @@ def cmd_report_merge(args: argparse.Namespace) -> int:
     return exit_code(merged)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.explore.compare import compare_reports
+
+    comparison = compare_reports(Path(args.base), Path(args.candidate))
+    print(comparison.describe())
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from harness.loadgen.command import run as run_load_command
 
@@ -639,6 +647,13 @@ def _add_explore_parsers(sub: Any) -> None:
         "--out", default="reports/matrix-merged", help="default: reports/matrix-merged"
     )
     merge.set_defaults(func=cmd_report_merge)
+
+    compare = sub.add_parser(
+        "compare", help="what changed between two matrices, runs or cliffs (exit 1: regressions)"
+    )
+    compare.add_argument("base", metavar="BASE", help="matrix.json, report.json or cliffs.json")
+    compare.add_argument("candidate", metavar="CANDIDATE", help="a report of the same kind")
+    compare.set_defaults(func=cmd_compare)
 
     load = sub.add_parser("load", help="open-loop load against a running stack, bounded")
     from harness.loadgen.command import add_arguments as add_load_arguments
