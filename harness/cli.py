@@ -8,13 +8,14 @@ Exit codes: 0 success; 1 an expectation failed; 2 bad usage or input
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.backends import BACKENDS, start_stack
 from harness.backends.attached import live_stacks
@@ -25,6 +26,9 @@ from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
 from harness.stack import Stack
 from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
+
+if TYPE_CHECKING:
+    from harness.explore.matrix import MatrixTimings
 
 __all__ = ["main"]
 
@@ -442,6 +446,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise UsageError("--strict compares declared with observed dependencies: drop --no-observe")
     shard = parse_shard(args.shard) if args.shard else None
     latency_ms = _latency_pair(args.latency_ms) if args.latency_ms else None
+    timings = _matrix_timings(args)
     topology = _topology(args)
 
     def progress(done: int, total: int, cell: object) -> None:
@@ -470,6 +475,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             observe=not args.no_observe,
             latency_ms=latency_ms,
             strict=args.strict,
+            timings=timings,
         )
         print(render_heatmap(result))
         paths = write_matrix_reports(result, folder)
@@ -479,6 +485,21 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         _say("--strict: declared dependencies differ from the observed ones (see above)")
     # The same table JUnit and the heatmap are rendered from (harness.explore.report).
     return exit_code(result)
+
+
+def _matrix_timings(args: argparse.Namespace) -> MatrixTimings:
+    """``--hold-s`` and ``--steady-s`` as the cells' MatrixTimings (each 0.5 to 600 s)."""
+    from harness.explore.matrix import MatrixTimings
+
+    timings = MatrixTimings()
+    for option, value in (("--hold-s", args.hold_s), ("--steady-s", args.steady_s)):
+        if value is not None and not 0.5 <= value <= 600:
+            raise UsageError(f"{option} takes 0.5 to 600 seconds, got {value:g}")
+    if args.hold_s is not None:
+        timings = dataclasses.replace(timings, hold_s=args.hold_s)
+    if args.steady_s is not None:
+        timings = dataclasses.replace(timings, steady_s=args.steady_s, recovery_s=args.steady_s)
+    return timings
 
 
 def _latency_pair(text: str) -> tuple[int, int]:
@@ -571,6 +592,45 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.regressed else EXIT_OK
 
 
+def cmd_ci(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+    import shlex
+
+    from harness.files.ci_workflow import DEFAULT_PATHS, CiPlan, render_workflow
+
+    try:
+        matrix_args = shlex.split(args.matrix_args or "")
+    except ValueError as exc:
+        raise UsageError(f"--matrix-args: {exc}") from None
+    errors = io.StringIO()
+    try:  # the shards' arguments are checked here, not on the runners
+        with contextlib.redirect_stderr(errors):
+            build_parser().parse_args(["matrix", *matrix_args])
+    except SystemExit:
+        said = errors.getvalue().strip().splitlines()[-1].removeprefix("domino: error: ")
+        raise UsageError(f"--matrix-args: {said}") from None
+    _topology(args)  # the topology must load here as it will on the runners
+    plan = CiPlan(
+        shards=args.shards,
+        topology=args.topology or "domino.yaml",
+        runs_on=tuple(args.runs_on),
+        install=args.install,
+        setup=tuple(args.setup),
+        matrix_args=tuple(matrix_args),
+        baseline=args.baseline,
+        image=args.image,
+    )
+    out = Path(args.output or DEFAULT_PATHS[args.kind])
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give --force to overwrite it or -o another path")
+    text = render_workflow(args.kind, plan, command=["domino", *sys.argv[1:]])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}: the matrix in {plan.shards} shard(s), merged into reports/matrix")
+    return EXIT_OK
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from harness.loadgen.command import run as run_load_command
 
@@ -605,6 +665,16 @@ def _add_explore_parsers(sub: Any) -> None:
         "--latency-ms",
         metavar="BELOW,ABOVE",
         help="latency the latency kinds add (default: from callers' deadlines, else 300,20000)",
+    )
+    matrix.add_argument(
+        "--hold-s",
+        type=float,
+        help="seconds each cell holds its fault (default 3; a kind that needs longer holds longer)",
+    )
+    matrix.add_argument(
+        "--steady-s",
+        type=float,
+        help="seconds of steady state before each fault and of recovery after (default 1.5)",
     )
     matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
     matrix.set_defaults(func=cmd_matrix)
@@ -648,6 +718,15 @@ def _add_explore_parsers(sub: Any) -> None:
     )
     merge.set_defaults(func=cmd_report_merge)
 
+    load = sub.add_parser("load", help="open-loop load against a running stack, bounded")
+    from harness.loadgen.command import add_arguments as add_load_arguments
+
+    add_load_arguments(load)
+    load.set_defaults(func=cmd_load)
+
+
+def _add_gate_parsers(sub: Any) -> None:
+    """``domino compare`` and ``domino ci``: for pull-request gates and CI."""
     compare = sub.add_parser(
         "compare", help="what changed between two matrices, runs or cliffs (exit 1: regressions)"
     )
@@ -655,11 +734,27 @@ def _add_explore_parsers(sub: Any) -> None:
     compare.add_argument("candidate", metavar="CANDIDATE", help="a report of the same kind")
     compare.set_defaults(func=cmd_compare)
 
-    load = sub.add_parser("load", help="open-loop load against a running stack, bounded")
-    from harness.loadgen.command import add_arguments as add_load_arguments
-
-    add_load_arguments(load)
-    load.set_defaults(func=cmd_load)
+    ci = sub.add_parser("ci", help="write a CI workflow: the matrix in N shards, merged")
+    ci.add_argument("kind", choices=("github", "gitlab"))
+    ci.add_argument("--shards", type=int, default=4, help="parallel jobs (default 4)")
+    _add_topology_option(ci)
+    ci.add_argument(
+        "--runs-on", action="append", default=[], metavar="LABEL", help="runner label (repeatable)"
+    )
+    ci.add_argument(
+        "--install", default="pip install domino-chaos", help="the command installing Domino"
+    )
+    ci.add_argument(
+        "--setup", action="append", default=[], metavar="CMD", help="run before the matrix"
+    )
+    ci.add_argument(
+        "--matrix-args", metavar="ARGS", help="for every `domino matrix`, e.g. '--strict'"
+    )
+    ci.add_argument("--baseline", metavar="REPORT", help="fail the merge on regressions from it")
+    ci.add_argument("--image", help="GitLab: the jobs' image")
+    ci.add_argument("-o", "--output", metavar="OUT", help="default: the CI's own place")
+    ci.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    ci.set_defaults(func=cmd_ci)
 
 
 def _add_checkup_options(parser: argparse.ArgumentParser) -> None:
@@ -759,6 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     _add_explore_parsers(sub)
+    _add_gate_parsers(sub)
 
     toxi = sub.add_parser(
         "toxiproxy", help="build Domino's toxiproxy-server, or say which one Domino runs"
