@@ -71,7 +71,10 @@ def _add_topology_option(parser: argparse.ArgumentParser) -> None:
 def _topology(args: argparse.Namespace) -> Topology:
     from harness.library import find_topology
 
-    return find_topology(getattr(args, "topology", None))
+    topology = find_topology(getattr(args, "topology", None))
+    for warning in topology.warnings:
+        _say(f"warning: {warning}")
+    return topology
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -405,6 +408,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 f"{len(topology.edges)} edges, {len(topology.journeys)} journeys, adapter "
                 f"{topology.adapter}, profiles {', '.join(topology.profile_names)}"
             )
+            for warning in topology.warnings:
+                print(f"  warning: {warning}")
         else:
             spec = find_incident(str(path), _chosen_topology(args))
             system = spec.topology.name if spec.topology else "?"

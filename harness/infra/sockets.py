@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Listener", "listener_on_port", "session_listeners"]
+__all__ = ["Listener", "listener_on_port", "port_holder", "session_listeners"]
 
 _PROC = Path("/proc")
 _LISTEN_STATE = "0A"
@@ -123,3 +123,23 @@ def listener_on_port(port: int) -> list[Listener] | None:
     if listeners is None:
         return None
     return [lst for lst in listeners if lst.port == port]
+
+
+def port_holder(port: int) -> str | None:
+    """``pid N (name)`` of a process of this user listening on ``port``; None if none is seen.
+
+    Only this user's processes can be looked into; another user's listener
+    gives None, as does a system without ``/proc``.
+    """
+    listeners = listener_on_port(port)
+    if not listeners:
+        return None
+    wanted = {lst.inode for lst in listeners}
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit() and _socket_inodes(int(entry.name)) & wanted:
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                name = "?"
+            return f"pid {entry.name} ({name})"
+    return None
