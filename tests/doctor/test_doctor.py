@@ -68,6 +68,19 @@ def test_a_service_that_ignores_its_port_is_named_with_the_port_it_listens_on(
     assert "fix: make stock listen on {port}" in problem
 
 
+def test_a_service_told_its_host_but_listening_on_every_interface_is_a_problem(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wildcard = "0.0.0.0"  # noqa: S104 - what the checkup must catch
+    (shop / "own.json").write_text(json.dumps({"ledger": {"listen_host": wildcard}}))
+    assert main(["doctor", "--topology", str(shop / "domino.yaml")]) == 1
+    [problem] = _problems(capsys.readouterr().out)
+    assert problem.startswith("problem: service ledger: listens on 0.0.0.0:")
+    assert problem.endswith(
+        "(every interface), not only on 127.0.0.1; fix: bind to the {bind_host} Domino passes it"
+    )
+
+
 def test_an_edge_bypassed_by_a_hard_coded_address_is_named_with_its_fix(
     shop: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,8 +4,8 @@ It listens on ``--host``/``--port`` and, on ``GET /go``, calls ``/go`` on
 every dependency named in ``DEPS`` (``NAME=URL`` pairs' names; the URL
 from the environment variable ``NAME_URL``), answering 200 when all answered
 200. A developer's own settings in ``own.json`` beside this file, when there
-is one, win: ``{"NAME": {"listen_port": P, "STOCK_URL": "..."}}`` — the
-hard-coded addresses Domino's checkup must catch.
+is one, win: ``{"NAME": {"listen_host": H, "listen_port": P, "STOCK_URL": "..."}}``
+— the hard-coded addresses Domino's checkup must catch.
 """
 
 import argparse
@@ -53,4 +53,5 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer((args.host, own.get("listen_port", args.port)), Handler).serve_forever()
+listen = (own.get("listen_host", args.host), own.get("listen_port", args.port))
+ThreadingHTTPServer(listen, Handler).serve_forever()
