@@ -515,12 +515,21 @@ def _latency_pair(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _check_names(topology: Topology, args: argparse.Namespace) -> None:
+    """``--edges`` and ``--journeys`` name the topology's own, before any stack starts."""
+    for edge in _csv(getattr(args, "edges", None)) or []:
+        topology.edge(edge)
+    for journey in _csv(getattr(args, "journeys", None)) or []:
+        topology.journey(journey)
+
+
 def cmd_cliff(args: argparse.Namespace) -> int:
     from harness.explore.cliff import find_cliffs
 
     options = _stack_options(args)
     topology = options["topology"]
     assert isinstance(topology, Topology)
+    _check_names(topology, args)
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         journeys_for = None
         if args.journeys:
@@ -555,6 +564,7 @@ def cmd_defences(args: argparse.Namespace) -> int:
     options = _stack_options(args)
     topology = options["topology"]
     assert isinstance(topology, Topology)
+    _check_names(topology, args)
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         defences = measure_defences(
             stack,

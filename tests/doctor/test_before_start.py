@@ -99,3 +99,26 @@ def test_two_edges_on_one_listen_port_are_bad_input(
     assert main(["up", "--backend", "external", "--topology", str(path)]) == 2
     err = capsys.readouterr().err
     assert "edges client->web and web->stock both listen on 127.0.0.1:19431" in err
+
+
+SHOP = Path(__file__).parent / "system" / "two-edges.yaml"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["matrix", "--faults", "reset"], "unknown matrix fault 'reset'"),
+        (["matrix", "--edges", "front->nope"], "unknown edge 'front->nope'"),
+        (["cliff", "--journeys", "nope"], "unknown journey 'nope'"),
+        (["cliff", "--edges", "front->nope"], "unknown edge 'front->nope'"),
+        (["defences", "--edges", "front->nope"], "unknown edge 'front->nope'"),
+    ],
+)
+def test_unknown_edges_faults_and_journeys_are_refused_before_a_stack_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    report = str(tmp_path / "report")
+    assert main([*command, "--topology", str(SHOP), "--report", report]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1  # no "starting ..." line: nothing started
