@@ -639,7 +639,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     out = Path(args.output or DEFAULT_PATHS[args.kind])
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; give --force to overwrite it or -o another path")
-    text = render_workflow(args.kind, plan, command=["domino", *sys.argv[1:]])
+    text = render_workflow(args.kind, plan)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out}: the matrix in {plan.shards} shard(s), merged into reports/matrix")

@@ -19,7 +19,6 @@ topology path or matrix argument with quotes or colons stays one value.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ import yaml
 
 from harness.errors import UsageError
 
-__all__ = ["CiPlan", "merge_command", "render_workflow", "shard_command"]
+__all__ = ["CiPlan", "merge_command", "remake_command", "render_workflow", "shard_command"]
 
 CiKind = Literal["github", "gitlab"]
 
@@ -209,10 +208,27 @@ def _gitlab(plan: CiPlan) -> dict[str, Any]:
     }
 
 
-def render_workflow(kind: CiKind, plan: CiPlan, *, command: Sequence[str] = ()) -> str:
-    """The workflow file's text for ``kind``; ``command`` is the argv that made it (a header)."""
+def remake_command(kind: CiKind, plan: CiPlan) -> str:
+    """The ``domino ci`` command that writes this workflow again (for its header)."""
+    argv = ["domino", "ci", kind, "--shards", str(plan.shards), "--topology", plan.topology]
+    for label in plan.runs_on:
+        argv += ["--runs-on", label]
+    argv += ["--install", plan.install]
+    for command in plan.setup:
+        argv += ["--setup", command]
+    if plan.matrix_args:
+        argv.append("--matrix-args=" + shlex.join(plan.matrix_args))
+    if plan.baseline:
+        argv += ["--baseline", plan.baseline]
+    if plan.image:
+        argv += ["--image", plan.image]
+    return shlex.join(argv)
+
+
+def render_workflow(kind: CiKind, plan: CiPlan) -> str:
+    """The workflow file's text for ``kind``, with a header saying how to write it again."""
     data = _github(plan) if kind == "github" else _gitlab(plan)
-    made_by = shlex.join(command) if command else f"domino ci {kind}"
+    made_by = remake_command(kind, plan)
     header = (
         f"# The blast-radius matrix in {plan.shards} shard(s) on your runners, merged into one\n"
         "# report (reports/matrix). Regenerate rather than edit; written by:\n"

@@ -129,6 +129,18 @@ def test_the_gitlab_jobs_run_the_same_commands_as_the_github_steps(repo: Path) -
     assert merge["when"] == "always"
 
 
+def test_the_command_in_a_workflows_header_writes_it_again(repo: Path) -> None:
+    args = ["--shards", "2", "--topology", "two-edges.yaml", "--runs-on", "self-hosted"]
+    extra = [f"--matrix-args={MATRIX_ARGS}", "--setup", "make build", "--baseline", "b.json"]
+    assert main(["ci", "gitlab", *args, *extra]) == 0
+    path = repo / "domino-matrix.gitlab-ci.yml"
+    first = path.read_text()
+    [command] = [line[4:] for line in first.splitlines() if line.startswith("#   domino ci ")]
+    path.unlink()
+    assert main(shlex.split(command)[1:]) == 0
+    assert path.read_text() == first
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
