@@ -8,13 +8,14 @@ Exit codes: 0 success; 1 an expectation failed; 2 bad usage or input
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.backends import BACKENDS, start_stack
 from harness.backends.attached import live_stacks
@@ -25,6 +26,9 @@ from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
 from harness.stack import Stack
 from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
+
+if TYPE_CHECKING:
+    from harness.explore.matrix import MatrixTimings
 
 __all__ = ["main"]
 
@@ -67,7 +71,10 @@ def _add_topology_option(parser: argparse.ArgumentParser) -> None:
 def _topology(args: argparse.Namespace) -> Topology:
     from harness.library import find_topology
 
-    return find_topology(getattr(args, "topology", None))
+    topology = find_topology(getattr(args, "topology", None))
+    for warning in topology.warnings:
+        _say(f"warning: {warning}")
+    return topology
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -368,10 +375,30 @@ def _looks_like_topology(path: Path) -> bool:
     return not isinstance(data, dict) or "services" in data or "timeline" not in data
 
 
+def _checkups(topologies: list[Topology], args: argparse.Namespace) -> int:
+    """The live onboarding checkup of each topology (harness.explore.doctor): 1 on problems."""
+    from harness.explore.doctor import run_checkup
+
+    found = False
+    for topology in topologies:
+        checkup = run_checkup(
+            topology, profile=args.profile, toxiproxy_bin=args.toxiproxy_bin, progress=_say
+        )
+        print(checkup.describe())
+        found = found or not checkup.ok
+    return EXIT_FAILED if found else EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    return _checkups([_topology(args)], args)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from harness.files.topology_file import load_topology
     from harness.library import find_incident
 
+    if args.live:
+        return _checkups([load_topology(Path(name)) for name in args.files], args)
     for name in args.files:
         path = Path(name)
         if _looks_like_topology(path):
@@ -381,6 +408,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 f"{len(topology.edges)} edges, {len(topology.journeys)} journeys, adapter "
                 f"{topology.adapter}, profiles {', '.join(topology.profile_names)}"
             )
+            for warning in topology.warnings:
+                print(f"  warning: {warning}")
         else:
             spec = find_incident(str(path), _chosen_topology(args))
             system = spec.topology.name if spec.topology else "?"
@@ -422,6 +451,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise UsageError("--strict compares declared with observed dependencies: drop --no-observe")
     shard = parse_shard(args.shard) if args.shard else None
     latency_ms = _latency_pair(args.latency_ms) if args.latency_ms else None
+    timings = _matrix_timings(args)
     topology = _topology(args)
 
     def progress(done: int, total: int, cell: object) -> None:
@@ -450,6 +480,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             observe=not args.no_observe,
             latency_ms=latency_ms,
             strict=args.strict,
+            timings=timings,
         )
         print(render_heatmap(result))
         paths = write_matrix_reports(result, folder)
@@ -461,6 +492,21 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return exit_code(result)
 
 
+def _matrix_timings(args: argparse.Namespace) -> MatrixTimings:
+    """``--hold-s`` and ``--steady-s`` as the cells' MatrixTimings (each 0.5 to 600 s)."""
+    from harness.explore.matrix import MatrixTimings
+
+    timings = MatrixTimings()
+    for option, value in (("--hold-s", args.hold_s), ("--steady-s", args.steady_s)):
+        if value is not None and not 0.5 <= value <= 600:
+            raise UsageError(f"{option} takes 0.5 to 600 seconds, got {value:g}")
+    if args.hold_s is not None:
+        timings = dataclasses.replace(timings, hold_s=args.hold_s)
+    if args.steady_s is not None:
+        timings = dataclasses.replace(timings, steady_s=args.steady_s, recovery_s=args.steady_s)
+    return timings
+
+
 def _latency_pair(text: str) -> tuple[int, int]:
     """``--latency-ms BELOW,ABOVE`` as two positive whole milliseconds."""
     parts = [p.strip() for p in text.split(",")]
@@ -469,12 +515,21 @@ def _latency_pair(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _check_names(topology: Topology, args: argparse.Namespace) -> None:
+    """``--edges`` and ``--journeys`` name the topology's own, before any stack starts."""
+    for edge in _csv(getattr(args, "edges", None)) or []:
+        topology.edge(edge)
+    for journey in _csv(getattr(args, "journeys", None)) or []:
+        topology.journey(journey)
+
+
 def cmd_cliff(args: argparse.Namespace) -> int:
     from harness.explore.cliff import find_cliffs
 
     options = _stack_options(args)
     topology = options["topology"]
     assert isinstance(topology, Topology)
+    _check_names(topology, args)
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         journeys_for = None
         if args.journeys:
@@ -509,6 +564,7 @@ def cmd_defences(args: argparse.Namespace) -> int:
     options = _stack_options(args)
     topology = options["topology"]
     assert isinstance(topology, Topology)
+    _check_names(topology, args)
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         defences = measure_defences(
             stack,
@@ -541,6 +597,53 @@ def cmd_report_merge(args: argparse.Namespace) -> int:
     if missing:
         _say(f"{missing} of {merged.planned} planned cells are in none of the reports")
     return exit_code(merged)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.explore.compare import compare_reports
+
+    comparison = compare_reports(Path(args.base), Path(args.candidate))
+    print(comparison.describe())
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+    import shlex
+
+    from harness.files.ci_workflow import DEFAULT_PATHS, CiPlan, render_workflow
+
+    try:
+        matrix_args = shlex.split(args.matrix_args or "")
+    except ValueError as exc:
+        raise UsageError(f"--matrix-args: {exc}") from None
+    errors = io.StringIO()
+    try:  # the shards' arguments are checked here, not on the runners
+        with contextlib.redirect_stderr(errors):
+            build_parser().parse_args(["matrix", *matrix_args])
+    except SystemExit:
+        said = errors.getvalue().strip().splitlines()[-1].removeprefix("domino: error: ")
+        raise UsageError(f"--matrix-args: {said}") from None
+    _topology(args)  # the topology must load here as it will on the runners
+    plan = CiPlan(
+        shards=args.shards,
+        topology=args.topology or "domino.yaml",
+        runs_on=tuple(args.runs_on),
+        install=args.install,
+        setup=tuple(args.setup),
+        matrix_args=tuple(matrix_args),
+        baseline=args.baseline,
+        image=args.image,
+    )
+    out = Path(args.output or DEFAULT_PATHS[args.kind])
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give --force to overwrite it or -o another path")
+    text = render_workflow(args.kind, plan)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}: the matrix in {plan.shards} shard(s), merged into reports/matrix")
+    return EXIT_OK
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -577,6 +680,16 @@ def _add_explore_parsers(sub: Any) -> None:
         "--latency-ms",
         metavar="BELOW,ABOVE",
         help="latency the latency kinds add (default: from callers' deadlines, else 300,20000)",
+    )
+    matrix.add_argument(
+        "--hold-s",
+        type=float,
+        help="seconds each cell holds its fault (default 3; a kind that needs longer holds longer)",
+    )
+    matrix.add_argument(
+        "--steady-s",
+        type=float,
+        help="seconds of steady state before each fault and of recovery after (default 1.5)",
     )
     matrix.add_argument("--report", metavar="DIR", help="default: reports/matrix-TOPOLOGY")
     matrix.set_defaults(func=cmd_matrix)
@@ -627,6 +740,68 @@ def _add_explore_parsers(sub: Any) -> None:
     load.set_defaults(func=cmd_load)
 
 
+def _add_gate_parsers(sub: Any) -> None:
+    """``domino compare`` and ``domino ci``: for pull-request gates and CI."""
+    compare = sub.add_parser(
+        "compare", help="what changed between two matrices, runs or cliffs (exit 1: regressions)"
+    )
+    compare.add_argument("base", metavar="BASE", help="matrix.json, report.json or cliffs.json")
+    compare.add_argument("candidate", metavar="CANDIDATE", help="a report of the same kind")
+    compare.set_defaults(func=cmd_compare)
+
+    ci = sub.add_parser("ci", help="write a CI workflow: the matrix in N shards, merged")
+    ci.add_argument("kind", choices=("github", "gitlab"))
+    ci.add_argument("--shards", type=int, default=4, help="parallel jobs (default 4)")
+    _add_topology_option(ci)
+    ci.add_argument(
+        "--runs-on", action="append", default=[], metavar="LABEL", help="runner label (repeatable)"
+    )
+    ci.add_argument(
+        "--install", default="pip install domino-chaos", help="the command installing Domino"
+    )
+    ci.add_argument(
+        "--setup", action="append", default=[], metavar="CMD", help="run before the matrix"
+    )
+    ci.add_argument(
+        "--matrix-args", metavar="ARGS", help="for every `domino matrix`, e.g. '--strict'"
+    )
+    ci.add_argument("--baseline", metavar="REPORT", help="fail the merge on regressions from it")
+    ci.add_argument("--image", help="GitLab: the jobs' image")
+    ci.add_argument("-o", "--output", metavar="OUT", help="default: the CI's own place")
+    ci.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    ci.set_defaults(func=cmd_ci)
+
+
+def _add_checkup_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="one of the topology's profiles (default: its first)")
+    parser.add_argument("--toxiproxy-bin", help="path to toxiproxy-server")
+
+
+def _add_validate_parsers(sub: Any) -> None:
+    """``domino validate`` (``--live``) and ``domino doctor``."""
+    validate = sub.add_parser(
+        "validate", help="check topology files (domino.yaml) and incident specs; nothing starts"
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    _add_topology_option(validate)
+    validate.add_argument(
+        "--live",
+        action="store_true",
+        help="also start each topology (local backend) and check it, as `domino doctor`",
+    )
+    _add_checkup_options(validate)
+    validate.set_defaults(func=cmd_validate)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="start the system and check each service listens where told and each edge "
+        "crosses its proxy",
+    )
+    _add_topology_option(doctor)
+    _add_checkup_options(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="domino", description="Chaos tests for cascading failures.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -666,12 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topology_option(show)
     show.set_defaults(func=cmd_show)
 
-    validate = sub.add_parser(
-        "validate", help="check topology files (domino.yaml) and incident specs; nothing starts"
-    )
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    _add_topology_option(validate)
-    validate.set_defaults(func=cmd_validate)
+    _add_validate_parsers(sub)
 
     imported = sub.add_parser(
         "import-compose", help="write a domino.yaml from an existing Docker Compose file"
@@ -699,6 +869,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     _add_explore_parsers(sub)
+    _add_gate_parsers(sub)
 
     toxi = sub.add_parser(
         "toxiproxy", help="build Domino's toxiproxy-server, or say which one Domino runs"

@@ -22,6 +22,7 @@
     └── StackError                   the stack could not be brought up (CLI exit 3)
         ├── PortInUseError           a port Domino needs is taken
         ├── ServiceStartError        a service did not become healthy in time
+        │   └── ServiceNotListeningError  it listens, but not where Domino told it to
         ├── DockerUnavailableError   no Docker engine answers
         └── DockerImageMissingError  an image the stack needs is not in the engine
             └── DockerImageStaleError  the services' image was built from other source
@@ -46,6 +47,7 @@ __all__ = [
     "LoadEngineError",
     "LoadPlanError",
     "PortInUseError",
+    "ServiceNotListeningError",
     "ServiceStartError",
     "SessionError",
     "SpecError",
@@ -178,6 +180,20 @@ class PortInUseError(StackError):
 
 class ServiceStartError(StackError):
     """A service did not become healthy before its deadline."""
+
+
+class ServiceNotListeningError(ServiceStartError):
+    """A service listens on other addresses than the one Domino gave it (it ignores ``{port}``).
+
+    ``service`` is its name, ``expected`` the ``host:port`` it was told,
+    ``found`` the addresses it listens on instead.
+    """
+
+    def __init__(self, message: str, *, service: str, expected: str, found: list[str]) -> None:
+        super().__init__(message, where=f"service {service}")
+        self.service = service
+        self.expected = expected
+        self.found = found
 
 
 class DockerUnavailableError(StackError):

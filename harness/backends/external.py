@@ -14,6 +14,7 @@ target allow-list (loopback, or ``DOMINO_ALLOW_TARGETS``).
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +24,12 @@ from urllib.parse import urlsplit
 from harness.backends.assembly import RunPlan, plan_run
 from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
 from harness.backends.local import _remove_run_dir, _start_toxiproxy
-from harness.errors import UsageError
+from harness.errors import PortInUseError, ToxiproxyAPIError, UsageError
 from harness.infra.network_safety import check_target
 from harness.infra.processes import ManagedProcess
 from harness.infra.readiness import wait_ready
 from harness.infra.runstate import RunRecord, reconcile
+from harness.infra.sockets import port_holder
 from harness.infra.templates import render
 from harness.model.topology import Topology
 from harness.stack import EdgeEndpoint, Stack
@@ -74,6 +76,41 @@ def _check(topology: Topology) -> None:
     for service in topology.services:
         assert service.url is not None
         check_target(service.url)
+    _check_listen_ports(topology)
+
+
+def _check_listen_ports(topology: Topology) -> None:
+    """Every edge's fixed listen address is its own and free, before anything starts.
+
+    PortInUseError names the edge, the address and (when this machine says)
+    the process holding it; a port Toxiproxy found taken was a bare HTTP 500.
+    """
+    where = f" in {topology.path}" if topology.path else ""
+    seen: dict[str, str] = {}
+    for edge in topology.edges:
+        assert edge.listen is not None
+        if edge.listen in seen:
+            raise UsageError(
+                f"edges {seen[edge.listen]} and {edge.name} both listen on {edge.listen}{where}: "
+                "give each edge its own `listen:` port",
+                edge=edge.name,
+            )
+        seen[edge.listen] = edge.name
+        host, _, port = edge.listen.rpartition(":")
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            # As Toxiproxy binds: a port only in TIME_WAIT is free, a listener's is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host.strip("[]"), int(port)))
+            except OSError as exc:
+                holder = port_holder(int(port))
+                by = f" by {holder}" if holder else ""
+                raise PortInUseError(
+                    f"edge {edge.name}: its listen address {edge.listen} is taken{by} "
+                    f"({exc.strerror}): stop what holds it, or give the edge another "
+                    f"`listen:` port{where} (and point {edge.source} at it)",
+                    edge=edge.name,
+                ) from None
 
 
 class _ExternalRun:
@@ -107,7 +144,16 @@ class _ExternalRun:
         for edge in topology.edges:
             assert edge.listen is not None
             upstream = _host_port(direct[edge.target])
-            proxy = client.create_proxy(edge.proxy_name, upstream, edge.listen)
+            try:
+                proxy = client.create_proxy(edge.proxy_name, upstream, edge.listen)
+            except ToxiproxyAPIError as exc:
+                if "address already in use" not in str(exc):
+                    raise
+                raise PortInUseError(
+                    f"edge {edge.name}: its listen address {edge.listen} was taken as Toxiproxy "
+                    "started; stop what holds it, or give the edge another `listen:` port",
+                    edge=edge.name,
+                ) from None
             edges[edge.name] = EdgeEndpoint(edge.proxy_name, proxy.listen, upstream)
         say("Toxiproxy is in front of the running services")
         return Brought(

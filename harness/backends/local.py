@@ -42,6 +42,7 @@ from harness.backends.service_files import address_values, render_files, write_f
 from harness.contracts import ServiceDeath
 from harness.errors import (
     PortInUseError,
+    ServiceNotListeningError,
     ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
@@ -50,6 +51,7 @@ from harness.errors import (
 from harness.infra.processes import ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
+from harness.infra.sockets import session_listeners
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.binary import find_toxiproxy
@@ -232,14 +234,19 @@ class _LocalServices:
         for name in names or list(self.running):
             process = self.running[name]
             service = self._topology.service(name)
-            wait_ready(
-                service.ready,
-                base_url=f"http://{_LOOPBACK}:{self._ports[name]}",
-                what=f"service {name}",
-                abort=_exited(process),
-                logs=functools.partial(_log_hint, process),
-                output=lambda p=process: p.log_path.read_text(errors="replace"),  # type: ignore[misc]
-            )
+            try:
+                wait_ready(
+                    service.ready,
+                    base_url=f"http://{_LOOPBACK}:{self._ports[name]}",
+                    what=f"service {name}",
+                    abort=_exited(process),
+                    logs=functools.partial(_log_hint, process),
+                    output=lambda p=process: p.log_path.read_text(errors="replace"),  # type: ignore[misc]
+                )
+            except ServiceStartError:
+                if process.alive():
+                    _check_listens_on(name, process, f"{_LOOPBACK}:{self._ports[name]}")
+                raise
 
     def restore_all(self) -> list[str]:
         """Start any service that is not running, resume any that is frozen; say which.
@@ -342,6 +349,27 @@ class _LocalServices:
             elif stopped(process.pid):
                 found.append(f"service {name} is frozen")
         return found
+
+
+def _check_listens_on(name: str, process: ManagedProcess, expected: str) -> None:
+    """Raise ServiceNotListeningError if ``process`` listens, but not on ``expected``.
+
+    Called when a service did not become ready: a service that ignores its
+    ``{port}`` and listens on a port of its own is named with both ports.
+    """
+    listeners = session_listeners(process.pid)
+    port = int(expected.rpartition(":")[2])
+    if not listeners or any(lst.port == port for lst in listeners):
+        return
+    found = [lst.address for lst in listeners]
+    raise ServiceNotListeningError(
+        f"service {name} listens on {', '.join(found)}, not on the address Domino gave it "
+        f"({expected}): make it listen on {{port}} (and {{bind_host}}) given in its command, "
+        "env or files, instead of a port of its own",
+        service=name,
+        expected=expected,
+        found=found,
+    )
 
 
 #: How many of a dead service's last log lines its death keeps.

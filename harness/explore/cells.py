@@ -60,6 +60,7 @@ __all__ = [
     "CELL_KINDS",
     "Cell",
     "LatencyBounds",
+    "check_cell_choice",
     "edge_depths",
     "latency_bounds",
     "parse_shard",
@@ -215,6 +216,25 @@ def _fault(kind: str, edge: str, target: str, bounds: LatencyBounds) -> Fault:
     return builders[kind]()
 
 
+def check_cell_choice(
+    topology: Topology, edges: Sequence[str] | None, kinds: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """The edges and kinds chosen (default: all); UsageError on an unknown one.
+
+    Needs no stack: ``run_matrix`` calls it before any stack starts.
+    """
+    chosen_edges = list(edges) if edges else topology.edge_names
+    for name in chosen_edges:
+        topology.edge(name)  # UnknownEdgeError listing the known ones
+    chosen_kinds = list(kinds) if kinds else list(CELL_KINDS)
+    unknown = [k for k in chosen_kinds if k not in CELL_KINDS]
+    if unknown:
+        raise UsageError(
+            f"unknown matrix fault {unknown[0]!r}; choose from: {', '.join(CELL_KINDS)}"
+        )
+    return chosen_edges, chosen_kinds
+
+
 def plan_cells(
     topology: Topology,
     injector: Injector,
@@ -233,15 +253,7 @@ def plan_cells(
     kinds' values (:func:`latency_bounds`). Kinds the stack cannot apply
     (no admin API, no process control) are left out, never run half-way.
     """
-    chosen_edges = list(edges) if edges else topology.edge_names
-    for name in chosen_edges:
-        topology.edge(name)  # UnknownEdgeError listing the known ones
-    chosen_kinds = list(kinds) if kinds else list(CELL_KINDS)
-    unknown = [k for k in chosen_kinds if k not in CELL_KINDS]
-    if unknown:
-        raise UsageError(
-            f"unknown matrix fault {unknown[0]!r}; choose from: {', '.join(CELL_KINDS)}"
-        )
+    chosen_edges, chosen_kinds = check_cell_choice(topology, edges, kinds)
     depths = edge_depths(topology)
     cells = []
     for name in chosen_edges:

@@ -43,7 +43,13 @@ from harness.backends import start_stack
 from harness.errors import DominoError, StackError
 from harness.experiment import ExperimentResult, run_experiment
 from harness.explore.attribution import Attribution, attribute
-from harness.explore.cells import Cell, edge_depths, plan_cells, select_shard
+from harness.explore.cells import (
+    Cell,
+    check_cell_choice,
+    edge_depths,
+    plan_cells,
+    select_shard,
+)
 from harness.model.incident import Experiment, FaultStep, JourneyLoad
 from harness.model.outcomes import verdict_label
 from harness.model.topology import CLIENT, Topology
@@ -487,6 +493,7 @@ def run_matrix(
     """
     timings = timings or MatrixTimings()
     tell = say or (lambda _msg: None)
+    check_cell_choice(topology, edges, kinds)  # before any stack starts
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     prune = prune and shard is None

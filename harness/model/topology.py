@@ -344,6 +344,34 @@ class Topology:
                     queue.append([*path, nxt])
         return [target]
 
+    def dependency_cycles(self) -> list[list[str]]:
+        """Groups of services that call each other in a cycle, each in topology order.
+
+        Each group is a strongly connected set of the services' call graph
+        (a service calling itself is a group of one). Domino runs such a
+        system, but a fault in a cycle comes back to where it started, and
+        a journey's inferred path (:meth:`path_to`) is the shortest of several.
+        """
+        calls: dict[str, list[str]] = {name: [] for name in self.service_names}
+        for edge in self.edges:
+            if edge.source in calls:
+                calls[edge.source].append(edge.target)
+        return _cycles(self.service_names, calls)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What Domino accepts in this topology but a user should know: one line each."""
+        lines = []
+        for group in self.dependency_cycles():
+            members = set(group)
+            edges = [e.name for e in self.edges if e.source in members and e.target in members]
+            lines.append(
+                f"dependency cycle: {', '.join(group)} call each other ({', '.join(edges)}); "
+                "a fault in it can come back to where it started and a journey's inferred "
+                "path is the shortest of several: break the cycle if it is not meant"
+            )
+        return lines
+
     @property
     def entry_edge(self) -> Edge:
         """The edge users' devices reach the system through."""
@@ -356,3 +384,41 @@ class Topology:
     @property
     def default_profile(self) -> str:
         return self.profiles[0].name
+
+
+def _cycles(names: list[str], calls: Mapping[str, list[str]]) -> list[list[str]]:
+    """The strongly connected groups of ``calls`` that hold a cycle, in ``names`` order.
+
+    Tarjan's algorithm without recursion: a generated file may chain
+    thousands of services.
+    """
+    order = {name: position for position, name in enumerate(names)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in names:
+        work = [] if root in index else [(root, 0)]
+        while work:
+            node, next_call = work.pop()
+            if next_call == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if next_call < len(calls[node]):
+                work.append((node, next_call + 1))
+                callee = calls[node][next_call]
+                if callee not in index:
+                    work.append((callee, 0))
+                continue
+            # Done with node: its callees still on the stack are in its group.
+            low[node] = min([low[node]] + [low[c] for c in calls[node] if c in on_stack])
+            if low[node] == index[node]:
+                at = len(stack) - 1 - stack[::-1].index(node)
+                group = stack[at:]
+                del stack[at:]
+                on_stack.difference_update(group)
+                if len(group) > 1 or node in calls[node]:
+                    groups.append(sorted(group, key=order.__getitem__))
+    return sorted(groups, key=lambda group: order[group[0]])
