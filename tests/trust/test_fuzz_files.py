@@ -325,6 +325,9 @@ _FIELDS = {
         "equals",
         "contains",
         "min_bytes",
+        "timeout_ms",
+        "retries",
+        "fallback",
     ],
     "spec": [
         "topology",
