@@ -1,4 +1,4 @@
-"""``domino defences`` on a system with three textbook mistakes (``tests/defences``: stdlib
+"""``domino defences`` on a system with four textbook mistakes (``tests/defences``: stdlib
 Python services, real Toxiproxy, local backend), and on its profile that fixes them.
 
 What the services are set to (``domino.yaml``), and the tolerances allowed:
@@ -177,8 +177,28 @@ def test_a_fallback_is_seen_from_the_traffic_and_is_no_single_point(fragile: Def
     assert {(f.check, f.edge) for f in fragile.findings} == {
         ("timeout-budget", "profile->telemetry"),
         ("retry-same-target", "gateway->ledger"),
+        ("soft-wait-past-slo", "gateway->profile"),
         ("single-point-of-failure", "gateway->ledger"),
     }
+
+
+def test_a_soft_dependency_waited_on_past_the_slo_is_found_with_its_wait(
+    fragile: DefenceMap,
+) -> None:
+    (finding,) = fragile.findings_of("soft-wait-past-slo")
+    # gateway answers without profile (200), but only after its 400 ms: the SLO is 350 ms.
+    assert (finding.caller, finding.edge, finding.journey) == (
+        "gateway",
+        "gateway->profile",
+        "profile",
+    )
+    assert finding.setting == "its deadline on gateway->profile"
+    assert finding.numbers["slo_p95_ms"] == 350
+    assert finding.numbers["waited_ms"] == pytest.approx(400, abs=SLACK_MS)
+    assert finding.numbers["took_ms"] > 350
+    assert "before it answers without profile (200)" in finding.message
+    # telemetry's wait was gateway's (it stopped first): the finding is gateway's alone.
+    assert all(f.edge != "profile->telemetry" for f in fragile.findings_of("soft-wait-past-slo"))
 
 
 def test_the_fixed_profile_has_no_finding_and_the_command_says_so(
@@ -195,6 +215,8 @@ def test_the_fixed_profile_has_no_finding_and_the_command_says_so(
     telemetry = edges["profile->telemetry"]["deadline"]
     low_ms, high_ms = telemetry["range_ms"]
     assert low_ms - SLACK_MS <= 150 <= high_ms + SLACK_MS
+    profile = edges["gateway->profile"]["deadline"]
+    assert profile["per_attempt_ms"] == pytest.approx(250, abs=SLACK_MS)
     assert edges["gateway->ledger"]["attempts_per_request"] == 1.0
     assert edges["gateway->ledger"]["fallbacks"] == ["gateway->spare"]
     assert edges["gateway->ledger"]["deadline"]["answer"]["status"] == 202
@@ -264,7 +286,7 @@ def test_the_page_shows_every_edge_and_every_finding_with_its_numbers(
     for edge in fragile.edges:
         assert f"<code>{html.escape(edge.edge)}</code>" in page
         assert f"<title>{html.escape(edge.edge)}</title>" in page  # an arrow in the graph
-    assert len(fragile.findings) == 3
+    assert len(fragile.findings) == 4
     for finding in fragile.findings:
         assert html.escape(finding.message) in page
     assert "3.0" in page  # gateway's attempts per payment

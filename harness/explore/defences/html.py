@@ -103,7 +103,8 @@ def _svg(defences: DefenceMap) -> str:
             f'stroke-width="2" marker-end="url(#arrow)"{dash}><title>{e(edge.edge)}</title></line>'
             # Beside the arrow's head: the targets are in rows, so the labels never meet.
             f'<text x="{bx - 8}" y="{by - 8}" font-size="11" text-anchor="end" '
-            f'fill="{colour}">{e(_label(defences, edge))}</text>'
+            f'fill="{colour}" stroke="#fff" stroke-width="3" paint-order="stroke">'
+            f"{e(_label(defences, edge))}</text>"
         )
     for node, (x, y) in where.items():
         parts.append(

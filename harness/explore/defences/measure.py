@@ -412,6 +412,7 @@ def measure_defences(
         search_s=time.monotonic() - started_s,
         toxiproxy_version=stack.toxiproxy_version,
         notes=_server_notes(stack),
+        slo_p95_ms={j.name: j.slo.p95_ms for j in topology.journeys},
     )
     return _checked(unmeasured, stack)
 

@@ -32,13 +32,18 @@ __all__ = [
 
 DeadlineOutcome = Literal["found", "waits_past_max", "unhealthy_without_latency"]
 Check = Literal[
-    "timeout-budget", "retry-same-target", "retry-amplification", "single-point-of-failure"
+    "timeout-budget",
+    "retry-same-target",
+    "retry-amplification",
+    "soft-wait-past-slo",
+    "single-point-of-failure",
 ]
 #: Every check over the map, in the order findings are listed.
 CHECKS: tuple[Check, ...] = (
     "timeout-budget",
     "retry-same-target",
     "retry-amplification",
+    "soft-wait-past-slo",
     "single-point-of-failure",
 )
 #: A setting an edge's caller may declare in domino.yaml (:mod:`.declared` compares them).
@@ -436,6 +441,8 @@ class DefenceMap:
     notes: tuple[str, ...] = ()
     #: The callers' declarations (domino.yaml) against the measurement; None: none declared.
     declared: DeclaredCheck | None = None
+    #: Each journey's SLO, its p95 in ms (a soft dependency's wait is held to it).
+    slo_p95_ms: Mapping[str, float] = field(default_factory=dict)
 
     def edge(self, name: str) -> EdgeDefences:
         """The defences measured on edge ``name``; KeyError if it was not measured."""
@@ -466,4 +473,5 @@ class DefenceMap:
             "findings": [f.as_dict() for f in self.findings],
             "notes": list(self.notes),
             "declared": None if self.declared is None else self.declared.as_dict(),
+            "slo_p95_ms": dict(self.slo_p95_ms),
         }
