@@ -77,11 +77,14 @@ def _topology(args: argparse.Namespace) -> Topology:
     return topology
 
 
-def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+def _add_stack_options(parser: argparse.ArgumentParser, *, profiles: bool = False) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="default: local")
     _add_topology_option(parser)
     parser.add_argument(
-        "--profile", help="one of the topology's profiles (default: its first; bank: fragile)"
+        "--profile",
+        action="append" if profiles else "store",
+        help="one of the topology's profiles (default: its first; bank: fragile)"
+        + ("; twice: measure both and show what changed" if profiles else ""),
     )
     parser.add_argument(
         "--knob",
@@ -553,7 +556,15 @@ def cmd_cliff(args: argparse.Namespace) -> int:
 
 
 def cmd_defences(args: argparse.Namespace) -> int:
-    from harness.explore.defences import measure_defences, render_defences, write_defences
+    from harness.explore.defences import (
+        DEFENCES_REPORTS,
+        compare_maps,
+        measure_defences,
+        render_comparison,
+        render_defences,
+        write_defences_reports,
+    )
+    from harness.report.folder import ReportFolder
 
     if args.resolution_ms <= 0:
         raise UsageError(f"--resolution-ms takes a positive number, got {args.resolution_ms:g}")
@@ -561,23 +572,41 @@ def cmd_defences(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-ms takes a positive number, got {args.max_ms:g}")
     if not 1 <= args.calls <= 50:
         raise UsageError(f"--calls takes 1 to 50, got {args.calls}")
+    profiles = args.profile or [None]
+    if len(profiles) > 2 or len(set(profiles)) < len(profiles):
+        raise UsageError(f"--profile takes one profile, or two different ones to compare, got "
+                         f"{', '.join(profiles)}")  # fmt: skip
     options = _stack_options(args)
     topology = options["topology"]
     assert isinstance(topology, Topology)
     _check_names(topology, args)
-    with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
-        defences = measure_defences(
-            stack,
-            edges=_csv(args.edges),
-            resolution_ms=args.resolution_ms,
-            max_ms=args.max_ms,
-            calls=args.calls,
-            progress=lambda text: _say(str(text)),
-        )
-    print(render_defences(defences))
+    for name in profiles:
+        if name is not None:
+            topology.profile(name)  # one line listing the profiles, before anything starts
     folder = Path(args.report) if args.report else Path("reports") / f"defences-{topology.name}"
-    print(f"\n  report: {write_defences(defences, folder)}")
-    return EXIT_FAILED if defences.findings else EXIT_OK
+    maps = []
+    with ReportFolder(folder, DEFENCES_REPORTS) as reports:
+        for name in profiles:
+            with start_stack(args.backend, **{**options, "profile": name}) as stack:
+                maps.append(
+                    measure_defences(
+                        stack,
+                        edges=_csv(args.edges),
+                        resolution_ms=args.resolution_ms,
+                        max_ms=args.max_ms,
+                        calls=args.calls,
+                        progress=lambda text: _say(str(text)),
+                    )
+                )
+            print(render_defences(maps[-1]) + "\n")
+        change = compare_maps(*maps) if len(maps) == 2 else None
+        if change is not None:
+            print(render_comparison(change) + "\n")
+        paths = write_defences_reports(maps, change, folder)
+        print(f"  reports: {paths['html']}  {paths['json']}  {paths['junit']}")
+        reports.complete()
+    last = maps[-1]
+    return EXIT_FAILED if last.findings or last.mismatches else EXIT_OK
 
 
 def cmd_report_merge(args: argparse.Namespace) -> int:
@@ -707,7 +736,7 @@ def _add_explore_parsers(sub: Any) -> None:
     defences = sub.add_parser(
         "defences", help="each caller's deadline, retries and fallbacks per edge, and mistakes"
     )
-    _add_stack_options(defences)
+    _add_stack_options(defences, profiles=True)
     defences.add_argument("--edges", metavar="E1,E2", help="only these edges (default: all)")
     defences.add_argument(
         "--resolution-ms", type=float, default=50.0, help="of the deadline search (default 50)"

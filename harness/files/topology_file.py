@@ -31,6 +31,7 @@ from harness.model.topology import (
     CLIENT,
     BodyExpectation,
     BuildStep,
+    DeclaredDefences,
     Edge,
     FileKind,
     Journey,
@@ -69,6 +70,12 @@ _EDGE_VALUES = ("host", "port", "edge")
 #: a socket only in the process that inherits it.
 _FILE_VALUES = ("port", "bind_host", "dir", "data_dir", "python", "service")
 _ADDRESS_PARTS = ("host", "port", "url")
+#: What an edge's caller may declare of its defences (compared by ``domino defences``).
+_DEFENCE_FIELDS = ("timeout_ms", "retries", "fallback")
+#: Longest deadline an edge may declare, in ms (an hour).
+_MAX_TIMEOUT_MS = 3_600_000
+#: Most retries an edge may declare.
+_MAX_RETRIES = 100
 _FILE_KINDS = ("template", "template_file", "dotenv", "json", "yaml")
 _EDITS: dict[str, FileKind] = {"dotenv": "dotenv", "json": "json", "yaml": "yaml"}
 _REQUEST_VALUES = ("uuid", "user.id", "user.password")
@@ -99,6 +106,8 @@ class _TopologyReader:
         # Files already declared (working copy: by path; data_dir: by service and path): where.
         self.working_copy_files: dict[Path, str] = {}
         self.data_dir_files: dict[tuple[str, Path], str] = {}
+        # The file's edges, once read (a fallback or a profile names them).
+        self.edge_names: list[str] = []
 
     def error(self, path: FieldPath, problem: str) -> UsageError:
         return self.doc.error(path, problem)
@@ -449,10 +458,20 @@ class _TopologyReader:
             raise self.error(path, f"unknown service {brief(target)}; known services: {known}")
         if source == target:
             raise self.error(path, "an edge joins two different services")
-        fields = self.r.mapping(value if value is not None else {}, path, (), ("env", "listen"))
+        fields = self.r.mapping(
+            value if value is not None else {}, path, (), ("env", "listen", *_DEFENCE_FIELDS)
+        )
         env = self.env(fields["env"], (*path, "env"), _EDGE_VALUES) if "env" in fields else {}
         if source == CLIENT and env:
             raise self.error((*path, "env"), "users' devices take no environment")
+        declared = self.declared_defences(fields, path)
+        if source == CLIENT and declared.declared:
+            first = next(f for f in _DEFENCE_FIELDS if f in fields)
+            raise self.error(
+                (*path, first),
+                "users' devices' defences are not the system's: declare timeout_ms, retries "
+                "and fallback on the edges between services",
+            )
         listen = None
         if "listen" in fields:
             listen = self.r.text(fields["listen"], (*path, "listen"))
@@ -463,7 +482,52 @@ class _TopologyReader:
                 raise self.error(
                     (*path, "listen"), f"Toxiproxy listens on loopback only, not {brief(host)}"
                 )
-        return Edge(source, target, env, listen)
+        return Edge(source, target, env, listen, declared)
+
+    def declared_defences(self, fields: dict[str, Any], path: FieldPath) -> DeclaredDefences:
+        """An edge's ``timeout_ms``, ``retries`` and ``fallback`` (its edges' names are
+        checked once every edge is known: :meth:`check_fallbacks`)."""
+        timeout_ms: float | None = None
+        retries: int | None = None
+        fallback: tuple[str, ...] | None = None
+        if "timeout_ms" in fields:
+            timeout_ms = self.r.number(
+                fields["timeout_ms"], (*path, "timeout_ms"), minimum=1, maximum=_MAX_TIMEOUT_MS
+            )
+        if "retries" in fields:
+            retries = self.r.integer(
+                fields["retries"], (*path, "retries"), minimum=0, maximum=_MAX_RETRIES
+            )
+        if "fallback" in fields:
+            raw = fields["fallback"]
+            where = (*path, "fallback")
+            if raw in ("none", []):
+                fallback = ()
+            elif isinstance(raw, list):
+                fallback = tuple(self.r.text(v, (*where, i)) for i, v in enumerate(raw))
+            elif isinstance(raw, str):
+                fallback = (self.r.text(raw, where),)
+            else:
+                raise self.error(
+                    where,
+                    f"must be an edge's name, a list of them, or none; got {describe_kind(raw)}",
+                )
+        return DeclaredDefences(timeout_ms=timeout_ms, retries=retries, fallback=fallback)
+
+    def check_fallbacks(self, edge: str, declared: DeclaredDefences, path: FieldPath) -> None:
+        """Each fallback ``edge`` declares is another edge of the file, not the client edge."""
+        known = self.edge_names
+        listed = declared.fallback or ()
+        for i, name in enumerate(listed):
+            where: FieldPath = (*path, "fallback", i) if len(listed) > 1 else (*path, "fallback")
+            if name not in known:
+                raise self.error(
+                    where, f"unknown edge {brief(name)}; known edges: {', '.join(known)}"
+                )
+            if name == edge:
+                raise self.error(where, f"{edge} cannot be its own fallback")
+            if name.startswith(f"{CLIENT}->"):
+                raise self.error(where, "the client edge is no service's fallback")
 
     def profiles(self, value: Any, path: FieldPath, services: list[str]) -> tuple[Profile, ...]:
         raw = self.r.free_mapping(value, path)
@@ -474,7 +538,7 @@ class _TopologyReader:
             where = (*path, name)
             if not _SERVICE_NAME.fullmatch(str(name)):
                 raise self.error(where, "a profile name is lowercase letters, digits, '-', '_'")
-            fields = self.r.mapping(item if item is not None else {}, where, (), ("env",))
+            fields = self.r.mapping(item if item is not None else {}, where, (), ("env", "edges"))
             per_service: dict[str, dict[str, str]] = {}
             for service, env in self.r.free_mapping(fields.get("env", {}), (*where, "env")).items():
                 if service not in services:
@@ -483,7 +547,23 @@ class _TopologyReader:
                         f"unknown service {brief(service)}; known services: {', '.join(services)}",
                     )
                 per_service[service] = self.env(env, (*where, "env", service), _SERVICE_VALUES)
-            profiles.append(Profile(str(name), per_service))
+            per_edge: dict[str, DeclaredDefences] = {}
+            for edge, raw in self.r.free_mapping(
+                fields.get("edges", {}), (*where, "edges")
+            ).items():
+                at = (*where, "edges", edge)
+                if edge not in self.edge_names:
+                    raise self.error(
+                        at, f"unknown edge {brief(edge)}; known edges: {', '.join(self.edge_names)}"
+                    )
+                declared = self.declared_defences(
+                    self.r.mapping(raw if raw is not None else {}, at, (), _DEFENCE_FIELDS), at
+                )
+                if edge.startswith(f"{CLIENT}->") and declared.declared:
+                    raise self.error(at, "users' devices' defences are not the system's")
+                self.check_fallbacks(str(edge), declared, at)
+                per_edge[str(edge)] = declared
+            profiles.append(Profile(str(name), per_service, per_edge))
         return tuple(profiles)
 
     def session(self, value: Any, path: FieldPath) -> Session:
@@ -707,6 +787,9 @@ class _TopologyReader:
             )
         self._check_env_clashes(services, edges)
         self.check_file_placeholders(edges)
+        self.edge_names = [e.name for e in edges]
+        for raw_key, edge in zip(edges_raw, edges, strict=True):
+            self.check_fallbacks(edge.name, edge.declared, ("edges", raw_key))
 
         session = self.session(top["session"], ("session",)) if "session" in top else None
         edge_names = [e.name for e in edges]

@@ -23,6 +23,7 @@ __all__ = [
     "CLIENT",
     "BodyExpectation",
     "BuildStep",
+    "DeclaredDefences",
     "Edge",
     "FileKind",
     "Journey",
@@ -187,18 +188,49 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredDefences:
+    """How an edge's caller says it defends itself, for ``domino defences`` to compare
+    with what it measures (``timeout_ms``, ``retries``, ``fallback`` on an edge in
+    domino.yaml, or on a profile's ``edges``). None: not declared.
+
+    ``timeout_ms`` is the caller's deadline per attempt; ``retries`` the attempts
+    it makes after a failed one (0: none); ``fallback`` the edges it turns to when
+    this one fails (``()``: declared to have none).
+    """
+
+    timeout_ms: float | None = None
+    retries: int | None = None
+    fallback: tuple[str, ...] | None = None
+
+    @property
+    def declared(self) -> bool:
+        """True when any of the three is declared."""
+        return (self.timeout_ms, self.retries, self.fallback) != (None, None, None)
+
+    def over(self, base: DeclaredDefences) -> DeclaredDefences:
+        """These declarations, the rest from ``base`` (a profile's over the edge's)."""
+        return DeclaredDefences(
+            timeout_ms=base.timeout_ms if self.timeout_ms is None else self.timeout_ms,
+            retries=base.retries if self.retries is None else self.retries,
+            fallback=base.fallback if self.fallback is None else self.fallback,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     """A dependency from ``source`` to ``target``, carried by one Toxiproxy proxy.
 
     ``env`` is set on the source so it reaches the target through the edge's
     listener (templates with ``{host}``, ``{port}``, ``{edge}``); ``listen`` is
-    a fixed listen address for the external backend.
+    a fixed listen address for the external backend; ``declared`` what the
+    source says of its defences on the edge (checked by ``domino defences``).
     """
 
     source: str
     target: str
     env: Mapping[str, str] = field(default_factory=dict)
     listen: str | None = None
+    declared: DeclaredDefences = field(default_factory=DeclaredDefences)
 
     @property
     def name(self) -> str:
@@ -213,10 +245,12 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A named way to configure the system: extra environment per service."""
+    """A named way to configure the system: extra environment per service, and what it
+    declares of the callers' defences per edge (over the edges' own declarations)."""
 
     name: str
     env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    edges: Mapping[str, DeclaredDefences] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +352,17 @@ class Topology:
             f"unknown profile {name!r} for topology {self.name!r}; "
             f"choose one of: {', '.join(self.profile_names)}"
         )
+
+    def declared_defences(self, profile: str) -> dict[str, DeclaredDefences]:
+        """Per edge, what its caller declares of its defences under ``profile`` (the
+        profile's declarations over the edge's); edges declaring nothing are left out."""
+        chosen = self.profile(profile) if profile in self.profile_names else Profile(profile)
+        found = {}
+        for edge in self.edges:
+            declared = chosen.edges.get(edge.name, DeclaredDefences()).over(edge.declared)
+            if declared.declared:
+                found[edge.name] = declared
+        return found
 
     def dependencies_of(self, service: str) -> list[Edge]:
         """The edges a service calls out on (its outgoing dependencies)."""

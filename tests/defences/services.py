@@ -17,8 +17,9 @@ stdlib-Python HTTP/1.0 services that close after each answer.
 
 The mistakes (profile ``fragile``), and their fixes (profile ``fixed``), in ``domino.yaml``:
 profile waits 1200 ms for telemetry while gateway gives profile only 400 ms (fixed: 150 ms);
-gateway tries ledger 3 times per payment, back to back (fixed: once); a payment has no
-fallback when ledger fails (fixed: queued at spare).
+gateway waits 400 ms for profile before answering without it, past the profile journey's
+350 ms SLO (fixed: 250 ms); gateway tries ledger 3 times per payment, back to back (fixed:
+once); a payment has no fallback when ledger fails (fixed: queued at spare).
 """
 
 from __future__ import annotations

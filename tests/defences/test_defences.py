@@ -1,4 +1,4 @@
-"""``domino defences`` on a system with three textbook mistakes (``tests/defences``: stdlib
+"""``domino defences`` on a system with four textbook mistakes (``tests/defences``: stdlib
 Python services, real Toxiproxy, local backend), and on its profile that fixes them.
 
 What the services are set to (``domino.yaml``), and the tolerances allowed:
@@ -11,10 +11,14 @@ What the services are set to (``domino.yaml``), and the tolerances allowed:
   at the top of the range, per attempt, is the configured deadline give or take ``SLACK_MS``.
 - A caller's whole wait at the top of the range is its deadline times its attempts, give or
   take ``SLACK_MS``; where a caller further out stops waiting first, it is that one's deadline.
+- ``domino.yaml`` declares each caller's settings as the services are configured (the
+  ``fixed`` profile's own over them): every one agrees with the measurement, within the
+  tolerances :mod:`harness.explore.defences.declared` states.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -22,7 +26,13 @@ import pytest
 
 from harness import find_topology, start_stack
 from harness.cli import main
-from harness.explore.defences import DefenceMap, measure_defences
+from harness.explore.defences import (
+    DefenceMap,
+    compare_declared,
+    measure_defences,
+    render_defences_html,
+)
+from harness.model.topology import DeclaredDefences
 
 SYSTEM = Path(__file__).resolve().parent / "domino.yaml"
 RESOLUTION_MS = 50.0
@@ -58,7 +68,41 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     )
     data = json.loads((folder / "defences.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
-    return {"code": code, **data}
+    page = (folder / "defences.html").read_text(encoding="utf-8")
+    junit = (folder / "junit.xml").read_text(encoding="utf-8")
+    return {"code": code, "page": page, "junit": junit, **data}
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """``--profile fragile --profile fixed`` on the ledger edge only (one call per journey)."""
+    folder = tmp_path_factory.mktemp("defences-compared")
+    (folder / "defences.html").write_text("the last run's page", encoding="utf-8")
+    code = main(
+        [
+            "defences",
+            "--topology",
+            str(SYSTEM),
+            "--profile",
+            "fragile",
+            "--profile",
+            "fixed",
+            "--edges",
+            "gateway->ledger",
+            "--calls",
+            "1",
+            "--resolution-ms",
+            "100",
+            "--max-ms",
+            "600",
+            "--report",
+            str(folder),
+        ]
+    )
+    data = json.loads((folder / "defences.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    page = (folder / "defences.html").read_text(encoding="utf-8")
+    return {"code": code, "page": page, **data}
 
 
 def _deadline_near(defences: DefenceMap, edge: str, configured_ms: float) -> None:
@@ -133,19 +177,172 @@ def test_a_fallback_is_seen_from_the_traffic_and_is_no_single_point(fragile: Def
     assert {(f.check, f.edge) for f in fragile.findings} == {
         ("timeout-budget", "profile->telemetry"),
         ("retry-same-target", "gateway->ledger"),
+        ("soft-wait-past-slo", "gateway->profile"),
         ("single-point-of-failure", "gateway->ledger"),
     }
+
+
+def test_a_soft_dependency_waited_on_past_the_slo_is_found_with_its_wait(
+    fragile: DefenceMap,
+) -> None:
+    (finding,) = fragile.findings_of("soft-wait-past-slo")
+    # gateway answers without profile (200), but only after its 400 ms: the SLO is 350 ms.
+    assert (finding.caller, finding.edge, finding.journey) == (
+        "gateway",
+        "gateway->profile",
+        "profile",
+    )
+    assert finding.setting == "its deadline on gateway->profile"
+    assert finding.numbers["slo_p95_ms"] == 350
+    assert finding.numbers["waited_ms"] == pytest.approx(400, abs=SLACK_MS)
+    assert finding.numbers["took_ms"] > 350
+    assert "before it answers without profile (200)" in finding.message
+    # telemetry's wait was gateway's (it stopped first): the finding is gateway's alone.
+    assert all(f.edge != "profile->telemetry" for f in fragile.findings_of("soft-wait-past-slo"))
 
 
 def test_the_fixed_profile_has_no_finding_and_the_command_says_so(
     fixed: dict[str, object],
 ) -> None:
     assert fixed["code"] == 0
+    assert (fixed["kind"], fixed["complete"], fixed["profile"]) == (
+        "domino-defences",
+        True,
+        "fixed",
+    )
     assert fixed["findings"] == []
     edges = {e["edge"]: e for e in fixed["edges"]}  # type: ignore[attr-defined]
     telemetry = edges["profile->telemetry"]["deadline"]
     low_ms, high_ms = telemetry["range_ms"]
     assert low_ms - SLACK_MS <= 150 <= high_ms + SLACK_MS
+    profile = edges["gateway->profile"]["deadline"]
+    assert profile["per_attempt_ms"] == pytest.approx(250, abs=SLACK_MS)
     assert edges["gateway->ledger"]["attempts_per_request"] == 1.0
     assert edges["gateway->ledger"]["fallbacks"] == ["gateway->spare"]
     assert edges["gateway->ledger"]["deadline"]["answer"]["status"] == 202
+
+
+def test_every_declared_setting_agrees_with_what_was_measured(fragile: DefenceMap) -> None:
+    assert fragile.declared is not None
+    assert fragile.mismatches == ()
+    assert fragile.declared.not_compared == ()
+    assert sorted(fragile.declared.agree) == sorted(
+        [
+            ("gateway->pricing", "timeout_ms"),
+            ("gateway->pricing", "retries"),
+            ("gateway->pricing", "fallback"),
+            ("gateway->profile", "timeout_ms"),
+            ("gateway->profile", "fallback"),
+            # 1200 ms: at least the 400 ms measured, as gateway stopped first.
+            ("profile->telemetry", "timeout_ms"),
+            ("gateway->ledger", "timeout_ms"),
+            ("gateway->ledger", "retries"),
+            ("gateway->ledger", "fallback"),
+        ]
+    )
+
+
+def test_a_declaration_the_measurement_contradicts_is_a_mismatch_with_both_values(
+    fragile: DefenceMap,
+) -> None:
+    wrong = {
+        "gateway->pricing": DeclaredDefences(timeout_ms=1000, fallback=()),
+        "gateway->ledger": DeclaredDefences(retries=0),
+        # Below what was measured even though gateway stopped first: profile waited longer.
+        "profile->telemetry": DeclaredDefences(timeout_ms=100),
+        # Inside the tolerance (50 ms) of the range measured around 400 ms: agrees.
+        "gateway->profile": DeclaredDefences(timeout_ms=440),
+        "gateway->spare": DeclaredDefences(timeout_ms=2000),
+    }
+    check = compare_declared(fragile, wrong)
+    found = {(m.edge, m.setting): m for m in check.mismatches}
+    assert set(found) == {
+        ("gateway->pricing", "timeout_ms"),
+        ("gateway->pricing", "fallback"),
+        ("gateway->ledger", "retries"),
+        ("profile->telemetry", "timeout_ms"),
+    }
+    retries = found[("gateway->ledger", "retries")]
+    assert (retries.caller, retries.declared, retries.measured) == (
+        "gateway",
+        "0 (1 attempts)",
+        "3.0 attempts per request",
+    )
+    fallback = found[("gateway->pricing", "fallback")]
+    assert (fallback.declared, fallback.measured) == ("none", "gateway->spare")
+    assert "measured: at least" in found[("profile->telemetry", "timeout_ms")].message
+    assert check.agree == (("gateway->profile", "timeout_ms"),)
+    # No journey crosses spare: its declaration is not compared, and says why.
+    ((edge, setting, why),) = check.not_compared
+    assert (edge, setting) == ("gateway->spare", "timeout_ms")
+    assert "no journey crosses it" in why
+
+
+def test_the_page_shows_every_edge_and_every_finding_with_its_numbers(
+    fragile: DefenceMap,
+) -> None:
+    page = render_defences_html([fragile], None)
+    assert page.count("<svg") == 1
+    for edge in fragile.edges:
+        assert f"<code>{html.escape(edge.edge)}</code>" in page
+        assert f"<title>{html.escape(edge.edge)}</title>" in page  # an arrow in the graph
+    assert len(fragile.findings) == 4
+    for finding in fragile.findings:
+        assert html.escape(finding.message) in page
+    assert "3.0" in page  # gateway's attempts per payment
+    assert "Declared in domino.yaml" in page
+    assert "http" not in page.split("<body>")[0].replace("http-equiv", "")  # nothing loaded
+
+
+def test_the_fixed_profiles_report_folder_holds_the_page_and_junit(
+    fixed: dict[str, object],
+) -> None:
+    page = str(fixed["page"])
+    for edge in fixed["edges"]:  # type: ignore[attr-defined]
+        assert f"<code>{html.escape(edge['edge'])}</code>" in page
+    assert "0 findings" in page
+    assert 'failures="0"' in str(fixed["junit"])
+
+
+def test_two_profiles_show_the_findings_a_fix_made_disappear(
+    compared: dict[str, object],
+) -> None:
+    assert compared["code"] == 0  # judged on the second profile: the fix
+    assert compared["compare"] == ["fragile", "fixed"]
+    maps = compared["maps"]
+    assert isinstance(maps, dict)
+    assert {f["check"] for f in maps["fragile"]["findings"]} == {
+        "retry-same-target",
+        "single-point-of-failure",
+    }
+    assert maps["fixed"]["findings"] == []
+    changes = compared["changes"]
+    assert isinstance(changes, dict)
+    assert sorted((f["check"], f["edge"]) for f in changes["findings_gone"]) == [
+        ("retry-same-target", "gateway->ledger"),
+        ("single-point-of-failure", "gateway->ledger"),
+    ]
+    assert changes["findings_new"] == changes["findings_kept"] == []
+    changed = {c["what"]: (c["before"], c["after"]) for c in changes["changes"]}
+    assert changed["attempts/request"] == ("3.0", "1.0")
+    assert changed["fallbacks"] == ("none", "gateway->spare")
+    assert "(503)" in changed["deadline"][0]
+    assert "(202)" in changed["deadline"][1]
+    page = str(compared["page"])
+    assert "the last run's page" not in page
+    assert "From fragile to fixed" in page
+    assert "Findings gone in fixed" in page
+
+
+def test_more_than_two_profiles_or_an_unknown_one_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for profiles in (["fragile", "fixed", "fragile"], ["fragile", "nope"]):
+        argv = ["defences", "--topology", str(SYSTEM), "--report", str(tmp_path / "r")]
+        for name in profiles:
+            argv += ["--profile", name]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert "profile" in err, err
+    assert not (tmp_path / "r").exists()  # refused before anything started

@@ -326,6 +326,9 @@ _FIELDS = {
         "equals",
         "contains",
         "min_bytes",
+        "timeout_ms",
+        "retries",
+        "fallback",
     ],
     "spec": [
         "topology",

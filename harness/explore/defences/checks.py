@@ -14,6 +14,11 @@ recomputed), so they are tested on made-up maps:
 - **retry amplification**: retries multiplied along a path — two or more
   callers on it retrying, or more attempts reaching the edge per user request
   than its own caller makes;
+- **a soft dependency waited on past the SLO**: with the edge slowed past its
+  caller's deadline, the journey still answered well (the caller fell back or
+  answered without the target) but only after longer than the journey's SLO
+  (p95): the fallback runs too late to keep the journey in it. Where a caller
+  further out stopped first, the wait is that one's, and the finding is its;
 - **single point of failure, as observed**: an edge whose failure (down) left
   a journey with no successful call and crossed no fallback — whatever the
   topology declares.
@@ -233,6 +238,46 @@ def _retry_amplification(defences: DefenceMap) -> list[Finding]:
     return found
 
 
+def _soft_wait_past_slo(defences: DefenceMap) -> list[Finding]:
+    found = []
+    for edge in defences.edges:
+        deadline = edge.deadline
+        if deadline is None or deadline.outcome != "found" or not deadline.answer_ok:
+            continue
+        if deadline.waited_ms is None or stopped_first(defences, edge.edge) is not None:
+            continue
+        slo_ms = defences.slo_p95_ms.get(deadline.journey)
+        took_ms = deadline.waited_ms + deadline.base_ms
+        if slo_ms is None or took_ms <= slo_ms:
+            continue
+        attempts = deadline.attempts_per_call
+        tries = f" over {attempts:g} attempts" if attempts is not None and attempts > 1 else ""
+        found.append(
+            Finding(
+                check="soft-wait-past-slo",
+                caller=edge.caller,
+                edge=edge.edge,
+                setting=f"its deadline on {edge.edge}",
+                journey=deadline.journey,
+                path=tuple(defences.paths.get(edge.edge, ())),
+                numbers={
+                    "waited_ms": deadline.waited_ms,
+                    "took_ms": took_ms,
+                    "slo_p95_ms": slo_ms,
+                    **({"attempts": attempts} if attempts is not None else {}),
+                },
+                message=(
+                    f"{edge.caller} waits {deadline.waited_ms:,.0f} ms{tries} on {edge.edge} "
+                    f"before it answers without {edge.target} ({deadline.answer}): the "
+                    f"{deadline.journey} journey then takes {took_ms:,.0f} ms, past its SLO of "
+                    f"{slo_ms:,.0f} ms (p95); the fallback works, but too late to keep "
+                    f"the journey in its SLO while {edge.target} is slow"
+                ),
+            )
+        )
+    return found
+
+
 def _single_points(defences: DefenceMap) -> list[Finding]:
     found = []
     for edge in defences.edges:
@@ -277,6 +322,7 @@ def check_defences(defences: DefenceMap) -> tuple[Finding, ...]:
         *_timeout_budget(defences),
         *_retry_same_target(defences),
         *_retry_amplification(defences),
+        *_soft_wait_past_slo(defences),
         *_single_points(defences),
     ]
     order = {name: n for n, name in enumerate(CHECKS)}

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from harness.errors import ToxiproxyAPIError
 from harness.explore.cliff import bisect_ms, configured_limits, recover, search_range
 from harness.explore.defences.checks import check_defences
+from harness.explore.defences.declared import compare_declared
 from harness.explore.defences.model import (
     Deadline,
     DeadlineOutcome,
@@ -411,8 +412,18 @@ def measure_defences(
         search_s=time.monotonic() - started_s,
         toxiproxy_version=stack.toxiproxy_version,
         notes=_server_notes(stack),
+        slo_p95_ms={j.name: j.slo.p95_ms for j in topology.journeys},
     )
-    return replace(unmeasured, findings=check_defences(unmeasured))
+    return _checked(unmeasured, stack)
+
+
+def _checked(unmeasured: DefenceMap, stack: Stack) -> DefenceMap:
+    """The map with its findings, and its declarations (domino.yaml) compared."""
+    checked = replace(unmeasured, findings=check_defences(unmeasured))
+    declared = stack.topology.declared_defences(stack.profile)
+    if not declared:
+        return checked
+    return replace(checked, declared=compare_declared(checked, declared))
 
 
 def _server_notes(stack: Stack) -> tuple[str, ...]:

@@ -13,28 +13,47 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ATTEMPTS_SLACK",
     "CHECKS",
+    "TIMEOUT_SLACK_MS",
+    "TIMEOUT_SLACK_SHARE",
     "Check",
     "Deadline",
     "DeadlineOutcome",
     "DeadlineProbe",
+    "DeclaredCheck",
     "DefenceMap",
     "EdgeDefences",
     "FailureProbe",
     "Finding",
+    "Mismatch",
+    "Setting",
 ]
 
 DeadlineOutcome = Literal["found", "waits_past_max", "unhealthy_without_latency"]
 Check = Literal[
-    "timeout-budget", "retry-same-target", "retry-amplification", "single-point-of-failure"
+    "timeout-budget",
+    "retry-same-target",
+    "retry-amplification",
+    "soft-wait-past-slo",
+    "single-point-of-failure",
 ]
 #: Every check over the map, in the order findings are listed.
 CHECKS: tuple[Check, ...] = (
     "timeout-budget",
     "retry-same-target",
     "retry-amplification",
+    "soft-wait-past-slo",
     "single-point-of-failure",
 )
+#: A setting an edge's caller may declare in domino.yaml (:mod:`.declared` compares them).
+Setting = Literal["timeout_ms", "retries", "fallback"]
+#: Attempts per request this far from ``1 + retries`` still agree (noise of a few calls).
+ATTEMPTS_SLACK = 0.25
+#: A declared deadline this close to the measured range agrees: at least this many ms ...
+TIMEOUT_SLACK_MS = 50.0
+#: ... or this share of the declared value, whichever is more.
+TIMEOUT_SLACK_SHARE = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +372,54 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A caller's declaration on ``edge`` that the measurement contradicts."""
+
+    edge: str
+    caller: str
+    setting: Setting
+    declared: str
+    measured: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.edge} {self.setting}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edge": self.edge,
+            "caller": self.caller,
+            "setting": self.setting,
+            "declared": self.declared,
+            "measured": self.measured,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredCheck:
+    """Every declaration compared: those that agree, those that do not, those not
+    compared (with why), per edge and setting."""
+
+    agree: tuple[tuple[str, Setting], ...]
+    mismatches: tuple[Mismatch, ...]
+    not_compared: tuple[tuple[str, Setting, str], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tolerance": {
+                "timeout_ms": f"in the measured range, give or take max({TIMEOUT_SLACK_MS:g} "
+                f"ms, {TIMEOUT_SLACK_SHARE:.0%} of the declared value)",
+                "retries": f"1 + retries attempts per request, give or take {ATTEMPTS_SLACK:g}",
+                "fallback": "exactly the edges newly crossed while the edge failed",
+            },
+            "agree": [{"edge": e, "setting": s} for e, s in self.agree],
+            "mismatches": [m.as_dict() for m in self.mismatches],
+            "not_compared": [{"edge": e, "setting": s, "why": w} for e, s, w in self.not_compared],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DefenceMap:
     """Every edge's defences on one running system, and the findings over them.
 
@@ -372,6 +439,10 @@ class DefenceMap:
     search_s: float
     toxiproxy_version: str = ""
     notes: tuple[str, ...] = ()
+    #: The callers' declarations (domino.yaml) against the measurement; None: none declared.
+    declared: DeclaredCheck | None = None
+    #: Each journey's SLO, its p95 in ms (a soft dependency's wait is held to it).
+    slo_p95_ms: Mapping[str, float] = field(default_factory=dict)
 
     def edge(self, name: str) -> EdgeDefences:
         """The defences measured on edge ``name``; KeyError if it was not measured."""
@@ -379,6 +450,11 @@ class DefenceMap:
             if found.edge == name:
                 return found
         raise KeyError(f"edge {name!r} was not measured")
+
+    @property
+    def mismatches(self) -> tuple[Mismatch, ...]:
+        """The callers' declarations the measurement contradicts (none when none declared)."""
+        return () if self.declared is None else self.declared.mismatches
 
     def findings_of(self, check: Check) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.check == check)
@@ -396,4 +472,6 @@ class DefenceMap:
             "paths": {e: list(path) for e, path in self.paths.items()},
             "findings": [f.as_dict() for f in self.findings],
             "notes": list(self.notes),
+            "declared": None if self.declared is None else self.declared.as_dict(),
+            "slo_p95_ms": dict(self.slo_p95_ms),
         }

@@ -1,18 +1,13 @@
-"""The map of defences as outputs: a table for the terminal and ``defences.json``.
-
-Both are read from the same :class:`~.model.DefenceMap`; JSON is made only here,
-at the edge of the program (:meth:`DefenceMap.as_dict`).
+"""The map of defences as a table for the terminal (the page and ``defences.json`` are
+:mod:`.html` and :mod:`.outputs`, read from the same :class:`~.model.DefenceMap`).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from harness.explore.defences.checks import stopped_first
 from harness.explore.defences.model import DefenceMap, EdgeDefences
 
-__all__ = ["deadline_text", "render_defences", "write_defences"]
+__all__ = ["deadline_text", "render_defences"]
 
 _HEADERS = (
     "edge",
@@ -91,12 +86,22 @@ def render_defences(defences: DefenceMap) -> str:
         lines += [f"  {f.describe()}" for f in defences.findings]
     else:
         lines.append("findings: none")
+    lines += _declared_lines(defences)
     return "\n".join(lines)
 
 
-def write_defences(defences: DefenceMap, folder: Path) -> Path:
-    """Write ``defences.json`` into ``folder`` (made if missing); return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "defences.json"
-    path.write_text(json.dumps(defences.as_dict(), indent=1) + "\n", encoding="utf-8")
-    return path
+def _declared_lines(defences: DefenceMap) -> list[str]:
+    """The declarations compared: how many agree, each mismatch, what was not compared."""
+    check = defences.declared
+    if check is None:
+        return []
+    total = len(check.agree) + len(check.mismatches) + len(check.not_compared)
+    lines = [
+        "",
+        f"declared in domino.yaml: {total} settings, {len(check.agree)} agree with what was "
+        f"measured, {len(check.mismatches)} do not"
+        + (f", {len(check.not_compared)} not compared" if check.not_compared else ""),
+    ]
+    lines += [f"  mismatch: {m.describe()}" for m in check.mismatches]
+    lines += [f"  not compared: {e} {s}: {why}" for e, s, why in check.not_compared]
+    return lines
