@@ -242,6 +242,7 @@ class Outcome:
     start_checks: list[str] = field(default_factory=list)  # problems found when it started
     seconds: float = 0.0
     snapshot: Snapshot | None = None
+    note: str = ""  # why a kill point counts as missed though the signal was sent
 
     @property
     def missed(self) -> bool:
@@ -269,6 +270,7 @@ class Outcome:
             "left_for_next_run": self.left_for_next_run,
             "start_checks": self.start_checks,
             "seconds": round(self.seconds, 2),
+            "note": self.note,
         }
 
     def line(self) -> str:
@@ -278,6 +280,8 @@ class Outcome:
         if self.other_run:
             found += f"  OTHER RUN TOUCHED: {'; '.join(self.other_run)}"
         took = "" if self.exit_s is None else f" in {self.exit_s:.1f}s"
+        if self.note:
+            found += f"  ({self.note})"
         extra = (
             f"  left for next run: {len(self.left_for_next_run)}" if self.left_for_next_run else ""
         )
@@ -729,6 +733,7 @@ def run_kill_point(
             if point.signal != "SIGKILL":
                 gate.release(held)  # type: ignore[union-attr]  # the spawn completes after it
         _await_end(outcome, runner, gate, signalled)
+        _after_its_end(outcome, runner, workdir / "report" / "report.json")
         snapshot.read()  # SIGKILL: the record as the run left it
         if gate is not None or _ORDER[point.phase] < _ORDER["settle"]:
             outcome.start_checks = _start_checks(runner, snapshot, stale)
@@ -778,6 +783,26 @@ def _await_end(outcome: Outcome, runner: Runner, gate: _Gate | None, signalled: 
     outcome.exit_code = runner.exit_code()
     runner._reader.join(timeout=5)
     runner._out_reader.join(timeout=5)
+
+
+def _after_its_end(outcome: Outcome, runner: Runner, report: Path) -> None:
+    """A SIGINT/SIGTERM sent in the last instant of reporting can land after the run has
+    written its complete reports and left ``main`` (only the interpreter's exit is left):
+    the process then ends by the signal itself (exit -2 or -15). That run had ended
+    before the kill: it counts as missed, with a note, not as a kill point."""
+    sig = getattr(signal, outcome.point.signal)
+    if sig == signal.SIGKILL or outcome.exit_code != -sig:
+        return
+    said = any(line.strip().startswith("reports:") for line in runner.out_lines)
+    try:
+        complete = json.loads(report.read_text()).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if said and complete:
+        outcome.landed = "exited"
+        outcome.note = (
+            f"after the run: reports complete, main returned; {outcome.point.signal} ended it"
+        )
 
 
 def _judge(outcome: Outcome, snapshot: Snapshot, runner: Runner) -> None:
@@ -987,6 +1012,6 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
         ),
         "fault_phase_kills_with_toxic_applied": sum(o.toxic_at_kill is True for o in outcomes),
         "problems": [{**o.as_dict(), "point": str(o.point)} for o in outcomes if not o.clean],
-        "missed_points": [str(o.point) for o in outcomes if o.missed],
+        "missed_points": [f"{o.point} {o.note}".strip() for o in outcomes if o.missed],
         "seconds": round(sum(o.seconds for o in outcomes), 1),
     }
