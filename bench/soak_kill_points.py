@@ -1,4 +1,5 @@
-"""Soak: kill `domino run` with SIGINT, SIGTERM and SIGKILL at random points; nothing may be left.
+"""Soak: kill `domino run` with SIGINT, SIGTERM and SIGKILL at random points; nothing may be
+left, no signal lost, no other run touched.
 
 Run: nice -n 10 .venv/bin/python bench/soak_kill_points.py [--points 200] [--docker-points 0]
      [--seed 11] [--budget-s 0] [--json FILE]
@@ -6,25 +7,44 @@ Run: nice -n 10 .venv/bin/python bench/soak_kill_points.py [--points 200] [--doc
 Each kill point runs a short incident (the KB Pay timeout on ``card->pay``,
 hardened profile; steady 0.5 s, the fault from onset 0 for 1.5 s, recovery
 0.5 s: ``tests/trust/killpoints.py``, ``write_spec``) with
-``python -m harness.cli run SPEC --report DIR``, follows its stderr to the
-chosen phase (settle, steady, fault, recovery, reporting), waits a seeded
-random delay within it and sends the signal. Then, as in
-``tests/trust/test_kill_points.py``: exit code (130, or -9), no process of
-the run alive (run record and /proc), no Toxiproxy of the run answering (or
-its toxics and disabled proxies listed), no run record or folder after
-SIGINT/SIGTERM, no container or network of the run after a docker
-SIGINT/SIGTERM. All points share one DOMINO_HOME, so the run after a SIGKILL
-is the next run: at its "stack ready" what the killed run left (after
-SIGKILL, or a leak) -- record, folder, processes, containers, network --
-must be gone and its Toxiproxy must hold no fault; after the last point
-one `domino up --json` per backend checks the same. Signals and phases are
-spread evenly (each combination ``points / 15`` times, shuffled); the delay
-is random within the first 80 % of the phase.
+``python -m harness.cli run SPEC --report DIR`` under ``tests/trust/reaper.py``
+(a child subreaper), follows it to the chosen phase and sends the signal:
 
-Prints one line per kill point, then a JSON summary (tried, clean,
-leftovers). Exit 0 when every kill point was clean, 1 otherwise.
-``--budget-s`` stops starting new kill points after that many seconds (0: no
-limit); the summary says how many were tried.
+* start-up: ``spawn`` (local only), a child -- Toxiproxy or one of the four
+  services, chosen at random -- held between fork and exec by
+  ``$DOMINO_TEST_SPAWN_GATE`` until the signal is delivered, then let go;
+  ``starting``, a random delay after the first ``domino: starting`` line;
+* ``settle`` (``domino: stack ready``), ``steady``, ``fault``, ``recovery``
+  (the progress lines), ``draining`` (the ``draining`` line: faults removed,
+  calls in flight drained, verdict, teardown), ``reporting`` (the first line
+  of the summary on stdout: the stack is down, reports being written), each
+  at a random delay within the first 80 % of the phase.
+
+Then, as in ``tests/trust/test_kill_points.py``: a SIGINT/SIGTERM must end
+the run with exit 130 within 30 s, say everything it started is stopped and
+(at a spawn point) start no further child, else it is a **lost signal**; a
+SIGKILL gives -9. **Leaks**: a process of the run alive (run record and
+/proc), a child the reaper had to reap after SIGINT/SIGTERM (Domino lost
+track of it) or one outliving the runner by 10 s, a Toxiproxy of the run
+answering, a run record or folder left after SIGINT/SIGTERM, docker
+containers or network left; all points share one DOMINO_HOME, so the run
+after a SIGKILL is the next run: once it has reconciled, what the killed run
+left must be gone. **Another run**: for the whole soak a second, independent
+``domino up`` runs in a DOMINO_HOME of its own (``tests/trust/bystander.py``)
+beside a sentinel process that writes down any signal it gets; before every
+kill point a stale run record is planted in the soak's DOMINO_HOME (a dead
+owner; as its processes the other run's runner, Toxiproxy, services and the
+sentinel, by pid and command line, alternately without a start time and
+with another one; as its run folder the other run's), so every run's
+reconcile meets one; after every point each of those processes must be alive
+with the same start time, not stopped, the sentinel must have received
+nothing, every part of the other run must answer and its run folder and
+record must be there.
+
+Prints one line per kill point, then a JSON summary (tried, clean, leaks,
+lost signals, other run touched, missed: the run ended before the signal).
+Exit 0 when every kill point was clean, 1 otherwise. ``--budget-s`` stops
+starting new kill points after that many seconds (0: no limit).
 """
 
 from __future__ import annotations
@@ -41,7 +61,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.trust.bystander import Bystander, bystander
 from tests.trust.killpoints import (
+    DOCKER_PHASES,
     PHASES,
     SIGNALS,
     KillPoint,
@@ -60,14 +82,15 @@ TIMING = Timing(steady_s=0.5, hold_s=1.5, recovery_s=0.5)
 
 def plan(count: int, backend: str, rng: random.Random) -> list[KillPoint]:
     """``count`` kill points, signals x phases spread evenly, in a seeded random order."""
-    combos = list(itertools.product(SIGNALS, PHASES))
+    combos = list(itertools.product(SIGNALS, PHASES if backend == "local" else DOCKER_PHASES))
+    rng.shuffle(combos)  # fewer points than combinations: a random subset
     chosen = [combos[i % len(combos)] for i in range(count)]
     rng.shuffle(chosen)
     return [KillPoint.seeded(sig, phase, rng, TIMING, backend) for sig, phase in chosen]
 
 
 def soak(
-    points: list[KillPoint], root: Path, deadline: float
+    points: list[KillPoint], root: Path, deadline: float, other: Bystander
 ) -> tuple[list[Outcome], list[str], int]:
     """Run ``points`` in one DOMINO_HOME; return outcomes, final next-run problems, skipped."""
     home = root / "home"
@@ -78,9 +101,19 @@ def soak(
         if time.monotonic() >= deadline:
             return outcomes, _final(home, root, stale), len(points) - n + 1
         workdir = root / f"point-{n}"
+        planted = other.plant(home, point.backend)
         outcome = run_kill_point(
-            point, home=home, spec=spec, workdir=workdir, stale=stale[point.backend]
+            point,
+            home=home,
+            spec=spec,
+            workdir=workdir,
+            stale=stale[point.backend],
+            reaper=True,
         )
+        outcome.other_run = other.touched()
+        if planted.exists():
+            outcome.start_checks.append(f"the planted record {planted.name} was not reconciled")
+            planted.unlink()
         outcomes.append(outcome)
         print(f"{n:4d} {outcome.line()}", flush=True)
         previous = stale[point.backend]
@@ -122,14 +155,27 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     deadline = started + args.budget_s if args.budget_s > 0 else float("inf")
-    with tempfile.TemporaryDirectory(prefix="domino-kill-soak-") as folder:
-        outcomes, final_problems, skipped = soak(points, Path(folder), deadline)
+    with (
+        tempfile.TemporaryDirectory(prefix="domino-kill-soak-") as folder,
+        bystander(Path(folder) / "other-run") as other,
+    ):
+        print(
+            f"other run: domino up (pid {other.up.pid}) in {other.home}, "
+            f"{len(other.processes)} processes watched",
+            flush=True,
+        )
+        outcomes, final_problems, skipped = soak(points, Path(folder), deadline, other)
+        after = other.touched()
+    if after:
+        print(f"other run touched at the end: {'; '.join(after)}", flush=True)
 
     result = summary(outcomes)
     result.update(
         planned=len(points),
         not_tried_budget=skipped,
         final_next_run_problems=final_problems,
+        other_run_touched_at_the_end=after,
+        other_run_records_planted=other.planted,
         seed=args.seed,
         timing={
             "steady_s": TIMING.steady_s,
@@ -143,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
-    return 0 if result["with_leftovers"] == 0 and not final_problems else 1
+    ok = result["with_leftovers"] == 0 and not final_problems and not after
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

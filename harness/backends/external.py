@@ -22,7 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.backends.assembly import RunPlan, plan_run
-from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
+from harness.backends.lifecycle import (
+    Brought,
+    new_run_dir,
+    remove_stale_run_dir,
+    stack_lifecycle,
+)
 from harness.backends.local import _remove_run_dir, _start_toxiproxy
 from harness.errors import PortInUseError, ToxiproxyAPIError, UsageError
 from harness.infra.network_safety import check_target
@@ -194,7 +199,7 @@ def external_stack(
     say = progress or (lambda _msg: None)
     _check(topology)
     plan = plan_run(topology, profile, knobs)
-    reconcile("external", extra_cleanup=_remove_run_dir)
+    reconcile("external", extra_cleanup=remove_stale_run_dir)
     binary = find_toxiproxy(toxiproxy_bin)
     run_dir = new_run_dir("external")
     record = RunRecord("external", extra={"run_dir": str(run_dir)})

@@ -14,6 +14,8 @@ under deferred interrupts (a second Ctrl-C cannot cut the teardown short).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,12 +27,12 @@ from harness.backends.assembly import RunPlan, assemble_stack
 from harness.backends.attached import describe_for_record
 from harness.contracts import ServiceControl
 from harness.infra.home import domino_home
-from harness.infra.runstate import RunRecord
+from harness.infra.runstate import RunRecord, live_records, process_cmdline
 from harness.infra.signals import interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
 from harness.toxiproxy.client import ToxiproxyClient
 
-__all__ = ["BackendRun", "Brought", "new_run_dir", "stack_lifecycle"]
+__all__ = ["BackendRun", "Brought", "new_run_dir", "remove_stale_run_dir", "stack_lifecycle"]
 
 
 @dataclass
@@ -77,6 +79,35 @@ def new_run_dir(backend: str) -> Path:
     run_dir = domino_home() / backend / f"run-{os.getpid()}-{int(time.time() * 1000)}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def remove_stale_run_dir(record: RunRecord) -> None:
+    """Reconcile's cleanup of a stale record's run folder: only a folder provably its own.
+
+    A record names its folder by path, and a record can be wrong (written by
+    hand, or by an older Domino) or name a folder another run uses. The
+    folder is removed only when it is where and as :func:`new_run_dir` made
+    it for the record's owner (``$DOMINO_HOME/BACKEND/run-OWNERPID-MS``, not a
+    link), no live run's record names it, and none of the record's processes
+    still runs (reconcile stopped those it could prove were the record's;
+    one it left alone may be using the folder). Otherwise it is left alone.
+    """
+    run_dir = record.extra.get("run_dir")
+    if not run_dir or record.extra.get("keep_data"):
+        return
+    folder = Path(run_dir)
+    home = domino_home() / record.backend
+    if (
+        folder.is_symlink()
+        or not re.fullmatch(rf"run-{record.owner_pid}-\d+", folder.name)
+        or folder.parent.resolve() != home.resolve()
+    ):
+        return
+    if any(live.extra.get("run_dir") == run_dir for live in live_records()):
+        return
+    if any(process_cmdline(p.pid) == p.cmdline for p in record.processes):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -37,7 +37,12 @@ from harness.backends.assembly import (
     service_environment,
     service_values,
 )
-from harness.backends.lifecycle import Brought, new_run_dir, stack_lifecycle
+from harness.backends.lifecycle import (
+    Brought,
+    new_run_dir,
+    remove_stale_run_dir,
+    stack_lifecycle,
+)
 from harness.backends.service_files import address_values, render_files, write_files
 from harness.contracts import ServiceDeath
 from harness.errors import (
@@ -386,6 +391,12 @@ def _exit_status(code: int) -> str:
     return f"exited with code {code}"
 
 
+def reconcile_local() -> list[str]:
+    """Clean up after killed local runs (:func:`~harness.infra.runstate.reconcile`): their
+    processes and, when provably theirs, their run folders; return what was removed."""
+    return reconcile("local", extra_cleanup=remove_stale_run_dir)
+
+
 def _remove_run_dir(record: RunRecord) -> None:
     run_dir = record.extra.get("run_dir")
     if run_dir and not record.extra.get("keep_data"):
@@ -589,7 +600,7 @@ def local_stack(
     say = progress or (lambda _msg: None)
     plan = plan_run(topology, profile, knobs)
     _require_commands(topology)
-    reconcile("local", extra_cleanup=_remove_run_dir)
+    reconcile_local()
     binary = find_toxiproxy(toxiproxy_bin)
     run_dir = new_run_dir("local")
     record = RunRecord("local", extra={"run_dir": str(run_dir), "keep_data": keep_data})

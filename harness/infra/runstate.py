@@ -45,6 +45,7 @@ __all__ = [
     "RecordedProcess",
     "RunRecord",
     "keep_original",
+    "live_records",
     "owner_alive",
     "process_cmdline",
     "process_started",
@@ -353,14 +354,21 @@ def reconcile(
     return removed
 
 
-def _owned_by_live_runs(folder: Path) -> set[tuple[int, str]]:
-    """(pid, start time) of every process a live run's record lists, this run's included."""
-    owned: set[tuple[int, str]] = set()
-    for path in folder.glob("*.json"):
+def live_records(folder: Path | None = None) -> list[RunRecord]:
+    """The records of live runs (this run's included), of every backend, in ``folder``
+    (default: :func:`runs_dir`)."""
+    folder = folder if folder is not None else runs_dir()
+    live = []
+    for path in folder.glob("*.json") if folder.is_dir() else ():
         try:
             record = RunRecord.load(path)
         except (OSError, ValueError, TypeError, KeyError):
             continue
         if record.owner_pid == os.getpid() or owner_alive(record):
-            owned.update((p.pid, p.started) for p in record.processes if p.started)
-    return owned
+            live.append(record)
+    return live
+
+
+def _owned_by_live_runs(folder: Path) -> set[tuple[int, str]]:
+    """(pid, start time) of every process a live run's record lists, this run's included."""
+    return {(p.pid, p.started) for r in live_records(folder) for p in r.processes if p.started}

@@ -12,7 +12,13 @@ callback or an at-fork hook (printing "Exception ignored in ..."): a SIGTERM
 that landed in ``logging``'s after-fork hook while a child was started was
 lost, and the run went on to exit 0. Inside :func:`graceful_termination` an
 interrupt Python swallowed is delivered to the main thread again
-(:func:`_redeliver_swallowed`), so it is raised in ordinary code.
+(:func:`_redeliver_swallowed`), so it is raised in ordinary code, once: SIGINT
+too goes through a handler of Domino's (raising a plain KeyboardInterrupt, as
+Python's does), which marks the redelivery received, and none is sent after
+the block. Before, a redelivered SIGINT raised by Python's own handler was
+sent on every 50 ms, and one landed as the program exited: a run killed by
+SIGINT while writing its reports said it had stopped, then died of SIGINT
+(exit -2, not 130).
 
 :func:`interrupts_deferred` holds interrupts for a block that must not be
 cut short (a teardown, starting a child and recording it) and raises one
@@ -47,6 +53,12 @@ class Interrupted(KeyboardInterrupt):
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     if _received(frame) is not None:
         raise Interrupted(signum)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGINT as Python's own handler raises it, but seen as received (a redelivery ends)."""
+    if _received(frame) is not None:
+        raise KeyboardInterrupt
 
 
 # Redeliveries still being sent: each ends when one of Domino's handlers receives it.
@@ -134,6 +146,10 @@ def graceful_termination() -> Iterator[None]:
         for sig in (signal.SIGTERM, signal.SIGHUP)
         if signal.getsignal(sig) is not signal.SIG_IGN  # nohup's SIGHUP stays ignored
     }
+    # SIGINT keeps Python's behaviour (a plain KeyboardInterrupt) through a handler of
+    # Domino's, so that a redelivered SIGINT, once received, is not sent again.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     previous_hook = sys.unraisablehook
     hook = _redeliver_swallowed(previous_hook)
     sys.unraisablehook = hook
@@ -144,6 +160,15 @@ def graceful_termination() -> Iterator[None]:
             sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _stop_redeliveries()
+
+
+def _stop_redeliveries() -> None:
+    """No redelivery outlives the block: it was raised in it, or the block is over anyway
+    (sent later it would land in whatever runs next, e.g. the program's exit)."""
+    with _redelivery_lock:
+        while _pending_redeliveries:
+            _pending_redeliveries.pop().set()
 
 
 class _Hold:

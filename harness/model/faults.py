@@ -361,7 +361,13 @@ class ResetPeer(ToxicFault):
 @fault_kind
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bandwidth(ToxicFault):
-    """Limits the stream to ``rate_kb_per_s`` kilobytes per second."""
+    """Limits the stream to ``rate_kb_per_s`` kilobytes per second (at least 1).
+
+    0 is refused: Toxiproxy 2.12.0's bandwidth toxic at rate 0 does not limit
+    anything, it loops sending empty chunks every 100 ms and never the data
+    (``toxics/bandwidth.go``), a hang by accident. Holding traffic is what
+    ``timeout`` with ``timeout_ms: 0`` (or ``down``) is for, judged as a hang.
+    """
 
     kind: ClassVar[str] = "bandwidth"
     toxic_type: ClassVar[str] = "bandwidth"
@@ -370,6 +376,13 @@ class Bandwidth(ToxicFault):
     def __post_init__(self) -> None:
         ToxicFault.__post_init__(self)
         _non_negative(self, "rate_kb_per_s")
+        if self.rate_kb_per_s < 1:
+            raise FaultSpecError(
+                f"Bandwidth.rate_kb_per_s must be at least 1, got {self.rate_kb_per_s!r} "
+                "(at 0 Toxiproxy never passes the data on); to hold traffic use "
+                "fault: timeout with timeout_ms: 0, or down",
+                field="rate_kb_per_s",
+            )
 
     def toxiproxy_attributes(self) -> dict[str, int]:
         return {"rate": int(self.rate_kb_per_s)}

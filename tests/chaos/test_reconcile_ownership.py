@@ -7,7 +7,10 @@ command line; the next run "cleaned it up" and killed that bank. Here a live
 with no start time (as every record did then), with another start time (the
 pid reused), and with its own start time (a record that names it exactly,
 while the live run's record lists it). Reconcile must leave the bank alone
-each time, and still stop a real orphan the same records name.
+each time, and still stop a real orphan the same records name. A stale
+record's run folder is removed only when it is provably that run's: not a
+live run's, not outside ``DOMINO_HOME``, not used by a process reconcile left
+alone.
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ def _dead_pid() -> int:
     return gone.pid
 
 
-def _plant(home: Path, owner_pid: int, processes: list[dict[str, object]]) -> Path:
+def _plant(
+    home: Path, owner_pid: int, processes: list[dict[str, object]], run_dir: Path | None = None
+) -> Path:
     """A run record as a SIGKILLed run leaves it: its owner gone, its processes listed."""
     path = home / "runs" / f"local-{owner_pid}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +91,7 @@ def _plant(home: Path, owner_pid: int, processes: list[dict[str, object]]) -> Pa
         "owner_pid": owner_pid,
         "owner_cmdline": "python -m harness.cli run kbpay-2023-01-25",
         "processes": processes,
-        "extra": {},
+        "extra": {"run_dir": str(run_dir)} if run_dir else {},
     }
     path.write_text(json.dumps(record))
     return path
@@ -170,3 +175,71 @@ def test_a_reused_owner_pid_does_not_keep_a_stale_record_alive(home: Path) -> No
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+def _folder(home: Path, owner_pid: int) -> Path:
+    """A run folder where new_run_dir makes it for ``owner_pid``, with a file in it."""
+    folder = home / "local" / f"run-{owner_pid}-1700000000000"
+    folder.mkdir(parents=True)
+    (folder / "bank.db").write_text("a live run's data")
+    return folder
+
+
+def test_a_stale_record_removes_only_a_run_folder_that_is_provably_its_own(
+    home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Reconcile removed whatever folder a stale record named as its run folder: a live
+    run's (named by a planted record, as the soak plants one) or a folder anywhere."""
+    from harness.backends.local import reconcile_local
+
+    owner = _sleeper()  # a live run's owner, with its record
+    lingering = _sleeper()  # a process a stale record lists that reconcile leaves alone
+    try:
+        live = _folder(home, owner.pid)
+        live_record = home / "runs" / f"local-{owner.pid}.json"
+        live_record.parent.mkdir(parents=True, exist_ok=True)
+        live_record.write_text(
+            json.dumps(
+                {
+                    "backend": "local",
+                    "owner_pid": owner.pid,
+                    "owner_cmdline": process_cmdline(owner.pid),
+                    "owner_started": process_started(owner.pid),
+                    "extra": {"run_dir": str(live)},
+                }
+            )
+        )
+        elsewhere = tmp_path_factory.mktemp("another-home") / "local" / "run-1-1"
+        elsewhere.mkdir(parents=True)
+        dead = [_dead_pid() for _ in range(4)]
+        used = _folder(home, dead[2])
+        own = _folder(home, dead[3])
+        planted = [
+            # A live run's folder (as the soak's planted records name the other run's).
+            _plant(home, dead[0], [], run_dir=live),
+            # A folder outside this DOMINO_HOME.
+            _plant(home, dead[1], [], run_dir=elsewhere),
+            # Its own, but a process it lists (no start time: not provably its own) runs.
+            _plant(
+                home,
+                dead[2],
+                [{"name": "bank", "pid": lingering.pid, "cmdline": "sleep 300"}],
+                run_dir=used,
+            ),
+            # Its own, nothing of it running: the one to remove.
+            _plant(home, dead[3], [], run_dir=own),
+        ]
+
+        reconcile_local()
+
+        assert (live / "bank.db").exists(), "a live run's folder was removed"
+        assert elsewhere.is_dir(), "a folder outside DOMINO_HOME was removed"
+        assert (used / "bank.db").exists(), "a folder a running process may use was removed"
+        assert not own.exists(), "the stale run's own folder was left"
+        assert lingering.poll() is None
+        assert not [p for p in planted if p.exists()], "stale records are removed"
+        assert live_record.exists()
+    finally:
+        for process in (owner, lingering):
+            process.kill()
+            process.wait()

@@ -5,18 +5,40 @@ Shared by ``tests/trust/test_kill_points.py`` (local CI sample),
 ``bench/soak_kill_points.py`` (the soak).
 
 One kill point: start ``python -m harness.cli run SPEC --report DIR`` with a
-private ``DOMINO_HOME`` on a short incident spec (:func:`write_spec`), follow
-its stderr until it reaches the phase (``settle``: ``domino: stack ready``;
-``steady``, ``fault``, ``recovery``: the progress lines of
-:mod:`harness.progress`; ``reporting``: the ``draining`` line), wait a chosen
-extra delay within the phase, send SIGINT, SIGTERM or SIGKILL, then check:
+private ``DOMINO_HOME`` on a short incident spec (:func:`write_spec`), under
+:mod:`tests.trust.reaper` (a child subreaper) when asked, follow its stderr
+and stdout until it reaches the phase, wait a chosen extra delay within the
+phase, send SIGINT, SIGTERM or SIGKILL, then check. The phases:
 
-* the exit code (130 for SIGINT and SIGTERM, -9 for SIGKILL);
+* ``spawn``: a child (Toxiproxy or a service) being started, held between
+  fork and exec by ``$DOMINO_TEST_SPAWN_GATE`` (:mod:`harness.infra.processes`)
+  until the signal has been delivered, as ``tests/trust/test_spawn_interrupts.py``
+  does (local only: the docker backend forks no child);
+* ``starting``: the first ``domino: starting ...`` line (reconcile done,
+  the stack being started);
+* ``settle``: ``domino: stack ready`` (the run waits for every journey to
+  answer healthy);
+* ``steady``, ``fault``, ``recovery``: the progress lines of
+  :mod:`harness.experiment.progress`;
+* ``draining``: its ``draining`` line (the faults removed, the calls in
+  flight drained, the verdict judged, the stack torn down);
+* ``reporting``: the first line on stdout (the stack is down; the summary
+  is printed and the reports written).
+
+Checked:
+
+* a SIGINT or SIGTERM must end the run with exit 130 within
+  :data:`LOST_AFTER_S`, saying everything it started is stopped, and (at a
+  spawn point) start no further child; otherwise it is counted as a *lost
+  signal*;
+* the exit code of a SIGKILL is -9;
 * no process the run started is alive: those its run record lists (pid and
   command line), and any process in ``/proc`` whose environment holds that
   ``DOMINO_HOME`` or whose command line holds its run folder or its
   Toxiproxy port (polled with a deadline: after SIGKILL they die by the
-  parent-death signal);
+  parent-death signal); under the reaper, after SIGINT/SIGTERM no child was
+  left for the reaper (Domino stopped each itself), and after any signal no
+  child outlived the runner by 10 s;
 * no Toxiproxy of the run still answers; if one does, every toxic and
   disabled proxy on it is listed;
 * SIGINT/SIGTERM: no run record and no run folder remain; docker: no
@@ -47,19 +69,29 @@ from typing import Any, TextIO
 
 import httpx
 
+from harness.infra.processes import SPAWN_GATE_ENV
 from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.infra.runstate import RecordedProcess, RunRecord, process_cmdline
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_ID = "kill-points"
 PROFILE = "hardened"
-PHASES = ("settle", "steady", "fault", "recovery", "reporting")
+PHASES = ("spawn", "starting", "settle", "steady", "fault", "recovery", "draining", "reporting")
+#: The docker backend starts containers, not child processes: no spawn point.
+DOCKER_PHASES = tuple(p for p in PHASES if p != "spawn")
 SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL")
+#: The children a local run of the spec starts, in order (each one a spawn point).
+SPAWN_TARGETS = ("toxiproxy", "bank", "card", "pay", "remit")
 FAULTED_PROXY = "domino_card_to_pay"
-#: The progress lines of harness.progress (not a terminal: one line per phase change).
+#: A SIGINT or SIGTERM that has not ended the run with exit 130 by then is lost.
+LOST_AFTER_S = 30.0
+#: The progress lines of harness.experiment.progress (not a terminal: one per phase change).
 _PROGRESS = re.compile(rf"^{SPEC_ID} \[{PROFILE}\] (steady|fault|recovery|draining)\s")
+_STARTING = "domino: starting "
 _READY = "domino: stack ready"
-_ORDER = {name: i for i, name in enumerate(("starting", *PHASES, "exited"))}
+#: The phases a runner's output shows, in order (``spawn`` is read from the spawn gate).
+_SEEN = ("launched", "starting", "settle", "steady", "fault", "recovery", "draining", "reporting")
+_ORDER = {name: i for i, name in enumerate((*_SEEN, "exited"))}
 
 _SPEC = """\
 # Shortened from harness/systems/bank/incidents/kbpay-2023-01-25.yaml for kill points:
@@ -100,13 +132,17 @@ class Timing:
     recovery_s: float = 1.0
 
     def span_s(self, phase: str) -> float:
-        """How long ``phase`` lasts (settle and reporting: a short, fixed window)."""
+        """How long ``phase`` lasts (the ones the spec does not set: short, fixed windows,
+        measured on a loaded 2-core machine; spawn: the signal lands at the gate)."""
         return {
+            "spawn": 0.0,
+            "starting": 1.2,
             "settle": 0.1,
             "steady": self.steady_s,
             "fault": self.hold_s,
             "recovery": self.recovery_s,
-            "reporting": 0.6,
+            "draining": 0.3,
+            "reporting": 0.05,
         }[phase]
 
 
@@ -134,16 +170,25 @@ class KillPoint:
     phase: str
     delay_s: float
     backend: str = "local"
+    #: spawn: the child being started when the signal lands (its first start).
+    target: str = ""
 
     @classmethod
     def seeded(
         cls, sig: str, phase: str, rng: random.Random, timing: Timing, backend: str = "local"
     ) -> KillPoint:
-        """A random delay within the first 80 % of the phase (so it lands in it)."""
+        """A random delay within the first 80 % of the phase (so it lands in it);
+        spawn: a random child of :data:`SPAWN_TARGETS`, no delay."""
+        if phase == "spawn":
+            return cls(sig, phase, 0.0, backend, rng.choice(SPAWN_TARGETS))
         return cls(sig, phase, round(rng.uniform(0, 0.8 * timing.span_s(phase)), 3), backend)
 
+    @property
+    def where(self) -> str:
+        return f"spawn:{self.target}" if self.phase == "spawn" else self.phase
+
     def __str__(self) -> str:
-        return f"{self.backend} {self.signal} {self.phase}+{self.delay_s:.2f}s"
+        return f"{self.backend} {self.signal} {self.where}+{self.delay_s:.2f}s"
 
 
 @dataclass
@@ -188,41 +233,63 @@ class Outcome:
     point: KillPoint
     landed: str = ""  # the phase the runner was in when the signal was sent
     exit_code: int | None = None
+    exit_s: float | None = None  # from the signal to the runner's end
     toxic_at_kill: bool | None = None  # fault phase: the fault's toxic was on Toxiproxy
     leftovers: list[str] = field(default_factory=list)  # problems: should not be there
+    lost: list[str] = field(default_factory=list)  # SIGINT/SIGTERM not honoured: lost signal
+    other_run: list[str] = field(default_factory=list)  # another run's processes touched
     left_for_next_run: list[str] = field(default_factory=list)  # SIGKILL: expected, reconciled
     start_checks: list[str] = field(default_factory=list)  # problems found when it started
     seconds: float = 0.0
     snapshot: Snapshot | None = None
+    note: str = ""  # why a kill point counts as missed though the signal was sent
+
+    @property
+    def missed(self) -> bool:
+        """The run ended before the signal was sent (no kill point: not judged)."""
+        return self.landed == "exited"
 
     @property
     def clean(self) -> bool:
-        return not self.leftovers and not self.start_checks
+        return not (self.leftovers or self.start_checks or self.lost or self.other_run)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "backend": self.point.backend,
             "signal": self.point.signal,
             "phase": self.point.phase,
+            "target": self.point.target,
             "delay_s": self.point.delay_s,
             "landed": self.landed,
             "exit_code": self.exit_code,
+            "exit_s": None if self.exit_s is None else round(self.exit_s, 2),
             "toxic_at_kill": self.toxic_at_kill,
             "leftovers": self.leftovers,
+            "lost_signal": self.lost,
+            "other_run_touched": self.other_run,
             "left_for_next_run": self.left_for_next_run,
             "start_checks": self.start_checks,
             "seconds": round(self.seconds, 2),
+            "note": self.note,
         }
 
     def line(self) -> str:
         found = "; ".join(self.leftovers + self.start_checks) or "none"
+        if self.lost:
+            found += f"  LOST SIGNAL: {'; '.join(self.lost)}"
+        if self.other_run:
+            found += f"  OTHER RUN TOUCHED: {'; '.join(self.other_run)}"
+        took = "" if self.exit_s is None else f" in {self.exit_s:.1f}s"
+        if self.note:
+            found += f"  ({self.note})"
         extra = (
             f"  left for next run: {len(self.left_for_next_run)}" if self.left_for_next_run else ""
         )
         toxic = "" if self.toxic_at_kill is None else f" toxic_at_kill={self.toxic_at_kill}"
         return (
-            f"{self.point.backend:<6} {self.point.signal:<7} {self.point.phase:<9} "
-            f"+{self.point.delay_s:5.2f}s landed={self.landed:<9} exit={self.exit_code}{toxic} "
+            f"{self.point.backend:<6} {self.point.signal:<7} {self.point.where:<15} "
+            f"+{self.point.delay_s:5.2f}s landed={self.landed:<15} exit={self.exit_code}{took}"
+            f"{toxic} "
             f"leftovers: {found}{extra}  ({self.seconds:.1f}s)"
         )
 
@@ -248,61 +315,139 @@ def _sigint_reaches_children() -> None:
 
 
 class Runner:
-    """A ``domino`` command as a child process, its stderr followed line by line."""
+    """A ``domino`` command as a child process, its stderr and stdout followed line by line.
 
-    def __init__(self, argv: list[str], home: Path, log: Path, *, backend: str) -> None:
+    With ``reaper`` (a report path) the command runs under
+    :mod:`tests.trust.reaper`: :attr:`pid` is the command's, :attr:`process`
+    the reaper's, and :meth:`reaped` its report. ``env`` is added to the
+    runner's environment (e.g. the spawn gate). Stdout is copied to ``log``
+    line by line (flushed).
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        home: Path,
+        log: Path,
+        *,
+        backend: str,
+        reaper: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         _sigint_reaches_children()
         self.home = home
         self.backend = backend
+        self.reaper = reaper
         self._stdout: TextIO = log.open("w")
+        command = [sys.executable, "-m", "harness.cli", *argv]
+        if reaper is not None:
+            command = [sys.executable, "-m", "tests.trust.reaper", str(reaper), "--", *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", *argv],
+            command,
             stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=runner_env(home),
+            env={**runner_env(home), **(env or {})},
             cwd=REPO,
             start_new_session=True,  # a Ctrl-C meant for the tests does not reach it
         )
+        self.pid = self.process.pid if reaper is None else self._inner_pid(reaper)
         self.lines: list[str] = []
-        self.phase = "starting"
+        self.out_lines: list[str] = []
+        self.phase = "launched"
+        #: When each phase was first seen (time.monotonic()).
+        self.entered: dict[str, float] = {"launched": time.monotonic()}
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._out_reader.start()
+
+    def _inner_pid(self, reaper: Path) -> int:
+        pid_file = Path(f"{reaper}.pid")
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text().strip() != "",
+            timeout_s=60,
+            what="the reaper to start the runner",
+            abort=lambda: None if self.process.poll() is None else "the reaper exited",
+        )
+        return int(pid_file.read_text())
 
     @property
     def record_path(self) -> Path:
-        return self.home / "runs" / f"{self.backend}-{self.process.pid}.json"
+        return self.home / "runs" / f"{self.backend}-{self.pid}.json"
+
+    def _enter(self, phase: str) -> None:
+        if _ORDER[phase] > _ORDER[self.phase]:
+            self.phase = phase
+            self.entered.setdefault(phase, time.monotonic())
 
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.append(line.rstrip("\n"))
-            if line.startswith(_READY) and self.phase == "starting":
-                self.phase = "settle"
+            if line.startswith(_STARTING):
+                self._enter("starting")
+            elif line.startswith(_READY):
+                self._enter("settle")
             elif match := _PROGRESS.match(line):
-                seen = {"draining": "reporting"}.get(match.group(1), match.group(1))
-                if _ORDER[seen] > _ORDER[self.phase]:
-                    self.phase = seen
+                self._enter(match.group(1))
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._stdout.write(line)
+            self._stdout.flush()
+            self.out_lines.append(line.rstrip("\n"))
+            if self.phase == "draining":  # the run's summary: the stack is down
+                self._enter("reporting")
 
     def reached(self, phase: str) -> bool:
         return _ORDER[self.phase] >= _ORDER[phase]
 
+    def runner_alive(self) -> bool:
+        """The ``domino`` process itself is running (not the reaper)."""
+        return self.process.poll() is None and (self.reaper is None or _alive(self.pid))
+
     def exited(self) -> str | None:
-        code = self.process.poll()
-        if code is None:
+        if self.runner_alive():
             return None
-        return f"the runner exited with {code} in phase {self.phase}: {self.tail()}"
+        return f"the runner exited in phase {self.phase}: {self.tail()}"
+
+    def reaped(self) -> dict[str, Any] | None:
+        """The reaper's report, once it has ended."""
+        if self.reaper is None or self.process.poll() is None:
+            return None
+        try:
+            report: dict[str, Any] = json.loads(self.reaper.read_text())
+        except (OSError, ValueError):
+            return None
+        return report
+
+    def exit_code(self) -> int | None:
+        """The ``domino`` process's return code (negative: the signal that ended it)."""
+        code = self.process.poll()
+        if code is None or self.reaper is None:
+            return code
+        reaped = self.reaped()
+        return None if reaped is None else int(reaped["exit_code"])
 
     def tail(self, lines: int = 6) -> str:
         return " | ".join(self.lines[-lines:])
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            if self.reaper is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=30)
+            if self.process.poll() is None:
+                self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=30)
         self._reader.join(timeout=5)
+        self._out_reader.join(timeout=5)
         self._stdout.close()
 
 
@@ -435,9 +580,10 @@ def check_cleared(stale: Snapshot, *, exclude: set[int] | None = None) -> list[s
 
 
 def _start_checks(runner: Runner, snapshot: Snapshot, stale: Snapshot | None) -> list[str]:
-    """At the run's "stack ready": the previous run's leftovers gone, a Toxiproxy without faults."""
-    problems = check_cleared(stale, exclude={runner.process.pid}) if stale else []
-    if snapshot.toxiproxy_url:
+    """Once the run has reconciled: the previous run's leftovers gone, no other run record,
+    and (once known) a Toxiproxy without faults."""
+    problems = check_cleared(stale, exclude={runner.pid, runner.process.pid}) if stale else []
+    if snapshot.toxiproxy_url and runner.reached("settle"):
         faults = toxiproxy_faults(snapshot.toxiproxy_url)
         if faults:
             problems += [f"new run's Toxiproxy starts with {f}" for f in faults]
@@ -460,6 +606,53 @@ def _toxic_on(url: str | None, proxy: str) -> bool | None:
     return bool(toxics)
 
 
+def _delivered(pid: int, signum: int) -> bool:
+    """The kernel has handed ``signum`` to the process (no thread holds it pending)."""
+    bit = 1 << (signum - 1)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True  # it has exited
+    pending = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            pending |= int(line.split()[1], 16)
+    return not pending & bit
+
+
+class _Gate:
+    """The spawn gate of one run (``$DOMINO_TEST_SPAWN_GATE``): spawns held until released."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.released: list[str] = []
+
+    def held(self) -> list[str]:
+        """Spawns waiting at the gate, in order (``NN-NAME``)."""
+        waiting = {p.name.removesuffix(".spawning") for p in self.folder.glob("*.spawning")}
+        return sorted(waiting - set(self.released))
+
+    def release(self, stem: str) -> None:
+        (self.folder / f"{stem}.go").touch()
+        self.released.append(stem)
+
+    def hold_at(self, target: str, runner: Runner, timeout_s: float) -> str:
+        """Let every spawn go until ``target``'s first; return its stem, still held."""
+        found: list[str] = []
+
+        def step() -> bool:
+            for stem in self.held():
+                if stem.split("-", 1)[1] == target:
+                    found.append(stem)
+                    return True
+                self.release(stem)
+            return False
+
+        wait_until(step, timeout_s=timeout_s, what=f"the spawn of {target}", abort=runner.exited)
+        return found[0]
+
+
 def run_kill_point(
     point: KillPoint,
     *,
@@ -468,54 +661,82 @@ def run_kill_point(
     workdir: Path,
     stale: Snapshot | None = None,
     reach_timeout_s: float = 120.0,
+    reaper: bool = False,
 ) -> Outcome:
-    """Run the spec, kill the runner at ``point``, and check what it left."""
+    """Run the spec, kill the runner at ``point``, and check what it left.
+
+    With ``reaper`` the run is started under :mod:`tests.trust.reaper`.
+    """
     began = time.monotonic()
     outcome = Outcome(point)
     workdir.mkdir(parents=True, exist_ok=True)
     argv = ["run", str(spec), "--report", str(workdir / "report"), "--backend", point.backend]
-    runner = Runner(argv, home, workdir / "stdout.txt", backend=point.backend)
+    gate = _Gate(workdir / "gate") if point.phase == "spawn" else None
+    runner = Runner(
+        argv,
+        home,
+        workdir / "stdout.txt",
+        backend=point.backend,
+        reaper=workdir / "reaped.json" if reaper or gate else None,
+        env={SPAWN_GATE_ENV: str(gate.folder)} if gate else None,
+    )
     snapshot = Snapshot(point.backend, str(home), str(runner.record_path))
     outcome.snapshot = snapshot
+    signum = getattr(signal, point.signal)
     try:
-        wait_until(
-            lambda: runner.reached("settle"),
-            timeout_s=reach_timeout_s,
-            what=f"{point}: the stack to be ready",
-            abort=runner.exited,
-        )
-        snapshot.read()
-        outcome.start_checks = _start_checks(runner, snapshot, stale)
-        wait_until(
-            lambda: runner.reached(point.phase),
-            timeout_s=reach_timeout_s,
-            what=f"{point}: phase {point.phase}",
-            abort=runner.exited,
-        )
-        entered = time.monotonic()
-        # The chosen moment, or sooner if the phase ends first (then it lands in the next one).
-        wait_until(
-            lambda: (
-                time.monotonic() - entered >= point.delay_s
-                or _ORDER[runner.phase] > _ORDER[point.phase]
-                or runner.process.poll() is not None
-            ),
-            timeout_s=point.delay_s + 30,
-            what=f"{point}: the kill moment",
-        )
+        held = ""
+        if gate is not None:
+            held = gate.hold_at(point.target, runner, reach_timeout_s)
+            entered = time.monotonic()
+        else:
+            # Checked once reconciled: at "stack ready", or at the start-up phase's kill.
+            checks_at = point.phase if _ORDER[point.phase] < _ORDER["settle"] else "settle"
+            wait_until(
+                lambda: runner.reached(checks_at),
+                timeout_s=reach_timeout_s,
+                what=f"{point}: phase {checks_at}",
+                abort=runner.exited,
+            )
+            if checks_at == "settle":
+                snapshot.read()
+                outcome.start_checks = _start_checks(runner, snapshot, stale)
+            wait_until(
+                lambda: runner.reached(point.phase),
+                timeout_s=reach_timeout_s,
+                what=f"{point}: phase {point.phase}",
+                abort=runner.exited,
+            )
+            entered = runner.entered.get(point.phase, time.monotonic())
+            # The chosen moment, or sooner if the phase ends first (it lands in the next one).
+            wait_until(
+                lambda: (
+                    time.monotonic() - entered >= point.delay_s
+                    or _ORDER[runner.phase] > _ORDER[point.phase]
+                    or not runner.runner_alive()
+                ),
+                timeout_s=point.delay_s + 30,
+                what=f"{point}: the kill moment",
+            )
         snapshot.read()
         if runner.phase == "fault":
             outcome.toxic_at_kill = _toxic_on(snapshot.toxiproxy_url, FAULTED_PROXY)
-        outcome.landed = runner.phase if runner.process.poll() is None else "exited"
-        if outcome.landed != "exited":
-            os.kill(runner.process.pid, getattr(signal, point.signal))
-        try:
-            outcome.exit_code = runner.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            outcome.leftovers.append(f"runner still running 60 s after {point.signal}")
-            runner.process.kill()
-            outcome.exit_code = runner.process.wait(timeout=30)
-        runner._reader.join(timeout=5)
+        outcome.landed = f"spawn:{point.target}" if held else runner.phase
+        if not runner.runner_alive():
+            outcome.landed = "exited"
+        else:
+            os.kill(runner.pid, signum)
+        signalled = time.monotonic()
+        if held:
+            wait_until(
+                lambda: _delivered(runner.pid, signum), timeout_s=10, what="the signal delivered"
+            )
+            if point.signal != "SIGKILL":
+                gate.release(held)  # type: ignore[union-attr]  # the spawn completes after it
+        _await_end(outcome, runner, gate, signalled)
+        _after_its_end(outcome, runner, workdir / "report" / "report.json")
+        snapshot.read()  # SIGKILL: the record as the run left it
+        if gate is not None or _ORDER[point.phase] < _ORDER["settle"]:
+            outcome.start_checks = _start_checks(runner, snapshot, stale)
         _judge(outcome, snapshot, runner)
     except ReadinessTimeoutError as exc:
         outcome.leftovers.append(f"kill point not reached: {exc}")
@@ -525,26 +746,108 @@ def run_kill_point(
     return outcome
 
 
+def _await_end(outcome: Outcome, runner: Runner, gate: _Gate | None, signalled: float) -> None:
+    """Wait for the runner to end; a SIGINT/SIGTERM not honoured within LOST_AFTER_S is lost.
+
+    At a spawn point every spawn after the signal is a child started by a run
+    that should have stopped: it is noted (as lost) and let go.
+    """
+    graceful = outcome.point.signal != "SIGKILL"
+    went_on: list[str] = []
+
+    def ended() -> bool:
+        if gate is not None:
+            for stem in gate.held():
+                went_on.append(stem.split("-", 1)[1])
+                gate.release(stem)
+        return not runner.runner_alive()
+
+    try:
+        wait_until(ended, timeout_s=LOST_AFTER_S, what="the runner to end")
+    except ReadinessTimeoutError:
+        if graceful and outcome.landed != "exited":
+            outcome.lost.append(
+                f"still running {LOST_AFTER_S:g} s after {outcome.point.signal}: {runner.tail(2)}"
+            )
+        with contextlib.suppress(ReadinessTimeoutError):
+            wait_until(ended, timeout_s=60, what="the runner to end")
+        if runner.runner_alive():
+            outcome.leftovers.append(f"runner still running {LOST_AFTER_S + 60:g} s after it")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(runner.pid, signal.SIGKILL)
+    outcome.exit_s = time.monotonic() - signalled
+    if went_on and graceful:
+        outcome.lost.append(f"after {outcome.point.signal} the run went on to start {went_on}")
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        runner.process.wait(timeout=60)  # the reaper: its orphans reaped, its report written
+    outcome.exit_code = runner.exit_code()
+    runner._reader.join(timeout=5)
+    runner._out_reader.join(timeout=5)
+
+
+def _after_its_end(outcome: Outcome, runner: Runner, report: Path) -> None:
+    """A SIGINT/SIGTERM sent in the last instant of reporting can land after the run has
+    written its complete reports and left ``main`` (only the interpreter's exit is left):
+    the process then ends by the signal itself (exit -2 or -15). That run had ended
+    before the kill: it counts as missed, with a note, not as a kill point."""
+    sig = getattr(signal, outcome.point.signal)
+    if sig == signal.SIGKILL or outcome.exit_code != -sig:
+        return
+    said = any(line.strip().startswith("reports:") for line in runner.out_lines)
+    try:
+        complete = json.loads(report.read_text()).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if said and complete:
+        outcome.landed = "exited"
+        outcome.note = (
+            f"after the run: reports complete, main returned; {outcome.point.signal} ended it"
+        )
+
+
 def _judge(outcome: Outcome, snapshot: Snapshot, runner: Runner) -> None:
     _judge_exit(outcome, runner)
     _judge_remains(outcome, snapshot)
+    _judge_reaped(outcome, runner)
+    # A run folder the record had not named yet (it is named run-PID-MS).
+    if outcome.point.signal != "SIGKILL":
+        for folder in (runner.home / outcome.point.backend).glob(f"run-{runner.pid}-*"):
+            if str(folder) != snapshot.run_dir:
+                outcome.leftovers.append(f"run folder {folder} left")
 
 
 def _judge_exit(outcome: Outcome, runner: Runner) -> None:
-    """The exit code, and that a graceful ending said it stopped everything."""
+    """The exit code, and that a graceful ending said it stopped everything (else: lost)."""
     graceful = outcome.point.signal != "SIGKILL"
-    if outcome.landed == "exited":
-        outcome.leftovers.append(
-            f"missed: the run ended (exit {outcome.exit_code}) before the kill"
-        )
-    elif graceful and outcome.exit_code != 130:
-        outcome.leftovers.append(f"exit code {outcome.exit_code}, not 130: {runner.tail(3)}")
+    if outcome.missed:
+        return
+    if graceful and outcome.exit_code != 130:
+        outcome.lost.append(f"exit code {outcome.exit_code}, not 130: {runner.tail(3)}")
     elif not graceful and outcome.exit_code != -signal.SIGKILL:
         outcome.leftovers.append(f"exit code {outcome.exit_code}, not -9")
-    if graceful and outcome.landed != "exited":
+    if graceful:
         said = "everything it started is stopped"
         if not any(said in line for line in runner.lines):
-            outcome.leftovers.append(f"did not say {said!r}: {runner.tail(3)}")
+            outcome.lost.append(f"did not say {said!r}: {runner.tail(3)}")
+        if any("Traceback" in line for line in runner.lines):
+            outcome.lost.append(f"a traceback: {runner.tail(3)}")
+
+
+def _judge_reaped(outcome: Outcome, runner: Runner) -> None:
+    """Under the reaper: no child Domino lost track of (graceful), none outliving the runner."""
+    reaped = runner.reaped()
+    if runner.reaper is None:
+        return
+    if reaped is None:
+        outcome.leftovers.append("the reaper wrote no report")
+        return
+    if outcome.point.signal != "SIGKILL" and not outcome.missed:
+        outcome.leftovers += [
+            f"child pid {o['pid']} not stopped by Domino (reaped: {o['status']})"
+            for o in reaped["orphans"]
+        ]
+    lived_on = reaped["lived_on"]
+    outcome.leftovers += [f"child pid {pid} outlived the runner by 10 s" for pid in lived_on]
 
 
 def _judge_remains(outcome: Outcome, snapshot: Snapshot) -> None:
@@ -659,21 +962,56 @@ def clean_up_after(snapshot: Snapshot, *, processes_only: bool = False) -> list[
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, Any]:
-    """Counts by signal and phase, and every leftover found."""
+    """Counts by backend, signal and phase, and every problem found.
+
+    ``leaks``: kill points that left something that should not be there;
+    ``lost_signals``: SIGINT/SIGTERM that did not end the run with exit 130
+    within :data:`LOST_AFTER_S` (or at a spawn point let it start another
+    child); ``other_run_touched``: kill points after which another live run's
+    process was not as before (set by the soak); ``missed``: the run ended
+    before the signal was sent (not a kill point).
+    """
     by: dict[str, dict[str, int]] = {}
+    planned: dict[str, dict[str, int]] = {}
     for o in outcomes:
         key = f"{o.point.backend} {o.point.signal}"
         cell = by.setdefault(key, {})
-        cell[o.landed or "not reached"] = cell.get(o.landed or "not reached", 0) + 1
+        landed = (o.landed.split(":")[0] if o.landed else "") or "not reached"
+        cell[landed] = cell.get(landed, 0) + 1
+        wanted = planned.setdefault(key, {})
+        wanted[o.point.phase] = wanted.get(o.point.phase, 0) + 1
+    graceful = [o for o in outcomes if o.point.signal != "SIGKILL" and not o.missed]
+    exits = [o.exit_s for o in graceful if o.exit_s is not None]
+    codes: dict[str, int] = {}
+    for o in outcomes:
+        code = f"{o.point.signal} {o.exit_code}"
+        codes[code] = codes.get(code, 0) + 1
+    spawns: dict[str, int] = {}
+    for o in outcomes:
+        if o.point.phase == "spawn":
+            spawns[o.point.target] = spawns.get(o.point.target, 0) + 1
     return {
         "tried": len(outcomes),
         "clean": sum(o.clean for o in outcomes),
+        "leaks": sum(bool(o.leftovers or o.start_checks) for o in outcomes),
+        "lost_signals": sum(bool(o.lost) for o in outcomes),
+        "other_run_touched": sum(bool(o.other_run) for o in outcomes),
+        "missed": sum(o.missed for o in outcomes),
         "with_leftovers": sum(not o.clean for o in outcomes),
+        "planned_by_signal_and_phase": planned,
         "by_signal_and_landed_phase": by,
+        "spawn_points_by_child": spawns,
+        "exit_codes": codes,
+        "graceful_exit_s": {
+            "count": len(exits),
+            "max": round(max(exits), 2) if exits else None,
+            "median": round(sorted(exits)[len(exits) // 2], 2) if exits else None,
+        },
         "sigkill_left_for_next_run_and_cleared": sum(
             bool(o.left_for_next_run) for o in outcomes if o.point.signal == "SIGKILL"
         ),
         "fault_phase_kills_with_toxic_applied": sum(o.toxic_at_kill is True for o in outcomes),
-        "leftovers": [{**o.as_dict(), "point": str(o.point)} for o in outcomes if not o.clean],
+        "problems": [{**o.as_dict(), "point": str(o.point)} for o in outcomes if not o.clean],
+        "missed_points": [f"{o.point} {o.note}".strip() for o in outcomes if o.missed],
         "seconds": round(sum(o.seconds for o in outcomes), 1),
     }

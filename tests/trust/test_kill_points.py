@@ -2,14 +2,17 @@
 
 A bounded, deterministic sample of the kill points ``bench/soak_kill_points.py``
 soaks: SIGINT, SIGTERM and SIGKILL, each in two phases of a short incident run
-(settle, steady state, fault applied, recovery, reporting), each at a seeded
-delay into the phase. After each: the exit code is 130 (SIGINT, SIGTERM) or
--9 (SIGKILL); no Toxiproxy or service process of the run is alive (its run
-record and /proc); no Toxiproxy of the run still answers, so no toxic or
-disabled proxy is left; SIGINT/SIGTERM leave no run record and no run folder;
-after SIGKILL the next run (`domino up --json`) finds the stale record and
-folder gone and starts with a Toxiproxy holding no fault. See
-tests/trust/killpoints.py for how each is checked.
+(starting, settle, steady state, fault applied, recovery, draining,
+reporting), each at a seeded delay into the phase, the run under
+``tests/trust/reaper.py``. After each: the exit code is 130 (SIGINT, SIGTERM)
+or -9 (SIGKILL); no Toxiproxy or service process of the run is alive (its run
+record and /proc); after SIGINT/SIGTERM Domino stopped every child itself
+(none left for the reaper); no Toxiproxy of the run still answers, so no
+toxic or disabled proxy is left; SIGINT/SIGTERM leave no run record and no
+run folder; after SIGKILL the next run (`domino up --json`) finds the stale
+record and folder gone and starts with a Toxiproxy holding no fault. See
+tests/trust/killpoints.py for how each is checked; the spawn points are
+tests/trust/test_spawn_interrupts.py's.
 """
 
 from __future__ import annotations
@@ -24,15 +27,16 @@ from tests.trust.killpoints import KillPoint, Timing, next_run_checks, run_kill_
 TIMING = Timing(steady_s=1.0, hold_s=3.0, recovery_s=1.0)
 
 #: A SIGINT/SIGTERM that arrives while the runner is already tearing the stack down
-#: (after the run, before the report: "reporting") waits until the teardown ends
-#: (harness.signals.interrupts_deferred): the record and run folder go too.
-#: Each signal in two phases; together every phase is covered.
+#: ("draining") waits until the teardown ends (harness.signals.interrupts_deferred): the
+#: record and run folder go too. A SIGINT while the reports are written ("reporting") once
+#: ended the run with -2 after it said it had stopped (a redelivered SIGINT sent on).
+#: Each signal in two phases; the soak covers every phase.
 SAMPLE = [
     ("SIGINT", "steady"),
-    ("SIGINT", "recovery"),
+    ("SIGINT", "reporting"),
     ("SIGTERM", "fault"),
-    ("SIGTERM", "reporting"),
-    ("SIGKILL", "settle"),
+    ("SIGTERM", "draining"),
+    ("SIGKILL", "starting"),
     ("SIGKILL", "fault"),
 ]
 
@@ -45,9 +49,10 @@ def test_a_runner_killed_mid_run_leaves_nothing_and_the_next_run_starts_clean(
     home = tmp_path / "home"
     spec = write_spec(tmp_path, TIMING)
 
-    outcome = run_kill_point(point, home=home, spec=spec, workdir=tmp_path / "run")
+    outcome = run_kill_point(point, home=home, spec=spec, workdir=tmp_path / "run", reaper=True)
     print(outcome.line())
 
+    assert outcome.lost == [], outcome.line()
     assert outcome.leftovers == [], outcome.line()
     assert outcome.start_checks == [], outcome.line()
     assert outcome.landed == phase, f"the kill landed in {outcome.landed}: {outcome.line()}"

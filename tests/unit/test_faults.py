@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import FaultSpecError, Latency, Slicer, Timeout, build_fault
+from harness import Bandwidth, FaultSpecError, Latency, Slicer, Timeout, build_fault
 from harness.model.faults import FAULT_KINDS, HttpError
 
 
@@ -76,3 +76,15 @@ def test_every_kind_maps_attributes_to_toxiproxy_names() -> None:
         "stop",
         "restart",
     }
+
+
+def test_a_bandwidth_of_zero_is_refused_naming_what_holds_traffic_instead() -> None:
+    # Toxiproxy 2.12.0's bandwidth toxic at rate 0 sends empty chunks every 100 ms and
+    # never the data (toxics/bandwidth.go): an accidental hang, not a limit.
+    with pytest.raises(FaultSpecError) as info:
+        Bandwidth(edge="card->pay", rate_kb_per_s=0)
+    message = str(info.value)
+    assert "Bandwidth.rate_kb_per_s must be at least 1" in message
+    assert "fault: timeout with timeout_ms: 0" in message
+    assert "\n" not in message
+    assert Bandwidth(edge="card->pay", rate_kb_per_s=1).toxiproxy_attributes() == {"rate": 1}

@@ -108,3 +108,37 @@ def test_an_ignored_signal_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_swallowed_sigint_is_raised_once_and_not_sent_again_after_it_is_handled() -> None:
+    # The soak's SIGINT while a run wrote its reports: swallowed in a finalizer, sent
+    # again, raised by Python's own SIGINT handler (not Domino's) and handled; the
+    # sender went on sending, and one landed as the program exited: it died of SIGINT
+    # (-2) after saying it had stopped.
+    script = textwrap.dedent(
+        """
+        import signal, sys, threading
+        from harness.infra.signals import graceful_termination
+
+        class RaisesWhileCollected:
+            def __del__(self):
+                signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt here is swallowed
+
+        try:
+            with graceful_termination():
+                RaisesWhileCollected()
+                threading.Event().wait(timeout=30)
+                print("went on")
+        except KeyboardInterrupt as exc:
+            print(f"stopped: {type(exc).__name__}")
+            threading.Event().wait(timeout=0.5)  # exiting takes a while: no SIGINT lands
+            sys.exit(130)
+        """
+    )
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip() == "stopped: KeyboardInterrupt", result.stdout + result.stderr
+    assert result.returncode == 130, result.stderr
+    assert time.monotonic() - began < 10
