@@ -29,9 +29,11 @@ from harness.infra.network_safety import is_loopback_host
 from harness.infra.templates import TemplateError, json_strings, placeholders
 from harness.model.topology import (
     CLIENT,
+    EDGE_PROTOCOLS,
     BodyExpectation,
     BuildStep,
     Edge,
+    EdgeProtocol,
     FileKind,
     Journey,
     Profile,
@@ -449,7 +451,9 @@ class _TopologyReader:
             raise self.error(path, f"unknown service {brief(target)}; known services: {known}")
         if source == target:
             raise self.error(path, "an edge joins two different services")
-        fields = self.r.mapping(value if value is not None else {}, path, (), ("env", "listen"))
+        fields = self.r.mapping(
+            value if value is not None else {}, path, (), ("env", "listen", "protocol")
+        )
         env = self.env(fields["env"], (*path, "env"), _EDGE_VALUES) if "env" in fields else {}
         if source == CLIENT and env:
             raise self.error((*path, "env"), "users' devices take no environment")
@@ -463,7 +467,11 @@ class _TopologyReader:
                 raise self.error(
                     (*path, "listen"), f"Toxiproxy listens on loopback only, not {brief(host)}"
                 )
-        return Edge(source, target, env, listen)
+        protocol: EdgeProtocol = "http"
+        if "protocol" in fields:
+            chosen = self.r.choice(fields["protocol"], (*path, "protocol"), EDGE_PROTOCOLS)
+            protocol = "tcp" if chosen == "tcp" else "http"
+        return Edge(source, target, env, listen, protocol)
 
     def profiles(self, value: Any, path: FieldPath, services: list[str]) -> tuple[Profile, ...]:
         raw = self.r.free_mapping(value, path)

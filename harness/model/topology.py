@@ -21,9 +21,11 @@ from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
 
 __all__ = [
     "CLIENT",
+    "EDGE_PROTOCOLS",
     "BodyExpectation",
     "BuildStep",
     "Edge",
+    "EdgeProtocol",
     "FileKind",
     "Journey",
     "Profile",
@@ -35,6 +37,11 @@ __all__ = [
     "Topology",
     "User",
 ]
+
+
+#: What an edge carries: HTTP/1.x (every fault kind) or other TCP traffic (no HTTP kinds).
+EdgeProtocol = Literal["http", "tcp"]
+EDGE_PROTOCOLS: tuple[EdgeProtocol, ...] = ("http", "tcp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +199,16 @@ class Edge:
 
     ``env`` is set on the source so it reaches the target through the edge's
     listener (templates with ``{host}``, ``{port}``, ``{edge}``); ``listen`` is
-    a fixed listen address for the external backend.
+    a fixed listen address for the external backend. ``protocol`` is what the
+    edge carries: ``http`` (HTTP/1.x, the default: every fault kind) or ``tcp``
+    (anything else: a database, a queue, TLS; the HTTP kinds are refused there).
     """
 
     source: str
     target: str
     env: Mapping[str, str] = field(default_factory=dict)
     listen: str | None = None
+    protocol: EdgeProtocol = "http"
 
     @property
     def name(self) -> str:

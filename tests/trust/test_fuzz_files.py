@@ -301,6 +301,7 @@ _FIELDS = {
     "topology": [
         "url",
         "listen",
+        "protocol",
         "cwd",
         "image",
         "container_command",
