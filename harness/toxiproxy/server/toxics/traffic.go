@@ -25,6 +25,13 @@ import (
 // close, 1xx, answers to HEAD), several requests per kept-alive connection.
 // Bytes that are not HTTP/1.x pass on the same way and are counted as unparsed
 // (once per connection and direction, and their bytes) from there on.
+//
+// The counter sees what the client sent and what the target answered, before
+// any toxic: a request that an HTTP fault answers itself is among the requests,
+// and its answer (not the target's) among none. Known limit: on a connection
+// where such a fault answers some requests and HEAD requests are sent too, the
+// answers that follow may be paired with the wrong request's method and count
+// as unparsed from there (the requests are still counted).
 
 // ProxyTraffic is one proxy's counts, all cumulative since the proxy was made.
 type ProxyTraffic struct {
