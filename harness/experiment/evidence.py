@@ -61,10 +61,11 @@ class Counters:
         )
 
     def requests_grown(self, before: Counters, proxy: str) -> int | None:
-        """Requests that crossed ``proxy`` since ``before``; None when not counted."""
+        """Requests that crossed ``proxy`` since ``before``; None when not counted (a server
+        restarted in between counts from 0 again: never less than 0)."""
         if self.proxy_requests is None or before.proxy_requests is None:
             return None
-        return self.proxy_requests.get(proxy, 0) - before.proxy_requests.get(proxy, 0)
+        return max(0, self.proxy_requests.get(proxy, 0) - before.proxy_requests.get(proxy, 0))
 
 
 def touched(

@@ -83,7 +83,7 @@ def _requests_between(
     if proxy not in after or after[proxy].requests is None:
         return None
     earlier = before[proxy].requests if proxy in before else 0
-    return (after[proxy].requests or 0) - (earlier or 0)
+    return max(0, (after[proxy].requests or 0) - (earlier or 0))  # a restarted server: from 0
 
 
 def _requests_met(stack: Stack, applied: AppliedFault) -> int | None:
