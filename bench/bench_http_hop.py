@@ -20,7 +20,10 @@ Each is measured with wrk (pinned to core 1; nginx and the servers to core 0)
 for ``--seconds`` per run: kept-alive with 1 connection (latency) and with 8
 (throughput), and a new connection per request (``Connection: close``, 1
 connection). The runs are interleaved in ``--rounds`` rounds and each figure is
-the median over rounds: p50 from wrk's ``--latency`` distribution, requests/s.
+the median over rounds: p50 from wrk's ``--latency`` distribution, requests/s,
+and the Toxiproxy server's CPU time per request (user + system, from /proc,
+over the run): the cost that scheduling noise on a shared machine does not
+blur.
 Prints the table, the added p50 over direct and over stock, and the throughput
 ratios; ``--markdown`` prints the rows for docs/benchmarks.md. Checks, at the
 end, that the toxic matched nothing and that the counter counted every request
@@ -100,14 +103,14 @@ def _wait_for_port(port: int, what: str, deadline_s: float = 10.0) -> None:
 
 
 @contextmanager
-def _process(cmd: list[str], port: int, what: str, log: Path) -> Iterator[None]:
+def _process(cmd: list[str], port: int, what: str, log: Path) -> Iterator[int]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["taskset", "-c", SERVER_CORE, *cmd], stdout=out, stderr=subprocess.STDOUT
         )
     try:
         _wait_for_port(port, what)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:
@@ -134,11 +137,18 @@ def _stock_server(tmp: Path) -> Path:
     return gobin / "server"
 
 
-def _toxiproxy(binary: Path, tmp: Path, name: str, stack: ExitStack) -> ToxiproxyClient:
+def _toxiproxy(binary: Path, tmp: Path, name: str, stack: ExitStack) -> tuple[ToxiproxyClient, int]:
+    """A server on a free port, and its pid."""
     port = _free_port()
     cmd = [str(binary), "-host", "127.0.0.1", "-port", str(port)]
-    stack.enter_context(_process(cmd, port, name, tmp / f"{name}.log"))
-    return ToxiproxyClient(f"http://127.0.0.1:{port}")
+    pid = stack.enter_context(_process(cmd, port, name, tmp / f"{name}.log"))
+    return ToxiproxyClient(f"http://127.0.0.1:{port}"), pid
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(text: str) -> float:
@@ -152,8 +162,11 @@ def _ms(text: str) -> float:
     return value
 
 
-def _wrk(url: str, seconds: float, connections: int, extra: list[str]) -> tuple[float, float]:
-    """(p50 ms, requests/s) of one wrk run."""
+def _wrk(
+    url: str, seconds: float, connections: int, extra: list[str], pid: int | None
+) -> tuple[float, float, float | None]:
+    """(p50 ms, requests/s, the server's CPU µs per request) of one wrk run."""
+    cpu_before = _cpu_s(pid) if pid else 0.0
     cmd = ["taskset", "-c", GENERATOR_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s"]
     cmd += ["--latency", *extra, url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
@@ -163,7 +176,9 @@ def _wrk(url: str, seconds: float, connections: int, extra: list[str]) -> tuple[
         raise SystemExit(f"wrk saw failures on {url}: the hop is broken\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    return p50, rate
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    cpu_us = (_cpu_s(pid) - cpu_before) * 1e6 / done if pid and done else None
+    return p50, rate, cpu_us
 
 
 def main() -> None:
@@ -186,8 +201,14 @@ def main() -> None:
         stack.enter_context(_process(nginx, nginx_port, "nginx", tmp / "nginx.log"))
         print("building the servers (go caches make it quick after the first)", file=sys.stderr)
         domino_bin = install_toxiproxy(target_dir=tmp / "domino-bin")
-        stock = _toxiproxy(_stock_server(tmp), tmp, "stock", stack)
-        domino = _toxiproxy(domino_bin, tmp, "domino", stack)
+        stock, stock_pid = _toxiproxy(_stock_server(tmp), tmp, "stock", stack)
+        domino, domino_pid = _toxiproxy(domino_bin, tmp, "domino", stack)
+        pids = {
+            "direct": None,
+            "stock": stock_pid,
+            "domino, counting": domino_pid,
+            "domino, HTTP toxic not matching": domino_pid,
+        }
         if not counts_live_traffic(domino.version()) or counts_live_traffic(stock.version()):
             raise SystemExit(f"unexpected servers: {domino.version()}, {stock.version()}")
         upstream = f"127.0.0.1:{nginx_port}"
@@ -209,12 +230,12 @@ def main() -> None:
         )  # fmt: skip
         urls["domino, HTTP toxic not matching"] = f"http://{toxic.listen}{PATH}"
         load = os.getloadavg()[0]
-        runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        runs: dict[tuple[str, str], list[tuple[float, float, float | None]]] = {}
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
             for mode, connections, extra in MODES:
                 for target in TARGETS:
-                    figure = _wrk(urls[target], args.seconds, connections, extra)
+                    figure = _wrk(urls[target], args.seconds, connections, extra, pids[target])
                     runs.setdefault((mode, target), []).append(figure)
         held = {t.name: t for t in domino.toxics("toxic")}["s"].attributes
         counted = domino.traffic()
@@ -226,21 +247,27 @@ def main() -> None:
 
 
 def _report(
-    runs: dict[tuple[str, str], list[tuple[float, float]]],
+    runs: dict[tuple[str, str], list[tuple[float, float, float | None]]],
     args: argparse.Namespace,
     load: float,
     toxic_requests: int,
 ) -> None:
     def p50_us(mode: str, target: str) -> float:
-        return statistics.median(p for p, _ in runs[(mode, target)]) * 1000
+        return statistics.median(p for p, _, _ in runs[(mode, target)]) * 1000
 
     def rate(mode: str, target: str) -> float:
-        return statistics.median(r for _, r in runs[(mode, target)])
+        return statistics.median(r for _, r, _ in runs[(mode, target)])
+
+    def cpu_us(mode: str, target: str) -> float | None:
+        spent = [c for _, _, c in runs[(mode, target)] if c is not None]
+        return statistics.median(spent) if spent else None
 
     rows = []
     for mode, _, _ in MODES:
         for target in TARGETS:
             p50 = p50_us(mode, target)
+            cpu = cpu_us(mode, target)
+            stock_cpu = cpu_us(mode, "stock")
             rows.append(
                 (
                     mode,
@@ -250,9 +277,21 @@ def _report(
                     p50 - p50_us(mode, "stock"),
                     rate(mode, target),
                     rate(mode, target) / rate(mode, "stock"),
+                    "" if cpu is None else f"{cpu:.1f}",
+                    "" if cpu is None or stock_cpu is None else f"{cpu - stock_cpu:+.1f}",
                 )
             )
-    head = ("mode", "path", "p50 µs", "+ over direct", "+ over stock", "req/s", "÷ stock")
+    head = (
+        "mode",
+        "path",
+        "p50 µs",
+        "+ over direct",
+        "+ over stock",
+        "req/s",
+        "÷ stock",
+        "server CPU µs/req",
+        "+ over stock",
+    )
     print(
         f"\n{args.rounds} rounds x {args.seconds:g} s per run, medians; load average "
         f"{load:.1f} at the start; the toxic saw {toxic_requests} requests, matched none"
@@ -260,7 +299,7 @@ def _report(
     if args.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
-    for mode, target, p50, over_direct, over_stock, per_s, ratio in rows:
+    for mode, target, p50, over_direct, over_stock, per_s, ratio, cpu, cpu_over in rows:
         cells = (
             mode,
             target,
@@ -269,6 +308,8 @@ def _report(
             "" if target == "direct" else f"{over_stock:+.0f}",
             f"{per_s:,.0f}",
             f"{ratio:.2f}",
+            cpu,
+            "" if target == "stock" else cpu_over,
         )
         if args.markdown:
             print("| " + " | ".join(cells) + " |")
