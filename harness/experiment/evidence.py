@@ -1,9 +1,12 @@
 """Evidence that a fault touched traffic, from counters read before and after it was held.
 
 A fault that no traffic crossed proves nothing: the run is inconclusive.
-The counters are Toxiproxy's bytes per proxy (every system), the services'
-own outbound calls per edge where the adapter can read them (the bank), and
-the client's own calls for the client edge. A fault on a service (crash,
+The counters are each proxy's traffic (every system): on Domino's Toxiproxy
+server, the HTTP requests that crossed it and its bytes, counted as they pass
+(kept-alive connections included); on a stock server its bytes, added when a
+connection ends. Then the services' own outbound calls per edge where the
+adapter can read them (the bank), and the client's own calls for the client
+edge. A fault on a service (crash,
 stop, pause, an application fault) counts traffic on every edge into it.
 
 A fault that counts the traffic it met itself is judged on that count alone:
@@ -13,9 +16,10 @@ fallback path?", however busy the edge's caller was). On a stock server a
 down edge refuses connections, which leave no count; there, traffic into the
 edge's source is taken as evidence, and says it is inferred.
 
-Toxiproxy adds a connection's bytes to its counters only when the
-connection ends, so a request held by a long latency or timeout toxic may
-leave no count until well after the fault is gone. When the counters show
+A stock Toxiproxy adds a connection's bytes to its counters only when the
+connection ends, so a request held by a long latency or timeout toxic (or
+sent on a connection kept alive) may leave no count until well after the
+fault is gone. When the counters show
 nothing and the run knows which edges each journey really crosses (the
 matrix observes it first), a journey seen crossing the faulted place that
 was in flight while the fault was held is evidence too, and says it is
@@ -40,10 +44,28 @@ class Counters:
 
     proxy_bytes: dict[str, int]
     edge_calls: dict[str, int]
+    #: HTTP requests that crossed each proxy, counted live; None where the server does
+    #: not count them (a stock Toxiproxy).
+    proxy_requests: dict[str, int] | None = None
 
     @classmethod
     def read(cls, stack: Stack) -> Counters:
-        return cls(stack.toxiproxy.proxy_bytes(), stack.injector.control.edge_calls())
+        traffic = stack.toxiproxy.traffic()
+        requests = {
+            name: t.requests for name, t in traffic.items() if t.live and t.requests is not None
+        }
+        return cls(
+            {name: t.bytes for name, t in traffic.items()},
+            stack.injector.control.edge_calls(),
+            requests if any(t.live for t in traffic.values()) else None,
+        )
+
+    def requests_grown(self, before: Counters, proxy: str) -> int | None:
+        """Requests that crossed ``proxy`` since ``before``; None when not counted (a server
+        restarted in between counts from 0 again: never less than 0)."""
+        if self.proxy_requests is None or before.proxy_requests is None:
+            return None
+        return max(0, self.proxy_requests.get(proxy, 0) - before.proxy_requests.get(proxy, 0))
 
 
 def touched(
@@ -75,11 +97,13 @@ def touched(
     for edge in edges:
         proxy = stack.edges[edge].proxy
         grew = after.proxy_bytes.get(proxy, 0) - before.proxy_bytes.get(proxy, 0)
+        requests = after.requests_grown(before, proxy)
         calls = after.edge_calls.get(edge, 0) - before.edge_calls.get(edge, 0)
         if edge.startswith(f"{CLIENT}->"):
             calls = client_calls
-        if grew > 0 or calls > 0:
-            evidence.append(f"{edge}: {grew} bytes through the proxy, {calls} calls")
+        if grew > 0 or calls > 0 or (requests or 0) > 0:
+            crossed = f"{grew} bytes" if not requests else f"{requests} requests ({grew} bytes)"
+            evidence.append(f"{edge}: {crossed} through the proxy, {calls} calls")
     if evidence:
         return True, "; ".join(evidence)
     infer = _INFERENCES.get(fault.kind)

@@ -86,6 +86,10 @@ CELL_KINDS = (
     "crash",
 )
 _NETWORK_KINDS = frozenset(CELL_KINDS) - {"http-500", "http-503", "crash"}
+#: The kinds that act on an edge's HTTP requests (Domino's HTTP toxics).
+_HTTP_EDGE_KINDS = frozenset(
+    {"status-500", "status-503", "status-429", "status-503-partial", "broken-body"}
+)
 #: Latency without a known deadline: one value most SLOs absorb, and one beyond the
 #: 10-15 s timeouts callers commonly use (a shorter one would never make them fire).
 _LADDER_MS = (300, 20_000)
@@ -261,6 +265,8 @@ def plan_cells(
         for kind in chosen_kinds:
             if edge.source == CLIENT and kind not in _NETWORK_KINDS:
                 continue
+            if edge.protocol != "http" and kind in _HTTP_EDGE_KINDS:
+                continue  # the HTTP kinds need HTTP/1.x; a `protocol: tcp` edge carries none
             if kind.startswith("http-") and not injector.supports(ServiceFault):
                 continue
             if kind == "crash" and not injector.supports(ProcessFault):

@@ -1,8 +1,12 @@
-"""Observed dependencies: which edges each journey really crosses, from Toxiproxy's byte counters.
+"""Observed dependencies: which edges each journey really crosses, from each proxy's counters.
 
 Before exploring a system, Domino drives each journey alone (one user,
 ``calls_per_journey`` calls back to back) and reads how many bytes crossed
-every edge's proxy meanwhile. Services also talk on their own (the bank's
+every edge's proxy meanwhile. On Domino's Toxiproxy server the bytes are
+counted as they pass, kept-alive connections included, and so are the HTTP
+requests, which the report gives per edge too; a stock Toxiproxy adds a
+connection's bytes only when it closes, so a client that keeps connections
+alive shows nothing there. Services also talk on their own (the bank's
 remittance outbox asks remit for its maintenance schedule about once a
 second), so an edge counts as *crossed* only when it grew by more than its
 background allows:
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.infra.readiness import wait_until
@@ -101,6 +105,9 @@ class ObservedJourney:
     unused: tuple[str, ...]
     bytes_by_edge: Mapping[str, int]
     allowance_bytes: Mapping[str, float]
+    #: HTTP requests each edge carried in the window (background included); empty
+    #: where the server does not count them (a stock Toxiproxy).
+    requests_by_edge: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def agrees(self) -> bool:
@@ -123,6 +130,7 @@ class ObservedJourney:
             "unused": list(self.unused),
             "bytes_by_edge": dict(self.bytes_by_edge),
             "allowance_bytes": {k: round(v, 1) for k, v in self.allowance_bytes.items()},
+            "requests_by_edge": dict(self.requests_by_edge),
         }
 
 
@@ -177,7 +185,15 @@ class ObservedGraph:
             f"{self.background.quiet_s:g} s"
         ]
         for o in self.journeys:
-            crossed = ", ".join(f"{e} ({n} B)" for e, n in o.crossed_bytes().items()) or "nothing"
+            crossed = (
+                ", ".join(
+                    f"{e} ({o.requests_by_edge[e]} requests, {n} B)"
+                    if e in o.requests_by_edge
+                    else f"{e} ({n} B)"
+                    for e, n in o.crossed_bytes().items()
+                )
+                or "nothing"
+            )
             lines.append(f"  {o.journey}: {o.ok_calls}/{o.calls} ok; crosses {crossed}")
         noisy = {
             e: r for e, r in self.background.rate_bytes_per_s.items() if r > 0 and e in self.edges
@@ -218,6 +234,16 @@ def _read(stack: Stack, proxies: Mapping[str, str]) -> dict[str, int]:
     """Cumulative bytes per edge, now."""
     totals = stack.toxiproxy.proxy_bytes()
     return {edge: totals.get(proxy, 0) for edge, proxy in proxies.items()}
+
+
+def _read_requests(stack: Stack, proxies: Mapping[str, str]) -> dict[str, int]:
+    """Cumulative HTTP requests per edge, now; {} where the server does not count them."""
+    traffic = stack.toxiproxy.traffic()
+    return {
+        edge: counted
+        for edge, proxy in proxies.items()
+        if proxy in traffic and (counted := traffic[proxy].requests) is not None
+    }
 
 
 def _grown(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
@@ -328,9 +354,11 @@ def observe_dependencies(
         for journey in topology.journeys:
             started_s = time.monotonic()
             before = _read(stack, proxies)
+            requests_before = _read_requests(stack, proxies)
             seen = [user.run(journey) for _ in range(calls_per_journey)]
             wait_for_quiet(stack, proxies, background, sample_s)
             grown = _grown(before, _read(stack, proxies))
+            requests = _grown(requests_before, _read_requests(stack, proxies))
             window_s = time.monotonic() - started_s
             allowance = {e: background.allowance_bytes(e, window_s) for e in proxies}
             crossed = tuple(e for e in topology.edge_names if grown[e] > allowance[e])
@@ -347,6 +375,7 @@ def observe_dependencies(
                     unused=tuple(e for e in declared if e not in crossed),
                     bytes_by_edge=grown,
                     allowance_bytes=allowance,
+                    requests_by_edge=requests,
                 )
             )
     return ObservedGraph(

@@ -29,10 +29,12 @@ from harness.infra.network_safety import is_loopback_host
 from harness.infra.templates import TemplateError, json_strings, placeholders
 from harness.model.topology import (
     CLIENT,
+    EDGE_PROTOCOLS,
     BodyExpectation,
     BuildStep,
     DeclaredDefences,
     Edge,
+    EdgeProtocol,
     FileKind,
     Journey,
     Profile,
@@ -459,7 +461,10 @@ class _TopologyReader:
         if source == target:
             raise self.error(path, "an edge joins two different services")
         fields = self.r.mapping(
-            value if value is not None else {}, path, (), ("env", "listen", *_DEFENCE_FIELDS)
+            value if value is not None else {},
+            path,
+            (),
+            ("env", "listen", "protocol", *_DEFENCE_FIELDS),
         )
         env = self.env(fields["env"], (*path, "env"), _EDGE_VALUES) if "env" in fields else {}
         if source == CLIENT and env:
@@ -482,7 +487,11 @@ class _TopologyReader:
                 raise self.error(
                     (*path, "listen"), f"Toxiproxy listens on loopback only, not {brief(host)}"
                 )
-        return Edge(source, target, env, listen, declared)
+        protocol: EdgeProtocol = "http"
+        if "protocol" in fields:
+            chosen = self.r.choice(fields["protocol"], (*path, "protocol"), EDGE_PROTOCOLS)
+            protocol = "tcp" if chosen == "tcp" else "http"
+        return Edge(source, target, env, listen, declared, protocol)
 
     def declared_defences(self, fields: dict[str, Any], path: FieldPath) -> DeclaredDefences:
         """An edge's ``timeout_ms``, ``retries`` and ``fallback`` (its edges' names are

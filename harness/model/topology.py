@@ -21,10 +21,12 @@ from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
 
 __all__ = [
     "CLIENT",
+    "EDGE_PROTOCOLS",
     "BodyExpectation",
     "BuildStep",
     "DeclaredDefences",
     "Edge",
+    "EdgeProtocol",
     "FileKind",
     "Journey",
     "Profile",
@@ -36,6 +38,11 @@ __all__ = [
     "Topology",
     "User",
 ]
+
+
+#: What an edge carries: HTTP/1.x (every fault kind) or other TCP traffic (no HTTP kinds).
+EdgeProtocol = Literal["http", "tcp"]
+EDGE_PROTOCOLS: tuple[EdgeProtocol, ...] = ("http", "tcp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +231,9 @@ class Edge:
     listener (templates with ``{host}``, ``{port}``, ``{edge}``); ``listen`` is
     a fixed listen address for the external backend; ``declared`` what the
     source says of its defences on the edge (checked by ``domino defences``).
+    ``protocol`` is what the edge carries: ``http`` (HTTP/1.x, the default:
+    every fault kind) or ``tcp`` (anything else: a database, a queue, TLS;
+    the HTTP kinds are refused there).
     """
 
     source: str
@@ -231,6 +241,7 @@ class Edge:
     env: Mapping[str, str] = field(default_factory=dict)
     listen: str | None = None
     declared: DeclaredDefences = field(default_factory=DeclaredDefences)
+    protocol: EdgeProtocol = "http"
 
     @property
     def name(self) -> str:

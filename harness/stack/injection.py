@@ -226,10 +226,14 @@ class _HttpApplier(_OnServer):
         *,
         server_version: str,
         server_toxics: frozenset[str],
+        protocol_of: Callable[[str], str],
     ) -> None:
+        """``protocol_of`` says what an edge carries (``http``, ``tcp``): HTTP faults are
+        refused on an edge that carries no HTTP."""
         super().__init__(
             client, proxy_of, server_version=server_version, server_toxics=server_toxics
         )
+        self._protocol_of = protocol_of
         self._faults: dict[str, HttpFault] = {}
         self._proxies: dict[str, str] = {}
         self._counted: dict[str, dict[str, int] | None] = {}
@@ -243,6 +247,12 @@ class _HttpApplier(_OnServer):
 
     def apply(self, fault: HttpFault) -> tuple[str, str]:
         proxy = self._proxy_of(fault.edge)
+        if self._protocol_of(fault.edge) != "http":
+            raise UnsupportedFaultError(
+                f"{fault.kind} on {fault.edge}: the edge is declared `protocol: "
+                f"{self._protocol_of(fault.edge)}` in the topology, and the HTTP kinds need "
+                "HTTP/1.x; use a TCP kind there (latency, timeout, down, reset_peer, ...)"
+            )
         if not self.takes(type(fault)):
             raise UnsupportedFaultError(
                 f"{fault.kind} on {fault.edge} "
@@ -377,6 +387,7 @@ class Injector:
             self._proxy_of,
             server_version=self.toxiproxy_version,
             server_toxics=self.server_toxics,
+            protocol_of=lambda edge: topology.edge(edge).protocol,
         )
         self._appliers: list[tuple[type[Fault], FaultApplier]] = [
             (HttpFault, http),

@@ -2,9 +2,15 @@
 
 Domino's own ``toxiproxy-server`` (the Go sources in ``server/``) is Toxiproxy
 v2.12.0 with Domino's toxics compiled in; its version names the build, e.g.
-``2.12.0+domino.2``. A stock server (``2.12.0``) has none of them: a fault
+``2.12.0+domino.3``. A stock server (``2.12.0``) has none of them: a fault
 that needs one is refused there before anything is applied
 (:func:`toxic_unavailable`), and the faults that have a stock form use it.
+
+From build 3 on, every proxy of Domino's server also counts its traffic as it
+passes, with no fault installed (:func:`counts_live_traffic`): the requests
+crossing it, their answers, its connections and bytes, read at
+``GET /domino/traffic``. A stock server counts a connection's bytes only when the
+connection ends (``/metrics``, with ``-proxy-metrics``).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from collections.abc import Mapping
 __all__ = [
     "DOMINO_BUILD",
     "DOMINO_TOXICS",
+    "LIVE_TRAFFIC_BUILD",
     "SERVER_VERSION",
     "TOXIPROXY_VERSION",
+    "counts_live_traffic",
     "domino_toxics",
     "is_domino_build",
     "toxic_unavailable",
@@ -26,7 +34,7 @@ __all__ = [
 TOXIPROXY_VERSION = "2.12.0"
 #: Domino's build of it; bumped with ``Version`` in ``server/main.go`` when a toxic is added
 #: or changes behaviour.
-DOMINO_BUILD = 2
+DOMINO_BUILD = 3
 #: The version Domino's server reports (``/version``, ``-version``).
 SERVER_VERSION = f"{TOXIPROXY_VERSION}+domino.{DOMINO_BUILD}"
 
@@ -50,7 +58,16 @@ DOMINO_TOXICS: Mapping[str, int] = {
     "domino_http_answers": 2,
 }
 
+#: The first build whose proxies count their traffic live (``GET /domino/traffic``).
+LIVE_TRAFFIC_BUILD = 3
+
 _BUILD = re.compile(r"\+domino\.(\d+)\b")
+
+
+def counts_live_traffic(version: str) -> bool:
+    """True when a server reporting ``version`` counts every proxy's traffic as it passes."""
+    match = _BUILD.search(version)
+    return match is not None and int(match.group(1)) >= LIVE_TRAFFIC_BUILD
 
 
 def is_domino_build(version: str) -> bool:

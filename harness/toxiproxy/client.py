@@ -34,8 +34,12 @@ from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from harness.errors import DominoError, ToxiproxyAPIError
 from harness.infra.network_safety import check_target
+from harness.toxiproxy.abilities import counts_live_traffic
 
-__all__ = ["ProxyInfo", "ToxicInfo", "ToxiproxyClient"]
+__all__ = ["ProxyInfo", "ProxyTraffic", "ToxicInfo", "ToxiproxyClient"]
+
+#: Domino's server's route for every proxy's traffic counts.
+_TRAFFIC_PATH = "/domino/traffic"
 
 _METRIC = re.compile(
     r'^toxiproxy_proxy_(received|sent)_bytes_total\{direction="(\w+)",[^}]*proxy="([^"]+)"[^}]*\}\s+(\S+)$'
@@ -63,6 +67,37 @@ class ProxyInfo:
     upstream: str
     enabled: bool
     toxics: tuple[ToxicInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyTraffic:
+    """What has crossed one proxy so far (cumulative counts, both directions).
+
+    On Domino's server (``live``) everything is counted as it passes, kept-alive
+    connections included: ``requests`` are the HTTP/1.x requests sent into the
+    edge, ``answers`` the final answers its target gave, ``unparsed`` the
+    connection directions whose bytes were not HTTP/1.x (a raw TCP edge: count
+    its bytes). On a stock server only ``bytes`` are known, and Toxiproxy adds a
+    connection's bytes only when the connection ends; the rest are None.
+    """
+
+    bytes: int
+    requests: int | None = None
+    answers: int | None = None
+    connections: int | None = None
+    unparsed: int | None = None
+    live: bool = False
+
+
+def _traffic(raw: Mapping[str, Any]) -> ProxyTraffic:
+    return ProxyTraffic(
+        bytes=int(raw.get("bytes_upstream", 0)) + int(raw.get("bytes_downstream", 0)),
+        requests=int(raw.get("requests", 0)),
+        answers=int(raw.get("answers", 0)),
+        connections=int(raw.get("connections", 0)),
+        unparsed=int(raw.get("unparsed", 0)),
+        live=True,
+    )
 
 
 def _toxic(raw: Mapping[str, Any]) -> ToxicInfo:
@@ -128,6 +163,8 @@ class ToxiproxyClient:
         self._made: dict[str, tuple[str, str]] = {}
         self._recovery_lock = threading.Lock()
         self._restarts = 0
+        # Whether the server counts traffic live, learnt from its version once.
+        self._live_traffic: bool | None = None
         self._consumer: Any = type(
             "BoundAPIConsumer",
             (APIConsumer,),
@@ -342,7 +379,34 @@ class ToxiproxyClient:
 
     # -- metrics -------------------------------------------------------------------
 
+    def counts_live_traffic(self) -> bool:
+        """True when the server counts every proxy's traffic as it passes (Domino's, build 3+)."""
+        if self._live_traffic is None:
+            self._live_traffic = counts_live_traffic(self.version())
+        return self._live_traffic
+
+    def traffic(self) -> dict[str, ProxyTraffic]:
+        """What has crossed each proxy so far, by proxy name.
+
+        Domino's server counts it live (:class:`ProxyTraffic`); on a stock server
+        it is the byte counters of ``/metrics`` (the server started with
+        ``-proxy-metrics``, else {}), added when each connection ends.
+        """
+        if self.counts_live_traffic():
+            raw = self._json("get", _TRAFFIC_PATH)
+            if not isinstance(raw, dict):
+                raise ToxiproxyAPIError(
+                    f"Toxiproxy GET {_TRAFFIC_PATH} answered {str(raw)[:200]}, not counts by proxy"
+                )
+            return {str(name): _traffic(counts) for name, counts in raw.items()}
+        return {name: ProxyTraffic(bytes=n) for name, n in self._metric_bytes().items()}
+
     def proxy_bytes(self) -> dict[str, int]:
+        """Bytes each proxy has carried so far (both directions): live on Domino's server,
+        else from ``/metrics`` (see :meth:`traffic`)."""
+        return {name: t.bytes for name, t in self.traffic().items()}
+
+    def _metric_bytes(self) -> dict[str, int]:
         """Bytes each proxy has received so far (both directions), from ``/metrics``.
 
         Needs the server started with ``-proxy-metrics``; returns {} otherwise.

@@ -302,6 +302,7 @@ _FIELDS = {
     "topology": [
         "url",
         "listen",
+        "protocol",
         "cwd",
         "image",
         "container_command",

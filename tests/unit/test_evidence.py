@@ -45,6 +45,18 @@ def test_counted_bytes_are_evidence() -> None:
     assert why == "checkout->catalog: 300 bytes through the proxy, 0 calls"
 
 
+def test_live_counted_requests_are_evidence_and_named() -> None:
+    before = Counters(proxy_bytes={}, edge_calls={}, proxy_requests={})
+    grew = Counters(
+        proxy_bytes={"checkout->catalog": 300},
+        edge_calls={},
+        proxy_requests={"checkout->catalog": 4},
+    )
+    ok, why = _judge(HANG, before=before, after=grew)
+    assert ok
+    assert why == "checkout->catalog: 4 requests (300 bytes) through the proxy, 0 calls"
+
+
 def test_no_counted_bytes_and_no_crossings_is_untouched() -> None:
     ok, why = _judge(HANG, active={"checkout": 3})
     assert not ok

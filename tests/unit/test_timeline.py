@@ -50,7 +50,7 @@ class _Recording:
 
 def _timeline(family: _Recording, step: FaultStep) -> Timeline:
     topology = find_topology(SHOP)
-    toxiproxy: Any = SimpleNamespace(version=lambda: "2.12.0", proxy_bytes=dict)
+    toxiproxy: Any = SimpleNamespace(version=lambda: "2.12.0", proxy_bytes=dict, traffic=dict)
     injector = Injector(
         topology=topology, toxiproxy=toxiproxy, proxies={EDGE: EDGE}, control=NoControl()
     )

@@ -17,9 +17,11 @@ users' device), with one journey seen crossing it (:mod:`..observed`):
 - **attempts**: the edge fails (an ``http_status`` 503 for every request;
   ``down``) while every journey crossing it is made ``calls`` times; the
   fault counts the requests (connections, for down) that tried to cross it,
-  and a 1 ms ``http_delay`` on every edge into the caller counts the requests
-  the caller got: their ratio is its attempts per request.
-- **fallbacks**: meanwhile, Toxiproxy's byte counters show which edges carried
+  and the requests the caller got are counted on every edge into it: live by
+  Domino's Toxiproxy server, which counts every proxy's requests as they pass,
+  or, on an older build of it, by a 1 ms ``http_delay`` on each of those edges.
+  Their ratio is its attempts per request.
+- **fallbacks**: meanwhile, the proxies' byte counters show which edges carried
   traffic that the journey does not cross when nothing fails.
 
 Assumptions: a journey crosses the edge the same way on every call (the probe
@@ -32,7 +34,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from harness.model.topology import Journey
     from harness.stack import Stack
     from harness.stack.injection import AppliedFault
+    from harness.toxiproxy.client import ProxyTraffic
 
 __all__ = ["measure_defences"]
 
@@ -72,6 +75,16 @@ def _counted(stack: Stack, applied: AppliedFault) -> int | None:
     """What a held fault counted so far (requests, or refused connections), if it counts."""
     own = stack.injector.own_traffic(applied)
     return None if own is None else own[0]
+
+
+def _requests_between(
+    before: Mapping[str, ProxyTraffic], after: Mapping[str, ProxyTraffic], proxy: str
+) -> int | None:
+    """The HTTP requests that crossed ``proxy`` between two live readings (None: not counted)."""
+    if proxy not in after or after[proxy].requests is None:
+        return None
+    earlier = before[proxy].requests if proxy in before else 0
+    return max(0, (after[proxy].requests or 0) - (earlier or 0))  # a restarted server: from 0
 
 
 def _requests_met(stack: Stack, applied: AppliedFault) -> int | None:
@@ -217,22 +230,30 @@ def _failure_probe(
     topology = stack.topology
     caller = topology.edge(edge).source
     entry = topology.entry_edge.name
-    counting = stack.injector.supports(HttpDelay)
+    live = stack.toxiproxy.counts_live_traffic()
+    counting = live or stack.injector.supports(HttpDelay)
     into = [e.name for e in topology.edges if e.target == caller] if counting else []
     watched = into + ([entry] if counting and entry not in into else [])
-    counters = [HttpDelay(edge=e, delay_ms=_COUNTING_DELAY_MS) for e in watched]
+    # Domino's server counts every edge's requests live; otherwise a 1 ms delay counts them.
+    counters = [] if live else [HttpDelay(edge=e, delay_ms=_COUNTING_DELAY_MS) for e in watched]
     proxies = {name: stack.edges[name].proxy for name in topology.edge_names}
     recover(user, journey, recovery_timeout_s)
-    before = stack.toxiproxy.proxy_bytes()
+    before = stack.toxiproxy.traffic()
     with stack.inject(fault, *counters) as applied:
         started_s = time.monotonic()
         seen = [user.run(journey) for _ in range(calls)]
         wait_for_quiet(stack, proxies, background, 0.05)
         window_s = time.monotonic() - started_s
-        after = stack.toxiproxy.proxy_bytes()
+        after = stack.toxiproxy.traffic()
         attempts = _counted(stack, applied[0])
-        per_edge = {e: _counted(stack, a) for e, a in zip(watched, applied[1:], strict=True)}
-    grown = {e: after.get(p, 0) - before.get(p, 0) for e, p in proxies.items()}
+        if live:
+            per_edge = {e: _requests_between(before, after, proxies[e]) for e in watched}
+        else:
+            per_edge = {e: _counted(stack, a) for e, a in zip(watched, applied[1:], strict=True)}
+    grown = {
+        e: (after[p].bytes if p in after else 0) - (before[p].bytes if p in before else 0)
+        for e, p in proxies.items()
+    }
     fallbacks = tuple(
         e
         for e in topology.edge_names

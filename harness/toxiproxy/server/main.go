@@ -7,13 +7,19 @@
 // Domino's build ("2.12.0+domino.2"): Domino reads from it which of its own
 // toxics a running server has. Bump the build number whenever a toxic is added
 // or changes behaviour, in harness/toxiproxy/abilities.py too.
+//
+// Every proxy also counts its traffic as it passes (requests, answers,
+// connections, bytes; see toxics/traffic.go), read at GET /domino/traffic on the
+// admin API; the admin API is otherwise upstream's.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -31,7 +37,7 @@ import (
 )
 
 // Version is upstream's release and Domino's build of it.
-const Version = "2.12.0+domino.2"
+const Version = "2.12.0+domino.3"
 
 type cliArguments struct {
 	host           string
@@ -105,19 +111,32 @@ func run() error {
 	if len(cli.config) > 0 {
 		server.PopulateConfig(cli.config)
 	}
+	// The proxies of -config count the connections made from here on.
+	dominotoxics.InstrumentProxies(server)
 
+	// As upstream's ApiServer.Listen, with Domino's handler (the traffic counts).
 	addr := net.JoinHostPort(cli.host, cli.port)
-	go func(server *toxiproxy.ApiServer, addr string) {
-		if err := server.Listen(addr); err != nil {
-			server.Logger.Err(err).Msg("Server finished with error")
+	logger.Info().Str("address", addr).Msg("Starting Toxiproxy HTTP server")
+	api := &http.Server{
+		Addr:         addr,
+		Handler:      dominotoxics.AdminHandler(server),
+		WriteTimeout: 30 * time.Second,
+		ReadTimeout:  15 * time.Second,
+		IdleTimeout:  60 * time.Second,
+	}
+	go func() {
+		if err := api.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			logger.Err(err).Msg("Server finished with error")
 		}
-	}(server, addr)
+	}()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	<-signals
-	server.Logger.Info().Msg("Shutdown started")
-	if err := server.Shutdown(); err != nil {
+	logger.Info().Msg("Shutdown started")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := api.Shutdown(ctx); err != nil {
 		logger.Err(err).Msg("Shutdown finished with error")
 	}
 	return nil

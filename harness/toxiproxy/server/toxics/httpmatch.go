@@ -41,7 +41,7 @@ func (f *RequestFilter) matches(req *request) bool {
 	}
 	if f.Header != "" {
 		name, value, hasValue := strings.Cut(f.Header, ":")
-		values := req.header.Values(strings.TrimSpace(name))
+		values := req.values(strings.TrimSpace(name))
 		if len(values) == 0 {
 			return false
 		}

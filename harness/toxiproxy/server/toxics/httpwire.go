@@ -44,7 +44,7 @@ const (
 // request is a request head as the toxics need it.
 type request struct {
 	method, path string
-	header       http.Header
+	head         []byte // the whole head, for header look-ups (values)
 	framing      bodyFraming
 	length       int64
 	// The client asked for the connection to end after this exchange
@@ -56,8 +56,93 @@ type request struct {
 
 var errNotHTTP = errors.New("not an HTTP/1.x message")
 
-// parseRequest reads a complete request head (as headLength found it).
+// values are the request's values of the header name (case-insensitive), trimmed.
+func (r *request) values(name string) []string {
+	var found []string
+	_, lines := nextLine(r.head)
+	for len(lines) > 0 {
+		var line []byte
+		line, lines = nextLine(lines)
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon > 0 && strings.EqualFold(string(bytes.TrimSpace(line[:colon])), name) {
+			found = append(found, string(bytes.TrimSpace(line[colon+1:])))
+		}
+	}
+	return found
+}
+
+// parseRequest reads a complete request head (as headLength found it). Every
+// request crosses it, so the usual head (origin-form target, HTTP/1.x) is read
+// with no allocation beyond its strings (scanRequestHead); anything else goes
+// through Go's own reader (parseRequestStd).
 func parseRequest(head []byte) (*request, error) {
+	line, _ := nextLine(head)
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return nil, errNotHTTP
+	}
+	target := line[sp1+1 : sp2]
+	if target[0] != '/' || bytes.IndexByte(target, '%') >= 0 {
+		return parseRequestStd(head) // absolute-form, "*", or a path to decode
+	}
+	scanned, ok := scanRequestHead(head)
+	if !ok {
+		return nil, errNotHTTP
+	}
+	method := string(line[:sp1])
+	if method == http.MethodConnect {
+		return nil, errNotHTTP
+	}
+	path := target
+	if i := bytes.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	req := &request{
+		method:  method,
+		path:    string(path),
+		head:    append([]byte(nil), head...),
+		framing: scanned.framing,
+		length:  scanned.length,
+	}
+	if req.path == "" {
+		req.path = "/"
+	}
+	for _, upgrade := range req.values("Upgrade") {
+		if strings.EqualFold(upgrade, "h2c") {
+			return nil, errNotHTTP
+		}
+	}
+	for _, expect := range req.values("Expect") {
+		req.expectsContinue = req.expectsContinue || strings.EqualFold(expect, "100-continue")
+	}
+	// As net/http's shouldClose: HTTP/1.0 closes unless kept alive, HTTP/1.1 when asked.
+	connection := req.values("Connection")
+	closes := hasToken(connection, "close")
+	if bytes.HasSuffix(line, []byte("HTTP/1.0")) {
+		closes = closes || !hasToken(connection, "keep-alive")
+	}
+	req.closes = closes
+	return req, nil
+}
+
+// hasToken is true when a comma-separated header value among values holds token.
+func hasToken(values []string, token string) bool {
+	for _, value := range values {
+		for _, part := range strings.Split(value, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseRequestStd reads a request head with Go's net/http reader.
+func parseRequestStd(head []byte) (*request, error) {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
 		return nil, err
@@ -69,7 +154,7 @@ func parseRequest(head []byte) (*request, error) {
 	parsed := &request{
 		method:          req.Method,
 		path:            req.URL.Path,
-		header:          req.Header,
+		head:            append([]byte(nil), head...),
 		closes:          req.Close,
 		expectsContinue: strings.EqualFold(req.Header.Get("Expect"), "100-continue"),
 	}
@@ -97,8 +182,23 @@ type response struct {
 }
 
 // parseResponse reads a complete answer head to a request made with method ("" if
-// unknown: not HEAD).
+// unknown: not HEAD), with no allocation (scanResponseHead).
 func parseResponse(head []byte, method string) (*response, error) {
+	scanned, ok := scanResponseHead(head)
+	if !ok {
+		return nil, errNotHTTP
+	}
+	parsed := &response{status: scanned.status, framing: scanned.framing, length: scanned.length}
+	if method == http.MethodHead {
+		parsed.framing, parsed.length = noBody, 0
+	}
+	parsed.closes = parsed.framing == untilClose
+	return parsed, nil
+}
+
+// parseResponseStd reads an answer head with Go's net/http reader (the reference
+// parseResponse is tested against).
+func parseResponseStd(head []byte, method string) (*response, error) {
 	var req *http.Request
 	if method != "" {
 		req = &http.Request{Method: method}
