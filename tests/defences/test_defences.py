@@ -146,6 +146,9 @@ def test_an_inner_timeout_longer_than_its_callers_is_found_and_attributed(
     assert "profile was still waiting on profile->telemetry when gateway stopped" in (
         finding.message
     )
+    # The measured waits first, caller by caller along the path.
+    assert finding.message.startswith("gateway waits ")
+    assert " ms for profile; profile waits at least " in finding.message
 
 
 def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: DefenceMap) -> None:
