@@ -26,6 +26,7 @@ import pytest
 
 from harness import find_topology, start_stack
 from harness.cli import main
+from harness.explore.attribution import declared_line
 from harness.explore.defences import (
     DefenceMap,
     compare_declared,
@@ -349,3 +350,16 @@ def test_more_than_two_profiles_or_an_unknown_one_is_one_line_and_exit_2(
         assert len(err.splitlines()) == 1, err
         assert "profile" in err, err
     assert not (tmp_path / "r").exists()  # refused before anything started
+
+
+def test_a_matrix_attribution_quotes_what_domino_yaml_declares_along_the_path() -> None:
+    topology = find_topology(SYSTEM)
+    path = ("client->gateway", "gateway->profile", "profile->telemetry")
+    assert declared_line(topology, "fragile", path) == (
+        "gateway->profile: timeout_ms 400, fallback none; profile->telemetry: timeout_ms 1200"
+    )
+    # The fixed profile's own declarations over the edges'.
+    assert declared_line(topology, "fixed", path) == (
+        "gateway->profile: timeout_ms 250, fallback none; profile->telemetry: timeout_ms 150"
+    )
+    assert declared_line(topology, "fixed", ("client->gateway",)) == ""
