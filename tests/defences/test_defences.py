@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from harness.explore.attribution import declared_line
 from harness.explore.defences import (
     DefenceMap,
     compare_declared,
+    compare_maps,
     measure_defences,
     render_defences_html,
 )
@@ -363,3 +365,24 @@ def test_a_matrix_attribution_quotes_what_domino_yaml_declares_along_the_path() 
         "gateway->profile: timeout_ms 250, fallback none; profile->telemetry: timeout_ms 150"
     )
     assert declared_line(topology, "fixed", ("client->gateway",)) == ""
+
+
+def test_a_change_between_profiles_counts_only_past_the_tolerances(fragile: DefenceMap) -> None:
+    pricing = fragile.edge("gateway->pricing")
+    assert pricing.deadline is not None
+    assert pricing.deadline.waited_ms is not None
+
+    def waited(extra_ms: float) -> DefenceMap:
+        assert pricing.deadline is not None
+        assert pricing.deadline.waited_ms is not None
+        moved = replace(pricing.deadline, waited_ms=pricing.deadline.waited_ms + extra_ms)
+        edges = tuple(replace(e, deadline=moved) if e is pricing else e for e in fragile.edges)
+        return replace(fragile, edges=edges, profile="other")
+
+    assert compare_maps(fragile, fragile).changes == ()
+    assert compare_maps(fragile, waited(45)).changes == ()  # within 50 ms: noise
+    (change,) = compare_maps(fragile, waited(80)).changes
+    assert (change.edge, change.what) == ("gateway->pricing", "deadline")
+    same = compare_maps(fragile, fragile)
+    assert same.gone == same.new == ()
+    assert len(same.kept) == len(fragile.findings)
