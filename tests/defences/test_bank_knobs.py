@@ -94,8 +94,14 @@ def test_fragile_retries_are_the_knob_and_its_deadline_lies_past_the_search(
     edge = found.edge("bank->card")
     assert {p.fault: p.attempts_per_request for p in edge.failures if p.journey == "card-tab"} == {
         "http_status 503": 2.0,
+        "http_abort": 2.0,
+        "http_status 503 Retry-After 1 s": 2.0,
         "down": 2.0,
     }
+    # retry_backoff off: the retry goes at once, whatever Retry-After says.
+    assert edge.retry_after == "ignored"
+    assert edge.backoff_ms is not None
+    assert edge.backoff_ms < 25
     deadline = edge.deadline
     assert deadline is not None
     assert deadline.outcome == "waits_past_max"

@@ -161,8 +161,16 @@ def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: Def
     ledger = fragile.edge("gateway->ledger")
     assert {p.fault: p.attempts_per_request for p in ledger.failures} == {
         "http_status 503": 3.0,
+        "http_abort": 3.0,
+        "http_status 503 Retry-After 1 s": 3.0,
         "down": 3.0,
     }
+    # Back to back, and told to wait a second it tries again at once.
+    assert ledger.backoff_ms is not None
+    assert ledger.backoff_ms < 25
+    assert ledger.retry_after == "ignored"
+    assert ledger.retry_text() == "back to back; ignores Retry-After"
+    assert fragile.edge("gateway->pricing").retry_after == "no retry"
     assert fragile.findings_of("retry-amplification") == ()  # one retrying caller only
 
 
@@ -386,3 +394,14 @@ def test_a_change_between_profiles_counts_only_past_the_tolerances(fragile: Defe
     same = compare_maps(fragile, fragile)
     assert same.gone == same.new == ()
     assert len(same.kept) == len(fragile.findings)
+
+
+def test_a_caller_that_waits_as_long_as_retry_after_says_honours_it(fragile: DefenceMap) -> None:
+    ledger = fragile.edge("gateway->ledger")
+    told = next(p for p in ledger.failures if p.fault == "http_status 503 Retry-After 1 s")
+    assert told.took_ms < 900  # as measured: gateway did not wait
+    # The same attempts, had each call taken the two seconds two waits of 1 s take.
+    waited = replace(told, took_ms=2_050.0)
+    patient = replace(ledger, failures=tuple(waited if p is told else p for p in ledger.failures))
+    assert patient.retry_after == "honoured"
+    assert patient.retry_text() == "back to back; honours Retry-After"

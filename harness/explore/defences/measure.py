@@ -15,7 +15,8 @@ users' device), with one journey seen crossing it (:mod:`..observed`):
   the probe at the top of the range gives its whole wait (every attempt) and
   its answer.
 - **attempts**: the edge fails (an ``http_status`` 503 for every request;
-  ``down``) while every journey crossing it is made ``calls`` times; the
+  ``http_abort``, each connection closed with no answer; a 503 with
+  ``Retry-After: 1``; ``down``) while every journey crossing it is made ``calls`` times; the
   fault counts the requests (connections, for down) that tried to cross it,
   and a 1 ms ``http_delay`` on every edge into the caller counts the requests
   the caller got: their ratio is its attempts per request.
@@ -41,6 +42,9 @@ from harness.explore.cliff import bisect_ms, configured_limits, recover, search_
 from harness.explore.defences.checks import check_defences
 from harness.explore.defences.declared import compare_declared
 from harness.explore.defences.model import (
+    PLAIN_503,
+    RETRY_AFTER_503,
+    RETRY_AFTER_S,
     Deadline,
     DeadlineOutcome,
     DeadlineProbe,
@@ -49,7 +53,7 @@ from harness.explore.defences.model import (
     FailureProbe,
 )
 from harness.explore.observed import observe_dependencies, wait_for_quiet
-from harness.model.faults import Down, Fault, HttpDelay, HttpStatus, Latency
+from harness.model.faults import Down, Fault, HttpAbort, HttpDelay, HttpStatus, Latency
 
 if TYPE_CHECKING:
     from harness.explore.observed import Background
@@ -194,9 +198,17 @@ def _find_deadline(
 
 
 def _failure_faults(stack: Stack, edge: str) -> list[tuple[str, Fault]]:
+    """503 to every request; connections closed with no answer (a reset, per request);
+    503 with ``Retry-After`` (does the caller wait before trying again?); the edge down."""
     faults: list[tuple[str, Fault]] = []
     if stack.injector.supports(HttpStatus):
-        faults.append(("http_status 503", HttpStatus(edge=edge, status=503)))
+        faults.append((PLAIN_503, HttpStatus(edge=edge, status=503)))
+    if stack.injector.supports(HttpAbort):
+        faults.append(("http_abort", HttpAbort(edge=edge, at="before")))
+    if stack.injector.supports(HttpStatus):
+        faults.append(
+            (RETRY_AFTER_503, HttpStatus(edge=edge, status=503, retry_after_s=RETRY_AFTER_S))
+        )
     faults.append(("down", Down(edge=edge)))
     return faults
 
