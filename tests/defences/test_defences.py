@@ -78,7 +78,8 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """``--profile fragile --profile fixed`` on the ledger edge only (one call per journey)."""
+    """``--profile fragile --profile fixed`` on the ledger edge only (one call per journey),
+    its search's range from the deadlines domino.yaml declares."""
     folder = tmp_path_factory.mktemp("defences-compared")
     (folder / "defences.html").write_text("the last run's page", encoding="utf-8")
     code = main(
@@ -96,8 +97,6 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "1",
             "--resolution-ms",
             "100",
-            "--max-ms",
-            "600",
             "--report",
             str(folder),
         ]
@@ -330,6 +329,13 @@ def test_two_profiles_show_the_findings_a_fix_made_disappear(
         "single-point-of-failure",
     }
     assert maps["fixed"]["findings"] == []
+    # No --max-ms: the search went past the deadline declared (400 ms x 3 attempts in
+    # fragile), to twice the pay journey's 1,500 ms SLO.
+    for profile in ("fragile", "fixed"):
+        (ledger,) = maps[profile]["edges"]
+        assert ledger["deadline"]["max_ms"] == 3000
+        assert "declared in domino.yaml" in ledger["deadline"]["max_why"]
+        assert ledger["deadline"]["outcome"] == "found"
     changes = compared["changes"]
     assert isinstance(changes, dict)
     assert sorted((f["check"], f["edge"]) for f in changes["findings_gone"]) == [

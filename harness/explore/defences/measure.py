@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from harness.contracts import ConfiguredLimits
 from harness.errors import ToxiproxyAPIError
 from harness.explore.cliff import bisect_ms, configured_limits, recover, search_range
 from harness.explore.defences.checks import check_defences
@@ -58,7 +59,7 @@ from harness.model.faults import Down, Fault, HttpAbort, HttpDelay, HttpStatus, 
 if TYPE_CHECKING:
     from harness.explore.observed import Background
     from harness.journeys import JourneyClient
-    from harness.model.topology import Journey
+    from harness.model.topology import DeclaredDefences, Journey
     from harness.stack import Stack
     from harness.stack.injection import AppliedFault
 
@@ -271,6 +272,30 @@ def _failure_probe(
     )
 
 
+def _search_range(
+    stack: Stack,
+    edge: str,
+    *,
+    slo_ms: float,
+    deadline_ms: float | None,
+    declared: DeclaredDefences | None,
+    max_ms: float | None,
+) -> tuple[float, str]:
+    """The top of ``edge``'s deadline search: the cliff's range over what the adapter
+    knows, else over what domino.yaml declares (``timeout_ms`` x ``1 + retries``), else
+    30 s. A declaration too short shows as a caller still waiting at the top: a mismatch."""
+    limits = configured_limits(stack, edge)
+    known = limits.deadline_ms or limits.worst_wait_ms or deadline_ms
+    if max_ms is not None or known or declared is None or declared.timeout_ms is None:
+        return search_range(slo_ms, limits, deadline_ms, max_ms)
+    attempts = 1 + (declared.retries or 0)
+    said = ConfiguredLimits(
+        edge, deadline_ms=declared.timeout_ms, worst_wait_ms=declared.timeout_ms * attempts
+    )
+    top_ms, why = search_range(slo_ms, said, None, None)
+    return top_ms, why.replace("from the adapter's settings", "declared in domino.yaml")
+
+
 def _paths(stack: Stack) -> dict[str, tuple[str, ...]]:
     topology = stack.topology
     return {e: tuple(x.name for x in topology.path_to(e)) for e in topology.edge_names}
@@ -309,7 +334,8 @@ def measure_defences(
 
     ``resolution_ms`` is the deadline search's resolution; ``max_ms`` the top
     of its range (default: the cliff's :func:`~harness.explore.cliff.search_range`,
-    past the caller's known deadline, else 30 s); ``calls`` how many times each
+    past the caller's deadline the adapter knows, else the one domino.yaml declares,
+    else 30 s); ``calls`` how many times each
     journey is made under each failure (and when learning which edges each
     journey crosses). ``progress`` gets one line per probe.
     """
@@ -331,13 +357,20 @@ def measure_defences(
     graph = observe_dependencies(stack, calls_per_journey=calls, quiet_s=1.0)
     crossed = {o.journey: o.crossed for o in graph.journeys}
     deadlines_ms = stack.adapter.caller_deadlines_ms(topology, stack.settings)
+    declared = topology.declared_defences(stack.profile)
     ranges: dict[str, tuple[float, str]] = {}
     for name in chosen:
         journeys = graph.journeys_crossing(name)
         if journeys and name != topology.entry_edge.name:
             slo_ms = topology.journey(journeys[0]).slo.p95_ms
-            limits = configured_limits(stack, name)
-            ranges[name] = search_range(slo_ms, limits, deadlines_ms.get(name), max_ms)
+            ranges[name] = _search_range(
+                stack,
+                name,
+                slo_ms=slo_ms,
+                deadline_ms=deadlines_ms.get(name),
+                declared=declared.get(name),
+                max_ms=max_ms,
+            )
     longest_ms = max((top for top, _ in ranges.values()), default=0.0)
     slowest_slo_ms = max(j.slo.p95_ms for j in topology.journeys)
     # Long enough that the top probe is seen answered, not cut off by Domino's own client.
