@@ -35,6 +35,7 @@ from harness.explore.defences import (
     measure_defences,
     render_defences_html,
 )
+from harness.explore.defences.model import BACKOFF_MS
 from harness.model.topology import DeclaredDefences
 
 SYSTEM = Path(__file__).resolve().parent / "domino.yaml"
@@ -166,7 +167,7 @@ def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: Def
     }
     # Back to back, and told to wait a second it tries again at once.
     assert ledger.backoff_ms is not None
-    assert ledger.backoff_ms < 25
+    assert ledger.backoff_ms < BACKOFF_MS
     assert ledger.retry_after == "ignored"
     assert ledger.retry_text() == "back to back; ignores Retry-After"
     assert fragile.edge("gateway->pricing").retry_after == "no retry"

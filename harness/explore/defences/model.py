@@ -55,8 +55,10 @@ CHECKS: tuple[Check, ...] = (
 PLAIN_503 = "http_status 503"
 RETRY_AFTER_503 = "http_status 503 Retry-After 1 s"
 RETRY_AFTER_S = 1
-#: Time between attempts (ms) above which a caller is said to back off.
-BACKOFF_MS = 25.0
+#: Time between attempts (ms) above which a caller is said to back off: the estimate
+#: (a failing call's time beyond a healthy one's) carries the failure path's own work
+#: and a loaded machine's noise, tens of ms; a backoff worth the name is longer.
+BACKOFF_MS = 100.0
 #: What a caller does with ``Retry-After``: waits that long before its retry, retries
 #: sooner, or does not retry at all.
 RetryAfter = Literal["honoured", "ignored", "no retry"]
