@@ -27,7 +27,8 @@ _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f4f4f4;text-align:left}tr.bad td{background:#fbe0e0}
-code{background:#f4f4f4;padding:0 .2em}li{margin:.3em 0}.gone{color:#2a7a2a}.new{color:#b52a2a}
+code{background:#f4f4f4;padding:0 .2em;white-space:nowrap}li{margin:.3em 0}
+.gone{color:#2a7a2a}.new{color:#b52a2a}
 """
 _NODE_W, _NODE_H, _COL_W, _ROW_H = 110, 34, 300, 70
 
