@@ -744,8 +744,8 @@ def _add_explore_parsers(sub: Any) -> None:
     defences.add_argument(
         "--max-ms",
         type=float,
-        help="latency the deadline search goes up to (default: past the callers' known "
-        "deadlines, else 30000)",
+        help="latency the deadline search goes up to (default: past the callers' known or "
+        "declared deadlines, else 30000)",
     )
     defences.add_argument(
         "--calls", type=int, default=3, help="calls per journey under each failure (default 3)"

@@ -11,7 +11,9 @@ Two sources, and the report says which one each attribution rests on:
 The first place that should have contained the failure is the caller of the
 faulted edge on that path — the service that waited on the fault and passed
 it up instead of answering within its deadline, breaking the circuit, or
-degrading — with what the adapter's settings say about it, when known.
+degrading — with what the adapter's settings say about it, when known, and what
+domino.yaml declares of the callers' defences along the path (``timeout_ms``,
+``retries``, ``fallback``), for any system.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from harness.explore.cells import Cell
     from harness.stack import Stack
 
-__all__ = ["Attribution", "attribute", "path_through"]
+__all__ = ["Attribution", "attribute", "declared_line", "path_through"]
 
 #: Settings that say how a caller contains a failing dependency (the bank's knobs).
 _CONTAINMENT_SETTINGS = (
@@ -117,9 +119,39 @@ def _shown_path(run: ExperimentResult, journey: str, cell: Cell) -> tuple[str, .
     return chains.most_common(1)[0][0]
 
 
-def _settings_line(stack: Stack) -> str:
+def declared_line(topology: Topology, profile: str, path: tuple[str, ...]) -> str:
+    """What domino.yaml declares of the callers' defences along ``path`` under ``profile``
+    ("gateway->profile: timeout_ms 400, fallback none; ..."), or ""."""
+    declared = topology.declared_defences(profile)
+    parts = []
+    for edge in path:
+        said = declared.get(edge)
+        if said is None:
+            continue
+        values = []
+        if said.timeout_ms is not None:
+            values.append(f"timeout_ms {said.timeout_ms:g}")
+        if said.retries is not None:
+            values.append(f"retries {said.retries}")
+        if said.fallback is not None:
+            values.append(f"fallback {', '.join(said.fallback) or 'none'}")
+        parts.append(f"{edge}: {', '.join(values)}")
+    return "; ".join(parts)
+
+
+def _settings_line(stack: Stack, path: tuple[str, ...]) -> str:
+    """The adapter's settings that contain a failure, and what domino.yaml declares along
+    ``path``; a generic system with neither is told how to give Domino numbers."""
     known = [f"{k}={stack.settings[k]}" for k in _CONTAINMENT_SETTINGS if k in stack.settings]
-    return ", ".join(known) if known else "no settings known to Domino for this system"
+    declared = declared_line(stack.topology, stack.profile, path)
+    if declared:
+        known.append(f"declared in domino.yaml: {declared}")
+    if known:
+        return ", ".join(known)
+    return (
+        "no settings known to Domino for this system (declare timeout_ms, retries and "
+        "fallback on its edges in domino.yaml, or measure them: domino defences)"
+    )
 
 
 def attribute(stack: Stack, cell: Cell, journey: Journey, run: ExperimentResult) -> Attribution:
@@ -137,6 +169,6 @@ def attribute(stack: Stack, cell: Cell, journey: Journey, run: ExperimentResult)
     container = faulted_edge.source
     detail = (
         f"calls {faulted_edge.target} over {faulted_edge.name} and passed the failure up; "
-        + _settings_line(stack)
+        + _settings_line(stack, tuple(path))
     )
     return Attribution(journey.name, cell.id, tuple(path), basis, container, detail)

@@ -25,6 +25,7 @@ import pytest
 from harness import start_stack
 from harness.explore.defences import DefenceMap, compare_declared, measure_defences
 from harness.explore.defences.declared import timeout_slack_ms
+from harness.explore.defences.model import BACKOFF_MS
 from harness.model.topology import DeclaredDefences
 
 HARDENED_EDGES = ("card->pay", "bank->card")
@@ -94,8 +95,14 @@ def test_fragile_retries_are_the_knob_and_its_deadline_lies_past_the_search(
     edge = found.edge("bank->card")
     assert {p.fault: p.attempts_per_request for p in edge.failures if p.journey == "card-tab"} == {
         "http_status 503": 2.0,
+        "http_abort": 2.0,
+        "http_status 503 Retry-After 1 s": 2.0,
         "down": 2.0,
     }
+    # retry_backoff off: the retry goes at once, whatever Retry-After says.
+    assert edge.retry_after == "ignored"
+    assert edge.backoff_ms is not None
+    assert edge.backoff_ms < BACKOFF_MS
     deadline = edge.deadline
     assert deadline is not None
     assert deadline.outcome == "waits_past_max"

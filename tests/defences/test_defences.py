@@ -20,18 +20,22 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import find_topology, start_stack
 from harness.cli import main
+from harness.explore.attribution import declared_line
 from harness.explore.defences import (
     DefenceMap,
     compare_declared,
+    compare_maps,
     measure_defences,
     render_defences_html,
 )
+from harness.explore.defences.model import BACKOFF_MS
 from harness.model.topology import DeclaredDefences
 
 SYSTEM = Path(__file__).resolve().parent / "domino.yaml"
@@ -75,7 +79,8 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """``--profile fragile --profile fixed`` on the ledger edge only (one call per journey)."""
+    """``--profile fragile --profile fixed`` on the ledger edge only (one call per journey),
+    its search's range from the deadlines domino.yaml declares."""
     folder = tmp_path_factory.mktemp("defences-compared")
     (folder / "defences.html").write_text("the last run's page", encoding="utf-8")
     code = main(
@@ -93,8 +98,6 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "1",
             "--resolution-ms",
             "100",
-            "--max-ms",
-            "600",
             "--report",
             str(folder),
         ]
@@ -146,6 +149,9 @@ def test_an_inner_timeout_longer_than_its_callers_is_found_and_attributed(
     assert "profile was still waiting on profile->telemetry when gateway stopped" in (
         finding.message
     )
+    # The measured waits first, caller by caller along the path.
+    assert finding.message.startswith("gateway waits ")
+    assert " ms for profile; profile waits at least " in finding.message
 
 
 def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: DefenceMap) -> None:
@@ -155,8 +161,16 @@ def test_a_retry_loop_to_the_same_target_is_found_with_its_attempts(fragile: Def
     ledger = fragile.edge("gateway->ledger")
     assert {p.fault: p.attempts_per_request for p in ledger.failures} == {
         "http_status 503": 3.0,
+        "http_abort": 3.0,
+        "http_status 503 Retry-After 1 s": 3.0,
         "down": 3.0,
     }
+    # Back to back, and told to wait a second it tries again at once.
+    assert ledger.backoff_ms is not None
+    assert ledger.backoff_ms < BACKOFF_MS
+    assert ledger.retry_after == "ignored"
+    assert ledger.retry_text() == "back to back; ignores Retry-After"
+    assert fragile.edge("gateway->pricing").retry_after == "no retry"
     assert fragile.findings_of("retry-amplification") == ()  # one retrying caller only
 
 
@@ -316,6 +330,13 @@ def test_two_profiles_show_the_findings_a_fix_made_disappear(
         "single-point-of-failure",
     }
     assert maps["fixed"]["findings"] == []
+    # No --max-ms: the search went past the deadline declared (400 ms x 3 attempts in
+    # fragile), to twice the pay journey's 1,500 ms SLO.
+    for profile in ("fragile", "fixed"):
+        (ledger,) = maps[profile]["edges"]
+        assert ledger["deadline"]["max_ms"] == 3000
+        assert "declared in domino.yaml" in ledger["deadline"]["max_why"]
+        assert ledger["deadline"]["outcome"] == "found"
     changes = compared["changes"]
     assert isinstance(changes, dict)
     assert sorted((f["check"], f["edge"]) for f in changes["findings_gone"]) == [
@@ -346,3 +367,48 @@ def test_more_than_two_profiles_or_an_unknown_one_is_one_line_and_exit_2(
         assert len(err.splitlines()) == 1, err
         assert "profile" in err, err
     assert not (tmp_path / "r").exists()  # refused before anything started
+
+
+def test_a_matrix_attribution_quotes_what_domino_yaml_declares_along_the_path() -> None:
+    topology = find_topology(SYSTEM)
+    path = ("client->gateway", "gateway->profile", "profile->telemetry")
+    assert declared_line(topology, "fragile", path) == (
+        "gateway->profile: timeout_ms 400, fallback none; profile->telemetry: timeout_ms 1200"
+    )
+    # The fixed profile's own declarations over the edges'.
+    assert declared_line(topology, "fixed", path) == (
+        "gateway->profile: timeout_ms 250, fallback none; profile->telemetry: timeout_ms 150"
+    )
+    assert declared_line(topology, "fixed", ("client->gateway",)) == ""
+
+
+def test_a_change_between_profiles_counts_only_past_the_tolerances(fragile: DefenceMap) -> None:
+    pricing = fragile.edge("gateway->pricing")
+    assert pricing.deadline is not None
+    assert pricing.deadline.waited_ms is not None
+
+    def waited(extra_ms: float) -> DefenceMap:
+        assert pricing.deadline is not None
+        assert pricing.deadline.waited_ms is not None
+        moved = replace(pricing.deadline, waited_ms=pricing.deadline.waited_ms + extra_ms)
+        edges = tuple(replace(e, deadline=moved) if e is pricing else e for e in fragile.edges)
+        return replace(fragile, edges=edges, profile="other")
+
+    assert compare_maps(fragile, fragile).changes == ()
+    assert compare_maps(fragile, waited(45)).changes == ()  # within 50 ms: noise
+    (change,) = compare_maps(fragile, waited(80)).changes
+    assert (change.edge, change.what) == ("gateway->pricing", "deadline")
+    same = compare_maps(fragile, fragile)
+    assert same.gone == same.new == ()
+    assert len(same.kept) == len(fragile.findings)
+
+
+def test_a_caller_that_waits_as_long_as_retry_after_says_honours_it(fragile: DefenceMap) -> None:
+    ledger = fragile.edge("gateway->ledger")
+    told = next(p for p in ledger.failures if p.fault == "http_status 503 Retry-After 1 s")
+    assert told.took_ms < 900  # as measured: gateway did not wait
+    # The same attempts, had each call taken the two seconds two waits of 1 s take.
+    waited = replace(told, took_ms=2_050.0)
+    patient = replace(ledger, failures=tuple(waited if p is told else p for p in ledger.failures))
+    assert patient.retry_after == "honoured"
+    assert patient.retry_text() == "back to back; honours Retry-After"

@@ -139,8 +139,10 @@ def _timeout_budget(defences: DefenceMap) -> list[Finding]:
                     ),
                 },
                 message=(
-                    f"{told}; whatever {inner.caller} does when {inner.target} is slow (its "
-                    f"fallback, its answer) never reaches {outer.caller}"
+                    f"{outer.caller} waits {outer_text} for {outer.target}; {inner.caller} "
+                    f"waits {'at least ' if first else ''}{mine.waited_ms:,.0f} ms for "
+                    f"{inner.target}: {told}; whatever {inner.caller} does when {inner.target} "
+                    f"is slow (its fallback, its answer) never reaches {outer.caller}"
                 ),
             )
         )

@@ -84,24 +84,20 @@ def _compare_edge(
     if said.timeout_ms is not None:
         result = _timeout(defences, edge, said.timeout_ms)
         said_text = _ms(said.timeout_ms)
-        out.append(
-            (
+        timeout: Mismatch | str | None = None
+        if isinstance(result, str):
+            timeout = result  # not compared, and why
+        elif not result[0]:
+            timeout = Mismatch(
+                edge,
+                caller,
                 "timeout_ms",
-                result
-                if isinstance(result, str)
-                else None
-                if result[0]
-                else Mismatch(
-                    edge,
-                    caller,
-                    "timeout_ms",
-                    said_text,
-                    result[1],
-                    f"{caller} declares a {said_text} deadline on {edge}; measured: {result[1]} "
-                    f"(allowed: {timeout_slack_ms(said.timeout_ms):,.0f} ms either side)",
-                ),
+                said_text,
+                result[1],
+                f"{caller} declares a {said_text} deadline on {edge}; measured: {result[1]} "
+                f"(allowed: {timeout_slack_ms(said.timeout_ms):,.0f} ms either side)",
             )
-        )
+        out.append(("timeout_ms", timeout))
     if said.retries is not None:
         per = found.attempts_per_request
         want = 1 + said.retries
@@ -124,22 +120,18 @@ def _compare_edge(
         seen = found.fallbacks
         said_text = ", ".join(said.fallback) or "none"
         seen_text = ", ".join(seen) or "none"
-        out.append(
-            (
+        fallback: Mismatch | None = None
+        if set(seen) != set(said.fallback):
+            fallback = Mismatch(
+                edge,
+                caller,
                 "fallback",
-                None
-                if set(seen) == set(said.fallback)
-                else Mismatch(
-                    edge,
-                    caller,
-                    "fallback",
-                    said_text,
-                    seen_text,
-                    f"{caller} declares fallback {said_text} for {edge}; newly crossed while "
-                    f"{found.target} failed: {seen_text}",
-                ),
+                said_text,
+                seen_text,
+                f"{caller} declares fallback {said_text} for {edge}; newly crossed while "
+                f"{found.target} failed: {seen_text}",
             )
-        )
+        out.append(("fallback", fallback))
     return out
 
 

@@ -5,7 +5,7 @@ The page holds, per profile measured: a graph of the system (an inline SVG:
 services by their distance from the client, each edge labelled with its
 caller's deadline and attempts, red where a finding is, dashed where the edge
 is crossed only as a fallback), the table of edges (deadline, whole wait and
-answer, attempts per request, backoff, fallbacks), the findings with their
+answer, attempts per request, backoff and Retry-After, fallbacks), the findings with their
 numbers and the declarations compared; with two profiles, what changed.
 Nothing is loaded from elsewhere (no script, no style sheet, no font).
 """
@@ -27,7 +27,8 @@ _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em}
 th{background:#f4f4f4;text-align:left}tr.bad td{background:#fbe0e0}
-code{background:#f4f4f4;padding:0 .2em}li{margin:.3em 0}.gone{color:#2a7a2a}.new{color:#b52a2a}
+code{background:#f4f4f4;padding:0 .2em;white-space:nowrap}li{margin:.3em 0}
+.gone{color:#2a7a2a}.new{color:#b52a2a}
 """
 _NODE_W, _NODE_H, _COL_W, _ROW_H = 110, 34, 300, 70
 
@@ -35,19 +36,6 @@ _NODE_W, _NODE_H, _COL_W, _ROW_H = 110, 34, 300, 70
 def _attempts(edge: EdgeDefences) -> str:
     per = edge.attempts_per_request
     return "-" if per is None else f"{per:.1f}"
-
-
-def _backoff(edge: EdgeDefences) -> str:
-    """What the deadline search shows of waits between attempts: the whole wait beyond
-    attempts x deadline (a caller that backs off waits longer than its attempts)."""
-    found = edge.deadline
-    if found is None or found.range_ms is None or found.waited_ms is None:
-        return "-"
-    attempts = found.attempts_per_call
-    if attempts is None or attempts <= 1.25:
-        return "- (one attempt)"
-    extra_ms = found.waited_ms - attempts * found.range_ms[1]
-    return f"~{extra_ms:,.0f} ms between attempts" if extra_ms > 25 else "none seen"
 
 
 def _label(defences: DefenceMap, edge: EdgeDefences) -> str:
@@ -134,7 +122,7 @@ def _map_section(defences: DefenceMap) -> str:
             if edge.deadline is not None and edge.deadline.waited_ms is not None
             else "-"
         )
-        + f"</td><td>{e(_attempts(edge))}</td><td>{e(_backoff(edge))}</td>"
+        + f"</td><td>{e(_attempts(edge))}</td><td>{e(edge.retry_text())}</td>"
         f"<td>{e(', '.join(edge.fallbacks) or '-')}</td><td>{e(edge.note)}</td></tr>"
         for edge in defences.edges
     )
@@ -176,7 +164,7 @@ def _map_section(defences: DefenceMap) -> str:
         f"in {defences.search_s:.1f} s</h2>"
         f"{_svg(defences)}"
         "<table><thead><tr><th>edge</th><th>caller</th><th>deadline</th>"
-        "<th>whole wait (answer)</th><th>attempts/request</th><th>backoff</th>"
+        "<th>whole wait (answer)</th><th>attempts/request</th><th>backoff, Retry-After</th>"
         "<th>fallbacks</th><th>note</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
         f"<h3>Findings</h3><ul>{findings}</ul>{declared}" + (f"<ul>{notes}</ul>" if notes else "")

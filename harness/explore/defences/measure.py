@@ -15,7 +15,8 @@ users' device), with one journey seen crossing it (:mod:`..observed`):
   the probe at the top of the range gives its whole wait (every attempt) and
   its answer.
 - **attempts**: the edge fails (an ``http_status`` 503 for every request;
-  ``down``) while every journey crossing it is made ``calls`` times; the
+  ``http_abort``, each connection closed with no answer; a 503 with
+  ``Retry-After: 1``; ``down``) while every journey crossing it is made ``calls`` times; the
   fault counts the requests (connections, for down) that tried to cross it,
   and the requests the caller got are counted on every edge into it: live by
   Domino's Toxiproxy server, which counts every proxy's requests as they pass,
@@ -38,11 +39,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from harness.contracts import ConfiguredLimits
 from harness.errors import ToxiproxyAPIError
 from harness.explore.cliff import bisect_ms, configured_limits, recover, search_range
 from harness.explore.defences.checks import check_defences
 from harness.explore.defences.declared import compare_declared
 from harness.explore.defences.model import (
+    PLAIN_503,
+    RETRY_AFTER_503,
+    RETRY_AFTER_S,
     Deadline,
     DeadlineOutcome,
     DeadlineProbe,
@@ -51,12 +56,12 @@ from harness.explore.defences.model import (
     FailureProbe,
 )
 from harness.explore.observed import observe_dependencies, wait_for_quiet
-from harness.model.faults import Down, Fault, HttpDelay, HttpStatus, Latency
+from harness.model.faults import Down, Fault, HttpAbort, HttpDelay, HttpStatus, Latency
 
 if TYPE_CHECKING:
     from harness.explore.observed import Background
     from harness.journeys import JourneyClient
-    from harness.model.topology import Journey
+    from harness.model.topology import DeclaredDefences, Journey
     from harness.stack import Stack
     from harness.stack.injection import AppliedFault
     from harness.toxiproxy.client import ProxyTraffic
@@ -207,9 +212,17 @@ def _find_deadline(
 
 
 def _failure_faults(stack: Stack, edge: str) -> list[tuple[str, Fault]]:
+    """503 to every request; connections closed with no answer (a reset, per request);
+    503 with ``Retry-After`` (does the caller wait before trying again?); the edge down."""
     faults: list[tuple[str, Fault]] = []
     if stack.injector.supports(HttpStatus):
-        faults.append(("http_status 503", HttpStatus(edge=edge, status=503)))
+        faults.append((PLAIN_503, HttpStatus(edge=edge, status=503)))
+    if stack.injector.supports(HttpAbort):
+        faults.append(("http_abort", HttpAbort(edge=edge, at="before")))
+    if stack.injector.supports(HttpStatus):
+        faults.append(
+            (RETRY_AFTER_503, HttpStatus(edge=edge, status=503, retry_after_s=RETRY_AFTER_S))
+        )
     faults.append(("down", Down(edge=edge)))
     return faults
 
@@ -280,6 +293,30 @@ def _failure_probe(
     )
 
 
+def _search_range(
+    stack: Stack,
+    edge: str,
+    *,
+    slo_ms: float,
+    deadline_ms: float | None,
+    declared: DeclaredDefences | None,
+    max_ms: float | None,
+) -> tuple[float, str]:
+    """The top of ``edge``'s deadline search: the cliff's range over what the adapter
+    knows, else over what domino.yaml declares (``timeout_ms`` x ``1 + retries``), else
+    30 s. A declaration too short shows as a caller still waiting at the top: a mismatch."""
+    limits = configured_limits(stack, edge)
+    known = limits.deadline_ms or limits.worst_wait_ms or deadline_ms
+    if max_ms is not None or known or declared is None or declared.timeout_ms is None:
+        return search_range(slo_ms, limits, deadline_ms, max_ms)
+    attempts = 1 + (declared.retries or 0)
+    said = ConfiguredLimits(
+        edge, deadline_ms=declared.timeout_ms, worst_wait_ms=declared.timeout_ms * attempts
+    )
+    top_ms, why = search_range(slo_ms, said, None, None)
+    return top_ms, why.replace("from the adapter's settings", "declared in domino.yaml")
+
+
 def _paths(stack: Stack) -> dict[str, tuple[str, ...]]:
     topology = stack.topology
     return {e: tuple(x.name for x in topology.path_to(e)) for e in topology.edge_names}
@@ -318,7 +355,8 @@ def measure_defences(
 
     ``resolution_ms`` is the deadline search's resolution; ``max_ms`` the top
     of its range (default: the cliff's :func:`~harness.explore.cliff.search_range`,
-    past the caller's known deadline, else 30 s); ``calls`` how many times each
+    past the caller's deadline the adapter knows, else the one domino.yaml declares,
+    else 30 s); ``calls`` how many times each
     journey is made under each failure (and when learning which edges each
     journey crosses). ``progress`` gets one line per probe.
     """
@@ -340,13 +378,20 @@ def measure_defences(
     graph = observe_dependencies(stack, calls_per_journey=calls, quiet_s=1.0)
     crossed = {o.journey: o.crossed for o in graph.journeys}
     deadlines_ms = stack.adapter.caller_deadlines_ms(topology, stack.settings)
+    declared = topology.declared_defences(stack.profile)
     ranges: dict[str, tuple[float, str]] = {}
     for name in chosen:
         journeys = graph.journeys_crossing(name)
         if journeys and name != topology.entry_edge.name:
             slo_ms = topology.journey(journeys[0]).slo.p95_ms
-            limits = configured_limits(stack, name)
-            ranges[name] = search_range(slo_ms, limits, deadlines_ms.get(name), max_ms)
+            ranges[name] = _search_range(
+                stack,
+                name,
+                slo_ms=slo_ms,
+                deadline_ms=deadlines_ms.get(name),
+                declared=declared.get(name),
+                max_ms=max_ms,
+            )
     longest_ms = max((top for top, _ in ranges.values()), default=0.0)
     slowest_slo_ms = max(j.slo.p95_ms for j in topology.journeys)
     # Long enough that the top probe is seen answered, not cut off by Domino's own client.

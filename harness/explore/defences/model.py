@@ -14,7 +14,11 @@ from typing import Any, Literal
 
 __all__ = [
     "ATTEMPTS_SLACK",
+    "BACKOFF_MS",
     "CHECKS",
+    "PLAIN_503",
+    "RETRY_AFTER_503",
+    "RETRY_AFTER_S",
     "TIMEOUT_SLACK_MS",
     "TIMEOUT_SLACK_SHARE",
     "Check",
@@ -27,6 +31,7 @@ __all__ = [
     "FailureProbe",
     "Finding",
     "Mismatch",
+    "RetryAfter",
     "Setting",
 ]
 
@@ -46,6 +51,17 @@ CHECKS: tuple[Check, ...] = (
     "soft-wait-past-slo",
     "single-point-of-failure",
 )
+#: The failure probes' labels: a plain 503, and one saying ``Retry-After: RETRY_AFTER_S``.
+PLAIN_503 = "http_status 503"
+RETRY_AFTER_503 = "http_status 503 Retry-After 1 s"
+RETRY_AFTER_S = 1
+#: Time between attempts (ms) above which a caller is said to back off: the estimate
+#: (a failing call's time beyond a healthy one's) carries the failure path's own work
+#: and a loaded machine's noise, tens of ms; a backoff worth the name is longer.
+BACKOFF_MS = 100.0
+#: What a caller does with ``Retry-After``: waits that long before its retry, retries
+#: sooner, or does not retry at all.
+RetryAfter = Literal["honoured", "ignored", "no retry"]
 #: A setting an edge's caller may declare in domino.yaml (:mod:`.declared` compares them).
 Setting = Literal["timeout_ms", "retries", "fallback"]
 #: Attempts per request this far from ``1 + retries`` still agree (noise of a few calls).
@@ -314,6 +330,51 @@ class EdgeDefences:
         counted = [v for v in seen if v is not None]
         return max(counted) if counted else None
 
+    def _probe(self, fault: str) -> FailureProbe | None:
+        """The probe of ``fault`` whose caller retried most (the first, if none did)."""
+        probes = [p for p in self.failures if p.fault == fault]
+        return max(probes, key=lambda p: p.attempts_per_request or 0.0) if probes else None
+
+    @property
+    def backoff_ms(self) -> float | None:
+        """The time between attempts under a plain 503, estimated (ms): the slowest call's
+        time beyond the journey's own, over the retries per request; None: no retry seen."""
+        probe = self._probe(PLAIN_503)
+        per = None if probe is None else probe.attempts_per_request
+        if probe is None or per is None or per <= 1.25:
+            return None
+        base_ms = self.deadline.base_ms if self.deadline is not None else 0.0
+        return max(0.0, probe.took_ms - base_ms) / (per - 1)
+
+    @property
+    def retry_after(self) -> RetryAfter | None:
+        """Whether the caller waited ``Retry-After`` before trying again (None: not probed)."""
+        probe = self._probe(RETRY_AFTER_503)
+        per = None if probe is None else probe.attempts_per_request
+        if probe is None or per is None:
+            return None
+        if per <= 1.25:
+            return "no retry"
+        # Each retry waited the second it was told: the slowest call took at least that.
+        return "honoured" if probe.took_ms >= 0.9 * RETRY_AFTER_S * 1000 else "ignored"
+
+    def retry_text(self) -> str:
+        """Backoff and Retry-After in a few words ("back to back; ignores Retry-After")."""
+        backoff = self.backoff_ms
+        parts = []
+        if backoff is not None:
+            parts.append(
+                f"~{backoff:,.0f} ms between attempts" if backoff > BACKOFF_MS else "back to back"
+            )
+        after = self.retry_after
+        if after == "honoured":
+            parts.append("honours Retry-After")
+        elif after == "ignored":
+            parts.append("ignores Retry-After")
+        elif after == "no retry":
+            parts.append("no retry")
+        return "; ".join(parts) or "-"
+
     @property
     def fallbacks(self) -> tuple[str, ...]:
         """Edges newly crossed while this one failed, in the order first seen."""
@@ -331,6 +392,8 @@ class EdgeDefences:
             "journeys": list(self.journeys),
             "deadline": None if self.deadline is None else self.deadline.as_dict(),
             "attempts_per_request": None if per is None else round(per, 3),
+            "backoff_ms": None if self.backoff_ms is None else round(self.backoff_ms, 1),
+            "retry_after": self.retry_after,
             "fallbacks": list(self.fallbacks),
             "failures": [p.as_dict() for p in self.failures],
             "note": self.note,

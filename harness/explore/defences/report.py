@@ -15,6 +15,7 @@ _HEADERS = (
     "deadline",
     "whole wait (answer)",
     "attempts/request",
+    "retrying",
     "fallbacks",
     "took",
 )
@@ -58,6 +59,7 @@ def _row(defences: DefenceMap, edge: EdgeDefences) -> tuple[str, ...]:
         deadline_text(defences, edge),
         wait,
         " / ".join(tries) or "-",
+        edge.retry_text(),
         ", ".join(edge.fallbacks) or "-",
         f"{edge.measure_s:.1f} s" if edge.measure_s else "-",
     )
