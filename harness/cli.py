@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from harness.backends import BACKENDS, start_stack
 from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
-from harness.infra.outputs import OutputGuard
+from harness.infra.outputs import OutputGuard, flush_stdout_quietly
 from harness.infra.signals import graceful_termination
 from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
@@ -913,7 +913,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # argparse printed help or a usage error: `domino --help | head -1`
+        flush_stdout_quietly()
+        raise
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         # Where it writes is checked before anything starts (harness.infra.outputs).

@@ -10,7 +10,8 @@ Standard output can be closed (``>&-``), a pipe whose reader is gone
 front, and turns a write that fails later into one line on stderr at the end
 (exit 2, or the command's own failing code), instead of a traceback that
 also cut the command short (a run's summary is printed before its reports
-are written).
+are written). Help (``--help``) printed into a pipe whose reader is gone
+ends quietly (:func:`flush_stdout_quietly`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, TextIO
 
 from harness.errors import UsageError
 
-__all__ = ["DEFAULT_REPORTS", "OutputGuard", "check_report_folder"]
+__all__ = ["DEFAULT_REPORTS", "OutputGuard", "check_report_folder", "flush_stdout_quietly"]
 
 #: Where commands with ``--report`` write when it is not given (their folder inside it).
 DEFAULT_REPORTS = Path("reports")
@@ -76,6 +77,30 @@ def _kind(path: Path) -> str:
     return "not a folder"
 
 
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at /dev/null (so flushing it again cannot fail)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def flush_stdout_quietly() -> None:
+    """Flush stdout after argparse printed help; a reader that is gone is not an error.
+
+    ``domino --help | head -1``: the help waits in stdout's buffer, the reader
+    has gone by the time Python flushes it at exit, and the failed flush
+    printed "Exception ignored ... BrokenPipeError" (exit 120). Flushed here,
+    a failure points stdout at /dev/null and is not reported.
+    """
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _to_devnull(sys.stdout)
+
+
 class _GuardedStdout:
     """``sys.stdout`` that remembers its first failed write instead of raising it.
 
@@ -104,10 +129,7 @@ class _GuardedStdout:
 
     def _broke(self, exc: OSError) -> None:
         self.error = exc
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
+        _to_devnull(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

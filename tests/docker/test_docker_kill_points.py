@@ -44,6 +44,7 @@ def test_sigterm_with_the_fault_applied_removes_every_container_and_network(
 ) -> None:
     outcome = _kill("SIGTERM", tmp_path)
     try:
+        assert outcome.lost == [], outcome.line()
         assert outcome.leftovers == [], outcome.line()
         assert outcome.start_checks == [], outcome.line()
         assert outcome.landed == "fault"

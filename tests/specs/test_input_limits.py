@@ -169,3 +169,29 @@ def test_a_full_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         result = _domino(home, "list", stdout=full)
     line = _one_line(result, home)
     assert line == "domino: error: cannot write to standard output (No space left on device)"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_help_into_a_pipe_whose_reader_is_gone_exits_quietly(
+    argv: list[str], tmp_path: Path
+) -> None:
+    # `domino --help | head -1`: the help waited in stdout's buffer (a pipe is buffered
+    # unless PYTHONUNBUFFERED is set) and Python's flush at exit failed: "Exception
+    # ignored ... BrokenPipeError" on stderr, exit 120.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    read, write = os.pipe()
+    os.close(read)  # head has read its line and gone
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "harness.cli", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            check=False,
+            env=dict(env, DOMINO_HOME=str(tmp_path / "home")),
+        )
+    finally:
+        os.close(write)
+    assert result.stderr == ""
+    assert result.returncode == 0

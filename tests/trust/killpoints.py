@@ -581,12 +581,19 @@ def check_cleared(stale: Snapshot, *, exclude: set[int] | None = None) -> list[s
 
 def _start_checks(runner: Runner, snapshot: Snapshot, stale: Snapshot | None) -> list[str]:
     """Once the run has reconciled: the previous run's leftovers gone, no other run record,
-    and (once known) a Toxiproxy without faults."""
-    problems = check_cleared(stale, exclude={runner.pid, runner.process.pid}) if stale else []
-    if snapshot.toxiproxy_url and runner.reached("settle"):
+    and (at "stack ready") a Toxiproxy without faults.
+
+    The Toxiproxy is read first, and its answer counts only if the run was still
+    settling when it came: once the steady state is over the run's own fault is on
+    it (a loaded machine once took the answer that late).
+    """
+    problems = []
+    if snapshot.toxiproxy_url and runner.phase == "settle":
         faults = toxiproxy_faults(snapshot.toxiproxy_url)
-        if faults:
+        if faults and runner.phase == "settle":
             problems += [f"new run's Toxiproxy starts with {f}" for f in faults]
+    if stale:
+        problems += check_cleared(stale, exclude={runner.pid, runner.process.pid})
     others = [
         p.name
         for p in (Path(snapshot.home) / "runs").glob(f"{snapshot.backend}-*.json")
