@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from harness.backends import BACKENDS, start_stack
 from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
+from harness.infra.home import use_state_dir
 from harness.infra.outputs import OutputGuard, flush_stdout_quietly
 from harness.infra.signals import graceful_termination
 from harness.model.faults import FAULT_KINDS, build_fault
@@ -40,6 +41,17 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every command, before or after its name (harness.infra.home).
+        self.add_argument(
+            "--state-dir",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="where Domino keeps run records, logs and per-run data "
+            "(default: $DOMINO_HOME, else ./.domino)",
+        )
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"domino: error: {message}\n")
@@ -919,6 +931,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush_stdout_quietly()
         raise
     func: Callable[[argparse.Namespace], int] = args.func
+    if getattr(args, "state_dir", None):
+        use_state_dir(args.state_dir)
     try:
         # Where it writes is checked before anything starts (harness.infra.outputs).
         with graceful_termination(), OutputGuard(args) as outputs:

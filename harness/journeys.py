@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -75,6 +75,9 @@ class JourneyClient:
         self._session_headers: dict[str, str] | None = None
         self._session_answer: dict[str, str] = {}
         self._origin_s = time.monotonic() if clock_origin_s is None else clock_origin_s
+        #: Called with each journey and what its call saw, as the call returns (the
+        #: pytest plugin keeps them to explain a failing test).
+        self.observer: Callable[[Journey, Observation], None] | None = None
 
     def __enter__(self) -> JourneyClient:
         return self
@@ -139,6 +142,12 @@ class JourneyClient:
 
     def run(self, journey: Journey) -> Observation:
         """Make the journey's call once and return what the user saw."""
+        seen = self._call(journey)
+        if self.observer is not None:
+            self.observer(journey, seen)
+        return seen
+
+    def _call(self, journey: Journey) -> Observation:
         values = self._values()
         headers = {k: render(v, values) for k, v in journey.headers.items()}
         if journey.session:

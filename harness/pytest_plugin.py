@@ -29,6 +29,7 @@ import pytest
 
 from harness.backends import BACKENDS, start_stack
 from harness.errors import DominoError
+from harness.failure_story import FailureStory
 from harness.infra.signals import graceful_termination
 from harness.journeys import JourneyClient
 from harness.model.faults import Fault
@@ -37,6 +38,9 @@ from harness.stack import Stack
 from harness.stack.injection import AppliedFault, FaultScope
 
 __all__ = ["StackPool"]
+
+#: Each test's FailureStory, kept on its item for the report of a failing call.
+_STORY = pytest.StashKey[FailureStory]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -144,7 +148,13 @@ def domino_stack(request: pytest.FixtureRequest, domino_stack_pool: StackPool) -
             + "; ".join(foreign)
             + "; remove them (or restart the session) before testing"
         )
-    yield stack
+    story = FailureStory(stack.topology)
+    request.node.stash[_STORY] = story
+    stack.injector.watchers.append(story.fault_event)
+    try:
+        yield stack
+    finally:
+        stack.injector.watchers.remove(story.fault_event)
     left = stack.injector.leftovers()
     if left:
         stack.reset()
@@ -171,10 +181,11 @@ def inject(domino_stack: Stack) -> Iterator[Callable[..., list[AppliedFault]]]:
 
 
 @pytest.fixture
-def domino_user(domino_stack: Stack) -> Iterator[JourneyClient]:
+def domino_user(domino_stack: Stack, request: pytest.FixtureRequest) -> Iterator[JourneyClient]:
     """A JourneyClient for the stack, its session started (the bank: the seeded customer)."""
     with domino_stack.client() as client:
         client.token()  # start the session before the test injects anything
+        client.observer = request.node.stash[_STORY].journey_called
         yield client
 
 
@@ -194,3 +205,13 @@ def journeys(domino_user: JourneyClient) -> JourneyClient:
 def journey(domino_journey: Callable[[str], Journey]) -> Callable[[str], Journey]:
     """The old name of ``domino_journey`` (an alias until 0.2)."""
     return domino_journey
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test on a Domino stack says why: its faults, journey calls and their phases."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    story = item.stash.get(_STORY, None)
+    if report.when == "call" and report.failed and story is not None:
+        report.sections.append(("Domino: faults, journey calls and phases", story.text()))

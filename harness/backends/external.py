@@ -65,6 +65,13 @@ def dependency_settings(topology: Topology) -> dict[str, dict[str, str]]:
 
 
 def _check(topology: Topology) -> None:
+    with_files = [s.name for s in topology.services if s.files]
+    if with_files:
+        raise UsageError(
+            "the external backend starts no service, so it writes no settings files; "
+            f"{', '.join(with_files)} declares `files:` (point those files at each edge's "
+            "`listen:` address where the services run, and drop `files:` from this topology)"
+        )
     no_url = [s.name for s in topology.services if not s.url]
     if no_url:
         raise UsageError(

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from harness.backends.assembly import RunPlan, assemble_stack
 from harness.backends.attached import describe_for_record
 from harness.contracts import ServiceControl
-from harness.infra.home import domino_home
+from harness.infra.home import domino_home, make_state_folder
 from harness.infra.runstate import RunRecord, live_records, process_cmdline
 from harness.infra.signals import interrupts_deferred
 from harness.stack import EdgeEndpoint, Stack
@@ -77,8 +77,7 @@ class BackendRun(Protocol):
 def new_run_dir(backend: str) -> Path:
     """A fresh folder for one run's logs and data: ``$DOMINO_HOME/BACKEND/run-PID-MS``."""
     run_dir = domino_home() / backend / f"run-{os.getpid()}-{int(time.time() * 1000)}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    return make_state_folder(run_dir)
 
 
 def remove_stale_run_dir(record: RunRecord) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -298,6 +298,8 @@ def _failure_message(cell: CellResult) -> str:
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table.legend td{text-align:left}table.legend td.mk{text-align:center;width:1.6em}
+.ob-ok{background:#cfe8cf}.ob-undeclared{background:#d9534f;color:#fff}.ob-unused{background:#fbe7b0}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}
 th.j{text-align:left}.m-X{background:#d9534f;color:#fff;font-weight:bold}.m-F{background:#f3c4c4}
 .m-S{background:#e07b39;color:#fff;font-weight:bold}.m-s-lower{background:#f5d5bd}
@@ -317,6 +319,77 @@ _MARK_CLASS = {
     "?": "q",
     "-": "dash",
 }
+
+
+#: Every heatmap mark and what it means, in the legend's order.
+_MARK_MEANINGS = (
+    (".", "healthy"),
+    ("d", "degraded: an honest, fast degradation (contained)"),
+    ("F", "failed fast on a hard dependency (no violation: the fault is on its path)"),
+    ("S", "failed slow on a hard dependency: users waited past the SLO (a finding)"),
+    ("s", "failed slow on the client edge (only the user's own timeout could end it)"),
+    ("X", "cascade violation: failed because of a fault outside its hard dependencies"),
+    (
+        "?",
+        "inconclusive: steady state not healthy, the fault met no traffic, "
+        "or no call was in flight while it was held",
+    ),
+    ("-", "pruned: skipped, as every fault on its only parent edge was contained"),
+)
+
+
+def _legend_html() -> str:
+    e = html.escape
+    rows = "".join(
+        f'<tr><td class="mk m-{_MARK_CLASS[mark]}">{e(mark)}</td><td>{e(meaning)}</td></tr>'
+        for mark, meaning in _MARK_MEANINGS
+    )
+    head = "<thead><tr><th>mark</th><th>meaning</th></tr></thead>"
+    return f"<table class=legend>{head}{rows}</table>"
+
+
+def _observed_html(observed: Mapping[str, Any]) -> str:
+    """Observed dependencies as a table: journeys by edges, each cell what was seen there."""
+    e = html.escape
+    edges = [str(edge) for edge in observed.get("edges", [])]
+    rows = []
+    for journey in observed.get("journeys", []):
+        crossed = dict(journey.get("crossed", {}))
+        undeclared, unused = set(journey.get("undeclared", [])), set(journey.get("unused", []))
+        cells = []
+        for edge in edges:
+            if edge in undeclared:
+                cls, text = "ob-undeclared", f"crossed, undeclared ({crossed.get(edge, 0):,} B)"
+            elif edge in unused:
+                cls, text = "ob-unused", "declared, not crossed"
+            elif edge in crossed:
+                cls, text = "ob-ok", f"crossed ({crossed[edge]:,} B)"
+            else:
+                cls, text = "ob-none", ""
+            cells.append(f'<td class="{cls}">{e(text)}</td>')
+        calls = f"{journey.get('ok_calls', 0)}/{journey.get('calls', 0)} ok"
+        rows.append(
+            f"<tr><th class=j>{e(str(journey.get('journey', '?')))}</th>"
+            f"<td>{e(calls)}</td>{''.join(cells)}</tr>"
+        )
+    head = "".join(f"<th>{e(edge)}</th>" for edge in edges)
+    rates = (observed.get("background") or {}).get("rate_bytes_per_s") or {}
+    noisy = ", ".join(f"{k} {float(v):,.0f} B/s" for k, v in sorted(rates.items()) if v)
+    mismatches = [str(m) for m in observed.get("mismatches", [])]
+    said = (
+        "<ul>" + "".join(f"<li>{e(m)}</li>" for m in mismatches) + "</ul>"
+        if mismatches
+        else "<p>Every journey crosses exactly the edges it declares.</p>"
+    )
+    return (
+        "<h2>Observed dependencies</h2>"
+        f"<p>Each journey driven alone, {e(str(observed.get('calls_per_journey', '?')))} calls; "
+        "bytes each edge's proxy carried beyond its background"
+        + (f" (background: {e(noisy)})" if noisy else "")
+        + ".</p>"
+        f"<table class=observed><thead><tr><th>journey</th><th>calls</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{said}"
+    )
 
 
 def render_html(result: MatrixResult) -> str:
@@ -374,7 +447,7 @@ def render_html(result: MatrixResult) -> str:
         )
     observed = result.extra.get("observed")
     if observed:
-        extra += f"<h2>Observed dependencies</h2><pre>{e(json.dumps(observed, indent=1))}</pre>"
+        extra += _observed_html(observed)
     cliffs = result.extra.get("cliffs")
     if cliffs:
         extra += f"<h2>Latency cliffs</h2><pre>{e(json.dumps(cliffs, indent=1))}</pre>"
@@ -393,7 +466,7 @@ def render_html(result: MatrixResult) -> str:
         "journey that failed because of a fault outside its hard dependencies, S one that "
         "failed slowly on a hard dependency.</p>"
         f"<table class=heatmap><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        f"<p><small>{e(_LEGEND)}</small></p>"
+        f"{_legend_html()}"
         f"<h2>Cascade violations</h2><ul>{violations}</ul>"
         f"<h2>Failed slow on a hard dependency</h2><ul>{slow}</ul>"
         f"<h2>Cells</h2><table><thead><tr><th>cell</th><th>outcome</th><th>JUnit</th>"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -313,7 +313,7 @@ class _TopologyReader:
         return tuple(self.service_file(service, v, (*path, i)) for i, v in enumerate(items))
 
     def service_file(self, service: str, value: Any, path: FieldPath) -> ServiceFile:
-        fields = self.r.mapping(value, path, ("path",), ("from", *_FILE_KINDS))
+        fields = self.r.mapping(value, path, ("path",), ("from", "container_path", *_FILE_KINDS))
         kinds = [k for k in _FILE_KINDS if k in fields]
         if len(kinds) != 1:
             raise self.error(
@@ -323,13 +323,20 @@ class _TopologyReader:
             )
         kind, where = kinds[0], (*path, kinds[0])
         target, in_working_copy = self.file_path(service, fields["path"], (*path, "path"))
+        container_path = (
+            self.container_path(fields["container_path"], (*path, "container_path"))
+            if "container_path" in fields
+            else None
+        )
         templates = self.file_templates.setdefault(service, [])
         if kind in ("template", "template_file"):
             if "from" in fields:
                 raise self.error((*path, "from"), f"a {kind} is the whole file: drop from")
             text, label = self.template_text(fields[kind], where, kind)
             templates.append((where, text, label))
-            return ServiceFile(target, "template", in_working_copy, template=text)
+            return ServiceFile(
+                target, "template", in_working_copy, template=text, container_path=container_path
+            )
         source = self.existing_file(fields["from"], (*path, "from")) if "from" in fields else None
         raw = self.r.free_mapping(fields[kind], where)
         if not raw:
@@ -348,7 +355,26 @@ class _TopologyReader:
             for text in json_strings(settings[str(key)]):
                 self.template_names(text, at, "")
                 templates.append((at, text, ""))
-        return ServiceFile(target, _EDITS[kind], in_working_copy, settings=settings, source=source)
+        return ServiceFile(
+            target,
+            _EDITS[kind],
+            in_working_copy,
+            settings=settings,
+            source=source,
+            container_path=container_path,
+        )
+
+    def container_path(self, value: Any, path: FieldPath) -> PurePosixPath:
+        """Where the docker backend puts a settings file in the container: an absolute path."""
+        text = self.r.text(value, path)
+        found = PurePosixPath(text)
+        if not found.is_absolute() or ".." in found.parts or text.endswith("/") or "{" in text:
+            raise self.error(
+                path,
+                f"{brief(text)}: give the file's absolute path inside the image, e.g. "
+                "/app/config.json",
+            )
+        return found
 
     def template_text(self, value: Any, path: FieldPath, kind: str) -> tuple[str, str]:
         """A template's text, and the label its errors start with (a template file's name)."""

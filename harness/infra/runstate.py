@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.infra.home import domino_home
+from harness.infra.home import domino_home, make_state_folder
 
 __all__ = [
     "OriginalFile",
@@ -111,7 +111,7 @@ class RunRecord:
             self.owner_cmdline = process_cmdline(self.owner_pid) or ""
         if not self.owner_started:
             self.owner_started = process_started(self.owner_pid) or ""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_folder(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         tmp.touch(mode=0o600)  # the record may hold the stack's admin token
         tmp.write_text(json.dumps(asdict(self)))

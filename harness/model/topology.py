@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from harness.errors import UnknownEdgeError, UnknownServiceError, UsageError
@@ -156,7 +156,9 @@ class ServiceFile:
       ``settings`` set to its value (strings rendered), then written back.
 
     ``source`` is the file edited (None: the file at ``path`` as the user
-    has it, or an empty one).
+    has it, or an empty one). ``container_path`` is where the docker backend
+    copies the file into the service's container (an absolute path; None: in
+    the container's ``{data_dir}``, for a file that goes there).
     """
 
     path: Path
@@ -165,6 +167,7 @@ class ServiceFile:
     template: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    container_path: PurePosixPath | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +177,8 @@ class Service:
     ``command`` (local backend) is an argv whose items may hold placeholders
     (``{port}``, ``{bind_host}``, ``{dir}``, ``{data_dir}``, ``{python}``,
     ``{service}``); ``env`` is its environment, with the same placeholders;
-    ``files`` are settings files written before each start (local backend).
+    ``files`` are settings files written before each start (local backend) or
+    copied into the container (docker backend).
     ``image`` / ``container_command`` / ``container_port`` run it on the
     docker backend (``container_healthcheck`` is an argv the engine runs
     inside the container for ``docker ps`` and Compose's ``depends_on``);

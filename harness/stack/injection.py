@@ -368,6 +368,9 @@ class Injector:
         self.services = services
         self._system = system or f"the {topology.name} system"
         self._proxies = dict(proxies)
+        #: Called with ("applied" | "removed", the fault) after each application and
+        #: removal (the pytest plugin keeps them to explain a failing test).
+        self.watchers: list[Callable[[str, AppliedFault], None]] = []
         #: The Toxiproxy server's version, and Domino's toxic types it has (empty: stock).
         self.toxiproxy_version = toxiproxy.version()
         self.server_toxics = domino_toxics(self.toxiproxy_version)
@@ -434,10 +437,15 @@ class Injector:
     def apply(self, fault: Fault) -> AppliedFault:
         """Apply one fault now; prefer :meth:`scope`, which always removes it."""
         target, handle = self._applier(fault).apply(fault)
-        return AppliedFault(fault, target, handle, time.monotonic())
+        applied = AppliedFault(fault, target, handle, time.monotonic())
+        for watcher in list(self.watchers):
+            watcher("applied", applied)
+        return applied
 
     def remove(self, applied: AppliedFault) -> None:
         self._applier(applied.fault).remove(applied.target, applied.handle)
+        for watcher in list(self.watchers):
+            watcher("removed", applied)
 
     def own_traffic(self, applied: AppliedFault) -> tuple[int, str] | None:
         """What a fault counted of the traffic it met itself, if it counts (else None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,3 +60,13 @@ def test_any_change_to_a_files_declaration_is_valid_or_one_line(
         message = str(exc)
         assert "\n" not in message
         assert message.startswith("fuzz.yaml:")
+
+
+def test_a_container_path_must_be_an_absolute_path_in_the_image() -> None:
+    for bad in ("app/config.json", "/app/../etc/x", "/app/", "{data_dir}/x"):
+        doc = replace(_DOC, ("services", "front", "files", 0, "container_path"), bad)
+        with pytest.raises(TopologyError) as info:
+            parse_topology(yaml.safe_dump(doc, sort_keys=False), source="t.yaml", base_dir=SYSTEM)
+        message = str(info.value)
+        assert "services.front.files[0].container_path" in message, message
+        assert "give the file's absolute path inside the image, e.g. /app/config.json" in message

@@ -113,11 +113,53 @@ def test_after_sigkill_of_the_runner_the_next_runs_reconcile_puts_the_files_back
     assert snapshot(system) == before
 
 
-def test_the_docker_backend_refuses_settings_files_before_anything_starts(system: Path) -> None:
+def test_the_docker_backend_refuses_a_working_copy_file_with_no_place_in_the_image(
+    system: Path,
+) -> None:
+    """Before anything starts (no engine is asked): it cannot know where the file sits."""
+    text = (system / "domino.yaml").read_text()
+    text = text.replace("        container_path: /app/ledger/.env\n", "")
+    (system / "domino.yaml").write_text(text)
     topology = load_topology(system / "domino.yaml")
     with (
-        pytest.raises(UsageError, match=r"docker backend does not write settings files") as info,
-        start_stack("docker", topology=topology, images={"*": "shop:1"}),
+        pytest.raises(UsageError, match=r"^service ledger: files\[0\] \(") as info,
+        start_stack("docker", topology=topology),
     ):
         pytest.fail("the docker backend started services without their files")
-    assert "front, stock, ledger, audit declares some" in str(info.value)
+    assert str(info.value).endswith(
+        "is a file of the working copy; on the docker backend say where it is in the image "
+        "with `container_path: /absolute/path` (or write it to {data_dir}/NAME)"
+    )
+
+
+def test_the_external_backend_refuses_files_it_cannot_write(system: Path) -> None:
+    """It starts no service: the files would be written for nobody, so it says so first."""
+    topology = load_topology(system / "domino.yaml")
+    with (
+        pytest.raises(UsageError, match=r"^the external backend starts no service") as info,
+        start_stack("external", topology=topology),
+    ):
+        pytest.fail("the external backend started with files it cannot write")
+    assert "front, stock, ledger, audit declares `files:`" in str(info.value)
+
+
+def test_no_compose_file_is_generated_for_files_it_could_not_render(
+    system: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "harness.backends.docker.compose", str(tmp_path / "out")),
+            *("--topology", str(system / "domino.yaml")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    # (Before it, runpy warns that the docker package imported this module already.)
+    assert result.stderr.splitlines()[-1:] == [
+        "error: front, stock, ledger, audit declares settings files (`files:`), which a "
+        "Compose file cannot render per container; run it with `--backend docker` instead"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.backends",),
     ("harness.experiment",),
     ("harness.explore", "harness.report"),
-    ("harness.cli", "harness.pytest_plugin", "harness", "harness.systems"),
+    ("harness.cli", "harness.pytest_plugin", "harness.failure_story", "harness", "harness.systems"),
 )
 
 

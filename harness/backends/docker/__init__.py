@@ -6,8 +6,9 @@ order: reconcile what a killed run left (:mod:`.owners`), check that every
 image is there (:mod:`.engine`; nothing is pulled), create one bridge
 network for the run, start Toxiproxy (API and the client edge's listener
 published on 127.0.0.1, on ports the engine picks) and the services from
-their images, create one proxy per edge, and wait for every service by its
-readiness strategy. The harness reaches the services directly on their
+their images (each one's settings files, ``files:``, copied in before it
+starts: :mod:`.settings_files`), create one proxy per edge, and wait for every
+service by its readiness strategy. The harness reaches the services directly on their
 addresses in the run's network (the project's own hosts) for readiness and
 admin calls; journeys enter through the published client edge. Teardown
 removes every container and the network on every path.
@@ -57,6 +58,12 @@ from harness.backends.docker.owners import (
     owner_label,
     reconcile_docker,
     remove_labelled,
+)
+from harness.backends.docker.settings_files import (
+    check_container_paths,
+    copy_settings_files,
+    image_owner,
+    settings_archive,
 )
 from harness.backends.lifecycle import Brought, stack_lifecycle
 from harness.errors import (
@@ -132,9 +139,16 @@ def preflight(topology: Topology | None = None) -> None:
 class _Run:
     """The containers of one run on its own network, created but not yet started."""
 
-    def __init__(self, client: Any, plan: RunPlan, labels: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        plan: RunPlan,
+        labels: Mapping[str, str],
+        archives: Mapping[str, bytes],
+    ) -> None:
         self.client = client
         self.plan = plan
+        self.archives = dict(archives)
         self.topology = plan.topology
         self.labels = dict(labels)
         self.prefix = f"domino-{labels[LABEL_RUN]}"
@@ -185,6 +199,8 @@ class _Run:
             if service.container_healthcheck is not None:
                 options["healthcheck"] = engine_healthcheck(["CMD", *service.container_healthcheck])
             self.services[service.name] = self._create(service.image, service.name, **options)
+            if service.name in self.archives:  # its settings files, before it first starts
+                copy_settings_files(self.services[service.name], self.archives[service.name])
 
     def start(self) -> None:
         """Start every container; each start is an engine round trip, so do them together."""
@@ -279,12 +295,7 @@ def docker_stack(
             f"the docker backend runs services from their image; {', '.join(missing)} has "
             "none in the topology file (add `image:`, or use --backend local)"
         )
-    with_files = [s.name for s in topology.services if s.files]
-    if with_files:
-        raise UsageError(
-            "the docker backend does not write settings files (`files:`) yet; "
-            f"{', '.join(with_files)} declares some (use --backend local)"
-        )
+    check_container_paths(topology)
     plan = plan_run(topology, profile, knobs)
     with contextlib.closing(connect()) as client:
         left = reconcile_docker(client)
@@ -292,8 +303,23 @@ def docker_stack(
             say("removed what a killed run left: " + ", ".join(left))
         problem = plan.adapter.image_problem if check_source else None
         require_images(client, _images(topology), problem)
+        archives = _settings_archives(client, topology)
         with _terminate_gracefully():
-            yield from _run_stack(client, plan, say=say)
+            yield from _run_stack(client, plan, archives, say=say)
+
+
+def _settings_archives(client: Any, topology: Topology) -> dict[str, bytes]:
+    """Each service's settings files, rendered before anything starts (a bad one: UsageError)."""
+    archives = {}
+    for service in topology.services:
+        if not service.files:
+            continue
+        assert service.image is not None  # checked by docker_stack
+        owner = image_owner(client, service.image)
+        archive = settings_archive(topology, service, owner=owner)
+        if archive is not None:
+            archives[service.name] = archive
+    return archives
 
 
 class _DockerRun:
@@ -301,16 +327,17 @@ class _DockerRun:
 
     name = _BACKEND
 
-    def __init__(self, client: Any, run_id: str) -> None:
+    def __init__(self, client: Any, run_id: str, archives: Mapping[str, bytes]) -> None:
         self._client = client
         self._run_id = run_id
+        self._archives = archives
         self.kept: list[str] = []
 
     def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
         topology = plan.topology
         labels = {LABEL_MANAGED: "true", LABEL_OWNER: owner_label(), LABEL_RUN: self._run_id}
         say(f"creating network domino-{self._run_id}")
-        run = _Run(self._client, plan, labels)
+        run = _Run(self._client, plan, labels, self._archives)
         run.create()
         say("starting Toxiproxy and " + ", ".join(topology.service_names))
         run.start()
@@ -344,11 +371,13 @@ class _DockerRun:
         self.kept = [item for item in removed if " kept: " in item]
 
 
-def _run_stack(client: Any, plan: RunPlan, *, say: Callable[[str], None]) -> Iterator[Stack]:
+def _run_stack(
+    client: Any, plan: RunPlan, archives: Mapping[str, bytes], *, say: Callable[[str], None]
+) -> Iterator[Stack]:
     """The body of :func:`docker_stack` once the engine and images are known to be there."""
     run_id = secrets.token_hex(4)
     record = RunRecord(_BACKEND, extra={"run": run_id})
-    backend = _DockerRun(client, run_id)
+    backend = _DockerRun(client, run_id, archives)
     with stack_lifecycle(backend, plan, record, say) as stack:
         yield stack
     if backend.kept:

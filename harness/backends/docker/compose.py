@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from harness.backends.assembly import (
     service_environment,
     service_values,
 )
+from harness.errors import DominoError, UsageError
 from harness.model.topology import Edge, Service, Topology
 from harness.toxiproxy.binary import TOXIPROXY_VERSION
 
@@ -52,7 +53,9 @@ __all__ = [
     "EdgeListener",
     "compose_yaml",
     "container_environment",
+    "container_values",
     "edge_listeners",
+    "network_address",
     "service_command",
     "toxiproxy_command",
     "toxiproxy_config",
@@ -145,16 +148,30 @@ def service_command(topology: Topology, service: Service) -> list[str] | None:
     )
 
 
-def container_environment(plan: RunPlan, service: Service) -> dict[str, str]:
-    """The environment of ``service``'s container: its own, the profile's, the adapter's,
-    and each outgoing edge pointing at ``toxiproxy:<listener port>``."""
-    listeners = edge_listeners(plan.topology)
+def container_values(topology: Topology, service: Service) -> dict[str, str]:
+    """The placeholder values of ``service``'s container: its port, bind host, ``data_dir``."""
+    return _values(topology, service)
+
+
+def network_address(topology: Topology) -> Callable[[Edge], tuple[str, int]]:
+    """Where a service in the run's network reaches each edge: ``toxiproxy:<listener port>``."""
+    listeners = edge_listeners(topology)
 
     def address(edge: Edge) -> tuple[str, int]:
         return TOXIPROXY_HOST, listeners[edge.name].port
 
+    return address
+
+
+def container_environment(plan: RunPlan, service: Service) -> dict[str, str]:
+    """The environment of ``service``'s container: its own, the profile's, the adapter's,
+    and each outgoing edge pointing at ``toxiproxy:<listener port>``."""
     return service_environment(
-        plan, service, _values(plan.topology, service), edge_address=address, inherit=False
+        plan,
+        service,
+        _values(plan.topology, service),
+        edge_address=network_address(plan.topology),
+        inherit=False,
     )
 
 
@@ -271,7 +288,17 @@ class _Dumper(yaml.SafeDumper):
 
 
 def compose_yaml(topology: Topology) -> str:
-    """The text of a Compose file (the bank's: ``compose/docker-compose.yml``) for ``topology``."""
+    """The text of a Compose file (the bank's: ``compose/docker-compose.yml``) for ``topology``.
+
+    UsageError for a topology with settings files (``files:``): they are rendered
+    per container when the docker backend starts it, which a Compose file cannot say.
+    """
+    with_files = [s.name for s in topology.services if s.files]
+    if with_files:
+        raise UsageError(
+            f"{', '.join(with_files)} declares settings files (`files:`), which a Compose "
+            "file cannot render per container; run it with `--backend docker` instead"
+        )
     images = sorted({s.image for s in topology.services if s.image})
     header = _HEADER.format(
         name=topology.name,
@@ -291,13 +318,14 @@ def compose_yaml(topology: Topology) -> str:
 
 
 def write_compose_files(folder: Path, topology: Topology) -> list[Path]:
-    """Write ``docker-compose.yml`` and ``toxiproxy.json`` into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (
+    """Write ``docker-compose.yml`` and ``toxiproxy.json`` into ``folder`` (both made first)."""
+    texts = (
         (COMPOSE_FILE_NAME, compose_yaml(topology)),
         (TOXIPROXY_CONFIG_NAME, toxiproxy_config_json(topology)),
-    ):
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in texts:
         path = folder / name
         path.write_text(text)
         written.append(path)
@@ -318,7 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--topology", default=DEFAULT_SYSTEM, help="a shipped system or a domino.yaml"
     )
     args = parser.parse_args(argv)
-    for path in write_compose_files(args.folder, find_topology(args.topology)):
+    try:
+        written = write_compose_files(args.folder, find_topology(args.topology))
+    except DominoError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    for path in written:
         sys.stdout.write(f"wrote {path}\n")
     return 0
 

@@ -442,11 +442,25 @@ def _journey_svg(
     return "\n".join(parts)
 
 
+#: Classes of the marks the plots draw, each explained by one legend entry.
+LEGEND_MARKS = (
+    "pt-ok",
+    "pt-slow",
+    "pt-deg",
+    "pt-fail",
+    "fault",
+    "phase",
+    "slo",
+    "b-ok b-deg b-fail",
+    "b-none",
+)
+
+
 def _legend() -> str:
     def swatch(shape: str) -> str:
         return f'<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true">{shape}</svg>'
 
-    items = [
+    explained = [
         (swatch('<circle cx="7" cy="7" r="3" fill="#2f6fb0"/>'), "call answered"),
         (
             swatch('<circle cx="7" cy="7" r="4" fill="#2f6fb0" stroke="#0a3069"/>'),
@@ -473,11 +487,24 @@ def _legend() -> str:
             "latency SLO (p95)",
         ),
         (
+            swatch(
+                '<rect x="2" y="1" width="10" height="4" fill="#cf222e"/>'
+                '<rect x="2" y="5" width="10" height="3" fill="#b35900"/>'
+                '<rect x="2" y="8" width="10" height="5" fill="#1a7f37"/>'
+            ),
+            "calls started in a bucket: failed / degraded / ok",
+        ),
+        (
             swatch('<rect x="2" y="1" width="10" height="12" fill="#8c959f" fill-opacity=".28"/>'),
             "no call started in that bucket",
         ),
     ]
-    return '<div class="legend">' + "".join(f"<span>{s}{t}</span>" for s, t in items) + "</div>"
+    items = zip(LEGEND_MARKS, explained, strict=True)
+    return (
+        '<div class="legend">'
+        + "".join(f'<span data-marks="{m}">{s}{t}</span>' for m, (s, t) in items)
+        + "</div>"
+    )
 
 
 def journey_plots(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import itertools
 import json
 import secrets
@@ -53,6 +54,14 @@ __all__ = ["BankAdapter", "BankControl", "services_digest"]
 #: The label docker/build-images.sh puts on the services' image.
 DIGEST_LABEL = "org.domino.services-digest"
 _BUILD_HINT = "run `bash docker/build-images.sh` (builds both images without a registry)"
+
+#: What the bank's services import beyond Domino's core: the ``bank`` extra.
+WEB_STACK = ("fastapi", "uvicorn", "pydantic")
+
+
+def missing_web_stack() -> list[str]:
+    """The bank's web-framework packages this Python cannot import (its services run on it)."""
+    return [name for name in WEB_STACK if importlib.util.find_spec(name) is None]
 
 
 def _answer_text(exc: httpx.HTTPError) -> str:
@@ -325,6 +334,11 @@ class BankAdapter(HttpAdapter):
     def prepare(
         self, topology: Topology, profile: str, knobs: Mapping[str, Any] | None
     ) -> Preparation:
+        if missing := missing_web_stack():
+            raise UsageError(
+                f"the shipped bank's services need {', '.join(missing)}, not installed in "
+                f"this Python; install them with: pip install 'domino-chaos[bank]'"
+            )
         if profile not in PROFILES:
             raise UsageError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
         topology.profile(profile)
