@@ -3,11 +3,12 @@ revision (and with uvloop, where given), interleaved in one run, on nginx; wrk's
 beside it.
 
     .venv/bin/python bench/bench_engine_precision.py [--baseline REV] [--rates 100,1000,...]
-        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--uvloop DIR]
+        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR]
 
 nginx (one worker) is pinned to core 0 and every generator to core 1, as in
 bench_loadgen.py. Each rate is run ``--runs`` times by each engine, one after
-another (baseline, this, this with uvloop), so drift in the machine's load hits
+another (the baseline; this, sleeping to each arrival; this, spinning the last
+``--spin-ms``; that on uvloop, where given), so drift in the machine's load hits
 all alike. A run is **valid** when the engine's own verdict says so with
 ``--lag-bound-ms`` as its bound (lag p99 within it, nothing dropped) and it
 had no error and achieved at least 97 % of the offered rate. ``--uvloop DIR``
@@ -39,7 +40,14 @@ BASELINE_REV = "48992ac"
 
 
 def _engine(
-    tree: Path, url: str, *, rate: float, seconds: float, lag_bound_ms: float, extra_path: str
+    tree: Path,
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    lag_bound_ms: float,
+    extra_path: str,
+    spin_ms: float | None,
 ) -> dict[str, Any]:
     cmd = [
         "taskset", "-c", "1", sys.executable, "-m", "harness.loadgen",
@@ -48,6 +56,8 @@ def _engine(
         "--max-in-flight", "2000", "--timeout-s", "5", "--connection", "keep-alive",
         "--workers", "1", "--lag-bound-ms", f"{lag_bound_ms:g}", "--json", "--quiet",
     ]  # fmt: skip
+    if spin_ms is not None:
+        cmd += ["--spin-ms", f"{spin_ms:g}"]
     env = dict(os.environ, PYTHONPATH=f"{extra_path}{tree}")
     done = subprocess.run(
         cmd, capture_output=True, text=True, check=False, timeout=120, cwd=tree, env=env
@@ -102,15 +112,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--lag-bound-ms", type=float, default=1.0)
+    parser.add_argument("--spin-ms", type=float, default=2.0)
     parser.add_argument("--uvloop", help="a folder holding the uvloop package")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"{tool} not found: apt-get install -y nginx wrk", file=sys.stderr)
             return 2
-    engines = {args.baseline: (worktree(args.baseline), ""), "this": (ROOT, "")}
+    spin = f"this, spin {args.spin_ms:g} ms"
+    engines: dict[str, tuple[Path, str, float | None]] = {
+        args.baseline: (worktree(args.baseline), "", None),
+        "this (sleeps)": (ROOT, "", None),
+        spin: (ROOT, "", args.spin_ms),
+    }
     if args.uvloop:
-        engines["this + uvloop"] = (ROOT, f"{Path(args.uvloop).resolve()}{os.pathsep}")
+        uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}"
+        engines[f"{spin} + uvloop"] = (ROOT, uvloop, args.spin_ms)
     rates = [float(r) for r in args.rates.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="domino-bench-precision-"))
@@ -133,7 +150,7 @@ def main() -> int:
         ceiling = _wrk(url + PATH, seconds=4.0, connections=64)
         for rate in rates:
             for _ in range(args.runs):
-                for name, (tree, extra) in engines.items():
+                for name, (tree, extra, spin_ms) in engines.items():
                     result = _engine(
                         tree,
                         url,
@@ -141,6 +158,7 @@ def main() -> int:
                         seconds=args.seconds,
                         lag_bound_ms=args.lag_bound_ms,
                         extra_path=extra,
+                        spin_ms=spin_ms,
                     )
                     runs.setdefault((name, rate), []).append(result)
             print(f"{rate:g}/s done", file=sys.stderr)

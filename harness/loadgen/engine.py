@@ -46,10 +46,6 @@ START_DELAY_S = 0.05
 
 _now = time.monotonic  # the clock of the schedule, lag and latency, on any event loop
 
-#: The event loop's timers wake up to a millisecond late (epoll and libuv count in whole
-#: milliseconds), more on a busy machine: the dispatcher sleeps until this long before an
-#: arrival and spins the rest, turning the loop (answers are read meanwhile) until it is due.
-_SPIN_S = 0.002
 _YIELD_EVERY = 64  # when behind, let the sends run after this many starts
 
 
@@ -106,19 +102,24 @@ def _request_head(plan: LoadPlan, template: RequestTemplate, body: bytes) -> byt
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
-async def _until(intended: float) -> bool:
+async def _until(intended: float, spin_s: float = 0.0) -> bool:
     """Wait until ``intended`` (never return before it); False when it was already due.
 
+    Sleeps until ``spin_s`` before it, then spins: the loop's timers wake up to
+    about a millisecond late (epoll and libuv count in whole milliseconds), more
+    on a busy machine, so a spin of ~2 ms keeps the schedule to well under a
+    millisecond while the loop keeps turning (answers are read meanwhile). A
+    spin of 0 wakes at the first timer tick at or after ``intended``.
     Every arrival already due (those sharing a millisecond, any the loop is
     behind on) is started at once by the caller, which yields after _YIELD_EVERY.
     """
     delay_s = intended - _now()
     if delay_s <= 0:
         return False
-    if delay_s > _SPIN_S:
-        await asyncio.sleep(delay_s - _SPIN_S)
+    if delay_s > spin_s:
+        await asyncio.sleep(delay_s - spin_s)
     while _now() < intended:  # noqa: ASYNC110 - a spin on purpose: timers are too coarse
-        await asyncio.sleep(0)
+        await asyncio.sleep(0 if intended - _now() <= spin_s else intended - _now())
     return True
 
 
@@ -142,6 +143,7 @@ class _Run:
         self.deadline = t0 + plan.max_duration_s
         self.max_attempts = share(plan.max_requests, worker, workers)
         self.max_in_flight = share(plan.max_in_flight, worker, workers)
+        self.spin_s = plan.spin_ms / 1000
         self.reserved = 0  # attempts promised so far (sent or about to be)
         self.client = HttpClient(plan.host, plan.port, keep_alive=plan.connection == "keep-alive")
         self.templates = plan.templates
@@ -266,7 +268,7 @@ class _Run:
                 if intended >= self.deadline:
                     stop_reason = "time cap"
                     break
-                if await _until(intended):
+                if await _until(intended, self.spin_s):
                     started_without_yield = 0
                 elif started_without_yield >= _YIELD_EVERY:
                     await asyncio.sleep(0)

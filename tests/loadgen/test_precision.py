@@ -7,16 +7,19 @@ import asyncio
 import importlib.util
 import time
 
+import pytest
+
 from harness.loadgen.engine import _until
 from harness.loadgen.loop import loop_name, run_on_fast_loop
 
 
-def test_the_dispatcher_never_starts_an_arrival_before_its_time() -> None:
+@pytest.mark.parametrize("spin_s", [0.0, 0.002], ids=["sleeping", "spinning"])
+def test_the_dispatcher_never_starts_an_arrival_before_its_time(spin_s: float) -> None:
     async def late_by_s() -> list[float]:
         lateness = []
         for offset_s in (0.0002, 0.0009, 0.0015, 0.003, 0.0071):
             intended = time.monotonic() + offset_s
-            assert await _until(intended) is True
+            assert await _until(intended, spin_s) is True
             lateness.append(time.monotonic() - intended)
         return lateness
 
