@@ -28,6 +28,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.model.faults import Flood, Surge
 from harness.model.incident import Experiment, IncidentSpec
 from harness.model.outcomes import InvariantVerdict, Observation, RunVerdict
-from harness.model.topology import Journey
+from harness.model.topology import Journey, User
 from harness.stack import Stack
 from harness.verdict import calls_in_window, judge_run, truthful_codes
 
@@ -217,34 +218,51 @@ def _until_each_journey(
     *,
     timeout_s: float,
     what: str,
+    in_a_row: int = 1,
+    interval_s: float = 0.1,
 ) -> None:
-    """Take each of the experiment's journeys until one answer is ``good``, within ``timeout_s``
-    in all; raise :class:`StackError` naming the journey and its last answer otherwise.
+    """Take every one of the experiment's journeys at once, each until ``in_a_row`` answers
+    in a row are ``good``, within ``timeout_s``; raise :class:`StackError` naming the first
+    journey (in the experiment's order) that did not, and its last answer.
 
-    As a virtual user of its own: the person tests act as (the bank's c0001)
-    would otherwise pay for every run's settling, and be drained by them.
+    Each journey as a virtual user of its own, with a client of its own: the
+    person tests act as (the bank's c0001) would otherwise pay for every run's
+    settling, and be drained by them. Taken one after another, the journeys
+    cost a matrix cell the sum of their latencies; at once, the longest.
     """
-    began = time.monotonic()
     journeys = {j.name: j for j in stack.topology.journeys}
-    user = next(stack.adapter.users(stack.topology))
-    with stack.client(user=user, timeout_s=experiment.client_timeout_s) as client:
-        for load in (*experiment.journeys, *experiment.background):
-            journey = journeys[load.journey]
-            last: list[Observation] = []
+    wanted = [
+        journeys[name]
+        for name in dict.fromkeys(
+            load.journey for load in (*experiment.journeys, *experiment.background)
+        )
+    ]
+    users = stack.adapter.users(stack.topology)
+    people = [next(users) for _ in wanted]
+    stop = threading.Event()
+    failed: dict[str, str] = {}
 
-            def answered_well(j: Journey = journey, seen: list[Observation] = last) -> bool:
+    def until_good(journey: Journey, user: User) -> None:
+        last: list[Observation] = []
+        streak = [0]
+        with stack.client(user=user, timeout_s=experiment.client_timeout_s) as client:
+
+            def answered_well() -> bool:
                 try:
-                    seen[:] = [client.run(j)]
+                    last[:] = [client.run(journey)]
                 except SessionError:  # the login itself did not get through (yet)
+                    streak[0] = 0
                     return False
-                return good(j, seen[0])
+                streak[0] = streak[0] + 1 if good(journey, last[0]) else 0
+                return streak[0] >= in_a_row
 
             try:
                 wait_until(
                     answered_well,
-                    timeout_s=max(0.1, timeout_s - (time.monotonic() - began)),
-                    interval_s=0.1,
+                    timeout_s=timeout_s,
+                    interval_s=interval_s,
                     what=f"journey {journey.name} {what}",
+                    abort=lambda: "given up" if stop.is_set() else None,
                 )
             except ReadinessTimeoutError as exc:
                 answer = last[0] if last else None
@@ -253,7 +271,18 @@ def _until_each_journey(
                     if answer is not None
                     else ""
                 )
-                raise StackError(f"{exc}{saw}") from None
+                failed[journey.name] = f"{exc}{saw}"
+
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        futures = [pool.submit(until_good, j, u) for j, u in zip(wanted, people, strict=True)]
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            stop.set()  # an interrupt or an error here: the others stop at their next answer
+    for journey in wanted:
+        if journey.name in failed:
+            raise StackError(failed[journey.name])
 
 
 def _drained(stack: Stack, experiment: Experiment, timeout_s: float = 120.0) -> float | None:
@@ -277,12 +306,38 @@ def _drained(stack: Stack, experiment: Experiment, timeout_s: float = 120.0) -> 
     return round(time.monotonic() - began, 1)
 
 
-def _settle(stack: Stack, experiment: Experiment, timeout_s: float = 20.0) -> None:
+def _settle(
+    stack: Stack,
+    experiment: Experiment,
+    timeout_s: float = 20.0,
+    *,
+    quiet_timeout_s: float | None = None,
+) -> None:
     """Wait until every journey succeeds once, not degraded (breakers closed, caches warm).
 
     Healthy, not merely ok: a degraded answer (a breaker still open from the
     previous run) would spoil the steady state that follows.
+
+    With ``quiet_timeout_s``, first wait (that long at most) for the stack to
+    be quiet: every journey answering well twice in a row, within its SLO.
+    Quiet is healthy and more, so it settles the run; a stack not quiet in
+    time settles as above.
     """
+    if quiet_timeout_s is not None:
+        try:
+            _until_each_journey(
+                stack,
+                experiment,
+                lambda j, seen: seen.ok and not seen.degraded and seen.latency_ms <= j.slo.p95_ms,
+                timeout_s=quiet_timeout_s,
+                what="to answer well twice in a row before the run",
+                in_a_row=2,
+                interval_s=0.05,
+            )
+        except StackError:
+            pass  # not quiet in time: it may still be healthy enough to run
+        else:
+            return
     try:
         _until_each_journey(
             stack,
@@ -319,17 +374,21 @@ def run_experiment(
     *,
     progress: ProgressSink | None = None,
     crossings: Mapping[str, Collection[str]] | None = None,
+    quiet_timeout_s: float | None = None,
 ) -> ExperimentResult:
     """Run ``experiment`` on ``stack`` and judge it against its expectation.
 
     ``crossings`` (journey -> edges it was observed to cross) lets a fault
     whose traffic Toxiproxy has not counted yet be judged touched, saying so.
+    ``quiet_timeout_s`` asks for a quiet stack before the run, not only a
+    healthy one (see ``_settle``): the matrix's cells, one after another on
+    one stack, so that the last cell has worn off.
     """
     report = progress or (lambda *_: None)
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     stack.reset()
-    _settle(stack, experiment)
+    _settle(stack, experiment, quiet_timeout_s=quiet_timeout_s)
 
     observer = Observer(
         stack,

@@ -22,7 +22,8 @@ service's callers only as some failure of the service's own answers
 each of those on the very edge the callers use. Skipped cells are counted
 and reported as ``pruned``, never as passes.
 
-``workers`` stacks run cells at once (own ports, proxies and data);
+``workers`` stacks run cells at once (own ports, proxies and data; all but the
+first start while the first is observed);
 ``shard`` runs a deterministic part of the cells (see :mod:`.cells`);
 sharded runs do not prune, so shards always add up to the full matrix.
 """
@@ -32,10 +33,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +52,7 @@ from harness.explore.cells import (
     plan_cells,
     select_shard,
 )
+from harness.infra.signals import interrupts_deferred
 from harness.model.incident import Experiment, FaultStep, JourneyLoad
 from harness.model.outcomes import verdict_label
 from harness.model.topology import CLIENT, Topology
@@ -397,28 +400,11 @@ def _unjudged(cell: Cell, reason: str) -> CellResult:
     )
 
 
-def _quiet(stack: Stack, timings: MatrixTimings, deadline_s: float = 30.0) -> None:
-    """Wait until every journey answers healthily twice in a row (the last cell has worn off).
-
-    Calls still hanging from the previous cell's fault, breakers still open,
-    queues still draining would otherwise make the next cell's steady state
-    unhealthy, and the cell inconclusive for a reason that is not its own.
-    """
-    from harness.infra.readiness import ReadinessTimeoutError, wait_until
-
-    user = next(stack.adapter.users(stack.topology))
-    with stack.client(user=user, timeout_s=timings.client_timeout_s) as client:
-        for journey in stack.topology.journeys:
-            streak = [0]
-
-            def healthy(j: Any = journey, s: list[int] = streak) -> bool:
-                seen = client.run(j)
-                fine = seen.ok and not seen.degraded and seen.latency_ms <= j.slo.p95_ms
-                s[0] = s[0] + 1 if fine else 0
-                return s[0] >= 2
-
-            with contextlib.suppress(ReadinessTimeoutError):
-                wait_until(healthy, timeout_s=deadline_s, interval_s=0.05, what=journey.name)
+#: How long a cell waits for the stack to be quiet (every journey answering well twice in a
+#: row: calls still hanging from the previous cell's fault, breakers still open, queues still
+#: draining would make its steady state unhealthy for a reason not its own) before it runs
+#: on a stack that is merely healthy.
+_QUIET_TIMEOUT_S = 30.0
 
 
 def _run_one(
@@ -431,9 +417,10 @@ def _run_one(
     retried once (and says so), any other inconclusive cell is reported as such."""
     experiment = _cell_experiment(stack.topology, cell, timings)
     for attempt in (1, 2):
-        _quiet(stack, timings)
         try:
-            run = run_experiment(stack, experiment, crossings=crossings)
+            run = run_experiment(
+                stack, experiment, crossings=crossings, quiet_timeout_s=_QUIET_TIMEOUT_S
+            )
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
             return _unjudged(cell, str(exc))
@@ -497,35 +484,36 @@ def run_matrix(
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     prune = prune and shard is None
+    count = max(1, workers)
+
+    def a_stack(number: int) -> contextlib.AbstractContextManager[Stack]:
+        tell(f"starting stack {number + 1} of {count}")
+        return start_stack(
+            backend,
+            topology=topology,
+            profile=profile,
+            knobs=knobs,
+            progress=tell,
+            **dict(stack_options or {}),
+        )
+
     with contextlib.ExitStack() as stacks:
-        pool: list[Stack] = []
-        for number in range(max(1, workers)):
-            tell(f"starting stack {number + 1} of {max(1, workers)}")
-            pool.append(
-                stacks.enter_context(
-                    start_stack(
-                        backend,
-                        topology=topology,
-                        profile=profile,
-                        knobs=knobs,
-                        progress=tell,
-                        **dict(stack_options or {}),
-                    )
-                )
-            )
-        first = pool[0]
+        first = stacks.enter_context(a_stack(0))
         extra: dict[str, Any] = {}
         crossings: dict[str, tuple[str, ...]] | None = None
-        if observe:
-            from harness.explore.observed import observe_dependencies
+        # The other workers' stacks start while the first one is observed (mostly waiting).
+        with _starting(stacks, [a_stack(n) for n in range(1, count)]) as others:
+            if observe:
+                from harness.explore.observed import observe_dependencies
 
-            tell("observing which edges each journey crosses")
-            graph = observe_dependencies(first)
-            extra["observed"] = graph.as_dict()
-            extra["observed_agrees"] = graph.agrees
-            crossings = {o.journey: o.crossed for o in graph.journeys}
-            for line in graph.mismatches:
-                tell(f"declared vs observed: {line}")
+                tell("observing which edges each journey crosses")
+                graph = observe_dependencies(first)
+                extra["observed"] = graph.as_dict()
+                extra["observed_agrees"] = graph.agrees
+                crossings = {o.journey: o.crossed for o in graph.journeys}
+                for line in graph.mismatches:
+                    tell(f"declared vs observed: {line}")
+        pool = [first, *others]
         cells = plan_cells(
             topology,
             first.injector,
@@ -569,6 +557,126 @@ def run_matrix(
     )
 
 
+@contextlib.contextmanager
+def _starting(
+    stacks: contextlib.ExitStack, managers: Sequence[contextlib.AbstractContextManager[Stack]]
+) -> Iterator[list[Stack]]:
+    """Enter ``managers`` at once, each in a thread of its own, while the block runs; after
+    the block, the stacks (filled in once all are up, in order).
+
+    Every stack that came up is ``stacks``' to stop, whatever else happened (one
+    failing to start, the block failing, an interrupt): the block waits for all
+    of them to finish starting before it lets an error through.
+    """
+    started: list[Stack] = []
+    if not managers:
+        yield started
+        return
+    with ThreadPoolExecutor(max_workers=len(managers)) as pool:
+        futures = [pool.submit(manager.__enter__) for manager in managers]
+        try:
+            yield started
+        finally:
+            with interrupts_deferred():  # a stack still starting must be stopped too
+                futures_wait(futures)
+                for manager, future in zip(managers, futures, strict=True):
+                    if future.exception() is None:
+                        stacks.push(manager.__exit__)
+    started.extend(future.result() for future in futures)  # the first error, if any
+
+
+class _Schedule:
+    """The cells of one matrix run still to run, handed to its workers, and their results.
+
+    A worker takes the shallowest cell it may run now: a cell that pruning
+    could skip waits until every cell of its parent edge is done (then it is
+    pruned, or run); any other cell is never held back, so no worker idles
+    while another finishes the last cell of a depth.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        cells: Sequence[Cell],
+        *,
+        prune: bool,
+        progress: CellProgress | None,
+    ) -> None:
+        self.results: dict[str, CellResult] = {}
+        self._total = len(cells)
+        self._progress = progress
+        self._ready = threading.Condition()
+        self._waiting = sorted(cells, key=lambda c: c.depth)  # stable: the plan's order
+        depths = edge_depths(topology)
+
+        def prunable_by(cell: Cell) -> str | None:
+            # Only a parent closer to the entry: the depth-by-depth order this replaces
+            # never had a parent's cells done before a cell no deeper than it.
+            parent = _only_parent(topology, cell.edge) if prune else None
+            return parent if parent is not None and depths[parent] < depths[cell.edge] else None
+
+        self._parents = {cell.id: prunable_by(cell) for cell in cells}
+        self._unfinished: dict[str, int] = {}
+        for cell in cells:
+            self._unfinished[cell.edge] = self._unfinished.get(cell.edge, 0) + 1
+
+    def _contained(self, edge: str) -> bool:
+        """Every fault on ``edge`` stopped where it was: no journey failed at all.
+
+        A journey failing on a hard dependency is no violation, but it is not
+        containment either: what broke it may break it from deeper down too.
+        """
+        mine = [r for r in self.results.values() if r.edge == edge]
+        return bool(mine) and all(
+            r.outcome == "pruned"
+            or (r.outcome == "contained" and all(j.verdict != "failed" for j in r.journeys))
+            for r in mine
+        )
+
+    def _record(self, cell: Cell, judged: CellResult) -> None:
+        self.results[cell.id] = judged
+        self._unfinished[cell.edge] -= 1
+        if self._progress:
+            self._progress(len(self.results), self._total, judged)
+        self._ready.notify_all()
+
+    def finish(self, cell: Cell, judged: CellResult) -> None:
+        """Record a cell's result; wake the workers waiting on its edge."""
+        with self._ready:
+            self._record(cell, judged)
+
+    def take(self) -> Cell | None:
+        """The next cell to run (pruning those whose parent was contained); None: no more."""
+        with self._ready:
+            while self._waiting:
+                cell = next(
+                    (
+                        c
+                        for c in self._waiting
+                        if not self._unfinished.get(self._parents[c.id] or "")
+                    ),
+                    None,
+                )
+                if cell is None:
+                    self._ready.wait()  # every cell left waits on a parent edge still running
+                    continue
+                self._waiting.remove(cell)
+                parent = self._parents[cell.id]
+                if parent is None or not self._contained(parent):
+                    return cell
+                reason = f"implied by {parent}, where every fault was contained"
+                pruned = CellResult(
+                    cell.id,
+                    cell.edge,
+                    cell.kind,
+                    cell.fault.describe(),
+                    "pruned",
+                    reasons=(reason,),
+                )
+                self._record(cell, pruned)
+            return None
+
+
 def _run_cells(
     pool: Sequence[Stack],
     cells: Sequence[Cell],
@@ -579,69 +687,25 @@ def _run_cells(
     crossings: Mapping[str, Collection[str]] | None = None,
 ) -> list[CellResult]:
     """Run ``cells`` on the stacks of ``pool``, shallow edges first, pruning as results come."""
-    topology = pool[0].topology
-    results: dict[str, CellResult] = {}
-    lock = threading.Lock()
-    by_depth: dict[int, list[Cell]] = {}
-    for cell in cells:
-        by_depth.setdefault(cell.depth, []).append(cell)
-    done = 0
+    schedule = _Schedule(pool[0].topology, cells, prune=prune, progress=progress)
 
-    def contained(edge: str) -> bool:
-        """Every fault on ``edge`` stopped where it was: no journey failed at all.
+    def work(stack: Stack) -> None:
+        while (cell := schedule.take()) is not None:
+            try:
+                judged = _run_one(stack, cell, timings, crossings)
+            except DominoError as exc:
+                # One cell's trouble (Toxiproxy refusing, a fault not removable) is
+                # that cell's verdict, not the end of the matrix.
+                judged = _unjudged(cell, f"{type(exc).__name__}: {exc}")
+            except BaseException as exc:
+                # A bug: the cell is recorded, so no worker waits on its edge forever.
+                schedule.finish(cell, _unjudged(cell, f"{type(exc).__name__}: {exc}"))
+                raise
+            schedule.finish(cell, judged)
 
-        A journey failing on a hard dependency is no violation, but it is not
-        containment either: what broke it may break it from deeper down too.
-        """
-        mine = [r for r in results.values() if r.edge == edge]
-        return bool(mine) and all(
-            r.outcome == "pruned"
-            or (r.outcome == "contained" and all(j.verdict != "failed" for j in r.journeys))
-            for r in mine
-        )
-
-    for depth in sorted(by_depth):
-        todo: queue.Queue[Cell] = queue.Queue()
-        for cell in by_depth[depth]:
-            parent = _only_parent(topology, cell.edge) if prune else None
-            if parent is not None and contained(parent):
-                pruned = CellResult(
-                    cell.id,
-                    cell.edge,
-                    cell.kind,
-                    cell.fault.describe(),
-                    "pruned",
-                    reasons=(f"implied by {parent}, where every fault was contained",),
-                )
-                results[cell.id] = pruned
-                done += 1
-                if progress:
-                    progress(done, len(cells), pruned)
-                continue
-            todo.put(cell)
-
-        def work(stack: Stack, todo: queue.Queue[Cell] = todo) -> None:
-            nonlocal done
-            while True:
-                try:
-                    cell = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    judged = _run_one(stack, cell, timings, crossings)
-                except DominoError as exc:
-                    # One cell's trouble (Toxiproxy refusing, a fault not removable) is
-                    # that cell's verdict, not the end of the matrix.
-                    judged = _unjudged(cell, f"{type(exc).__name__}: {exc}")
-                with lock:
-                    results[cell.id] = judged
-                    done += 1
-                    if progress:
-                        progress(done, len(cells), judged)
-
-        threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in pool]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return list(results.values())
+    threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in pool]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return list(schedule.results.values())

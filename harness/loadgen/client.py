@@ -20,7 +20,7 @@ import asyncio
 import socket
 from collections.abc import Container
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import httptools
 
@@ -80,8 +80,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport: asyncio's own, or uvloop's (which is not an asyncio.Transport).
+        self.transport = cast("asyncio.Transport", transport)
 
     def data_received(self, data: bytes) -> None:
         self._got_bytes = True

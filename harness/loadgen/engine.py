@@ -15,6 +15,7 @@ import bisect
 import itertools
 import math
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 
 from harness.loadgen.client import ClientError, HttpClient
@@ -43,7 +44,8 @@ ProgressCallback = Callable[[Progress], None]
 START_DELAY_S = 0.05
 """The schedule starts this long after the engine is ready (connections are lazy)."""
 
-_DUE_S = 0.0005  # an arrival due within this is sent now rather than slept for
+_now = time.monotonic  # the clock of the schedule, lag and latency, on any event loop
+
 _YIELD_EVERY = 64  # when behind, let the sends run after this many starts
 
 
@@ -100,6 +102,27 @@ def _request_head(plan: LoadPlan, template: RequestTemplate, body: bytes) -> byt
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
+async def _until(intended: float, spin_s: float = 0.0) -> bool:
+    """Wait until ``intended`` (never return before it); False when it was already due.
+
+    Sleeps until ``spin_s`` before it, then spins: the loop's timers wake up to
+    about a millisecond late (epoll and libuv count in whole milliseconds), more
+    on a busy machine, so a spin of ~2 ms keeps the schedule to well under a
+    millisecond while the loop keeps turning (answers are read meanwhile). A
+    spin of 0 wakes at the first timer tick at or after ``intended``.
+    Every arrival already due (those sharing a millisecond, any the loop is
+    behind on) is started at once by the caller, which yields after _YIELD_EVERY.
+    """
+    delay_s = intended - _now()
+    if delay_s <= 0:
+        return False
+    if delay_s > spin_s:
+        await asyncio.sleep(delay_s - spin_s)
+    while _now() < intended:  # noqa: ASYNC110 - a spin on purpose: timers are too coarse
+        await asyncio.sleep(0 if intended - _now() <= spin_s else intended - _now())
+    return True
+
+
 class _Run:
     """One worker's run on the running event loop."""
 
@@ -120,6 +143,7 @@ class _Run:
         self.deadline = t0 + plan.max_duration_s
         self.max_attempts = share(plan.max_requests, worker, workers)
         self.max_in_flight = share(plan.max_in_flight, worker, workers)
+        self.spin_s = plan.spin_ms / 1000
         self.reserved = 0  # attempts promised so far (sent or about to be)
         self.client = HttpClient(plan.host, plan.port, keep_alive=plan.connection == "keep-alive")
         self.templates = plan.templates
@@ -157,20 +181,20 @@ class _Run:
         return b"".join(parts)
 
     async def _action(self, index: int, template: int, intended: float) -> None:
-        loop, rec, retry = self.loop, self.rec, self.retry
+        rec, retry = self.rec, self.retry
         attempt = 1
         attempt_intended = intended
         outcome: Outcome = "client"
         try:
             while True:
-                rec.on_attempt_sent(loop.time(), attempt_intended, template, attempt > 1)
+                rec.on_attempt_sent(_now(), attempt_intended, template, attempt > 1)
                 status: int | None = None
                 retry_after_s: float | None = None
                 error = ""
                 try:
                     data = self._build(index, template, attempt)
                 except Exception as exc:  # noqa: BLE001 - a user hook failed; counted, not fatal
-                    rec.on_attempt_done(loop.time(), "client", f"header hook failed: {exc!r}")
+                    rec.on_attempt_done(_now(), "client", f"header hook failed: {exc!r}")
                     outcome = "client"
                     break
                 try:
@@ -190,7 +214,7 @@ class _Run:
                     else:
                         outcome = "http_error"
                         error = f"HTTP {status} from {self.templates[template].name}"
-                now = loop.time()
+                now = _now()
                 rec.on_attempt_done(now, outcome, error)
                 if outcome == "ok" or not retry.should_retry(attempt, status):
                     break
@@ -207,7 +231,7 @@ class _Run:
         except asyncio.CancelledError:
             rec.on_action_cancelled(template)
             raise
-        rec.on_action_done(loop.time(), intended, template, outcome, index)
+        rec.on_action_done(_now(), intended, template, outcome, index)
 
     def _judge_wait(self, template: int, status: int, body: bytes) -> tuple[Outcome, str]:
         """A rejection's outcome: honest unless the template's wait check says otherwise."""
@@ -226,7 +250,7 @@ class _Run:
     async def _ticker(self, on_second: Callable[[RawSecond], None]) -> None:
         second = 0
         while True:
-            await asyncio.sleep(max(0.0, self.t0 + second + 1.02 - self.loop.time()))
+            await asyncio.sleep(max(0.0, self.t0 + second + 1.02 - _now()))
             on_second(self.rec.raw_second(second))
             second += 1
 
@@ -244,9 +268,7 @@ class _Run:
                 if intended >= self.deadline:
                     stop_reason = "time cap"
                     break
-                delay_s = intended - loop.time()
-                if delay_s > _DUE_S:
-                    await asyncio.sleep(delay_s)
+                if await _until(intended, self.spin_s):
                     started_without_yield = 0
                 elif started_without_yield >= _YIELD_EVERY:
                     await asyncio.sleep(0)
@@ -256,7 +278,7 @@ class _Run:
                     break
                 rec.on_intended(intended)
                 if rec.in_flight >= self.max_in_flight:
-                    rec.on_dropped(loop.time())
+                    rec.on_dropped(_now())
                     continue
                 self.reserved += 1
                 rec.on_action_start(template)
@@ -265,7 +287,7 @@ class _Run:
                 task.add_done_callback(self.tasks.discard)
                 started_without_yield += 1
             if self.tasks:
-                await asyncio.wait(set(self.tasks), timeout=max(0.0, self.deadline - loop.time()))
+                await asyncio.wait(set(self.tasks), timeout=max(0.0, self.deadline - _now()))
             if self.tasks:
                 stop_reason = "time cap"
                 for task in list(self.tasks):
@@ -275,7 +297,7 @@ class _Run:
             if ticker is not None:
                 ticker.cancel()
             self.client.close()
-        return rec.snapshot(stop_reason, loop.time() - self.t0)
+        return rec.snapshot(stop_reason, _now() - self.t0)
 
 
 async def run_worker(
@@ -288,10 +310,10 @@ async def run_worker(
     on_second: Callable[[RawSecond], None] | None = None,
 ) -> RawRun:
     """Run worker ``worker`` of ``workers`` on the running loop; ``start_at`` is the
-    schedule's start in ``loop.time()`` (``time.monotonic()``) terms."""
-    loop = asyncio.get_running_loop()
+    schedule's start in ``time.monotonic()`` terms (what ``loop.time()`` is on asyncio's
+    own loop; uvloop's counts in whole milliseconds, so the engine reads the clock itself)."""
     headers = resolve_sessions(plan, worker, workers) if user_headers is None else user_headers
-    t0 = loop.time() + START_DELAY_S if start_at is None else start_at
+    t0 = _now() + START_DELAY_S if start_at is None else start_at
     return await _Run(plan, worker=worker, workers=workers, t0=t0, user_headers=headers).run(
         on_second
     )

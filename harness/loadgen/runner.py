@@ -3,10 +3,9 @@ several in worker processes (:mod:`harness.loadgen.workers`), merged into one re
 
 from __future__ import annotations
 
-import asyncio
-
 from harness.errors import LoadPlanError
 from harness.loadgen.engine import ProgressCallback, run_worker
+from harness.loadgen.loop import run_on_fast_loop
 from harness.loadgen.plan import LoadPlan
 from harness.loadgen.recorder import RawSecond, build_result, merge_seconds
 from harness.loadgen.result import LoadResult
@@ -42,5 +41,5 @@ def run_load(plan: LoadPlan, *, progress: ProgressCallback | None = None) -> Loa
     """
     plan.check()
     if plan.workers == 1:
-        return asyncio.run(run_load_async(plan, progress=progress))
+        return run_on_fast_loop(run_load_async(plan, progress=progress))
     return run_in_workers(plan, progress=progress)

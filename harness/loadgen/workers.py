@@ -12,7 +12,6 @@ histograms encoded at the end; the parent merges them exactly.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from multiprocessing.process import BaseProcess
 from harness.errors import LoadEngineError
 from harness.infra.processes import die_with_parent
 from harness.loadgen.engine import ProgressCallback, resolve_sessions, run_worker
+from harness.loadgen.loop import run_on_fast_loop
 from harness.loadgen.plan import LoadPlan
 from harness.loadgen.recorder import RawRun, RawSecond, build_result, merge_seconds
 from harness.loadgen.result import LoadResult
@@ -51,7 +51,7 @@ def _worker_main(
         def on_second(raw: RawSecond) -> None:
             conn.send(("second", raw))
 
-        raw = asyncio.run(
+        raw = run_on_fast_loop(
             run_worker(
                 plan,
                 worker=worker,

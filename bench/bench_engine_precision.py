@@ -1,0 +1,184 @@
+"""The load engine's precision: engine lag at fixed rates, this checkout against a baseline
+revision (and with uvloop, where given), interleaved in one run, on nginx; wrk's ceiling
+beside it.
+
+    .venv/bin/python bench/bench_engine_precision.py [--baseline REV] [--rates 100,1000,...]
+        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR]
+
+nginx (one worker) is pinned to core 0 and every generator to core 1, as in
+bench_loadgen.py. Each rate is run ``--runs`` times by each engine, one after
+another (the baseline; this, sleeping to each arrival; this, spinning the last
+``--spin-ms``; that on uvloop, where given), so drift in the machine's load hits
+all alike. A run is **valid** when the engine's own verdict says so with
+``--lag-bound-ms`` as its bound (lag p99 within it, nothing dropped) and it
+had no error and achieved at least 97 % of the offered rate. ``--uvloop DIR``
+is a folder holding the ``uvloop`` package (``pip install --target DIR
+uvloop``), put first on the engine's path: the optional ``fast`` extra.
+
+Prints, per rate and engine, the valid runs and each run's lag p99; then wrk's
+closed-loop ceiling and the ratio of the highest rate valid in every run to it;
+and the 1-minute load average before and after. Needs nginx, wrk and taskset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from baseline import ROOT, worktree
+from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk
+
+BASELINE_REV = "48992ac"
+
+
+def _engine(
+    tree: Path,
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    lag_bound_ms: float,
+    extra_path: str,
+    spin_ms: float | None,
+) -> dict[str, Any]:
+    cmd = [
+        "taskset", "-c", "1", sys.executable, "-m", "harness.loadgen",
+        "--url", url, "--path", PATH, "--shape", "constant", "--rate", f"{rate:g}",
+        "--duration-s", f"{seconds:g}", "--arrivals", "even", "--max-requests", str(10**8),
+        "--max-in-flight", "2000", "--timeout-s", "5", "--connection", "keep-alive",
+        "--workers", "1", "--lag-bound-ms", f"{lag_bound_ms:g}", "--json", "--quiet",
+    ]  # fmt: skip
+    if spin_ms is not None:
+        cmd += ["--spin-ms", f"{spin_ms:g}"]
+    env = dict(os.environ, PYTHONPATH=f"{extra_path}{tree}")
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, timeout=120, cwd=tree, env=env
+    )
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"engine run failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _valid(result: dict[str, Any]) -> bool:
+    return bool(
+        result["valid"]
+        and result["errors"] == 0
+        and result["ok"] > 0
+        and result["achieved_rate_per_s"] >= 0.97 * result["offered_rate_per_s"]
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    engines: list[str],
+    rates: list[float],
+    runs: dict[tuple[str, float], list[dict[str, Any]]],
+    ceiling_per_s: float,
+) -> None:
+    print(f"lag bound {args.lag_bound_ms:g} ms (p99); {args.runs} runs of {args.seconds:g} s each")
+    print("| rate/s | " + " | ".join(engines) + " |")
+    print("|---:|" + "---|" * len(engines))
+    for rate in rates:
+        cells = []
+        for name in engines:
+            results = runs[(name, rate)]
+            lags = ", ".join(f"{r['lag']['p99_ms']:.2f}" for r in results)
+            cells.append(f"{sum(_valid(r) for r in results)}/{len(results)} valid (lag p99 {lags})")
+        print(f"| {rate:,.0f} | " + " | ".join(cells) + " |")
+    print(f"\nwrk closed-loop ceiling (64 connections): {ceiling_per_s:,.0f} req/s")
+    for name in engines:
+        best = max(
+            (rate for rate in rates if all(_valid(r) for r in runs[(name, rate)])), default=0.0
+        )
+        print(
+            f"{name}: highest rate valid in every run {best:,.0f}/s, "
+            f"{best / ceiling_per_s:.3f}x wrk's ceiling"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE_REV)
+    parser.add_argument("--rates", default="100,1000,2000,5000,10000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--lag-bound-ms", type=float, default=1.0)
+    parser.add_argument("--spin-ms", type=float, default=2.0)
+    parser.add_argument("--uvloop", help="a folder holding the uvloop package")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found: apt-get install -y nginx wrk", file=sys.stderr)
+            return 2
+    spin = f"this, spin {args.spin_ms:g} ms"
+    engines: dict[str, tuple[Path, str, float | None]] = {
+        args.baseline: (worktree(args.baseline), "", None),
+        "this (sleeps)": (ROOT, "", None),
+        spin: (ROOT, "", args.spin_ms),
+    }
+    if args.uvloop:
+        uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}"
+        engines[f"{spin} + uvloop"] = (ROOT, uvloop, args.spin_ms)
+    rates = [float(r) for r in args.rates.split(",")]
+
+    tmp = Path(tempfile.mkdtemp(prefix="domino-bench-precision-"))
+    tmp.chmod(0o755)  # nginx's workers run as an unprivileged user and must read www/
+    port = _free_port()
+    (tmp / "www").mkdir()
+    (tmp / "www" / PATH.lstrip("/")).write_text("ok\n")
+    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    url = f"http://127.0.0.1:{port}"
+    nginx = subprocess.Popen(
+        ["taskset", "-c", "0", "nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+         "-e", str(tmp / "error.log")],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    load_before = os.getloadavg()[0]
+    runs: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    started = time.monotonic()
+    try:
+        _wait_for_port(port, 10)
+        ceiling = _wrk(url + PATH, seconds=4.0, connections=64)
+        for rate in rates:
+            for _ in range(args.runs):
+                for name, (tree, extra, spin_ms) in engines.items():
+                    result = _engine(
+                        tree,
+                        url,
+                        rate=rate,
+                        seconds=args.seconds,
+                        lag_bound_ms=args.lag_bound_ms,
+                        extra_path=extra,
+                        spin_ms=spin_ms,
+                    )
+                    runs.setdefault((name, rate), []).append(result)
+            print(f"{rate:g}/s done", file=sys.stderr)
+    finally:
+        nginx.terminate()
+        try:
+            nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+            nginx.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    load_after = os.getloadavg()[0]
+
+    _report(args, list(engines), rates, runs, ceiling.rate_per_s)
+    print(
+        f"1-minute load average: {load_before:.1f} before, {load_after:.1f} after (2 cores); "
+        f"took {time.monotonic() - started:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
