@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from harness.backends.settings_lines import set_ini, set_properties, set_toml
 from harness.errors import UsageError
 from harness.infra.runstate import RunRecord, keep_original, write_atomically
 from harness.infra.templates import TemplateError, render, render_json
@@ -113,6 +114,8 @@ def _content(spec: ServiceFile, path: Path, values: Mapping[str, str], where: st
     base = _read_base(base_path, where) if spec.source or path.is_file() else ""
     if spec.kind == "dotenv":
         return _dotenv(base, {k: render(str(v), values) for k, v in spec.settings.items()})
+    if spec.kind in ("ini", "toml", "properties"):
+        return _line_edited(spec, base, values, f"{where}: {base_path}")
     if spec.kind == "json":
         try:
             doc = json.loads(base) if base.strip() else {}
@@ -128,6 +131,19 @@ def _content(spec: ServiceFile, path: Path, values: Mapping[str, str], where: st
     # A Spring file's later documents (`---`) are profiles: the keys are set in the first.
     docs[0] = _edited(docs[0] or {}, spec.settings, values, f"{where}: {base_path}")
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _line_edited(spec: ServiceFile, base: str, values: Mapping[str, str], where: str) -> str:
+    """An INI, TOML or Java properties file with these keys' lines set, the rest kept."""
+    if spec.kind == "toml":
+        return set_toml(
+            base,
+            {k: render_json(v, values) for k, v in spec.settings.items()},
+            where,
+            port_only=lambda key: _ONLY_PORT.match(str(spec.settings[key])) is not None,
+        )
+    texts = {k: render(str(v), values) for k, v in spec.settings.items()}
+    return (set_ini if spec.kind == "ini" else set_properties)(base, texts, where)
 
 
 def _read_base(path: Path, where: str) -> str:

@@ -78,9 +78,19 @@ _DEFENCE_FIELDS = ("timeout_ms", "retries", "fallback")
 _MAX_TIMEOUT_MS = 3_600_000
 #: Most retries an edge may declare.
 _MAX_RETRIES = 100
-_FILE_KINDS = ("template", "template_file", "dotenv", "json", "yaml")
-_EDITS: dict[str, FileKind] = {"dotenv": "dotenv", "json": "json", "yaml": "yaml"}
+_FILE_KINDS = ("template", "template_file", "dotenv", "json", "yaml", "ini", "toml", "properties")
+_EDITS: dict[str, FileKind] = {
+    "dotenv": "dotenv",
+    "json": "json",
+    "yaml": "yaml",
+    "ini": "ini",
+    "toml": "toml",
+    "properties": "properties",
+}
+#: Kinds whose values are text on one line (their keys name a line, not a path in a tree).
+_LINE_KINDS = ("ini", "properties")
 _REQUEST_VALUES = ("uuid", "user.id", "user.password")
+_TOML_KEY = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 
 _TOP_REQUIRED = ("name", "services", "edges", "journeys")
 _TOP_OPTIONAL = ("adapter", "build", "profiles", "session", "users")
@@ -346,11 +356,19 @@ class _TopologyReader:
             at = (*where, key)
             if kind == "dotenv" and not _ENV_NAME.fullmatch(str(key)):
                 raise self.error(at, "not a valid environment variable name")
-            if kind == "dotenv":
+            if kind == "ini" and "." not in str(key):
+                raise self.error(at, "an INI setting is section.name (e.g. server.port)")
+            if kind == "toml" and not _TOML_KEY.fullmatch(str(key)):
+                raise self.error(
+                    at, "a TOML setting is table.name with bare names (e.g. server.port)"
+                )
+            if kind in ("dotenv", *_LINE_KINDS):
                 settings[str(key)] = self.r.raw_text(item, at)
             else:
                 self.field_path(key, at)
                 self.check_json(item, at)
+                if kind == "toml" and not isinstance(item, str | int | float | bool):
+                    raise self.error(at, "a TOML setting here is text, a number or true/false")
                 settings[str(key)] = item
             for text in json_strings(settings[str(key)]):
                 self.template_names(text, at, "")

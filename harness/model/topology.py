@@ -136,7 +136,7 @@ class Readiness:
 
 
 #: How a :class:`ServiceFile` makes its content.
-FileKind = Literal["template", "dotenv", "json", "yaml"]
+FileKind = Literal["template", "dotenv", "json", "yaml", "ini", "toml", "properties"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,10 @@ class ServiceFile:
     - ``dotenv``: ``settings`` (``KEY: template``) as ``KEY=value`` lines,
       replacing those keys in ``source`` and keeping its other lines;
     - ``json`` / ``yaml``: ``source`` parsed and each dotted key of
-      ``settings`` set to its value (strings rendered), then written back.
+      ``settings`` set to its value (strings rendered), then written back;
+    - ``ini`` / ``toml`` / ``properties``: the lines of ``source`` setting
+      these keys replaced, every other line kept
+      (:mod:`harness.backends.settings_lines`).
 
     ``source`` is the file edited (None: the file at ``path`` as the user
     has it, or an empty one). ``container_path`` is where the docker backend

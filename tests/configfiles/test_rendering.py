@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -150,6 +152,101 @@ def test_yaml_edits_set_keys_in_the_first_document_and_keep_the_others(tmp_path:
         "spring": {"datasource": {"url": "jdbc:postgresql://127.0.0.1:41001/shop"}},
     }
     assert second == {"server": {"port": 80}}
+
+
+def test_ini_edits_set_keys_in_their_sections_and_keep_comments_and_order(tmp_path: Path) -> None:
+    (tmp_path / "app.ini").write_text(
+        "; mine\n[server]\nport = 3000 ; old\nname = shop\n\n[tool.db]\nurl=x\n# end\n"
+    )
+    files = """
+      - path: app.ini
+        ini:
+          server.port: "{port}"
+          tool.db.url: "{db.url}"
+          tool.db.pool: "4"
+          mail.url: "{mail.url}"
+"""
+    text = _render(tmp_path, files)
+    assert text.splitlines() == [
+        "; mine",
+        "[server]",
+        "port = 18080",
+        "name = shop",
+        "",
+        "[tool.db]",
+        "url = http://127.0.0.1:41001",
+        "pool = 4",
+        "# end",
+        "",
+        "[mail]",
+        "url = http://127.0.0.1:41002",
+    ]
+    parsed = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    parsed.read_string(text)
+    assert parsed["tool.db"]["url"] == "http://127.0.0.1:41001"
+
+
+def test_toml_edits_keep_the_rest_and_write_a_port_as_a_number_unless_it_was_text(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.toml").write_text(
+        'title = "shop"  # mine\nport = 3000\n\n[db]\nport = "5432"\npool = 4\n'
+    )
+    files = """
+      - path: app.toml
+        toml:
+          port: "{port}"
+          db.port: "{db.port}"
+          mail.url: "{mail.url}"
+          mail.tls: false
+          mail.retries: 2
+"""
+    text = _render(tmp_path, files)
+    assert text.splitlines()[0] == 'title = "shop"  # mine'
+    assert tomllib.loads(text) == {
+        "title": "shop",
+        "port": 18080,
+        "db": {"port": "41001", "pool": 4},
+        "mail": {"url": "http://127.0.0.1:41002", "tls": False, "retries": 2},
+    }
+
+
+def test_properties_edits_set_whole_dotted_names_in_place(tmp_path: Path) -> None:
+    (tmp_path / "application.properties").write_text(
+        "# Spring\nserver.port=8080\nspring.datasource.url : jdbc:x\nlong=a \\\n  b\n"
+    )
+    files = """
+      - path: application.properties
+        properties:
+          server.port: "{port}"
+          spring.datasource.url: "jdbc:postgresql://{db.host}:{db.port}/shop"
+          mail.url: "{mail.url}"
+"""
+    assert _render(tmp_path, files).splitlines() == [
+        "# Spring",
+        "server.port=18080",
+        "spring.datasource.url=jdbc:postgresql://127.0.0.1:41001/shop",
+        "long=a \\",
+        "  b",
+        "mail.url=http://127.0.0.1:41002",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "edit", "problem"),
+    [
+        ("ini", "port: '{port}'", "an INI setting is section.name"),
+        ("toml", "'db.\"x y\"': '{port}'", "a TOML setting is table.name"),
+        ("toml", "db.hosts: [a, b]", "a TOML setting here is text, a number or true/false"),
+    ],
+)
+def test_a_line_kind_setting_that_cannot_be_written_is_refused_at_load(
+    tmp_path: Path, kind: str, edit: str, problem: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        _render(tmp_path, f"      - path: app.{kind}\n        {kind}: {{{edit}}}\n")
+    assert problem in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(
