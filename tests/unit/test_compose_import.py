@@ -160,15 +160,20 @@ def test_list_environment_aliases_and_bare_host_port() -> None:
         "backend->db",
     )
     edges = data["edges"]
-    # A network alias of backend, with TLS: scheme and path are kept.
-    assert edges["web->backend"] == {"env": {"API_BASE": "https://{host}:{port}/v2"}}
+    # A network alias of backend, with TLS: scheme and path are kept; TLS is no HTTP a
+    # toxic can read, so the edge is tcp.
+    assert edges["web->backend"] == {
+        "env": {"API_BASE": "https://{host}:{port}/v2"},
+        "protocol": "tcp",
+    }
     # The container_name of redis, as a bare host:port.
     assert edges["web->redis"] == {"env": {"CACHE": "{host}:{port}"}}
     # A host and its port in two variables move together.
     assert edges["web->db"] == {"env": {"DB_HOST": "{host}", "DB_PORT": "{port}"}}
     # User info in a URL is kept.
     assert edges["backend->db"] == {
-        "env": {"DATABASE_URL": "postgres://app:secret@{host}:{port}/app"}
+        "env": {"DATABASE_URL": "postgres://app:secret@{host}:{port}/app"},
+        "protocol": "tcp",
     }
     web = data["services"]["web"]
     assert web["container_port"] == 3000

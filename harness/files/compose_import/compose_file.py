@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.errors import ComposeImportError, UsageError
@@ -24,8 +25,10 @@ class ComposeFile:
     ``${VAR}`` it replaced for :meth:`interpolation_notes`.
     """
 
-    def __init__(self, source: str, text: str) -> None:
+    def __init__(self, source: str, text: str, *, folder: Path | None = None) -> None:
         self.source = source
+        #: Where files the Compose file names are read from (``env_file``); None: nowhere.
+        self.folder = folder
         self.notes: list[str] = []
         # ${VAR...} -> (what it became, the fields it appeared in), in order of first use.
         self.interpolated: dict[str, tuple[str, list[str]]] = {}

@@ -50,6 +50,8 @@ class _Reference:
     end: int
     target: str
     port: int | None
+    #: The URL's scheme (lowercase); None for a bare ``host:port``.
+    scheme: str | None = None
 
 
 def discover_edges(
@@ -92,6 +94,7 @@ def discover_edges(
             if targets:
                 edge = _edge(edges, service, services[targets[0]])
                 edge.env[key] = _template(value, refs)
+                _note_protocol(compose, edge, key, value, refs[0].scheme)
                 port = refs[0].port
                 if port is not None:
                     edge.ports.append((key, port))
@@ -116,6 +119,28 @@ def discover_edges(
             kept[key] = escape(value)
         service.env = kept
     return list(edges.values())
+
+
+#: URL schemes whose traffic is HTTP/1.x: every fault kind applies on such an edge.
+_HTTP_SCHEMES = frozenset({"http", "ws"})
+
+
+def _note_protocol(
+    compose: ComposeFile, edge: Edge, key: str, value: str, scheme: str | None
+) -> None:
+    """An edge named by a non-HTTP URL carries ``protocol: tcp``; a bare host:port is said."""
+    if scheme is None:
+        compose.notes.append(
+            f"edge {edge.name}: {key} names {show(value.strip())} with no scheme; the edge is "
+            "taken as HTTP: add protocol: tcp if it carries anything else (gRPC, a database)"
+        )
+    elif scheme not in _HTTP_SCHEMES and edge.protocol != "tcp":
+        edge.protocol = "tcp"
+        why = "TLS, which Toxiproxy passes unread" if scheme in ("https", "wss") else "not HTTP"
+        compose.notes.append(
+            f"edge {edge.name} is protocol: tcp ({key} is a {scheme}:// URL, {why}); the "
+            "HTTP fault kinds are refused there and the matrix plans none on it"
+        )
 
 
 def _edge(edges: dict[tuple[str, str], Edge], source: Service, target: Service) -> Edge:
@@ -177,7 +202,8 @@ def _references(value: str, names: dict[str, str], own: str) -> list[_Reference]
             refs.append(_Reference(0, 0, _SEVERAL, None))
             continue
         port = int(match["port"]) if match["port"] else _SCHEME_PORTS.get(match["scheme"].lower())
-        refs.append(_Reference(match.start("host"), match.end(), target, port))
+        scheme = match["scheme"].lower()
+        refs.append(_Reference(match.start("host"), match.end(), target, port, scheme))
     if refs:
         return refs
     bare = _BARE.fullmatch(value.strip())

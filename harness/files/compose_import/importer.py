@@ -41,7 +41,7 @@ def import_compose(path: Path, *, name: str | None = None) -> ImportedTopology:
         raise ComposeImportError(f"{source}: cannot read the file: {exc}") from None
     folder = path.absolute().parent.name
     try:
-        return _import(source, text, folder=folder, name=name)
+        return _import(source, text, folder=folder, name=name, base=path.absolute().parent)
     except RecursionError:
         # Deeply nested or self-referencing YAML (an alias inside its own anchor).
         raise ComposeImportError(
@@ -50,8 +50,10 @@ def import_compose(path: Path, *, name: str | None = None) -> ImportedTopology:
         ) from None
 
 
-def _import(source: str, text: str, *, folder: str, name: str | None) -> ImportedTopology:
-    compose = ComposeFile(source, text)
+def _import(
+    source: str, text: str, *, folder: str, name: str | None, base: Path | None = None
+) -> ImportedTopology:
+    compose = ComposeFile(source, text, folder=base)
     project = name_project(compose, folder)
     topology_name = name_topology(compose, folder, name)
     services = name_services(compose)

@@ -60,6 +60,8 @@ class Edge:
     env: dict[str, str] = field(default_factory=dict)
     #: (variable, port the value named) for comparison with the target's port.
     ports: list[tuple[str, int]] = field(default_factory=list)
+    #: What it carries: ``http``, or ``tcp`` when a variable names it by a non-HTTP URL.
+    protocol: str = "http"
 
     @property
     def name(self) -> str:

@@ -72,9 +72,12 @@ def render(
         entry["ready"] = service.ready
         body["services"][service.name] = entry
     for edge in edges:
-        body["edges"][_Quoted(edge.name)] = (
-            {"env": {k: _Quoted(v) for k, v in edge.env.items()}} if edge.env else {}
-        )
+        entry_edge: dict[str, Any] = {}
+        if edge.env:
+            entry_edge["env"] = {k: _Quoted(v) for k, v in edge.env.items()}
+        if edge.protocol != "http":
+            entry_edge["protocol"] = edge.protocol
+        body["edges"][_Quoted(edge.name)] = entry_edge
     journeys = {
         "journeys": {
             "home": {

@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from harness.files.compose_import.compose_file import ComposeFile, show
+from harness.files.compose_import.env_files import read_env_files
 from harness.files.compose_import.model import Service
 from harness.files.compose_import.ports import choose_port, container_ports
 from harness.files.compose_import.render import escape
@@ -26,6 +27,7 @@ _HANDLED_KEYS = frozenset(
         "build",
         "command",
         "environment",
+        "env_file",
         "expose",
         "ports",
         "healthcheck",
@@ -154,12 +156,9 @@ def _environment(compose: ComposeFile, raw: dict[str, Any], path: FieldPath) -> 
             "value in the file (Compose takes it from the shell); Domino reads no shell, "
             "so it is not set: add it to env if it matters"
         )
-    if raw.get("env_file") is not None:
-        compose.notes.append(
-            f"service {label} reads env_file; those variables are not imported (and "
-            "no edge is discovered in them): copy what it needs into its env"
-        )
-    return env
+    # Compose: environment wins over env_file.
+    from_files = read_env_files(compose, raw.get("env_file"), (*path, "env_file"), label)
+    return {**{k: v for k, v in from_files.items() if _ENV_NAME.fullmatch(k)}, **env}
 
 
 def _environment_entries(
