@@ -2,7 +2,7 @@
 left, no signal lost, no other run touched.
 
 Run: nice -n 10 .venv/bin/python bench/soak_kill_points.py [--points 200] [--docker-points 0]
-     [--seed 11] [--budget-s 0] [--json FILE]
+     [--seed 11] [--budget-s 0] [--json FILE] [--phases P,...] [--signals S,...] [--at-start]
 
 Each kill point runs a short incident (the KB Pay timeout on ``card->pay``,
 hardened profile; steady 0.5 s, the fault from onset 0 for 1.5 s, recovery
@@ -50,6 +50,7 @@ starting new kill points after that many seconds (0: no limit).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import random
@@ -80,13 +81,28 @@ from tests.trust.killpoints import (
 TIMING = Timing(steady_s=0.5, hold_s=1.5, recovery_s=0.5)
 
 
-def plan(count: int, backend: str, rng: random.Random) -> list[KillPoint]:
-    """``count`` kill points, signals x phases spread evenly, in a seeded random order."""
-    combos = list(itertools.product(SIGNALS, PHASES if backend == "local" else DOCKER_PHASES))
+def plan(
+    count: int,
+    backend: str,
+    rng: random.Random,
+    *,
+    phases: tuple[str, ...] = PHASES,
+    signals: tuple[str, ...] = SIGNALS,
+    at_start: bool = False,
+) -> list[KillPoint]:
+    """``count`` kill points, signals x phases spread evenly, in a seeded random order.
+
+    ``at_start``: every signal at the moment its phase is seen (no delay).
+    """
+    allowed = [p for p in phases if backend == "local" or p in DOCKER_PHASES]
+    combos = list(itertools.product(signals, allowed))
     rng.shuffle(combos)  # fewer points than combinations: a random subset
     chosen = [combos[i % len(combos)] for i in range(count)]
     rng.shuffle(chosen)
-    return [KillPoint.seeded(sig, phase, rng, TIMING, backend) for sig, phase in chosen]
+    points = [KillPoint.seeded(sig, phase, rng, TIMING, backend) for sig, phase in chosen]
+    if at_start:
+        points = [dataclasses.replace(p, delay_s=0.0) for p in points]
+    return points
 
 
 def soak(
@@ -149,9 +165,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--budget-s", type=float, default=0.0, help="0: no time limit")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"a subset of {','.join(PHASES)}"
+    )
+    parser.add_argument("--signals", default=",".join(SIGNALS), help="a subset of them")
+    parser.add_argument(
+        "--at-start", action="store_true", help="signal as each phase is seen, no delay"
+    )
     args = parser.parse_args(argv)
+    phases = tuple(args.phases.split(","))
+    signals = tuple(args.signals.split(","))
+    if not set(phases) <= set(PHASES) or not set(signals) <= set(SIGNALS):
+        parser.error(f"--phases takes {','.join(PHASES)}; --signals {','.join(SIGNALS)}")
     rng = random.Random(args.seed)
-    points = plan(args.points, "local", rng) + plan(args.docker_points, "docker", rng)
+    chosen = {"phases": phases, "signals": signals, "at_start": args.at_start}
+    points = plan(args.points, "local", rng, **chosen) + plan(
+        args.docker_points, "docker", rng, **chosen
+    )
 
     started = time.monotonic()
     deadline = started + args.budget_s if args.budget_s > 0 else float("inf")
