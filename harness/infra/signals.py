@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Interrupted", "graceful_termination", "ignore_interrupts", "interrupts_deferred"]
+__all__ = ["Interrupted", "graceful_termination", "interrupts_deferred"]
 
 _DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -236,21 +236,3 @@ def _pass_on(
         outer.received.extend(received)
         return
     raise Interrupted(received[0]) from cause
-
-
-def ignore_interrupts() -> None:
-    """For a program ending because it was interrupted: SIGINT, SIGTERM and SIGHUP are
-    ignored from now on (main thread only).
-
-    A redelivered interrupt can be sent again before its first copy is handled
-    (the main thread, on a loaded machine, had not run its handler within the
-    resend period), and that copy lands later, after the program has handled the
-    first and left :func:`graceful_termination`: Python's own SIGINT handler (or
-    SIGTERM's default) then ended the program by the signal (exit -2 or -15)
-    after it had said it stopped, instead of 130. Once a program is stopping,
-    another interrupt has nothing left to stop.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in _DEFERRED:
-        signal.signal(sig, signal.SIG_IGN)
