@@ -16,9 +16,8 @@ interrupt Python swallowed is delivered to the main thread again
 too goes through a handler of Domino's (raising a plain KeyboardInterrupt, as
 Python's does), which marks the redelivery received, and none is sent after
 the block. Before, a redelivered SIGINT raised by Python's own handler was
-sent on every 50 ms, and one landed as the program exited: a run killed by
-SIGINT while writing its reports said it had stopped, then died of SIGINT
-(exit -2, not 130).
+sent on every 50 ms, and one could land as the program exited: it said it had
+stopped, then died of SIGINT (exit -2, not 130).
 
 :func:`interrupts_deferred` holds interrupts for a block that must not be
 cut short (a teardown, starting a child and recording it) and raises one
