@@ -22,7 +22,7 @@ from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
 from harness.infra.home import use_state_dir
 from harness.infra.outputs import OutputGuard, flush_stdout_quietly
-from harness.infra.signals import graceful_termination, ignore_interrupts
+from harness.infra.signals import graceful_termination
 from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
 from harness.stack import Stack
@@ -947,7 +947,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"domino: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt as exc:
-        ignore_interrupts()  # stopping: a late copy of the interrupt must not end it by signal
         reason = str(exc) or "interrupted"
         print(f"domino: stopped ({reason}); everything it started is stopped", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -16,9 +16,8 @@ interrupt Python swallowed is delivered to the main thread again
 too goes through a handler of Domino's (raising a plain KeyboardInterrupt, as
 Python's does), which marks the redelivery received, and none is sent after
 the block. Before, a redelivered SIGINT raised by Python's own handler was
-sent on every 50 ms, and one landed as the program exited: a run killed by
-SIGINT while writing its reports said it had stopped, then died of SIGINT
-(exit -2, not 130).
+sent on every 50 ms, and one could land as the program exited: it said it had
+stopped, then died of SIGINT (exit -2, not 130).
 
 :func:`interrupts_deferred` holds interrupts for a block that must not be
 cut short (a teardown, starting a child and recording it) and raises one
@@ -37,7 +36,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Interrupted", "graceful_termination", "ignore_interrupts", "interrupts_deferred"]
+__all__ = ["Interrupted", "graceful_termination", "interrupts_deferred"]
 
 _DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -236,21 +235,3 @@ def _pass_on(
         outer.received.extend(received)
         return
     raise Interrupted(received[0]) from cause
-
-
-def ignore_interrupts() -> None:
-    """For a program ending because it was interrupted: SIGINT, SIGTERM and SIGHUP are
-    ignored from now on (main thread only).
-
-    A redelivered interrupt can be sent again before its first copy is handled
-    (the main thread, on a loaded machine, had not run its handler within the
-    resend period), and that copy lands later, after the program has handled the
-    first and left :func:`graceful_termination`: Python's own SIGINT handler (or
-    SIGTERM's default) then ended the program by the signal (exit -2 or -15)
-    after it had said it stopped, instead of 130. Once a program is stopping,
-    another interrupt has nothing left to stop.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in _DEFERRED:
-        signal.signal(sig, signal.SIG_IGN)
