@@ -56,6 +56,16 @@ def test_a_runner_killed_mid_run_leaves_nothing_and_the_next_run_starts_clean(
 
     outcome = run_kill_point(point, home=home, spec=spec, workdir=tmp_path / "run", reaper=True)
     print(outcome.line())
+    # The reports take a few hundredths of a second: on a busy machine the run can be past
+    # main when the signal is sent, a kill point that tested nothing (the soak counts it as
+    # missed). It is tried again, on a fresh run, at most twice.
+    for attempt in (2, 3):
+        if not (phase == "reporting" and outcome.landed == "exited"):
+            break
+        outcome = run_kill_point(
+            point, home=home, spec=spec, workdir=tmp_path / f"run-{attempt}", reaper=True
+        )
+        print(f"attempt {attempt}: {outcome.line()}")
 
     assert outcome.lost == [], outcome.line()
     assert outcome.leftovers == [], outcome.line()
