@@ -37,12 +37,10 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -50,32 +48,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_loadgen import (  # noqa: E402  (bench/ is on the path when run as a script)
+    GENERATOR_CORE,
+    NGINX_CONF,
+    PATH,
+    SERVER_CORE,
+    _free_port,
+    _ms,
+    _wait_for_port,
+)
+
 from harness.toxiproxy.abilities import TOXIPROXY_VERSION, counts_live_traffic  # noqa: E402
 from harness.toxiproxy.binary import install_toxiproxy  # noqa: E402
 from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient  # noqa: E402
 
-NGINX_CONF = """\
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 100000000;
-    server {{
-        listen 127.0.0.1:{port};
-        root {tmp}/www;
-    }}
-}}
-"""
-PATH = "/hello.txt"
-SERVER_CORE, GENERATOR_CORE = "0", "1"
 UPSTREAM = "github.com/Shopify/toxiproxy/v2"
 #: (label, wrk connections, extra wrk arguments)
 MODES = (
@@ -86,22 +72,6 @@ MODES = (
 TARGETS = ("direct", "stock", "domino, counting", "domino, HTTP toxic not matching")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, what: str, deadline_s: float = 10.0) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"{what} did not listen on 127.0.0.1:{port} within {deadline_s} s")
-
-
 @contextmanager
 def _process(cmd: list[str], port: int, what: str, log: Path) -> Iterator[int]:
     with log.open("wb") as out:
@@ -109,7 +79,7 @@ def _process(cmd: list[str], port: int, what: str, log: Path) -> Iterator[int]:
             ["taskset", "-c", SERVER_CORE, *cmd], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        _wait_for_port(port, what)
+        _wait_for_port(port, what=what)
         yield process.pid
     finally:
         process.terminate()
@@ -149,17 +119,6 @@ def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _ms(text: str) -> float:
-    value = float(re.sub(r"[a-z]+$", "", text))
-    if text.endswith("us"):
-        return value / 1000
-    if text.endswith("ms"):
-        return value
-    if text.endswith("s"):
-        return value * 1000
-    return value
 
 
 def _wrk(

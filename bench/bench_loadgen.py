@@ -78,14 +78,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for_port(port: int, deadline_s: float) -> None:
+def _wait_for_port(port: int, deadline_s: float = 10.0, what: str = "nginx") -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise SystemExit(f"nginx did not listen on 127.0.0.1:{port} within {deadline_s} s")
+    raise SystemExit(f"{what} did not listen on 127.0.0.1:{port} within {deadline_s} s")
 
 
 def _ms(text: str) -> float:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness.backends.docker import ContainerControl
+from harness.infra.readiness import wait_until
 from harness.stack import Stack
 
 pytestmark = pytest.mark.chaos
@@ -28,9 +29,9 @@ def test_a_container_killed_by_hand_is_a_death_with_its_exit_code_and_finish_tim
 
     killed_at = time.monotonic()
     control._container("card").kill(signal="SIGKILL")  # by hand, past the control
-    deadline = time.monotonic() + 10
-    while len(control.deaths()) == before and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        lambda: len(control.deaths()) > before, timeout_s=10, interval_s=0.1, what="card's death"
+    )
     deaths = control.deaths()[before:]
     assert [d.service for d in deaths] == ["card"], deaths
     (death,) = deaths

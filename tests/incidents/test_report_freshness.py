@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from harness.infra.readiness import wait_until
 from harness.toxiproxy.binary import find_toxiproxy
 
 pytestmark = pytest.mark.chaos
@@ -56,13 +57,13 @@ def _start(tmp_path: Path, name: str, report: Path, steady_s: float = 1) -> subp
 
 
 def _wait_for(path: Path, text: str, process: subprocess.Popen[str], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return
-        assert process.poll() is None, f"ended ({process.returncode}) before {text!r}"
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
+    wait_until(
+        lambda: path.exists() and text in path.read_text(),
+        timeout_s=timeout_s,
+        interval_s=0.05,
+        what=f"{text!r} in {path}",
+        abort=lambda: None if process.poll() is None else f"the run ended ({process.returncode})",
+    )
 
 
 def _cases(junit: Path) -> list[tuple[str, str]]:

@@ -613,7 +613,7 @@ def _toxic_on(url: str | None, proxy: str) -> bool | None:
     return bool(toxics)
 
 
-def _delivered(pid: int, signum: int) -> bool:
+def signal_delivered(pid: int, signum: int) -> bool:
     """The kernel has handed ``signum`` to the process (no thread holds it pending)."""
     bit = 1 << (signum - 1)
     try:
@@ -735,7 +735,9 @@ def run_kill_point(
         signalled = time.monotonic()
         if held:
             wait_until(
-                lambda: _delivered(runner.pid, signum), timeout_s=10, what="the signal delivered"
+                lambda: signal_delivered(runner.pid, signum),
+                timeout_s=10,
+                what="the signal delivered",
             )
             if point.signal != "SIGKILL":
                 gate.release(held)  # type: ignore[union-attr]  # the spawn completes after it

@@ -33,7 +33,7 @@ import pytest
 from harness.infra.processes import SPAWN_GATE_ENV
 from harness.infra.readiness import ReadinessTimeoutError, wait_until
 from harness.infra.runstate import RunRecord
-from tests.trust.killpoints import REPO, Snapshot, runner_env, scan_proc
+from tests.trust.killpoints import REPO, Snapshot, runner_env, scan_proc, signal_delivered
 
 #: How long the runner may take to end after the signal (teardown of what started).
 EXIT_DEADLINE_S = 30.0
@@ -73,20 +73,6 @@ POINTS = [
     ("pay", 2, "SIGTERM"),
     ("pay", 2, "SIGINT"),
 ]
-
-
-def _delivered(pid: int, signum: int) -> bool:
-    """The kernel has handed ``signum`` to the process (no thread holds it pending)."""
-    bit = 1 << (signum - 1)
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True  # it has exited
-    pending = 0
-    for line in status.splitlines():
-        if line.startswith(("SigPnd:", "ShdPnd:")):
-            pending |= int(line.split()[1], 16)
-    return not pending & bit
 
 
 class _GatedRun:
@@ -172,7 +158,9 @@ def test_a_signal_while_a_child_is_started_ends_the_run_with_130_and_leaves_noth
 
         os.kill(run.pid, signum)
         signalled = time.monotonic()
-        wait_until(lambda: _delivered(run.pid, signum), timeout_s=10, what=f"{sig} to be delivered")
+        wait_until(
+            lambda: signal_delivered(run.pid, signum), timeout_s=10, what=f"{sig} to be delivered"
+        )
         run.release(target)  # the spawn completes after the signal has landed
         try:
             wait_until(
