@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["ROOT", "worktree"]
+__all__ = ["ROOT", "measure_in", "worktree"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,3 +31,27 @@ def worktree(rev: str) -> Path:
         subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
         partial.rename(tree)
     return tree
+
+
+def measure_in(tree: Path, code: str, home: Path) -> dict[str, float]:
+    """Run ``code`` (Python printing a JSON object last) with ``tree``'s Domino first on the
+    path, in its own ``DOMINO_HOME``, and return that object."""
+    from harness.toxiproxy.binary import find_toxiproxy
+
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(tree),
+        DOMINO_HOME=str(home),
+        DOMINO_TOXIPROXY_BIN=str(find_toxiproxy()),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result

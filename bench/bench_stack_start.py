@@ -20,15 +20,14 @@ average before and after; docs/benchmarks.md records a run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from baseline import ROOT, worktree
+from baseline import ROOT, measure_in, worktree
 
 BASELINE_REV = "48992ac"
 
@@ -58,28 +57,7 @@ print(json.dumps({{"up_s": up, "process_up_s": process_up, "down_s": down, "stac
 
 
 def _measure(tree: Path, home: Path) -> dict[str, float]:
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(tree),
-        DOMINO_HOME=str(home),
-        DOMINO_TOXIPROXY_BIN=str(find_toxiproxy()),
-    )
-    import time
-
-    code = _CODE.format(spawned=time.time())
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tree,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return measure_in(tree, _CODE.format(spawned=time.time()), home)
 
 
 def main() -> int:

@@ -17,15 +17,12 @@ Prints medians per checkout and the ratio new / baseline.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from baseline import ROOT, worktree
+from baseline import ROOT, measure_in, worktree
 
 BASELINE_REV = "c663d26"
 
@@ -58,28 +55,6 @@ print(json.dumps({"up_s": up, "journey_ms": lat[15], "down_s": down}))
 """
 
 
-def _measure(tree: Path, code: str, home: Path) -> dict[str, float]:
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(tree),
-        DOMINO_HOME=str(home),
-        DOMINO_TOXIPROXY_BIN=str(find_toxiproxy()),
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tree,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE_REV)
@@ -90,7 +65,7 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="domino-bench-topology-"))
     for round_ in range(args.rounds):
         for name, tree, code in (("baseline", base, _OLD), ("topology", ROOT, _NEW)):
-            runs[name].append(_measure(tree, code, home / name))
+            runs[name].append(measure_in(tree, code, home / name))
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
     print(f"{'what':<28} {'baseline ' + args.baseline:>18} {'topology file':>14} {'ratio':>7}")
     for key, label in (
