@@ -302,26 +302,7 @@ func TestDelayHoldsOnlyMatchingRequests(t *testing.T) {
 }
 
 func TestBytesThatAreNotHTTPPassUntouched(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c) }()
-		}
-	}()
-	r := newRig(t, nil)
-	r.proxy.Stop()
-	r.proxy = toxiproxy.NewProxy(r.server, "raw", "127.0.0.1:0", echo.Addr().String())
-	if err := r.server.Collection.Add(r.proxy, true); err != nil {
-		t.Fatal(err)
-	}
+	r := newRawRig(t)
 	r.addStatus(`"status": 503`)
 	c := r.dial()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -439,4 +420,30 @@ func TestRemovingADelayPassesTheHeldRequestOn(t *testing.T) {
 	if err := <-answered; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newRawRig is a rig whose proxy "raw" leads to an echo server that speaks no HTTP.
+func newRawRig(t *testing.T) *rig {
+	t.Helper()
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c) }()
+		}
+	}()
+	r := newRig(t, nil)
+	r.proxy.Stop()
+	r.proxy = toxiproxy.NewProxy(r.server, "raw", "127.0.0.1:0", echo.Addr().String())
+	if err := r.server.Collection.Add(r.proxy, true); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

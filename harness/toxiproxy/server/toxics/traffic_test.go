@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/Shopify/toxiproxy/v2"
 )
 
 // The traffic counter on a real proxy in front of a real HTTP server, read while
@@ -98,26 +95,7 @@ func TestRequestsSplitAcrossChunksAndPipelinedAreCountedOnce(t *testing.T) {
 }
 
 func TestBytesThatAreNotHTTPAreCountedAsUnparsed(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c) }()
-		}
-	}()
-	r := newRig(t, nil)
-	r.proxy.Stop()
-	r.proxy = toxiproxy.NewProxy(r.server, "raw", "127.0.0.1:0", echo.Addr().String())
-	if err := r.server.Collection.Add(r.proxy, true); err != nil {
-		t.Fatal(err)
-	}
+	r := newRawRig(t)
 	InstrumentProxies(r.server)
 	c := r.dial()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
