@@ -23,7 +23,6 @@ and the 1-minute load average before and after. Needs nginx, wrk and taskset.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from typing import Any
 
 from baseline import ROOT, worktree
 from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk
+from bench_loadgen import _engine as run_engine
 
 BASELINE_REV = "48992ac"
 
@@ -49,23 +49,19 @@ def _engine(
     extra_path: str,
     spin_ms: float | None,
 ) -> dict[str, Any]:
-    cmd = [
-        "taskset", "-c", "1", sys.executable, "-m", "harness.loadgen",
-        "--url", url, "--path", PATH, "--shape", "constant", "--rate", f"{rate:g}",
-        "--duration-s", f"{seconds:g}", "--arrivals", "even", "--max-requests", str(10**8),
-        "--max-in-flight", "2000", "--timeout-s", "5", "--connection", "keep-alive",
-        "--workers", "1", "--lag-bound-ms", f"{lag_bound_ms:g}", "--json", "--quiet",
-    ]  # fmt: skip
+    extra = ["--lag-bound-ms", f"{lag_bound_ms:g}"]
     if spin_ms is not None:
-        cmd += ["--spin-ms", f"{spin_ms:g}"]
-    env = dict(os.environ, PYTHONPATH=f"{extra_path}{tree}")
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, check=False, timeout=120, cwd=tree, env=env
+        extra += ["--spin-ms", f"{spin_ms:g}"]
+    return run_engine(
+        url,
+        rate=rate,
+        seconds=seconds,
+        workers=1,
+        connection="keep-alive",
+        tree=tree,
+        extra=tuple(extra),
+        env=dict(os.environ, PYTHONPATH=f"{extra_path}{tree}"),
     )
-    if done.returncode not in (0, 3):
-        raise SystemExit(f"engine run failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def _valid(result: dict[str, Any]) -> bool:

@@ -114,18 +114,29 @@ def _wrk(url: str, *, seconds: float, connections: int, script: Path | None = No
 
 
 def _engine(
-    url: str, *, rate: float, seconds: float, workers: int, connection: str
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    workers: int,
+    connection: str,
+    tree: Path = ROOT,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One constant-rate run of the engine of ``tree`` (``extra``: more arguments)."""
     cmd = [
         "taskset", "-c", GENERATOR_CORE, sys.executable, "-m", "harness.loadgen",
         "--url", url, "--path", PATH, "--shape", "constant", "--rate", f"{rate:g}",
         "--duration-s", f"{seconds:g}", "--arrivals", "even", "--max-requests", str(10**8),
         "--max-in-flight", "2000", "--timeout-s", "5", "--connection", connection,
-        "--workers", str(workers), "--json", "--quiet",
+        "--workers", str(workers), "--json", "--quiet", *extra,
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, timeout=120, cwd=tree, env=env
+    )
     if done.returncode not in (0, 3):
-        raise SystemExit(f"engine run failed ({done.returncode}): {done.stderr.strip()}")
+        raise SystemExit(f"engine run failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
