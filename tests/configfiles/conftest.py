@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from harness.infra.readiness import wait_until
+from harness.infra.runstate import RunRecord
 
 SYSTEM = Path(__file__).parent / "system"
 
@@ -17,6 +24,31 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+
+
+def sigkill_domino_up(system: Path, backend: str, *, timeout_s: float) -> Path:
+    """Start ``domino up`` on ``system``, SIGKILL it once its stack is up; its run record."""
+    runner = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "harness.cli", "up", "--backend", backend),
+            *("--topology", str(system / "domino.yaml")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    record_path = Path(os.environ["DOMINO_HOME"]) / "runs" / f"{backend}-{runner.pid}.json"
+
+    def up() -> bool:
+        assert runner.poll() is None, "domino up ended"
+        return record_path.is_file() and "stack" in RunRecord.load(record_path).extra
+
+    try:
+        wait_until(up, timeout_s=timeout_s, what=f"domino up --backend {backend}")
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    return record_path
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ files are as they were afterwards: after a normal end, and after SIGKILL of the 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +12,8 @@ import pytest
 import yaml
 
 from harness import Latency, Restart, Stack, UsageError, load_topology, start_stack
-from harness.infra.readiness import wait_until
 from harness.infra.runstate import RunRecord, process_started, reconcile
-from tests.configfiles.conftest import snapshot
+from tests.configfiles.conftest import sigkill_domino_up, snapshot
 
 
 def _median_ms(stack: Stack, calls: int = 5) -> float:
@@ -76,23 +73,7 @@ def test_after_sigkill_of_the_runner_the_next_runs_reconcile_puts_the_files_back
     system: Path,
 ) -> None:
     before = snapshot(system)
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--topology", str(system / "domino.yaml")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    record_path = Path(os.environ["DOMINO_HOME"]) / "runs" / f"local-{runner.pid}.json"
-
-    def up() -> bool:
-        assert runner.poll() is None, "domino up ended"
-        return record_path.is_file() and "stack" in RunRecord.load(record_path).extra
-
-    try:
-        wait_until(up, timeout_s=60, what="domino up")
-    finally:
-        runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=10)
+    record_path = sigkill_domino_up(system, "local", timeout_s=60)
     record = RunRecord.load(record_path)
     assert {Path(f.path) for f in record.originals} == {
         system / "front" / "config.json",

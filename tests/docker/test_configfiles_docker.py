@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -26,9 +22,7 @@ import pytest
 import yaml
 
 from harness import Crash, Latency, Stack, load_topology, start_stack
-from harness.infra.readiness import wait_until
-from harness.infra.runstate import RunRecord
-from tests.configfiles.conftest import SYSTEM, snapshot
+from tests.configfiles.conftest import SYSTEM, sigkill_domino_up, snapshot
 
 pytestmark = pytest.mark.docker
 
@@ -147,26 +141,7 @@ def test_after_sigkill_of_a_docker_runner_the_users_files_are_as_they_were(
     from harness.backends.docker import reconcile_docker
 
     before = snapshot(system)
-    runner = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "harness.cli", "up", "--backend", "docker"),
-            *("--topology", str(system / "domino.yaml")),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    record_path = Path(os.environ["DOMINO_HOME"]) / "runs" / f"docker-{runner.pid}.json"
-
-    def up() -> bool:
-        assert runner.poll() is None, "domino up ended"
-        return record_path.is_file() and "stack" in RunRecord.load(record_path).extra
-
-    try:
-        wait_until(up, timeout_s=90, what="domino up --backend docker")
-    finally:
-        runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=10)
+    sigkill_domino_up(system, "docker", timeout_s=90)
     try:
         assert snapshot(system) == before
     finally:
