@@ -9,6 +9,9 @@ and of the others, is kept.
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 #: Modules whose tests take tens of seconds each (measured: docs/benchmarks.md, "The test
@@ -37,3 +40,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return rank.get(path, len(LONG_FIRST))
 
     items.sort(key=key)  # stable: every other order is kept
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> object:
+    """With ``DOMINO_TEST_TIMELINE=FILE``, append each test's worker, start and end
+    (seconds since the epoch) to FILE, one tab-separated line per test: the data
+    behind the suite's timeline in docs/benchmarks.md (which worker waited on which)."""
+    path = os.environ.get("DOMINO_TEST_TIMELINE")
+    started_s = time.time()
+    yield
+    if path:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(path, "a", encoding="utf-8") as timeline:
+            timeline.write(f"{worker}\t{started_s:.3f}\t{time.time():.3f}\t{item.nodeid}\n")
