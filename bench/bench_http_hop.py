@@ -25,7 +25,10 @@ and the Toxiproxy server's CPU time per request (user + system, from /proc,
 over the run): the cost that scheduling noise on a shared machine does not
 blur.
 Prints the table, the added p50 over direct and over stock, and the throughput
-ratios; ``--markdown`` prints the rows for docs/benchmarks.md. Checks, at the
+ratios, then the hop per call kept-alive (1 connection) beside a new connection
+per call, through each server: what a caller pays for opening a connection per
+call, as the bank's services do so that Toxiproxy's per-connection toxicity is
+drawn per call. ``--markdown`` prints the rows for docs/benchmarks.md. Checks, at the
 end, that the toxic matched nothing and that the counter counted every request
 it let through. Needs ``go``, ``nginx``, ``wrk`` and ``taskset``. Nothing is
 left running: every process is stopped in a ``finally``.
@@ -41,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -64,7 +67,7 @@ from harness.toxiproxy.client import ToxicInfo, ToxiproxyClient  # noqa: E402
 
 UPSTREAM = "github.com/Shopify/toxiproxy/v2"
 #: (label, wrk connections, extra wrk arguments)
-MODES = (
+MODES: tuple[tuple[str, int, list[str]], ...] = (
     ("kept-alive, 1 conn", 1, []),
     ("kept-alive, 8 conns", 8, []),
     ("new connection each", 1, ["-H", "Connection: close"]),
@@ -202,7 +205,7 @@ def main() -> None:
         raise SystemExit(f"the toxic was meant to match nothing: {held}")
     if counted["toxic"].requests != held["requests"]:
         raise SystemExit(f"the counter saw {counted['toxic'].requests}, the toxic {held}")
-    _report(runs, args, load, int(held["requests"]))
+    _report(runs, args, load, int(held["requests"] or 0))
 
 
 def _report(
@@ -258,7 +261,7 @@ def _report(
     if args.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
-    for mode, target, p50, over_direct, over_stock, per_s, ratio, cpu, cpu_over in rows:
+    for mode, target, p50, over_direct, over_stock, per_s, ratio, cpu_text, cpu_over in rows:
         cells = (
             mode,
             target,
@@ -267,13 +270,54 @@ def _report(
             "" if target == "direct" else f"{over_stock:+.0f}",
             f"{per_s:,.0f}",
             f"{ratio:.2f}",
-            cpu,
+            cpu_text,
             "" if target == "stock" else cpu_over,
         )
         if args.markdown:
             print("| " + " | ".join(cells) + " |")
         else:
             print("  ".join(f"{c:>32}" if i == 1 else f"{c:>20}" for i, c in enumerate(cells)))
+    _per_call(p50_us, cpu_us, markdown=args.markdown)
+
+
+def _per_call(
+    p50_us: Callable[[str, str], float],
+    cpu_us: Callable[[str, str], float | None],
+    *,
+    markdown: bool,
+) -> None:
+    """Each proxied path's hop, kept-alive (1 connection) beside a new connection per call."""
+    kept, fresh = MODES[0][0], MODES[2][0]
+    head = (
+        "path",
+        "p50 µs kept-alive",
+        "p50 µs new conn",
+        "hop over direct, kept-alive",
+        "hop over direct, new conn",
+        "server CPU µs/req kept-alive",
+        "server CPU µs/req new conn",
+    )
+    print(f"\nper call: {kept} beside {fresh}")
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+    for target in TARGETS[1:]:
+        cpu = [cpu_us(kept, target), cpu_us(fresh, target)]
+        cpu_cells = ["" if c is None else f"{c:.1f}" for c in cpu]
+        if cpu[0] and cpu[1]:
+            cpu_cells[1] += f" ({cpu[1] / cpu[0]:.1f}x)"
+        cells = (
+            target,
+            f"{p50_us(kept, target):.0f}",
+            f"{p50_us(fresh, target):.0f}",
+            f"{p50_us(kept, target) - p50_us(kept, 'direct'):+.0f}",
+            f"{p50_us(fresh, target) - p50_us(fresh, 'direct'):+.0f}",
+            *cpu_cells,
+        )
+        if markdown:
+            print("| " + " | ".join(cells) + " |")
+        else:
+            print("  ".join(f"{c:>32}" if i == 0 else f"{c:>16}" for i, c in enumerate(cells)))
 
 
 if __name__ == "__main__":

@@ -114,9 +114,12 @@ def _statuses(stack: Stack, fault: HttpFault, service: str) -> str:
     before = _received(stack, service)
     caller = Caller(stack, fault.edge)
     with stack.inject(fault) as (applied,):
-        statuses = [caller.call("/x")[0] for _ in range(CALLS)]
+        answers = [caller.call("/x") for _ in range(CALLS)]
     caller.close()
+    statuses = [status for status, _, _ in answers]
     assert set(statuses) <= {200, 503}
+    # The rest are untouched: the target's own answers.
+    assert all(json.loads(b) == {"from": service, "path": "/x"} for s, _, b in answers if s == 200)
     faulted = statuses.count(503)
     assert abs(faulted / CALLS - 0.3) <= TOLERANCE, f"{faulted} of {CALLS} answered 503"
     # Those answered by the fault never reached the target; the others all did.
@@ -165,18 +168,22 @@ def test_on_the_go_shop_a_seeded_share_of_charges_answers_503_and_payments_never
         before = charged()
         caller = Caller(shop, fault.edge)
         with shop.inject(fault) as (applied,):
-            statuses = [
+            answers = [
                 caller.call(
                     "/charge",
                     method="POST",
                     headers={"Content-Type": "application/json"},
                     body=json.dumps({"order_id": f"o-{i}", "amount_cents": 100}).encode(),
-                )[0]
+                )
                 for i in range(CALLS)
             ]
             assert caller.call("/charges/count")[0] == 200  # not a POST: never faulted
+        statuses = [status for status, _, _ in answers]
         faulted = statuses.count(503)
         assert set(statuses) <= {200, 503}
+        # The rest are untouched: payments' own answers, each for the order it was sent.
+        charges = [(i, json.loads(b)) for i, (s, _, b) in enumerate(answers) if s == 200]
+        assert all(c["order_id"] == f"o-{i}" and c["status"] == "captured" for i, c in charges)
         assert abs(faulted / CALLS - 0.3) <= TOLERANCE, f"{faulted} of {CALLS} answered 503"
         assert charged() - before == CALLS - faulted
         assert caller.connections == 1

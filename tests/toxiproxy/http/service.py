@@ -61,6 +61,9 @@ def _ask(path: str) -> tuple[int, bytes]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0" if ROLE == "closing" else "HTTP/1.1"
+    # Headers and body are separate writes: without TCP_NODELAY the body waits for the
+    # caller's delayed ACK (about 40 ms a request on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def _send(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()

@@ -15,9 +15,16 @@
 // as long as it takes, and the cache never gets its chance; CATALOG_TIMEOUT_MS=300
 // is the guarded configuration.
 //
+// CATALOG_FALLBACK_ON=unreachable plants a second bug for Domino to find: the
+// cached price is used only when catalog cannot be reached or its read times
+// out; any answer but 200 (or 404: unknown sku) fails the checkout with 503,
+// although the cache holds a price. The default, "failure", falls back on
+// every failure, answers included.
+//
 // Environment: PORT (required), BIND (default 127.0.0.1), CATALOG_URL and
 // PAYMENTS_URL (required), CATALOG_TIMEOUT_MS (default 0: no deadline),
-// PAYMENTS_TIMEOUT_MS (default 0: no deadline).
+// PAYMENTS_TIMEOUT_MS (default 0: no deadline), CATALOG_FALLBACK_ON
+// ("failure", the default, or "unreachable").
 package main
 
 import (
@@ -43,6 +50,8 @@ func main() {
 			catalog:     kit.NewClient(env.Millis("CATALOG_TIMEOUT_MS", 0)),
 			payments:    kit.NewClient(env.Millis("PAYMENTS_TIMEOUT_MS", 0)),
 			prices:      make(map[string]int64),
+			// The planted bug: with "unreachable", an answer other than 200 is fatal.
+			answersAreFatal: env.Choice("CATALOG_FALLBACK_ON", "failure", "failure", "unreachable") == "unreachable",
 		}
 		mux.Handle("/checkout", c)
 	})
@@ -51,6 +60,9 @@ func main() {
 type checkout struct {
 	catalogURL, paymentsURL string
 	catalog, payments       *http.Client
+	// answersAreFatal: catalog answering anything but 200/404 fails the checkout
+	// instead of falling back to the cached price (CATALOG_FALLBACK_ON=unreachable).
+	answersAreFatal bool
 
 	mu     sync.Mutex
 	prices map[string]int64 // last price read from catalog, per sku
@@ -66,6 +78,11 @@ type order struct {
 }
 
 var errUnknownSKU = errors.New("unknown sku")
+
+// catalogAnswered is catalog answering with a status other than 200 or 404.
+type catalogAnswered struct{ status int }
+
+func (e catalogAnswered) Error() string { return fmt.Sprintf("catalog answered %d", e.status) }
 
 func (c *checkout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -131,6 +148,9 @@ func (c *checkout) price(r *http.Request, sku string) (int64, string, error) {
 		// Unknown sku, or the caller has hung up: nothing to fall back for.
 		return 0, "", err
 	}
+	if answered := (catalogAnswered{}); c.answersAreFatal && errors.As(err, &answered) {
+		return 0, "", err // the planted bug: catalog answered, so no fallback
+	}
 	c.mu.Lock()
 	cached, ok := c.prices[sku]
 	c.mu.Unlock()
@@ -155,7 +175,7 @@ func (c *checkout) readCatalog(r *http.Request, sku string) (int64, error) {
 		return 0, errUnknownSKU
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("catalog answered %d", resp.StatusCode)
+		return 0, catalogAnswered{resp.StatusCode}
 	}
 	var p struct {
 		PriceCents int64 `json:"price_cents"`

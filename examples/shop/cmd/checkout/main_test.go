@@ -118,3 +118,34 @@ func TestUnknownSKUAndIdempotentOrderID(t *testing.T) {
 		t.Fatalf("qty 0: %d", code)
 	}
 }
+
+func TestACatalogErrorAnswerFallsBackUnlessAnswersAreFatal(t *testing.T) {
+	var status atomic.Int64
+	status.Store(http.StatusOK)
+	catalog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := int(status.Load()); code != http.StatusOK {
+			kit.WriteError(w, code, "injected")
+			return
+		}
+		kit.WriteJSON(w, http.StatusOK, map[string]any{"sku": "sku-1", "price_cents": 2490})
+	}))
+	t.Cleanup(catalog.Close)
+	var delay atomic.Int64
+	_, payments := fakes(t, &delay)
+	for _, fatal := range []bool{false, true} {
+		c := newCheckout(catalog.URL, payments.URL, 0)
+		c.answersAreFatal = fatal
+		status.Store(http.StatusOK)
+		if code, got, _ := post(t, c, `{"sku":"sku-1","qty":1}`, "k1"); code != 200 || got["price_source"] != "catalog" {
+			t.Fatalf("healthy checkout: %d %v", code, got)
+		}
+		status.Store(http.StatusServiceUnavailable)
+		code, got, _ := post(t, c, `{"sku":"sku-1","qty":1}`, "k2")
+		if !fatal && (code != 200 || got["price_source"] != "cache") {
+			t.Fatalf("a 503 from catalog should fall back to the cached price: %d %v", code, got)
+		}
+		if fatal && (code != 503 || got["error"] != "catalog unavailable") {
+			t.Fatalf("with answers fatal, a 503 from catalog fails the checkout: %d %v", code, got)
+		}
+	}
+}

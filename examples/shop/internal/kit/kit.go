@@ -69,6 +69,21 @@ func (e *Env) Millis(name string, def int) time.Duration {
 	return time.Duration(n) * time.Millisecond
 }
 
+// Choice returns the value of variable name, one of allowed, or def when it is unset.
+func (e *Env) Choice(name, def string, allowed ...string) string {
+	raw := strings.TrimSpace(os.Getenv(name))
+	if raw == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if raw == a {
+			return raw
+		}
+	}
+	e.problems = append(e.problems, fmt.Sprintf("%s=%q must be one of: %s", name, raw, strings.Join(allowed, ", ")))
+	return def
+}
+
 func (e *Env) listenAddr() string {
 	port := strings.TrimSpace(os.Getenv("PORT"))
 	if port == "" {
