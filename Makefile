@@ -8,9 +8,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORT_DIR ?= reports/kbpay
 # The suite runs on two workers: most of its time is faults held and journeys
-# waited on, so two isolated stacks side by side halve it on two cores; an idle
-# worker takes queued tests from a busy one (worksteal), so a slow test at the end
-# of one worker's share does not leave the other waiting.
+# waited on, so two isolated stacks side by side halve it on two cores. Each worker
+# takes the next unit of work from one queue, longest first (loadgroup: a unit is a
+# module, or one long test; tests/conftest.py), so a module's fixtures are built once
+# and the workers end together on short units.
 TEST_WORKERS ?= 2
 
 .PHONY: setup incident demo test lint clean
@@ -36,7 +37,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) .domino reports .mypy_cache .ruff_cache .pytest_cache

@@ -1,10 +1,14 @@
 """Shared test setup: Domino's own pytest plugin is loaded from its entry point.
 
-The suite runs on several workers (``make test``: pytest-xdist, worksteal). The
-modules whose tests hold faults longest go first, so that the workers end on
-short tests rather than one waiting for the other's long one (longest first is
-the classic rule for balancing jobs on machines); the order within a module,
-and of the others, is kept.
+The suite runs on several workers (``make test``: pytest-xdist, ``--dist
+loadgroup``): each worker takes the next unit of work from one queue when it
+is nearly out of work. A unit is a whole module (its module-scoped fixtures,
+such as a started stack or a measured defence map, are then built once, on one
+worker), except for the modules in :data:`SPLIT`, whose long, independent tests
+are units of their own. The queue holds the units longest first (longest first
+is the classic rule for balancing jobs on machines, and the workers then end on
+short units rather than one waiting for the other's long one); the order within
+a module, and of the modules not listed, is kept.
 """
 
 from __future__ import annotations
@@ -14,32 +18,75 @@ import time
 
 import pytest
 
-#: Modules whose tests take tens of seconds each (measured: docs/benchmarks.md, "The test
-#: suite"), longest first.
+#: Modules by the time their tests take together, longest first (measured with
+#: ``DOMINO_TEST_TIMELINE``: docs/benchmarks.md, "The test suite"); the others follow.
 LONG_FIRST = (
-    "tests/incidents/test_incidents.py",
-    "tests/explore/test_matrix.py",
-    "tests/services/test_fuzz.py",
-    "tests/explore/test_cliff.py",
-    "tests/examples/test_shop.py",
-    "tests/defences/test_defences.py",
-    "tests/defences/test_bank_knobs.py",
-    "tests/docker/test_docker_incidents.py",
-    "tests/trust/test_exactly_once.py",
-    "tests/trust/test_secrets.py",
-    "tests/examples/test_shop_defences.py",
-    "tests/foreign/test_foreign_matrix.py",
+    "tests/incidents/test_incidents.py",  # 328 s
+    "tests/explore/test_matrix.py",  # 205 s
+    "tests/defences/test_defences.py",  # 65 s once its three measured maps are built once
+    "tests/explore/test_cliff.py",  # 86 s
+    "tests/services/test_fuzz.py",  # 58 s
+    "tests/examples/test_shop.py",  # 55 s
+    "tests/docker/test_docker_kill_points.py",  # ~55 s
+    "tests/docker/test_docker_incidents.py",  # ~45 s
+    "tests/trust/test_exactly_once.py",  # 38 s
+    "tests/trust/test_kill_points.py",  # 33 s
+    "tests/incidents/test_report_freshness.py",  # 32 s
+    "tests/trust/test_secrets.py",  # 30 s
+    "tests/incidents/test_cli_run.py",  # 29 s
+    "tests/examples/test_shop_defences.py",  # 29 s
+    "tests/chaos/test_core_loop.py",  # 29 s
+    "tests/trust/test_crash_books.py",  # 29 s
+    "tests/incidents/test_flood_answers.py",  # 27 s
+    "tests/defences/test_bank_knobs.py",  # 26 s
+    "tests/trust/test_fuzz_files.py",  # 21 s
+    "tests/chaos/test_lifecycle.py",  # 21 s
+    "tests/foreign/test_foreign_matrix.py",  # 20 s
+    "tests/explore/test_observed.py",  # 19 s
+    "tests/toxiproxy/test_http_faults.py",  # 18 s
+    "tests/services/test_cascade.py",  # 17 s
+    "tests/examples/test_shop_matrix.py",  # 13 s
+    "tests/services/test_features.py",  # 13 s
+    "tests/toxiproxy/test_keepalive_system.py",  # 13 s
+    "tests/doctor/test_doctor.py",  # 13 s
+    "tests/loadgen/test_command.py",  # 13 s
+    "tests/topologies/test_topology_errors.py",  # 12 s
+    "tests/toxiproxy/test_faults_on_each_server.py",  # 12 s
+    "tests/chaos/test_service_deaths.py",  # 11 s
+    "tests/specs/test_input_limits.py",  # 11 s
+    "tests/trust/test_spawn_interrupts.py",  # 11 s
+    "tests/ci/test_ci_workflow.py",  # 11 s
+    "tests/topologies/test_adapter_in_a_project.py",  # 10 s
+)
+
+#: Modules whose tests are each a unit of work: long and independent (their
+#: stacks come from the session's pool, or a module stack costs little beside them).
+SPLIT = frozenset(
+    {
+        "tests/incidents/test_incidents.py",
+        "tests/explore/test_matrix.py",
+        "tests/explore/test_cliff.py",
+        "tests/examples/test_shop.py",
+        "tests/docker/test_docker_kill_points.py",
+        "tests/docker/test_docker_incidents.py",
+        "tests/trust/test_kill_points.py",
+    }
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {path: i for i, path in enumerate(LONG_FIRST)}
-
-    def key(item: pytest.Item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return rank.get(path, len(LONG_FIRST))
-
-    items.sort(key=key)  # stable: every other order is kept
+    items.sort(key=lambda item: rank.get(_module(item), len(LONG_FIRST)))  # stable
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    for item in items:
+        module = _module(item)
+        if module not in SPLIT and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(module))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -48,7 +48,8 @@ def test_fragile_bank_the_kbpay_cascade_is_found_and_attributed_with_its_path() 
 def test_hardened_bank_contains_faults_on_card_and_pay_and_pruning_agrees_with_a_full_run() -> None:
     edges, kinds = ["bank->card", "card->pay"], ["timeout", "down"]
     pruned = run_matrix(BANK, profile="hardened", edges=edges, kinds=kinds)
-    full = run_matrix(BANK, profile="hardened", edges=edges, kinds=kinds, prune=False)
+    # The full run on two isolated stacks side by side: their verdicts must be the same.
+    full = run_matrix(BANK, profile="hardened", edges=edges, kinds=kinds, prune=False, workers=2)
     for result in (pruned, full):
         assert result.outcome == "contained", render_heatmap(result)
         assert _violations(result) == set()
@@ -101,7 +102,7 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
     # deadline is unknown) keeps each latency cell short and still breaks checkout's SLO.
     latency = (300, 3000)
     whole = run_matrix(
-        shop, profile="naive", edges=edges, kinds=kinds, prune=False, latency_ms=latency
+        shop, profile="naive", edges=edges, kinds=kinds, prune=False, latency_ms=latency, workers=2
     )
     folders = []
     for index in (1, 2, 3):
