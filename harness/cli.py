@@ -496,6 +496,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             latency_ms=latency_ms,
             strict=args.strict,
             timings=timings,
+            pairs=not args.no_pairs,
         )
         print(render_heatmap(result))
         paths = write_matrix_reports(result, folder)
@@ -706,6 +707,12 @@ def _add_explore_parsers(sub: Any) -> None:
     matrix.add_argument("--workers", type=int, default=1, help="stacks running cells at once")
     matrix.add_argument("--shard", metavar="I/N", help="run a deterministic 1/N of the cells")
     matrix.add_argument("--no-prune", action="store_true", help="run every cell")
+    matrix.add_argument(
+        "--no-pairs",
+        action="store_true",
+        help="skip the pair cells (two faults at once, only {A, fallback-of-A}: an edge that "
+        "carried traffic only while A was down, or declared A's fallback)",
+    )
     matrix.add_argument(
         "--no-observe",
         action="store_true",
