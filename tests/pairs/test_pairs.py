@@ -24,6 +24,7 @@ from harness.explore.report import (
     render_junit,
     write_matrix_reports,
 )
+from tests.report.markup import parse
 
 SYSTEM = find_topology(Path(__file__).resolve().parent / "domino.yaml")
 #: Short phases: the services answer in milliseconds, and one user calls every 50 ms.
@@ -81,6 +82,10 @@ def test_the_fallback_edges_inconclusive_alone_are_judged_in_the_pair_cells(
     page = paths["html"].read_text(encoding="utf-8")
     assert "Fallbacks judged in pairs" in page
     assert f"judged <b>violation</b> in <code>{html.escape(WITH_STORE_DOWN)}</code>" in page
+    rows = parse(page).find("table", "pairs").find_all("tr")[1:]
+    marks = {row.find("th").text: [td.text for td in row.find_all("td")] for row in rows}
+    assert marks == {WITH_SPARE_DOWN: ["violation", "X"], WITH_STORE_DOWN: ["violation", "X"]}
+    assert pairs_headline(matrix) in parse(page).find("p", "pairs-rule").text
     cases = {c.get("name"): c for c in ET.fromstring(render_junit(matrix)).iter("testcase")}
     assert cases[WITH_STORE_DOWN].find("failure") is not None  # a test case of its own
     assert cases["spare->store|down"].find("error") is not None  # still inconclusive alone
