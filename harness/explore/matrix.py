@@ -44,7 +44,7 @@ from typing import Any, Literal
 from harness.backends import start_stack
 from harness.errors import DominoError, StackError
 from harness.experiment import ExperimentResult, run_experiment
-from harness.explore.attribution import Attribution, attribute
+from harness.explore.attribution import Attribution, attribute, declared_line
 from harness.explore.cells import (
     Cell,
     check_cell_choice,
@@ -444,9 +444,12 @@ def _pair_note(stack: Stack, cell: Cell, attribution: Attribution) -> Attributio
     if cell.primary is None:
         return attribution
     primary = stack.topology.edge(cell.primary.edge)
+    said = declared_line(stack.topology, stack.profile, (primary.name,))
     note = (
         f"two faults: with {primary.name} down, {primary.source} fell back on a path "
-        f"through {cell.edge}, which failed too ({cell.kind}); "
+        f"through {cell.edge}, which failed too ({cell.kind})"
+        + (f" (declared in domino.yaml: {said})" if said else "")
+        + "; "
     )
     return dataclasses.replace(attribution, detail=note + attribution.detail)
 

@@ -61,6 +61,9 @@ def test_a_fallback_of_a_fallback_failure_is_found_by_a_pair_cell_and_by_no_sing
     assert why.path == ("client->gateway", "gateway->spare", "spare->store")
     assert why.container == "spare"  # spare passed store's failure up: the fallback's own
     assert "with gateway->pricing down" in why.detail
+    (spare_why,) = pairs[WITH_SPARE_DOWN].attributions
+    assert spare_why.container == "gateway"  # its primary and its declared fallback both failed
+    assert "declared in domino.yaml: gateway->pricing: fallback gateway->spare" in spare_why.detail
     assert matrix.outcome == "violation"
 
 
