@@ -22,6 +22,12 @@ service's callers only as some failure of the service's own answers
 each of those on the very edge the callers use. Skipped cells are counted
 and reported as ``pruned``, never as passes.
 
+Pairs (on unless ``pairs=False``, :mod:`.pairs`): as each ``down`` cell
+finishes, the edges it saw carry traffic that no journey carries when nothing
+fails (its fallbacks), and those domino.yaml declares its fallbacks, become
+pair cells: ``down`` on the edge held with each kind on the fallback, judged
+like any cell, counted against every possible pair.
+
 ``workers`` stacks run cells at once (own ports, proxies and data; all but the
 first start while the first is observed);
 ``shard`` runs a deterministic part of the cells (see :mod:`.cells`);

@@ -9,6 +9,11 @@ each mark is the worst of that place's cells for the journey:
     s  failed slow on the client edge (only the user's own timeout ends that wait)
     X  cascade violation    ?  inconclusive    -  pruned (implied)   (blank) not run
 
+Pair cells (two faults at once, :mod:`.pairs`) are a table of their own after the
+heatmap, with the rule, the pairs explored of those possible, and the single cells left
+inconclusive that a pair cell judged; they are test cases and count in the exit code
+like any cell.
+
 Each cell outcome is, in every output (:data:`CELL_STATES`):
 
     outcome       JUnit                         exit code
