@@ -10,6 +10,7 @@ spare answers, so no single cell breaks a quote. Pricing down with spare or stor
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -19,6 +20,8 @@ from harness import find_topology
 from harness.explore.matrix import MatrixResult, MatrixTimings, run_matrix
 from harness.explore.report import (
     judged_fallbacks,
+    load_matrix,
+    merge_matrices,
     pairs_headline,
     render_heatmap,
     render_junit,
@@ -127,3 +130,24 @@ def test_no_pairs_runs_the_single_cells_only_and_says_so() -> None:
     )
     assert [c.id for c in result.cells] == [PRICING_DOWN, "gateway->spare|down"]
     assert pairs_headline(result) == "pairs: not explored (--no-pairs)"
+
+
+def test_sharded_runs_explore_each_pair_once_and_merge_to_the_whole(
+    matrix: MatrixResult, tmp_path: Path
+) -> None:
+    # A pair goes to the shard of its primary's down cell: shards stay disjoint and add up.
+    with ThreadPoolExecutor(max_workers=2) as pool:  # isolated stacks: own ports and data
+        parts = list(
+            pool.map(
+                lambda index: run_matrix(SYSTEM, kinds=["down"], timings=QUICK, shard=(index, 2)),
+                (1, 2),
+            )
+        )
+    folders = []
+    for index, part in enumerate(parts, start=1):
+        folders.append(tmp_path / f"shard-{index}")
+        write_matrix_reports(part, folders[-1])
+    merged = merge_matrices([load_matrix(f) for f in folders])
+    assert {c.id: c.outcome for c in merged.cells} == {c.id: c.outcome for c in matrix.cells}
+    assert (merged.extra["pairs"]["explored"], merged.extra["pairs"]["possible"]) == (2, 3)
+    assert pairs_headline(merged) == pairs_headline(matrix)
