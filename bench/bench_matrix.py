@@ -12,6 +12,14 @@ In one run, on the bank (local backend):
     .venv/bin/python bench/bench_matrix.py [--profile hardened] [--edges E1,E2] [--faults K1,K2]
         [--workers 1,2,4] [--skip-cliffs]
 
+With ``--pairs TOPOLOGY...`` it measures the pair cells instead (:mod:`harness.explore.pairs`):
+on each topology, the matrix with and without pairs, side by side: the pairs explored of
+the possible ones (the pruning ratio), the pair cells run and their outcomes, and the wall
+time and floor of each run (``--faults`` applies; its default there is down,timeout,status-503).
+
+    .venv/bin/python bench/bench_matrix.py \
+        --pairs tests/pairs/domino.yaml tests/defences/domino.yaml
+
 Defaults are the whole matrix: minutes, not seconds. The machine has 2 cores,
 so 4 workers oversubscribe it; the figure says what that costs.
 """
@@ -45,7 +53,10 @@ def main() -> int:
     parser.add_argument("--faults")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--skip-cliffs", action="store_true")
+    parser.add_argument("--pairs", nargs="+", metavar="TOPOLOGY")
     args = parser.parse_args()
+    if args.pairs:
+        return _pairs(args.pairs, (args.faults or "down,timeout,status-503").split(","))
     bank = find_topology("bank")
     edges = args.edges.split(",") if args.edges else None
     kinds = args.faults.split(",") if args.faults else None
@@ -86,6 +97,29 @@ def main() -> int:
             took = time.monotonic() - started
             probes = len(found.probes)
             print(f"cliff {edge} x {journey}: {found.cliff_ms} ms, {took:.1f} s, {probes} probes")
+    return 0
+
+
+def _pairs(topologies: list[str], kinds: list[str]) -> int:
+    """Each topology's matrix with and without pairs: pruning ratio, wall time, floor."""
+    print(
+        f"{'topology':<10} {'pairs':<6} {'wall':>8} {'floor':>8} {'cells':>6} "
+        f"{'pair cells':>10} {'pairs explored':>15} {'pair outcomes'}"
+    )
+    for path in topologies:
+        topology = find_topology(path)
+        for pairs in (False, True):
+            result = run_matrix(topology, kinds=kinds, pairs=pairs)
+            found = result.extra["pairs"]
+            explored = f"{found['explored']} of {found['possible']}" if pairs else "-"
+            counts = result.counts(result.pairs)
+            outcomes = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "-"
+            print(
+                f"{topology.name:<10} {'on' if pairs else 'off':<6} "
+                f"{result.duration_s:6.1f} s {result.floor_s:6.1f} s {len(result.singles):>6} "
+                f"{len(result.pairs):>10} {explored:>15} {outcomes}",
+                flush=True,
+            )
     return 0
 
 

@@ -29,6 +29,7 @@ from harness.stack import Stack
 from harness.toxiproxy.binary import binary_version, find_toxiproxy, install_toxiproxy
 
 if TYPE_CHECKING:
+    from harness.explore.cliff import MeasuredDeadline
     from harness.explore.matrix import MatrixTimings
 
 __all__ = ["main"]
@@ -496,6 +497,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             latency_ms=latency_ms,
             strict=args.strict,
             timings=timings,
+            pairs=not args.no_pairs,
         )
         print(render_heatmap(result))
         paths = write_matrix_reports(result, folder)
@@ -545,6 +547,9 @@ def cmd_cliff(args: argparse.Namespace) -> int:
     topology = options["topology"]
     assert isinstance(topology, Topology)
     _check_names(topology, args)
+    given = Path(args.defences) if args.defences else None
+    if given is not None and not given.exists():
+        raise UsageError(f"--defences {given}: no such file or folder (a defences.json)")
     with start_stack(args.backend, **options) as stack:  # type: ignore[arg-type]
         journeys_for = None
         if args.journeys:
@@ -556,6 +561,7 @@ def cmd_cliff(args: argparse.Namespace) -> int:
             journeys_for=journeys_for,
             resolution_ms=args.resolution_ms,
             progress=lambda text: _say(str(text)),
+            measured=_measured_deadlines(given, topology.name, stack.profile),
         )
     for cliff in cliffs:
         print(cliff.describe())
@@ -565,6 +571,29 @@ def cmd_cliff(args: argparse.Namespace) -> int:
     path.write_text(json.dumps([c.as_dict() for c in cliffs], indent=1) + "\n", encoding="utf-8")
     print(f"\n  report: {path}")
     return EXIT_OK
+
+
+def _measured_deadlines(
+    given: Path | None, topology: str, profile: str
+) -> dict[str, MeasuredDeadline]:
+    """The callers' deadlines ``domino defences`` measured: from ``--defences`` (its errors
+    are the user's), else from ``reports/defences-TOPOLOGY`` when it measured this profile."""
+    from harness.explore.defences.outputs import load_measured_deadlines
+
+    if given is not None:
+        found = load_measured_deadlines(given, topology, profile)
+        _say(f"measured deadlines of {len(found)} edge(s) from {given}")
+        return found
+    default = Path("reports") / f"defences-{topology}" / "defences.json"
+    if not default.is_file():
+        return {}
+    try:
+        found = load_measured_deadlines(default, topology, profile)
+    except UsageError as exc:
+        _say(f"not using {default}: {exc}")
+        return {}
+    _say(f"measured deadlines of {len(found)} edge(s) from {default} (--defences to choose)")
+    return found
 
 
 def cmd_defences(args: argparse.Namespace) -> int:
@@ -707,6 +736,12 @@ def _add_explore_parsers(sub: Any) -> None:
     matrix.add_argument("--shard", metavar="I/N", help="run a deterministic 1/N of the cells")
     matrix.add_argument("--no-prune", action="store_true", help="run every cell")
     matrix.add_argument(
+        "--no-pairs",
+        action="store_true",
+        help="skip the pair cells (two faults at once, only {A, fallback-of-A}: an edge that "
+        "carried traffic only while A was down, or declared A's fallback)",
+    )
+    matrix.add_argument(
         "--no-observe",
         action="store_true",
         help="skip learning first which edges each journey crosses (faults on kept-alive or "
@@ -743,6 +778,13 @@ def _add_explore_parsers(sub: Any) -> None:
     cliff.add_argument("--journeys", metavar="J1,J2", help="only these journeys")
     cliff.add_argument("--resolution-ms", type=float, default=50.0, help="default 50")
     cliff.add_argument("--report", metavar="DIR", help="default: reports/cliff-TOPOLOGY")
+    cliff.add_argument(
+        "--defences",
+        metavar="PATH",
+        help="a defences.json (or its folder) of this topology and profile: where no "
+        "configuration gives a caller's deadline, the cliff is placed against the measured one "
+        "(default: reports/defences-TOPOLOGY when it measured this profile)",
+    )
     cliff.set_defaults(func=cmd_cliff)
 
     defences = sub.add_parser(

@@ -16,7 +16,7 @@ import functools
 import itertools
 import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.errors import FaultSpecError
 from harness.experiment.evidence import Counters, touched
@@ -41,6 +41,9 @@ class FaultWindow:
     removed_s: float = 0.0
     touched: bool = False
     evidence: str = ""
+    #: Bytes each edge's proxy carried while the fault was held (every edge of the stack):
+    #: the matrix reads fallbacks from it, the edges that carried traffic only then.
+    bytes_by_edge: dict[str, int] = field(default_factory=dict)
 
 
 class SurgeApplier:
@@ -166,11 +169,17 @@ class Timeline:
             journey: started_after.get(journey, 0) - started_before.get(journey, 0)
             for journey in started_after
         }
+        after = Counters.read(self._stack)
+        window.bytes_by_edge = {
+            name: after.proxy_bytes.get(endpoint.proxy, 0)
+            - before.proxy_bytes.get(endpoint.proxy, 0)
+            for name, endpoint in self._stack.edges.items()
+        }
         window.touched, window.evidence = touched(
             self._stack,
             applied.fault,
             before,
-            Counters.read(self._stack),
+            after,
             client_calls,
             active_calls=active,
             crossings=self._crossings,

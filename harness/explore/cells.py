@@ -132,13 +132,23 @@ class Cell:
     min_hold_s: float = 0.0
     #: For a latency cell: the latencies the latency kinds add on its edge, and why.
     bounds: LatencyBounds | None = None
+    #: For a pair cell (:mod:`.pairs`): the ``down`` cell on the edge whose fallback this
+    #: cell's edge is, held at the same time; ``edges`` then also holds its edge, last.
+    primary: Cell | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.edge}|{self.kind}"
+        own = f"{self.edge}|{self.kind}"
+        return f"{self.primary.id}+{own}" if self.primary is not None else own
+
+    @property
+    def faults(self) -> tuple[Fault, ...]:
+        """The faults held at once: the primary's (a pair), then this cell's own."""
+        return (self.primary.fault, self.fault) if self.primary is not None else (self.fault,)
 
     def describe(self) -> str:
-        return f"{self.kind} on {self.edge}: {self.fault.describe()}"
+        own = f"{self.kind} on {self.edge}: {self.fault.describe()}"
+        return f"{self.primary.describe()} + {own}" if self.primary is not None else own
 
 
 def edge_depths(topology: Topology) -> dict[str, int]:

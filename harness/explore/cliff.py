@@ -32,7 +32,9 @@ The cliff is shown beside what the configuration along the path says
 (:func:`configured_limits`): the deadline the edge's caller holds each call
 to, retries and budgets, and whether a late answer becomes an honest
 degradation. Domino knows this for the bank (from its knobs); for other
-systems nothing is claimed.
+systems nothing is claimed, unless ``domino defences`` measured the caller's
+deadline (:class:`MeasuredDeadline`): the cliff is then placed against the
+measured deadline, and the search goes past the measured whole wait.
 
 Assumptions: the journey's health is monotonic in the added latency (more
 latency never makes it healthier), and ``calls_per_probe`` calls are enough
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Cliff",
     "CliffProbe",
+    "MeasuredDeadline",
     "bisect_ms",
     "configured_limits",
     "find_cliff",
@@ -127,6 +130,37 @@ class CliffProbe:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MeasuredDeadline:
+    """The deadline per attempt of ``caller`` on ``edge`` as ``domino defences`` measured
+    it: in ``(low_ms, high_ms]``, its whole wait (every attempt) ``waited_ms``;
+    ``source`` says where it was read (a defences.json)."""
+
+    edge: str
+    caller: str
+    low_ms: float
+    high_ms: float
+    waited_ms: float | None
+    source: str
+
+    def describe(self) -> str:
+        """``gateway waits 366-431 ms per attempt on gateway->ledger (1,202 ms in all)``."""
+        whole = f", {self.waited_ms:,.0f} ms in all" if self.waited_ms is not None else ""
+        return (
+            f"{self.caller} waits {self.low_ms:,.0f}-{self.high_ms:,.0f} ms per attempt on "
+            f"{self.edge}{whole}, measured by domino defences ({self.source})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edge": self.edge,
+            "caller": self.caller,
+            "range_ms": [round(self.low_ms, 1), round(self.high_ms, 1)],
+            "waited_ms": None if self.waited_ms is None else round(self.waited_ms, 1),
+            "source": self.source,
+        }
+
+
 @dataclass(frozen=True)
 class Cliff:
     """Where added latency on ``edge`` takes ``journey`` out of healthy (all times in ms).
@@ -153,6 +187,9 @@ class Cliff:
     search_s: float
     #: Why the search went up to ``max_ms`` (given, past the caller's deadline, or unknown).
     max_why: str = ""
+    #: The caller's deadline as ``domino defences`` measured it, where no configuration
+    #: gives it (None: not measured, or the adapter knows the configured one).
+    measured: MeasuredDeadline | None = None
 
     @property
     def where(self) -> str:
@@ -168,21 +205,35 @@ class Cliff:
             if self.outcome == "none_up_to_max":
                 return f"no cliff up to {self.max_ms:g} ms: the latency is contained"
             return "not judged: the journey is not healthy without added latency"
+        return self._placed(self.cliff_ms)
+
+    def _placed(self, cliff_ms: float) -> str:
+        """Where a found cliff lies: at a deadline (configured, else measured), at the SLO."""
         slack_ms = self.resolution_ms + self.base_p95_ms
         deadline_ms = self.configured.deadline_ms
-        if deadline_ms is not None and abs(self.cliff_ms - deadline_ms) <= slack_ms:
+        if deadline_ms is not None and abs(cliff_ms - deadline_ms) <= slack_ms:
             return f"at the configured deadline ({deadline_ms:g} ms)"
+        measured = self.measured if deadline_ms is None else None
+        if measured is not None and (
+            measured.low_ms - slack_ms <= cliff_ms <= measured.high_ms + slack_ms
+        ):
+            return f"at the measured deadline: {measured.describe()}"
         slo_room_ms = self.slo_p95_ms - self.base_p95_ms
-        if abs(self.cliff_ms - slo_room_ms) <= slack_ms:
-            before = (
-                f", long before the configured deadline ({deadline_ms:g} ms)"
-                if deadline_ms is not None and deadline_ms > self.cliff_ms + slack_ms
-                else ""
-            )
+        if abs(cliff_ms - slo_room_ms) <= slack_ms:
+            before = ""
+            if deadline_ms is not None and deadline_ms > cliff_ms + slack_ms:
+                before = f", long before the configured deadline ({deadline_ms:g} ms)"
+            elif measured is not None and measured.low_ms > cliff_ms + slack_ms:
+                before = f", long before the measured deadline: {measured.describe()}"
             return f"at the SLO (p95 {self.slo_p95_ms:g} ms minus the base p95){before}"
         if deadline_ms is not None:
             return f"neither at the configured deadline ({deadline_ms:g} ms) nor at the SLO"
-        return "not at the SLO; no configured deadline is known"
+        if measured is not None:
+            return f"neither at the measured deadline nor at the SLO: {measured.describe()}"
+        return (
+            "not at the SLO; no configured deadline is known (measure it: domino defences, "
+            "then domino cliff --defences DIR)"
+        )
 
     def describe(self) -> str:
         """The cliff for humans: the finding, where it is, the probes and the configuration."""
@@ -222,6 +273,7 @@ class Cliff:
             "where": self.where,
             "probes": [p.as_dict() for p in self.probes],
             "configured": self.configured.as_dict(),
+            "measured": None if self.measured is None else self.measured.as_dict(),
             "search_s": round(self.search_s, 3),
         }
 
@@ -240,28 +292,34 @@ def search_range(
     configured: ConfiguredLimits,
     caller_deadline_ms: float | None = None,
     max_ms: float | None = None,
+    measured: MeasuredDeadline | None = None,
 ) -> tuple[float, str]:
     """How far up (ms) a cliff search goes, and why.
 
     ``max_ms`` when given; else past the longest the edge's caller waits
     (``configured.worst_wait_ms``, else its ``deadline_ms``, else the
-    adapter's ``caller_deadline_ms``), and at least twice the SLO's p95;
-    else, with no deadline known, 30 s.
+    adapter's ``caller_deadline_ms``, else what ``domino defences`` measured:
+    its whole wait, else the top of its deadline's range), and at least twice
+    the SLO's p95; else, with no deadline known, 30 s.
     """
     if max_ms is not None:
         return float(max_ms), "given"
     waits_ms = configured.worst_wait_ms or configured.deadline_ms or caller_deadline_ms
+    source = "from the adapter's settings"
+    if not waits_ms and measured is not None:
+        waits_ms = max(measured.waited_ms or 0.0, measured.high_ms)
+        source = f"measured by domino defences ({measured.source})"
     if waits_ms:
         past_ms = _PAST_DEADLINE_FACTOR * waits_ms
         slo_ms = _MAX_SLO_FACTOR * slo_p95_ms
         if past_ms >= slo_ms:
             return past_ms, (
                 f"{_PAST_DEADLINE_FACTOR:g}x the longest the caller waits ({waits_ms:g} ms, "
-                "from the adapter's settings), so its deadline is crossed"
+                f"{source}), so its deadline is crossed"
             )
         return slo_ms, (
             f"{_MAX_SLO_FACTOR:g}x the SLO's p95, past the longest the caller waits "
-            f"({waits_ms:g} ms, from the adapter's settings)"
+            f"({waits_ms:g} ms, {source})"
         )
     return _UNKNOWN_DEADLINE_MAX_MS, (
         f"no caller deadline known: up to {_UNKNOWN_DEADLINE_MAX_MS / 1000:g} s, beyond the "
@@ -403,6 +461,7 @@ def find_cliff(
     calls_per_probe: int = 4,
     recovery_timeout_s: float = 30.0,
     progress: Callable[[str], None] | None = None,
+    measured: MeasuredDeadline | None = None,
 ) -> Cliff:
     """The smallest latency (ms) added on ``edge`` that takes ``journey`` out of healthy.
 
@@ -410,7 +469,9 @@ def find_cliff(
     caller's deadline) to within ``resolution_ms``; each probe makes up to
     ``calls_per_probe`` calls as one user. Between probes the journey must
     answer healthy again within ``recovery_timeout_s`` seconds (else
-    ReadinessTimeoutError). ``progress`` gets one line per probe.
+    ReadinessTimeoutError). ``progress`` gets one line per probe. ``measured``
+    (the caller's deadline as ``domino defences`` measured it) places the
+    cliff and bounds the search where no configuration gives the deadline.
     """
     started_s = time.monotonic()
     if resolution_ms <= 0:
@@ -421,7 +482,9 @@ def find_cliff(
     stack.topology.edge(edge)
     configured = configured_limits(stack, edge)
     deadline_ms = stack.adapter.caller_deadlines_ms(stack.topology, stack.settings).get(edge)
-    top_ms, why = search_range(chosen.slo.p95_ms, configured, deadline_ms, max_ms)
+    if measured is not None and measured.edge != edge:
+        raise ValueError(f"a deadline measured on {measured.edge} given for a cliff on {edge}")
+    top_ms, why = search_range(chosen.slo.p95_ms, configured, deadline_ms, max_ms, measured)
     if top_ms <= 0:
         raise ValueError(f"max_ms must be positive, got {top_ms}")
     # Long enough that a call at max_ms is seen slow, not cut off (either is "not healthy").
@@ -447,6 +510,7 @@ def find_cliff(
             configured=configured,
             search_s=time.monotonic() - started_s,
             max_why=why,
+            measured=measured,
         )
 
     # A virtual user, not the adapter's person: probes may move money many times over.
@@ -512,6 +576,7 @@ def find_cliffs(
     resolution_ms: float = 50,
     calls_per_probe: int = 4,
     progress: Callable[[str], None] | None = None,
+    measured: Mapping[str, MeasuredDeadline] | None = None,
 ) -> tuple[Cliff, ...]:
     """A cliff for every edge (default: all) x every journey that crosses it.
 
@@ -520,6 +585,8 @@ def find_cliffs(
     :class:`~harness.explore.observed.ObservedGraph`, those seen crossing
     it; given a mapping, the journeys it lists for the edge. ``progress``
     gets a line before each search, one per probe, and the result.
+    ``measured`` gives, per edge, its caller's deadline as ``domino defences``
+    measured it (:func:`find_cliff`).
     """
     chosen = list(edges) if edges is not None else stack.topology.edge_names
     pairs = [(e, j) for e in chosen for j in _journeys_for(stack, e, journeys_for)]
@@ -534,6 +601,7 @@ def find_cliffs(
             resolution_ms=resolution_ms,
             calls_per_probe=calls_per_probe,
             progress=progress,
+            measured=(measured or {}).get(edge),
         )
         if progress is not None:
             progress(result.describe().splitlines()[0])

@@ -22,6 +22,12 @@ service's callers only as some failure of the service's own answers
 each of those on the very edge the callers use. Skipped cells are counted
 and reported as ``pruned``, never as passes.
 
+Pairs (on unless ``pairs=False``, :mod:`.pairs`): as each ``down`` cell
+finishes, the edges it saw carry traffic that no journey carries when nothing
+fails (its fallbacks), and those domino.yaml declares its fallbacks, become
+pair cells: ``down`` on the edge held with each kind on the fallback, judged
+like any cell, counted against every possible pair.
+
 ``workers`` stacks run cells at once (own ports, proxies and data; all but the
 first start while the first is observed);
 ``shard`` runs a deterministic part of the cells (see :mod:`.cells`);
@@ -44,7 +50,7 @@ from typing import Any, Literal
 from harness.backends import start_stack
 from harness.errors import DominoError, StackError
 from harness.experiment import ExperimentResult, run_experiment
-from harness.explore.attribution import Attribution, attribute
+from harness.explore.attribution import Attribution, attribute, declared_line
 from harness.explore.cells import (
     Cell,
     check_cell_choice,
@@ -52,6 +58,7 @@ from harness.explore.cells import (
     plan_cells,
     select_shard,
 )
+from harness.explore.pairs import FallbackBaseline, PairPlanner
 from harness.infra.signals import interrupts_deferred
 from harness.model.incident import Experiment, FaultStep, JourneyLoad
 from harness.model.outcomes import verdict_label
@@ -188,6 +195,11 @@ class CellResult:
     reasons: tuple[str, ...] = ()
     attributions: tuple[Attribution, ...] = ()
     duration_s: float = 0.0
+    #: For a pair cell: the edge held ``down`` with this cell's fault (:mod:`.pairs`).
+    primary: str | None = None
+    #: Edges that carried traffic while the fault was held and that no journey crosses
+    #: when nothing fails (fallbacks; only when the matrix observed the journeys first).
+    newly_crossed: tuple[str, ...] = ()
 
     @property
     def violations(self) -> list[str]:
@@ -211,6 +223,8 @@ class CellResult:
             "reasons": list(self.reasons),
             "attributions": [a.as_dict() for a in self.attributions],
             "duration_s": round(self.duration_s, 3),
+            "primary": self.primary,
+            "newly_crossed": list(self.newly_crossed),
         }
 
     @classmethod
@@ -227,6 +241,8 @@ class CellResult:
             reasons=tuple(raw.get("reasons", ())),
             attributions=tuple(Attribution.from_dict(a) for a in raw.get("attributions", [])),
             duration_s=float(raw.get("duration_s", 0.0)),
+            primary=raw.get("primary"),
+            newly_crossed=tuple(raw.get("newly_crossed", ())),
         )
 
 
@@ -262,9 +278,20 @@ class MatrixResult:
         )
         return next((o for o in order if o in outcomes), "contained")
 
-    def counts(self) -> dict[str, int]:
+    @property
+    def singles(self) -> list[CellResult]:
+        """The one-fault cells (the heatmap's)."""
+        return [c for c in self.cells if c.primary is None]
+
+    @property
+    def pairs(self) -> list[CellResult]:
+        """The pair cells: two faults at once (:mod:`.pairs`)."""
+        return [c for c in self.cells if c.primary is not None]
+
+    def counts(self, cells: Sequence[CellResult] | None = None) -> dict[str, int]:
+        """Cells per outcome: of ``cells``, default every cell (pairs included)."""
         counts: dict[str, int] = dict.fromkeys(CELL_OUTCOMES, 0)
-        for cell in self.cells:
+        for cell in self.cells if cells is None else cells:
             counts[cell.outcome] += 1
         return counts
 
@@ -297,6 +324,11 @@ def caller_deadlines_ms(stack: Stack) -> dict[str, float]:
     return stack.adapter.caller_deadlines_ms(stack.topology, stack.settings)
 
 
+def _described(cell: Cell) -> str:
+    """The cell's faults, as one phrase (a pair's joined by " + ")."""
+    return " + ".join(f.describe() for f in cell.faults)
+
+
 def _hold_s(cell: Cell, timings: MatrixTimings) -> float:
     """How long ``cell`` holds its fault: a latency cell at least as long as the latency
     it adds, so a caller's deadline inside it can fire (and its retries with it)."""
@@ -311,18 +343,34 @@ def _cell_experiment(topology: Topology, cell: Cell, timings: MatrixTimings) -> 
             JourneyLoad(j.name, users=1, think_ms=timings.think_ms, slo=j.slo)
             for j in topology.journeys
         ),
-        timeline=(FaultStep(cell.fault, 0.0, _hold_s(cell, timings)),),
+        timeline=tuple(FaultStep(f, 0.0, _hold_s(cell, timings)) for f in cell.faults),
         steady_state_s=timings.steady_s,
         recovery_s=timings.recovery_s,
         client_timeout_s=timings.client_timeout_s,
     )
 
 
-def judge_cell(stack: Stack, cell: Cell, run: ExperimentResult) -> CellResult:
-    """A finished cell's outcome against every journey's contract."""
+def judge_cell(
+    stack: Stack,
+    cell: Cell,
+    run: ExperimentResult,
+    baseline: FallbackBaseline | None = None,
+) -> CellResult:
+    """A finished cell's outcome against every journey's contract; with ``baseline``, the
+    edges newly crossed while a single fault was held (its fallbacks) too."""
     window = run.faults[0] if run.faults else None
-    touched = bool(window and window.touched)
-    evidence = window.evidence if window else ""
+    touched = bool(run.faults) and all(w.touched for w in run.faults)
+    evidence = (
+        "; ".join(f"{w.description}: {w.evidence}" for w in run.faults)
+        if len(run.faults) > 1
+        else (window.evidence if window else "")
+    )
+    primary = cell.primary.edge if cell.primary is not None else None
+    newly = (
+        baseline.newly_crossed(window, stack.topology.edge_names)
+        if baseline is not None and window is not None and primary is None
+        else ()
+    )
     # A journey with no call in flight while the fault was held was not judged: the run
     # says so (harness.verdict.judge_run); a cell never counts it as contained either way.
     reasons = (
@@ -339,12 +387,14 @@ def judge_cell(stack: Stack, cell: Cell, run: ExperimentResult) -> CellResult:
             cell.id,
             cell.edge,
             cell.kind,
-            cell.fault.describe(),
+            _described(cell),
             "inconclusive",
             touched=touched,
             evidence=evidence,
             reasons=tuple(reasons),
             duration_s=run.duration_s,
+            primary=primary,
+            newly_crossed=newly,
         )
     # On the client edge only the user's own timeout can end a wait: no caller inside the
     # system could have failed fast, so a slow failure there is no finding.
@@ -373,7 +423,7 @@ def judge_cell(stack: Stack, cell: Cell, run: ExperimentResult) -> CellResult:
             )
         )
         if violation:
-            attributions.append(attribute(stack, cell, journey, run))
+            attributions.append(_pair_note(stack, cell, attribute(stack, cell, journey, run)))
     outcome: CellOutcome = (
         "violation"
         if attributions
@@ -383,20 +433,43 @@ def judge_cell(stack: Stack, cell: Cell, run: ExperimentResult) -> CellResult:
         cell.id,
         cell.edge,
         cell.kind,
-        cell.fault.describe(),
+        _described(cell),
         outcome,
         tuple(journeys),
         touched,
         evidence,
         attributions=tuple(attributions),
         duration_s=run.duration_s,
+        primary=primary,
+        newly_crossed=newly,
     )
+
+
+def _pair_note(stack: Stack, cell: Cell, attribution: Attribution) -> Attribution:
+    """A pair cell's attribution says which fallback failed with its primary."""
+    if cell.primary is None:
+        return attribution
+    primary = stack.topology.edge(cell.primary.edge)
+    said = declared_line(stack.topology, stack.profile, (primary.name,))
+    note = (
+        f"two faults: with {primary.name} down, {primary.source} fell back on a path "
+        f"through {cell.edge}, which failed too ({cell.kind})"
+        + (f" (declared in domino.yaml: {said})" if said else "")
+        + "; "
+    )
+    return dataclasses.replace(attribution, detail=note + attribution.detail)
 
 
 def _unjudged(cell: Cell, reason: str) -> CellResult:
     """A cell that could not be judged, and why."""
     return CellResult(
-        cell.id, cell.edge, cell.kind, cell.fault.describe(), "inconclusive", reasons=(reason,)
+        cell.id,
+        cell.edge,
+        cell.kind,
+        _described(cell),
+        "inconclusive",
+        reasons=(reason,),
+        primary=cell.primary.edge if cell.primary is not None else None,
     )
 
 
@@ -412,6 +485,7 @@ def _run_one(
     cell: Cell,
     timings: MatrixTimings,
     crossings: Mapping[str, Collection[str]] | None = None,
+    baseline: FallbackBaseline | None = None,
 ) -> CellResult:
     """One cell, after the stack is quiet; a steady state spoiled by the previous cell is
     retried once (and says so), any other inconclusive cell is reported as such."""
@@ -424,7 +498,7 @@ def _run_one(
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
             return _unjudged(cell, str(exc))
-        judged = judge_cell(stack, cell, run)
+        judged = judge_cell(stack, cell, run, baseline)
         steady_only = judged.outcome == "inconclusive" and all(
             r.startswith("steady state not met") for r in judged.reasons
         )
@@ -468,6 +542,7 @@ def run_matrix(
     observe: bool = True,
     latency_ms: tuple[int, int] | None = None,
     strict: bool = False,
+    pairs: bool = True,
 ) -> MatrixResult:
     """Run the matrix of ``topology`` under ``profile`` and judge every cell.
 
@@ -476,7 +551,10 @@ def run_matrix(
     ``latency_ms`` (below, above) overrides the latency kinds' values (else
     from the callers' deadlines, or a default ladder: :func:`.cells.latency_bounds`);
     the values used, and why, go into the report. ``strict`` makes failed-slow
-    findings fail the run (:attr:`MatrixResult.outcome`).
+    findings fail the run (:attr:`MatrixResult.outcome`). ``pairs`` then explores
+    two faults at once where one edge is a fallback of the other (:mod:`.pairs`): the
+    pair cells go into the result with the single ones, the rule and counts into
+    ``extra["pairs"]``.
     """
     timings = timings or MatrixTimings()
     tell = say or (lambda _msg: None)
@@ -501,6 +579,7 @@ def run_matrix(
         first = stacks.enter_context(a_stack(0))
         extra: dict[str, Any] = {}
         crossings: dict[str, tuple[str, ...]] | None = None
+        baseline: FallbackBaseline | None = None
         # The other workers' stacks start while the first one is observed (mostly waiting).
         with _starting(stacks, [a_stack(n) for n in range(1, count)]) as others:
             if observe:
@@ -511,6 +590,9 @@ def run_matrix(
                 extra["observed"] = graph.as_dict()
                 extra["observed_agrees"] = graph.agrees
                 crossings = {o.journey: o.crossed for o in graph.journeys}
+                baseline = FallbackBaseline(
+                    frozenset(e for o in graph.journeys for e in o.crossed), graph.background
+                )
                 for line in graph.mismatches:
                     tell(f"declared vs observed: {line}")
         pool = [first, *others]
@@ -526,16 +608,59 @@ def run_matrix(
         bounds = {c.edge: c.bounds.as_dict() for c in cells if c.bounds is not None}
         extra["latency_bounds"] = list(bounds.values())
         planned = len(cells)
+        chosen, _kinds = check_cell_choice(topology, edges, kinds)
+        planner = PairPlanner(
+            topology,
+            first.injector,
+            profile=first.profile,
+            edges=chosen,
+            kinds=kinds,
+            deadlines_ms=caller_deadlines_ms(first),
+            latency_ms=latency_ms,
+        )
+        downs = {c.edge for c in cells if c.kind == "down"}
+        if pairs:
+            # A declared fallback of an edge with no down cell to see its traffic in.
+            cells += [
+                pair
+                for edge in planner.declared
+                if edge not in downs
+                for pair in planner.pairs_of(edge, ())
+            ]
         if shard is not None:
             cells = select_shard(cells, *shard)
+
+        def expand(cell: Cell, judged: CellResult) -> Sequence[Cell]:
+            if not pairs or cell.primary is not None or cell.kind != "down":
+                return ()
+            added = planner.pairs_of(cell.edge, judged.newly_crossed)
+            grown.extend(added)
+            return added
+
+        grown: list[Cell] = []
+
         results = _run_cells(
-            pool, cells, timings, prune=prune, progress=progress, crossings=crossings
+            pool,
+            cells,
+            timings,
+            prune=prune,
+            progress=progress,
+            crossings=crossings,
+            baseline=baseline,
+            expand=expand,
+        )
+        extra["pairs"] = planner.summary(
+            pairs,
+            ""
+            if not pairs or baseline is not None
+            else "fallbacks only as declared: --no-observe leaves no baseline to see new "
+            "traffic against",
         )
         chosen_profile = first.profile
         backend_name = first.backend
     depth = edge_depths(topology)
-    results.sort(key=lambda r: (depth.get(r.edge, 99), r.edge, r.kind))
-    holds = {c.id: _hold_s(c, timings) for c in cells}
+    results.sort(key=lambda r: (r.primary is not None, depth.get(r.edge, 99), r.edge, r.kind))
+    holds = {c.id: _hold_s(c, timings) for c in (*cells, *grown)}
     floor = timings.steady_s + timings.recovery_s
     return MatrixResult(
         topology=topology.name,
@@ -585,13 +710,21 @@ def _starting(
     started.extend(future.result() for future in futures)  # the first error, if any
 
 
+#: Given a cell and its result, the cells it adds to the run (a ``down`` cell's pairs).
+CellExpansion = Callable[[Cell, CellResult], Sequence[Cell]]
+
+
 class _Schedule:
     """The cells of one matrix run still to run, handed to its workers, and their results.
 
     A worker takes the shallowest cell it may run now: a cell that pruning
     could skip waits until every cell of its parent edge is done (then it is
     pruned, or run); any other cell is never held back, so no worker idles
-    while another finishes the last cell of a depth.
+    while another finishes the last cell of a depth. ``expand`` adds cells as
+    results come (the pair cells of a ``down`` cell, :mod:`.pairs`): they run
+    after every single cell already waiting, and are pruned when the cell
+    that added them was; a worker with nothing to take waits while a cell
+    still running may add more.
     """
 
     def __init__(
@@ -601,10 +734,13 @@ class _Schedule:
         *,
         prune: bool,
         progress: CellProgress | None,
+        expand: CellExpansion | None = None,
     ) -> None:
         self.results: dict[str, CellResult] = {}
         self._total = len(cells)
         self._progress = progress
+        self._expand = expand
+        self._running = 0
         self._ready = threading.Condition()
         self._waiting = sorted(cells, key=lambda c: c.depth)  # stable: the plan's order
         depths = edge_depths(topology)
@@ -626,7 +762,7 @@ class _Schedule:
         A journey failing on a hard dependency is no violation, but it is not
         containment either: what broke it may break it from deeper down too.
         """
-        mine = [r for r in self.results.values() if r.edge == edge]
+        mine = [r for r in self.results.values() if r.edge == edge and r.primary is None]
         return bool(mine) and all(
             r.outcome == "pruned"
             or (r.outcome == "contained" and all(j.verdict != "failed" for j in r.journeys))
@@ -635,20 +771,32 @@ class _Schedule:
 
     def _record(self, cell: Cell, judged: CellResult) -> None:
         self.results[cell.id] = judged
-        self._unfinished[cell.edge] -= 1
+        if cell.primary is None:
+            self._unfinished[cell.edge] -= 1
+        added = list(self._expand(cell, judged)) if self._expand is not None else []
+        self._total += len(added)
         if self._progress:
             self._progress(len(self.results), self._total, judged)
+        for new in added:
+            self._parents[new.id] = None
+            if judged.outcome == "pruned":
+                self._record(
+                    new, _pruned(new, f"implied: {cell.id} was pruned ({judged.reasons[0]})")
+                )
+            else:
+                self._waiting.append(new)
         self._ready.notify_all()
 
     def finish(self, cell: Cell, judged: CellResult) -> None:
         """Record a cell's result; wake the workers waiting on its edge."""
         with self._ready:
+            self._running -= 1
             self._record(cell, judged)
 
     def take(self) -> Cell | None:
         """The next cell to run (pruning those whose parent was contained); None: no more."""
         with self._ready:
-            while self._waiting:
+            while self._waiting or self._running:
                 cell = next(
                     (
                         c
@@ -658,23 +806,31 @@ class _Schedule:
                     None,
                 )
                 if cell is None:
-                    self._ready.wait()  # every cell left waits on a parent edge still running
+                    # Every cell left waits on a parent edge still running, or none is left
+                    # but a cell still running may add some.
+                    self._ready.wait()
                     continue
                 self._waiting.remove(cell)
                 parent = self._parents[cell.id]
                 if parent is None or not self._contained(parent):
+                    self._running += 1
                     return cell
                 reason = f"implied by {parent}, where every fault was contained"
-                pruned = CellResult(
-                    cell.id,
-                    cell.edge,
-                    cell.kind,
-                    cell.fault.describe(),
-                    "pruned",
-                    reasons=(reason,),
-                )
-                self._record(cell, pruned)
+                self._record(cell, _pruned(cell, reason))
             return None
+
+
+def _pruned(cell: Cell, reason: str) -> CellResult:
+    """A cell skipped, and why."""
+    return CellResult(
+        cell.id,
+        cell.edge,
+        cell.kind,
+        _described(cell),
+        "pruned",
+        reasons=(reason,),
+        primary=cell.primary.edge if cell.primary is not None else None,
+    )
 
 
 def _run_cells(
@@ -685,14 +841,17 @@ def _run_cells(
     prune: bool,
     progress: CellProgress | None,
     crossings: Mapping[str, Collection[str]] | None = None,
+    baseline: FallbackBaseline | None = None,
+    expand: CellExpansion | None = None,
 ) -> list[CellResult]:
-    """Run ``cells`` on the stacks of ``pool``, shallow edges first, pruning as results come."""
-    schedule = _Schedule(pool[0].topology, cells, prune=prune, progress=progress)
+    """Run ``cells`` on the stacks of ``pool``, shallow edges first, pruning as results come;
+    ``expand`` adds cells as results come (pairs)."""
+    schedule = _Schedule(pool[0].topology, cells, prune=prune, progress=progress, expand=expand)
 
     def work(stack: Stack) -> None:
         while (cell := schedule.take()) is not None:
             try:
-                judged = _run_one(stack, cell, timings, crossings)
+                judged = _run_one(stack, cell, timings, crossings, baseline)
             except DominoError as exc:
                 # One cell's trouble (Toxiproxy refusing, a fault not removable) is
                 # that cell's verdict, not the end of the matrix.

@@ -9,6 +9,11 @@ each mark is the worst of that place's cells for the journey:
     s  failed slow on the client edge (only the user's own timeout ends that wait)
     X  cascade violation    ?  inconclusive    -  pruned (implied)   (blank) not run
 
+Pair cells (two faults at once, :mod:`.pairs`) are a table of their own after the
+heatmap, with the rule, the pairs explored of those possible, and the single cells left
+inconclusive that a pair cell judged; they are test cases and count in the exit code
+like any cell.
+
 Each cell outcome is, in every output (:data:`CELL_STATES`):
 
     outcome       JUnit                         exit code
@@ -140,34 +145,99 @@ def _bounds_lines(result: MatrixResult) -> list[str]:
 
 
 def _places(result: MatrixResult) -> list[str]:
-    return list(dict.fromkeys(c.edge for c in result.cells))
+    return list(dict.fromkeys(c.edge for c in result.singles))
 
 
 def heatmap(result: MatrixResult) -> dict[str, dict[str, str]]:
-    """Mark per journey per place (the worst of that place's cells)."""
+    """Mark per journey per place (the worst of that place's single cells; pair cells are
+    their own table, :func:`pairs_lines`)."""
     grid: dict[str, dict[str, str]] = {}
+    singles = result.singles
     for journey in result.journeys:
         row = {}
         for place in _places(result):
-            marks = [_mark(c, journey) for c in result.cells if c.edge == place]
+            marks = [_mark(c, journey) for c in singles if c.edge == place]
             row[place] = max(marks, key=lambda m: _RANK[m], default="")
         grid[journey] = row
     return grid
 
 
+def judged_fallbacks(result: MatrixResult) -> list[tuple[CellResult, CellResult]]:
+    """(single, pair): a single cell left inconclusive whose fault a pair cell judged, held
+    with its primary down (the single cell stays inconclusive; the pair gives the verdict)."""
+    alone = {c.id: c for c in result.singles}
+    found = []
+    for pair in result.pairs:
+        single = alone.get(f"{pair.edge}|{pair.kind}")
+        if (
+            single is not None
+            and single.outcome == "inconclusive"
+            and pair.outcome not in ("inconclusive", "pruned")
+        ):
+            found.append((single, pair))
+    return found
+
+
+def _counts_phrase(counts: Mapping[str, int]) -> str:
+    return (
+        f"{counts['contained']} contained, {counts['violation']} violations, "
+        f"{counts['failed-slow']} failed slow, "
+        f"{counts['inconclusive']} inconclusive, {counts['pruned']} pruned"
+    )
+
+
+def pairs_headline(result: MatrixResult) -> str:
+    """``pairs explored: N of M possible: only {A, fallback-of-A}``, or why none were."""
+    pairs = result.extra.get("pairs")
+    if not pairs:
+        return "pairs: not explored (this report has none)"
+    if not pairs.get("enabled", True):
+        return "pairs: not explored (--no-pairs)"
+    return (
+        f"pairs explored: {pairs.get('explored', 0)} of {pairs.get('possible', 0)} possible: "
+        f"{pairs.get('rule', '')}" + (f" ({pairs['note']})" if pairs.get("note") else "")
+    )
+
+
+def pairs_lines(result: MatrixResult) -> list[str]:
+    """The pairs for the terminal: the rule and counts, each pair with why, a table of the
+    pair cells (journeys' marks), and the fallbacks judged only in pairs."""
+    out = [pairs_headline(result)]
+    pairs = result.extra.get("pairs") or {}
+    out += [
+        f"  {p['primary']} down + {p['fallback']}: {p['why']} ({len(p['cells'])} cells)"
+        for p in pairs.get("pairs", [])
+    ]
+    cells = result.pairs
+    if cells:
+        out.append(f"{len(cells)} pair cells: {_counts_phrase(result.counts(cells))}")
+        width = max(len(c.id) for c in cells)
+        out.append(f"  {'':<{width}}  " + "  ".join(result.journeys))
+        for cell in cells:
+            marks = "  ".join(f"{_mark(cell, j) or ' ':^{len(j)}}" for j in result.journeys)
+            out.append(f"  {cell.id:<{width}}  {marks}")
+    judged = judged_fallbacks(result)
+    if judged:
+        out.append(
+            "fallbacks judged in pairs (the single cell stays inconclusive, the pair cell "
+            "gives the verdict):"
+        )
+        out += [f"  {single.id}: {pair.outcome} in {pair.id}" for single, pair in judged]
+    return out
+
+
 def render_heatmap(result: MatrixResult) -> str:
-    """The terminal summary: counts, the heatmap, then every violation with its attribution,
-    every failed-slow finding and every inconclusive cell, and the run's exit code."""
-    counts = result.counts()
+    """The terminal summary: counts, the heatmap, the pairs, then every violation with its
+    attribution, every failed-slow finding and every inconclusive cell, and the run's exit
+    code."""
+    counts = result.counts(result.singles)
     out = [
         "",
         f"  domino matrix: {result.topology} [{result.profile}] on {result.backend}: "
         f"{result.outcome.upper()}" + ("  (strict)" if result.strict else ""),
-        f"  {len(result.cells)} of {result.planned} cells"
+        f"  {len(result.singles)} of {result.planned} cells"
         + (f" (shard {result.shard[0]}/{result.shard[1]})" if result.shard else "")
-        + f": {counts['contained']} contained, {counts['violation']} violations, "
-        f"{counts['failed-slow']} failed slow, "
-        f"{counts['inconclusive']} inconclusive, {counts['pruned']} pruned; "
+        + f": {_counts_phrase(counts)}; "
         f"{result.duration_s:.0f} s wall, floor {result.floor_s:.0f} s, {result.workers} worker(s)",
         "",
     ]
@@ -181,12 +251,14 @@ def render_heatmap(result: MatrixResult) -> str:
     out.append("")
     out += [f"  {i + 1:>2} {place}" for i, place in enumerate(places)]
     out.append(f"     {_LEGEND}")
+    out += ["", *(f"  {line}" for line in pairs_lines(result))]
     violations = [(c, a) for c in result.cells for a in c.attributions]
     if violations:
         out += ["", "  cascade violations"]
         for cell, attribution in violations:
             verdict = next(j for j in cell.journeys if j.journey == attribution.journey)
-            out.append(f"    X {cell.kind} on {cell.edge} broke {_slo_phrase(verdict)}")
+            held = f" with {cell.primary} down" if cell.primary else ""
+            out.append(f"    X {cell.kind} on {cell.edge}{held} broke {_slo_phrase(verdict)}")
             out.append(f"        path {' -> '.join(attribution.path)} ({attribution.basis})")
             out.append(
                 f"        should have been contained by {attribution.container}: "
@@ -202,7 +274,16 @@ def render_heatmap(result: MatrixResult) -> str:
     inconclusive = [c for c in result.cells if c.outcome == "inconclusive"]
     if inconclusive:
         out += ["", "  inconclusive cells (never a pass)"]
-        out += [f"    ? {c.id}: {'; '.join(c.reasons)}" for c in inconclusive]
+        judged = {single.id: pair for single, pair in judged_fallbacks(result)}
+        out += [
+            f"    ? {c.id}: {'; '.join(c.reasons)}"
+            + (
+                f" (judged in a pair: {judged[c.id].outcome} in {judged[c.id].id})"
+                if c.id in judged
+                else ""
+            )
+            for c in inconclusive
+        ]
     bounds = _bounds_lines(result)
     if bounds:
         out += ["", "  latency kinds added (below / above)"]
@@ -392,6 +473,53 @@ def _observed_html(observed: Mapping[str, Any]) -> str:
     )
 
 
+def _pairs_html(result: MatrixResult) -> str:
+    """The pairs: the rule and counts, each pair and why, the pair cells as a table of
+    journeys' marks, and the fallbacks judged only in pairs."""
+    e = html.escape
+    pairs = result.extra.get("pairs") or {}
+    explored = "".join(
+        f"<li><code>{e(p['primary'])}</code> down + <code>{e(p['fallback'])}</code>: "
+        f"{e(p['why'])} ({len(p['cells'])} cells)</li>"
+        for p in pairs.get("pairs", [])
+    )
+    cells = result.pairs
+    table = ""
+    if cells:
+        head = "".join(f"<th>{e(j)}</th>" for j in result.journeys)
+        rows = "".join(
+            f"<tr><th class=j>{e(c.id)}</th><td>{e(c.outcome)}</td>"
+            + "".join(
+                f'<td class="m-{_MARK_CLASS.get(_mark(c, j), "none")}">{e(_mark(c, j))}</td>'
+                for j in result.journeys
+            )
+            + "</tr>"
+            for c in cells
+        )
+        table = (
+            f"<p>{len(cells)} pair cells: {e(_counts_phrase(result.counts(cells)))}.</p>"
+            f"<table class=pairs><thead><tr><th>pair cell (both faults held at once)</th>"
+            f"<th>outcome</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        )
+    judged = "".join(
+        f"<li><code>{e(single.id)}</code> alone: inconclusive ({e('; '.join(single.reasons))})"
+        f"; judged <b>{e(pair.outcome)}</b> in <code>{e(pair.id)}</code></li>"
+        for single, pair in judged_fallbacks(result)
+    )
+    return (
+        "<h2>Two faults deep: pairs</h2>"
+        f"<p class=pairs-rule>{e(pairs_headline(result))}</p>"
+        + (f"<ul>{explored}</ul>" if explored else "")
+        + table
+        + (
+            "<h3>Fallbacks judged in pairs</h3><p>The single cell stays inconclusive; the "
+            f"pair cell gives the verdict.</p><ul>{judged}</ul>"
+            if judged
+            else ""
+        )
+    )
+
+
 def render_html(result: MatrixResult) -> str:
     """A self-contained page: the heatmap, the violations with their paths, the failed-slow
     findings, every cell with each journey's verdict and time, and the latency bounds."""
@@ -411,7 +539,9 @@ def render_html(result: MatrixResult) -> str:
     violations = (
         "".join(
             f"<li><b>{e(a.journey)}</b> broken by <code>{e(c.kind)}</code> "
-            f"on <code>{e(c.edge)}</code>: "
+            f"on <code>{e(c.edge)}</code>"
+            + (f" with <code>{e(c.primary)}</code> down" if c.primary else "")
+            + ": "
             f"path <code>{e(' -> '.join(a.path))}</code> ({e(a.basis)}); first container "
             f"<b>{e(a.container)}</b> — {e(a.detail)}</li>"
             for c in result.cells
@@ -451,7 +581,7 @@ def render_html(result: MatrixResult) -> str:
     cliffs = result.extra.get("cliffs")
     if cliffs:
         extra += f"<h2>Latency cliffs</h2><pre>{e(json.dumps(cliffs, indent=1))}</pre>"
-    counts = result.counts()
+    counts = result.counts(result.singles)
     strict = " (strict)" if result.strict else ""
     return (
         "<!doctype html><html><head><meta charset=utf-8>"
@@ -459,14 +589,14 @@ def render_html(result: MatrixResult) -> str:
         f"<style>{_CSS}</style></head><body>"
         f"<h1>Blast radius: {e(result.topology)} [{e(result.profile)}] — "
         f"{e(result.outcome)}{strict}, exit {exit_code(result)}</h1>"
-        f"<p>{len(result.cells)} of {result.planned} cells: {counts['contained']} contained, "
+        f"<p>{len(result.singles)} of {result.planned} cells: {counts['contained']} contained, "
         f"{counts['violation']} violations, {counts['failed-slow']} failed slow, "
         f"{counts['inconclusive']} inconclusive, "
         f"{counts['pruned']} pruned. Rows are journeys, columns faulted places; X marks a "
         "journey that failed because of a fault outside its hard dependencies, S one that "
         "failed slowly on a hard dependency.</p>"
         f"<table class=heatmap><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        f"{_legend_html()}"
+        f"{_legend_html()}{_pairs_html(result)}"
         f"<h2>Cascade violations</h2><ul>{violations}</ul>"
         f"<h2>Failed slow on a hard dependency</h2><ul>{slow}</ul>"
         f"<h2>Cells</h2><table><thead><tr><th>cell</th><th>outcome</th><th>JUnit</th>"
@@ -571,12 +701,18 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
     for part in parts:
         for b in part.extra.get("latency_bounds", []):
             bounds.setdefault(str(b["edge"]), b)
+    extra: dict[str, Any] = {"latency_bounds": list(bounds.values())} if bounds else {}
+    pairs = _merged_pairs(parts)
+    if pairs is not None:
+        extra["pairs"] = pairs
     return MatrixResult(
         topology=first.topology,
         profile=first.profile,
         backend=first.backend,
         journeys=first.journeys,
-        cells=sorted((seen[i] for i in order), key=lambda c: (c.edge, c.kind)),
+        cells=sorted(
+            (seen[i] for i in order), key=lambda c: (c.primary is not None, c.edge, c.kind)
+        ),
         planned=first.planned,
         shard=None,
         pruning=False,
@@ -585,5 +721,22 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
         floor_s=sum(p.floor_s for p in parts),
         workers=sum(p.workers for p in parts),
         strict=any(p.strict for p in parts),
-        extra={"latency_bounds": list(bounds.values())} if bounds else {},
+        extra=extra,
     )
+
+
+def _merged_pairs(parts: Sequence[MatrixResult]) -> dict[str, Any] | None:
+    """The shards' pairs as one: each pair is explored in the shard of its primary's down
+    cell, so the shards' pairs are disjoint and add up."""
+    found = [p.extra["pairs"] for p in parts if p.extra.get("pairs")]
+    if not found:
+        return None
+    pairs = [pair for part in found for pair in part.get("pairs", [])]
+    return {
+        **found[0],
+        "enabled": any(part.get("enabled", True) for part in found),
+        "explored": len(
+            {frozenset((p["primary"], p["fallback"])) for p in pairs if p.get("cells")}
+        ),
+        "pairs": pairs,
+    }
