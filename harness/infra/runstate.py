@@ -1,7 +1,8 @@
 """What a running stack has started, on disk, so a killed run can be cleaned up.
 
-Each run writes ``$DOMINO_HOME/runs/<backend>-<pid>.json`` listing what it
-started (process ids with their command lines and start times, container
+Each run writes ``$DOMINO_HOME/runs/<backend>-<pid>.json`` (a second stack the
+same process runs at once, as ``matrix --workers`` does, ``<backend>-<pid>-2.json``
+and so on) listing what it started (process ids with their command lines and start times, container
 labels, ...). A run that ends normally deletes its file. A run killed with
 SIGKILL cannot, so every start first :func:`reconcile`\\ s: for each file
 whose owner is gone, it stops what is still running and deletes the file.
@@ -31,6 +32,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -102,20 +104,29 @@ class RunRecord:
     #: Working-copy files the run wrote, as they were before (:func:`keep_original`).
     originals: list[OriginalFile] = field(default_factory=list)
 
+    #: The record's file name in :func:`runs_dir`, chosen when it is made: one per
+    #: stack, also when one process runs several at once (:func:`_claim_name`).
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = _claim_name(self.backend, self.owner_pid)
+
     @property
     def path(self) -> Path:
-        return runs_dir() / f"{self.backend}-{self.owner_pid}.json"
+        return runs_dir() / self.name
 
     def save(self) -> None:
         if not self.owner_cmdline:
             self.owner_cmdline = process_cmdline(self.owner_pid) or ""
         if not self.owner_started:
             self.owner_started = process_started(self.owner_pid) or ""
-        make_state_folder(self.path.parent)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)  # the record may hold the stack's admin token
-        tmp.write_text(json.dumps(asdict(self)))
-        tmp.replace(self.path)
+        with _SAVING:  # a stack's threads (its spawner's included) save one at a time
+            make_state_folder(self.path.parent)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.touch(mode=0o600)  # the record may hold the stack's admin token
+            tmp.write_text(json.dumps(asdict(self)))
+            tmp.replace(self.path)
 
     def add_process(self, name: str, pid: int) -> None:
         started = process_started(pid) or ""
@@ -129,13 +140,37 @@ class RunRecord:
             return
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        with _SAVING:
+            _names_in_use.discard((str(runs_dir()), self.name))
 
     @classmethod
     def load(cls, path: Path) -> RunRecord:
         raw = json.loads(path.read_text())
+        raw.setdefault("name", path.name)  # written before records named themselves
         raw["processes"] = [RecordedProcess(**p) for p in raw.get("processes", [])]
         raw["originals"] = [OriginalFile(**f) for f in raw.get("originals", [])]
         return cls(**raw)
+
+
+_SAVING = threading.Lock()
+#: (runs folder, record name) of this process's live stacks (guarded by ``_SAVING``).
+_names_in_use: set[tuple[str, str]] = set()
+
+
+def _claim_name(backend: str, pid: int) -> str:
+    """``<backend>-<pid>.json``, or ``-2``, ``-3``, ... while another stack of this
+    process holds it in the same runs folder: two stacks of one process (``matrix
+    --workers``) once shared one record, each overwriting the other's list of what
+    it had started."""
+    folder = str(runs_dir())
+    with _SAVING:
+        serial = 1
+        while (folder, name := f"{backend}-{pid}{f'-{serial}' if serial > 1 else ''}.json") in (
+            _names_in_use
+        ):
+            serial += 1
+        _names_in_use.add((folder, name))
+        return name
 
 
 def _scratch(path: Path) -> Path:
