@@ -3,6 +3,7 @@ its shards add up to the whole."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,13 @@ def test_fragile_bank_the_kbpay_cascade_is_found_and_attributed_with_its_path() 
 
 def test_hardened_bank_contains_faults_on_card_and_pay_and_pruning_agrees_with_a_full_run() -> None:
     edges, kinds = ["bank->card", "card->pay"], ["timeout", "down"]
-    pruned = run_matrix(BANK, profile="hardened", edges=edges, kinds=kinds)
-    # The full run on two isolated stacks side by side: their verdicts must be the same.
-    full = run_matrix(BANK, profile="hardened", edges=edges, kinds=kinds, prune=False, workers=2)
+    # The pruned run and the full one (on two workers) side by side: isolated stacks.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pruning = pool.submit(run_matrix, BANK, profile="hardened", edges=edges, kinds=kinds)
+        full = run_matrix(
+            BANK, profile="hardened", edges=edges, kinds=kinds, prune=False, workers=2
+        )
+        pruned = pruning.result()
     for result in (pruned, full):
         assert result.outcome == "contained", render_heatmap(result)
         assert _violations(result) == set()
@@ -105,13 +110,22 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
         shop, profile="naive", edges=edges, kinds=kinds, prune=False, latency_ms=latency, workers=2
     )
     folders = []
-    for index in (1, 2, 3):
-        part = run_matrix(
-            shop, profile="naive", edges=edges, kinds=kinds, shard=(index, 3), latency_ms=latency
+    with ThreadPoolExecutor(max_workers=3) as pool:  # the shards side by side, as CI jobs
+        parts = pool.map(
+            lambda index: run_matrix(
+                shop,
+                profile="naive",
+                edges=edges,
+                kinds=kinds,
+                shard=(index, 3),
+                latency_ms=latency,
+            ),
+            (1, 2, 3),
         )
-        assert part.pruning is False  # sharded runs never prune: shards must add up
-        folders.append(tmp_path / f"shard-{index}")
-        write_matrix_reports(part, folders[-1])
+        for index, part in enumerate(parts, start=1):
+            assert part.pruning is False  # sharded runs never prune: shards must add up
+            folders.append(tmp_path / f"shard-{index}")
+            write_matrix_reports(part, folders[-1])
     merged = merge_matrices([load_matrix(f) for f in folders])
     assert merged.planned == whole.planned == 4
     reasons = {c.id: c.reasons for c in (*merged.cells, *whole.cells) if c.reasons}
