@@ -22,7 +22,7 @@ from harness.backends.attached import live_stacks
 from harness.errors import DominoError, StackError, ToxiproxyError, UsageError
 from harness.infra.home import use_state_dir
 from harness.infra.outputs import OutputGuard, flush_stdout_quietly
-from harness.infra.signals import graceful_termination
+from harness.infra.signals import forget_handled_interrupts, graceful_termination
 from harness.model.faults import FAULT_KINDS, build_fault
 from harness.model.topology import Topology
 from harness.stack import Stack
@@ -992,6 +992,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(exc) or "interrupted"
         print(f"domino: stopped ({reason}); everything it started is stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        # An interrupt caught above is handled: it must not end `python -m harness.cli` by
+        # SIGINT once the program has exited with its code (harness.infra.signals).
+        forget_handled_interrupts()
 
 
 if __name__ == "__main__":
