@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 REPORT_DIR ?= reports/kbpay
 # The suite runs on two workers: most of its time is faults held and journeys
 # waited on, so two isolated stacks side by side halve it on two cores. Each worker
-# takes the next unit of work from one queue, longest first (loadgroup: a unit is a
+# takes the next unit of work from one queue, longest first (a unit is a
 # module, or one long test; tests/conftest.py), so a module's fixtures are built once
 # and the workers end together on short units.
 TEST_WORKERS ?= 2
@@ -37,7 +37,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) .domino reports .mypy_cache .ruff_cache .pytest_cache

@@ -1,21 +1,22 @@
 """Shared test setup: Domino's own pytest plugin is loaded from its entry point.
 
 The suite runs on several workers (``make test``: pytest-xdist, ``--dist
-loadgroup``): each worker takes the next unit of work from one queue when it
-is nearly out of work. A unit is a whole module (its module-scoped fixtures,
-such as a started stack or a measured defence map, are then built once, on one
-worker), except for the modules in :data:`SPLIT`, whose long, independent tests
-are units of their own, and the :data:`HEAVY` tests, one unit together. The
-queue holds the units longest first (longest first is the classic rule for
-balancing jobs on machines, and the workers then end on short units rather than
-one waiting for the other's long one); the order within a module, and of the
-modules not listed, is kept.
+loadscope``, its scopes given by :func:`unit_of`): each worker takes the next
+unit of work from one queue when it is nearly out of work. A unit is a whole
+module (its module-scoped fixtures, such as a started stack or a measured
+defence map, are then built once, on one worker), except for the modules in
+:data:`SPLIT`, whose long, independent tests are units of their own, and the
+:data:`HEAVY` tests, one unit together. The queue holds the units longest first
+(longest first is the classic rule for balancing jobs on machines, and the
+workers then end on short units rather than one waiting for the other's long
+one); the order within a module, and of the modules not listed, is kept.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import pytest
 
@@ -88,27 +89,41 @@ HEAVY = (
 )
 
 
-def _module(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to (tests of one unit run on one worker, in order)."""
+    if nodeid.startswith(HEAVY):
+        return "heavy"
+    module = _module(nodeid)
+    return nodeid if module in SPLIT else module
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: i for i, path in enumerate(LONG_FIRST)}
 
     def key(item: pytest.Item) -> int:  # the heavy unit first: it is the longest
-        return -1 if item.nodeid.startswith(HEAVY) else rank.get(_module(item), len(LONG_FIRST))
+        if item.nodeid.startswith(HEAVY):
+            return -1
+        return rank.get(_module(item.nodeid), len(LONG_FIRST))
 
     items.sort(key=key)  # stable
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        module = _module(item)
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        if item.nodeid.startswith(HEAVY):
-            item.add_marker(pytest.mark.xdist_group("heavy"))
-        elif module not in SPLIT:
-            item.add_marker(pytest.mark.xdist_group(module))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with :func:`unit_of` as the scope (xdist's own grouping
+    by mark, ``loadgroup``, renames each test's node id, which pytest 9 ignores)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return Units(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)
