@@ -27,11 +27,12 @@ blur.
 Prints the table, the added p50 over direct and over stock, and the throughput
 ratios, then the hop per call kept-alive (1 connection) beside a new connection
 per call, through each server: what a caller pays for opening a connection per
-call, as the bank's services do so that Toxiproxy's per-connection toxicity is
-drawn per call. ``--markdown`` prints the rows for docs/benchmarks.md. Checks, at the
-end, that the toxic matched nothing and that the counter counted every request
-it let through. Needs ``go``, ``nginx``, ``wrk`` and ``taskset``. Nothing is
-left running: every process is stopped in a ``finally``.
+call, as the bank's services did so that Toxiproxy's per-connection toxicity was
+drawn per call (they keep their connections alive now). ``--markdown`` prints
+the rows for docs/benchmarks.md. Checks, at the end, that the toxic matched
+nothing and that the counter counted every request it let through. Needs
+``go``, ``nginx``, ``wrk`` and ``taskset``. Nothing is left running: every
+process is stopped in a ``finally``.
 """
 
 from __future__ import annotations

@@ -2,13 +2,21 @@
 
 Run: .venv/bin/python bench/bench_services.py [--profile hardened] [--concurrency 16]
      [--seconds 4] [--write-docs]
+     .venv/bin/python bench/bench_services.py --between-services 3 [--concurrency 1]
 
 For each endpoint, ``--concurrency`` workers each hold one kept-alive
 connection to the service's direct URL and send requests back to back for
 ``--seconds`` after a short warm-up; the figures are requests per second and
 latency percentiles over that window. These are the "before" numbers that
-later surge figures are compared with. Calls *between* services still cross
-Toxiproxy (new connection per call, as in every run).
+later surge figures are compared with. Calls *between* services cross
+Toxiproxy, over connections the services keep alive (as in every run).
+
+``--between-services ROUNDS`` measures only the calls that cross another
+service (card tab, card summary) on two stacks side by side: the services
+keeping their connections to each other alive (the default) and opening a new
+connection per call (the knob ``dependency_keepalive_s=0``, how they called
+each other before), interleaved over ROUNDS rounds; each figure is the median
+over rounds.
 
 The load comes from a small asyncio HTTP/1.1 client written here rather than
 httpx: on the project's 2-core CI machine httpx's async pool spends several
@@ -24,11 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import platform
 import re
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,7 +48,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness import start_stack
+from harness import Stack, start_stack
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SECTION = "## Services baseline"
@@ -232,6 +242,75 @@ def write_docs(command: str, table: str, notes: str) -> None:
     DOCS.write_text(text)
 
 
+def _tokens(stack: Stack, count: int) -> list[str]:
+    bank = stack.services["bank"]
+    with httpx.Client(timeout=10) as client:
+        return [
+            client.post(
+                f"{bank}/login",
+                json={"customer_id": f"c{n:04d}", "password": f"domino-c{n:04d}"},
+            ).json()["token"]
+            for n in range(1, count + 1)
+        ]
+
+
+#: The two ways the services call each other that ``--between-services`` compares.
+CALLS_BETWEEN: tuple[tuple[str, dict[str, float]], ...] = (
+    ("kept alive", {}),
+    ("new connection per call", {"dependency_keepalive_s": 0}),
+)
+
+
+def between_services(args: argparse.Namespace) -> None:
+    """Calls that cross another service, on two stacks: kept-alive vs a new connection."""
+    crossing = [e for e in endpoints() if "->" in e.what]
+    figures: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    with contextlib.ExitStack() as held:
+        stacks = [
+            (label, held.enter_context(start_stack("local", profile=args.profile, knobs=knobs)))
+            for label, knobs in CALLS_BETWEEN
+        ]
+        tokens = {label: _tokens(stack, args.concurrency) for label, stack in stacks}
+        for round_no in range(args.between_services):
+            for endpoint in crossing:
+                for label, stack in stacks if round_no % 2 == 0 else stacks[::-1]:
+                    series = asyncio.run(
+                        run_endpoint(
+                            stack.services[endpoint.service],
+                            endpoint,
+                            tokens[label],
+                            concurrency=args.concurrency,
+                            seconds=args.seconds,
+                            warmup_s=args.warmup,
+                        )
+                    )
+                    ok = sum(n for st, n in series.statuses.items() if 200 <= st < 300)
+                    if ok != sum(series.statuses.values()):
+                        raise SystemExit(f"{endpoint.path} ({label}): {dict(series.statuses)}")
+                    total = sum(series.statuses.values())
+                    figures.setdefault((endpoint.path, label), []).append(
+                        (total / series.seconds, series.pct(0.50), series.pct(0.99))
+                    )
+                    print(
+                        f"round {round_no + 1} {endpoint.path} {label}: "
+                        f"{total / series.seconds:,.0f}/s p50 {series.pct(0.5):.2f} ms",
+                        flush=True,
+                    )
+    print(
+        f"\nprofile {args.profile}, concurrency {args.concurrency}, {args.seconds:g} s x "
+        f"{args.between_services} rounds, medians over rounds:\n"
+        "| call | what | between services | req/s | p50 ms | p99 ms |\n|---|---|---|---:|---:|---:|"
+    )
+    for endpoint in crossing:
+        for label, _knobs in CALLS_BETWEEN:
+            runs = figures[(endpoint.path, label)]
+            rate, p50, p99 = (statistics.median(r[i] for r in runs) for i in range(3))
+            print(
+                f"| `{endpoint.method} {endpoint.path}` | {endpoint.what} | {label} "
+                f"| {rate:,.0f} | {p50:.2f} | {p99:.2f} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--profile", default="hardened", choices=("fragile", "hardened"))
@@ -239,19 +318,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--between-services",
+        type=int,
+        metavar="ROUNDS",
+        help="only the calls crossing another service: kept-alive vs a new connection per call",
+    )
     args = parser.parse_args()
+    if args.between_services is not None:
+        if args.between_services < 1 or args.write_docs:
+            parser.error("--between-services takes ROUNDS >= 1 and no --write-docs")
+        between_services(args)
+        return
 
     results: list[tuple[Endpoint, Series]] = []
     with start_stack("local", profile=args.profile) as stack:
-        bank = stack.services["bank"]
-        with httpx.Client(timeout=10) as client:
-            tokens = [
-                client.post(
-                    f"{bank}/login",
-                    json={"customer_id": f"c{n:04d}", "password": f"domino-c{n:04d}"},
-                ).json()["token"]
-                for n in range(1, args.concurrency + 1)
-            ]
+        tokens = _tokens(stack, args.concurrency)
         for endpoint in endpoints():
             series = asyncio.run(
                 run_endpoint(
@@ -291,8 +373,8 @@ def main() -> None:
             f"Profile `{args.profile}`, {args.concurrency} kept-alive connections per call,"
             f" {args.seconds:g} s measured after {args.warmup:g} s of warm-up, load generator"
             f" on the same machine ({os.cpu_count()} cores, Python {platform.python_version()});"
-            f" {invariants_line}. Calls between services cross Toxiproxy with a new"
-            " connection per call. Throughput here is bounded by one CPU-bound Python process"
+            f" {invariants_line}. Calls between services cross Toxiproxy over connections"
+            " the services keep alive. Throughput here is bounded by one CPU-bound Python process"
             " per service sharing two cores with the load generator, Toxiproxy and the"
             " downstream services: these are the baseline for surge figures, not a ceiling."
         )

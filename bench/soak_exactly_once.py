@@ -1,7 +1,7 @@
 """Soak: >= 10,000 money operations with client retries while toxics hit every edge.
 
 Run: nice -n 10 .venv/bin/python bench/soak_exactly_once.py [--ops 10000]
-     [--toxicity 0.3] [--per-phase 20] [--json FILE]
+     [--toxicity 0.3] [--share 0.3] [--per-phase 20] [--json FILE]
 
 One local stack in the hardened profile. Eight customers' clients (one thread
 each, a new TCP connection per request so Toxiproxy draws each toxic per
@@ -12,8 +12,12 @@ their rate, ``bank->card`` and ``card->pay``. Every failed attempt is retried
 with the same Idempotency-Key (up to 8 attempts, jittered backoff). The
 faults cycle through reset_peer, timeout (``timeout_ms`` 200: the connection
 closes) and limit_data (96 bytes) on every edge, each kind on each stream in
-turn, then all three together, at ``--toxicity`` (< 1, so some calls pass),
-until ``--ops`` operations (captures not counted) were sent. Then every
+turn, then all three together, at ``--toxicity`` (< 1, so some calls pass;
+drawn per connection, so on the services' own kept-alive calls it is a share
+of pooled connections), then Domino's HTTP kinds drawn per request at
+``--share``: http_abort before and after the target, http_status 503,
+http_body truncate, each on every edge, then mixed; until ``--ops``
+operations (captures not counted) were sent. Then every
 operation left without an answer is sent again with its key, and the books
 are audited as in tests/trust/test_exactly_once.py: invariants of every
 service, a replay of every key (same id, ``Idempotent-Replayed``, nothing
@@ -40,6 +44,7 @@ from tests.trust.books import (
     Workload,
     audit,
     edge_fault_phases,
+    edge_http_phases,
     resolve,
     snapshot,
 )
@@ -52,7 +57,8 @@ ENROLLERS = tuple(f"c00{n}" for n in range(44, 50))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=10_000, help="operations to send (>= 1)")
-    parser.add_argument("--toxicity", type=float, default=0.3)
+    parser.add_argument("--toxicity", type=float, default=0.3, help="TCP toxics, per connection")
+    parser.add_argument("--share", type=float, default=0.3, help="HTTP kinds, per request")
     parser.add_argument("--per-phase", type=int, default=20, help="operations per client per phase")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="stop sending after this")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -64,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         workload = Workload(
             stack, senders=SENDERS, sink=SINK, enrollers=ENROLLERS, remit_share=0.04, seed=62
         )
-        phases = edge_fault_phases(stack.edges, toxicity=args.toxicity)
+        phases = [
+            *edge_fault_phases(stack.edges, toxicity=args.toxicity),
+            *edge_http_phases(stack.edges, share=args.share, seed=62),
+        ]
         before = snapshot(stack)
         enrolments = list(ENROLLERS)
         phase_count = 0
@@ -93,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "nice -n 10 .venv/bin/python bench/soak_exactly_once.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "toxicity": args.toxicity,
+        "share": args.share,
         "phases": phase_count,
         "edges": sorted(stack.edges),
         "operations_sent_without_captures": sent(),

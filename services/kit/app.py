@@ -46,7 +46,7 @@ from services.kit.config import ServiceConfig
 from services.kit.dependencies import DependencyClient
 from services.kit.errors import DEPENDENCY_CODES, ERROR_CODES, CauseLink, ServiceError
 from services.kit.models import error_responses
-from services.kit.profiles import KnobError
+from services.kit.profiles import SERVER_KEEPALIVE_S, KnobError
 from services.kit.respond import error_response
 
 __all__ = ["ServiceKit", "create_app", "kit_of", "serve"]
@@ -214,11 +214,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            # max_keepalive_connections=0: one connection per call, so a Toxiproxy toxic with
-            # toxicity < 1 is drawn per call rather than once per pooled connection.
+            # Calls between services keep their connections alive, as a real service's
+            # client does. Partial faults per call are Domino's HTTP kinds (``share`` is
+            # drawn per request); a TCP toxic's ``toxicity`` is drawn per connection, so on
+            # these edges it means a share of pooled connections. An idle connection is
+            # given up (``dependency_keepalive_s``) before the other side's server closes
+            # it (SERVER_KEEPALIVE_S), so a call never goes out on a connection the server
+            # has just closed. ``dependency_keepalive_s=0``: a new connection per call.
             def pool() -> httpx.AsyncClient:
+                keep = knobs.dependency_keepalive_s > 0
                 limits = httpx.Limits(
-                    max_connections=knobs.max_connections, max_keepalive_connections=0
+                    max_connections=knobs.max_connections,
+                    max_keepalive_connections=knobs.max_connections if keep else 0,
+                    keepalive_expiry=knobs.dependency_keepalive_s if keep else None,
                 )
                 return httpx.AsyncClient(limits=limits)
 
@@ -315,6 +323,7 @@ def serve(build: Callable[[ServiceConfig], FastAPI], name: str) -> None:
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 2,
+        "timeout_keep_alive": SERVER_KEEPALIVE_S,
     }
     if config.listen_fd is not None:
         # Not uvicorn.run(fd=...): uvicorn wraps an inherited fd as AF_UNIX, so asyncio does

@@ -14,7 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PROFILES", "KnobError", "Knobs", "resolve_knobs"]
+__all__ = ["PROFILES", "SERVER_KEEPALIVE_S", "KnobError", "Knobs", "resolve_knobs"]
+
+#: How long a service keeps a caller's idle connection open (uvicorn's keep-alive
+#: timeout); its own clients give theirs up sooner (the knob ``dependency_keepalive_s``).
+SERVER_KEEPALIVE_S = 5
 
 
 class KnobError(ValueError):
@@ -90,6 +94,9 @@ class Knobs:
     core_flow_control: bool = False
     #: Transactions that may wait for a core connection under flow control.
     core_queue_limit: int = 8
+    #: How long an idle connection to a dependency is kept for the next call, below the
+    #: dependency's own keep-alive timeout (SERVER_KEEPALIVE_S); 0: a new connection per call.
+    dependency_keepalive_s: float = 2.0
 
 
 PROFILES: dict[str, Knobs] = {
@@ -183,4 +190,10 @@ def resolve_knobs(profile: str, overrides: Mapping[str, Any] | None = None) -> K
         if name not in fields:
             raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(fields)}")
         changes[name] = _coerce(name, fields[name], value)
+    keepalive_s = changes.get("dependency_keepalive_s", base.dependency_keepalive_s)
+    if not 0 <= keepalive_s < SERVER_KEEPALIVE_S:
+        raise KnobError(
+            f"knob dependency_keepalive_s must be from 0 (a new connection per call) to below "
+            f"{SERVER_KEEPALIVE_S} (the services' keep-alive timeout), got {keepalive_s!r}"
+        )
     return dataclasses.replace(base, **changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,6 +84,49 @@ def test_hardened_bank_names_the_downed_edge_in_the_cause_chain(
     assert card.cause, card
     assert card.cause[0]["edge"] == "bank->card"
     assert card.cause[0]["kind"] in ("refused", "reset")
+
+
+def _open_connections_to(listen: str) -> set[int]:
+    """Local ports of the established IPv4 TCP connections to ``listen`` (host:port), from
+    /proc/net/tcp: the connections the proxy's callers hold open."""
+    port = int(listen.rsplit(":", 1)[1])
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state = fields[1], fields[2], fields[3]
+        if state == "01" and int(remote.split(":")[1], 16) == port:
+            ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+@pytest.mark.domino_profile("hardened")
+@pytest.mark.parametrize(
+    "fault",
+    [Timeout(edge="card->pay", timeout_ms=0), Down(edge="card->pay")],
+    ids=["timeout", "down"],
+)
+def test_a_fault_added_while_card_keeps_its_connection_to_pay_open_reaches_the_next_call(
+    domino_stack: Stack,
+    journeys: JourneyClient,
+    journey: Callable[[str], Journey],
+    fault: ToxicFault,
+) -> None:
+    """Card keeps its connection to pay alive between calls; a toxic added (or the edge
+    downed) while it is open acts on the very next call over it."""
+    card_tab = journey("card-tab")
+    listen = domino_stack.edges["card->pay"].listen
+    assert journeys.run(card_tab).ok
+    kept = _open_connections_to(listen)
+    assert journeys.run(card_tab).ok
+    assert kept
+    assert _open_connections_to(listen) == kept  # the same connection(s), reused
+    with domino_stack.inject(fault):
+        faulted = journeys.run(card_tab)
+    # Hardened card answers at once without pay (degraded), naming the faulted edge first.
+    assert faulted.degraded or not faulted.ok, faulted
+    assert faulted.cause, faulted
+    assert faulted.cause[0]["edge"] == "card->pay", faulted
+    assert journeys.run(card_tab).ok  # a new connection after the fault: answers again
 
 
 class _BoomError(Exception):

@@ -86,6 +86,16 @@ def test_knobs_override_one_at_a_time_and_mistakes_are_named() -> None:
         resolve_knobs("sturdy")
 
 
+@pytest.mark.parametrize("keepalive_s", ["-1", "5", "30"])
+def test_a_dependency_keepalive_the_server_would_outlast_is_refused(keepalive_s: str) -> None:
+    """A client keeping an idle connection as long as the server (5 s) or longer would
+    send calls on connections the server has just closed."""
+    assert resolve_knobs("fragile", {"dependency_keepalive_s": "0"}).dependency_keepalive_s == 0
+    assert resolve_knobs("hardened", {"dependency_keepalive_s": 4.5}).dependency_keepalive_s == 4.5
+    with pytest.raises(KnobError, match=r"dependency_keepalive_s must be from 0 .* below 5"):
+        resolve_knobs("hardened", {"dependency_keepalive_s": keepalive_s})
+
+
 # -- circuit breaker -------------------------------------------------------------------
 
 

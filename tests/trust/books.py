@@ -19,9 +19,12 @@ or it is applied now. Then :func:`audit` checks the books:
   suspense), the network received each one once.
 
 Only the services' HTTP APIs and Domino's public :class:`~harness.Stack` are
-used. Clients open a new TCP connection per request
-(``max_keepalive_connections=0``): Toxiproxy draws a toxic's toxicity per
-connection, so this makes partial faults hit individual requests.
+used. The clients here open a new TCP connection per request
+(``max_keepalive_connections=0``): Toxiproxy draws a TCP toxic's toxicity per
+connection, so this makes partial TCP faults hit their individual requests. The
+services' calls to each other keep their connections alive, so on those edges a
+TCP toxic's toxicity is a share of pooled connections; :func:`edge_http_phases`
+gives faults drawn per request there (Domino's HTTP kinds, ``share``).
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ from typing import Any, Literal
 
 import httpx
 
-from harness import Fault, LimitData, ResetPeer, Stack, Timeout
+from harness import Fault, HttpAbort, HttpBody, HttpStatus, LimitData, ResetPeer, Stack, Timeout
 from harness.infra.readiness import wait_until
+from harness.model.faults import HttpFault
 
 __all__ = [
     "CREDIT_LIMIT_KRW",
@@ -50,6 +54,7 @@ __all__ = [
     "audit",
     "background",
     "edge_fault_phases",
+    "edge_http_phases",
     "new_client",
     "resolve",
     "send",
@@ -515,6 +520,47 @@ def edge_fault_phases(
                 ),
             )
         )
+    return phases
+
+
+#: The HTTP kinds :func:`edge_http_phases` uses, by label: each loses a request or its
+#: answer, so a retry is needed, and the two marked "applied" let the target apply it.
+HTTP_KINDS: tuple[str, ...] = (
+    "http_abort before",
+    "http_abort after (applied)",
+    "http_status 503",
+    "http_body truncate (applied)",
+)
+
+
+def _http_fault(label: str, edge: str, *, share: float, seed: int) -> HttpFault:
+    if label == "http_abort before":
+        return HttpAbort(edge=edge, at="before", share=share, seed=seed)
+    if label == "http_abort after (applied)":
+        return HttpAbort(edge=edge, at="after", share=share, seed=seed)
+    if label == "http_status 503":
+        return HttpStatus(edge=edge, status=503, share=share, seed=seed)
+    return HttpBody(edge=edge, broken="truncate", share=share, seed=seed)
+
+
+def edge_http_phases(
+    edges: Iterable[str], *, share: float, seed: int = 0
+) -> list[tuple[str, tuple[Fault, ...]]]:
+    """Domino's HTTP kinds on every edge, drawn per request, kept-alive connections
+    included (the services' own calls keep theirs alive): each kind of
+    :data:`HTTP_KINDS` in turn on every edge, then one phase with a different kind
+    on each edge. Every fault has a seed of its own, from ``seed``."""
+    names = list(edges)
+    seeds = iter(range(seed, seed + 1_000_000))
+    phases: list[tuple[str, tuple[Fault, ...]]] = [
+        (label, tuple(_http_fault(label, e, share=share, seed=next(seeds)) for e in names))
+        for label in HTTP_KINDS
+    ]
+    mixed = tuple(
+        _http_fault(HTTP_KINDS[n % len(HTTP_KINDS)], edge, share=share, seed=next(seeds))
+        for n, edge in enumerate(names)
+    )
+    phases.append(("http kinds together", mixed))
     return phases
 
 
