@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,12 @@ def test_the_shops_incident_reproduces_its_cascade_with_per_journey_verdicts(
     shop_binaries: Path,
 ) -> None:
     spec = find_incident(str(SHOP_DIR / "incidents" / "catalog-slow.yaml"))
-    results = {r.profile: r for r in run_campaign([spec])}
+    # One campaign per profile, side by side: each starts a stack of its own.
+    with ThreadPoolExecutor(max_workers=len(spec.profiles)) as pool:
+        campaigns = pool.map(
+            lambda profile: run_campaign([spec], profiles=[profile]), spec.profiles
+        )
+        results = {r.profile: r for campaign in campaigns for r in campaign}
     assert set(results) == {"naive", "guarded"}
     for profile, result in results.items():
         assert result.verdict.outcome == "pass", (profile, result.verdict.reasons)
