@@ -24,25 +24,10 @@ from harness import parse_topology, start_stack
 from harness.infra.readiness import wait_until
 from harness.infra.runstate import RunRecord, process_cmdline, reconcile, stopped
 from harness.model.faults import build_fault
+from tests.chaos.two_servers import TWO_SERVERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Two standard-library web servers: the smallest local stack with a service to pause.
-TOPOLOGY = """
-name: pausable
-services:
-  front:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-  back:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-edges:
-  client->front: {}
-  front->back: {env: {BACK_URL: "http://{host}:{port}"}}
-journeys:
-  home: {path: /, session: false, slo: {p95_ms: 500}, hard: [client->front]}
-"""
 
 #: The runner: brings the stack up, pauses ``back`` and holds it until killed.
 RUNNER = textwrap.dedent(
@@ -75,19 +60,9 @@ def _gone(pid: int, cmdline: str) -> bool:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private DOMINO_HOME that still finds the project's Toxiproxy binary."""
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    monkeypatch.setenv("DOMINO_TOXIPROXY_BIN", str(find_toxiproxy()))
-    monkeypatch.setenv("DOMINO_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def runner(home: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(tmp_path), TOPOLOGY],
+        [sys.executable, "-c", RUNNER, str(tmp_path), TWO_SERVERS],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -150,7 +125,7 @@ def test_reconcile_wakes_a_paused_leftover_so_it_ends_on_sigterm(home: Path) -> 
 
 
 def test_the_pause_faults_own_scope_resumes_the_service(home: Path, tmp_path: Path) -> None:
-    topology = parse_topology(TOPOLOGY, source="domino.yaml", base_dir=tmp_path)
+    topology = parse_topology(TWO_SERVERS, source="domino.yaml", base_dir=tmp_path)
     with start_stack("local", topology=topology) as stack:
         record = RunRecord.load(home / "runs" / f"local-{os.getpid()}.json")
         back = next(p for p in record.processes if p.name == "back")

@@ -13,37 +13,11 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from harness import parse_topology, start_stack
 from harness.infra.readiness import wait_until
 from harness.infra.runstate import RunRecord, process_cmdline, stopped
 from harness.model.faults import build_fault
-
-TOPOLOGY = """
-name: hangs
-services:
-  front:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-  back:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-edges:
-  client->front: {}
-  front->back: {env: {BACK_URL: "http://{host}:{port}"}}
-journeys:
-  home: {path: /, session: false, slo: {p95_ms: 500}, hard: [client->front]}
-"""
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    monkeypatch.setenv("DOMINO_TOXIPROXY_BIN", str(find_toxiproxy()))
-    monkeypatch.setenv("DOMINO_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+from tests.chaos.two_servers import TWO_SERVERS
 
 
 def _toxiproxy_pid(home: Path) -> int:
@@ -57,7 +31,7 @@ def test_a_hung_admin_api_is_restarted_with_its_proxies_and_no_toxic_is_left(
     home: Path, tmp_path: Path
 ) -> None:
     said: list[str] = []
-    topology = parse_topology(TOPOLOGY, source="domino.yaml", base_dir=tmp_path)
+    topology = parse_topology(TWO_SERVERS, source="domino.yaml", base_dir=tmp_path)
     with start_stack("local", topology=topology, progress=said.append) as stack:
         before = {name: p.listen for name, p in stack.toxiproxy.proxies().items()}
         stack.toxiproxy.timeout_s = 1.0  # the hang is noticed after 1 s instead of 5

@@ -15,41 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-import pytest
-
 from harness import parse_topology, start_stack
 from harness.infra.runstate import RunRecord, process_cmdline
-
-TOPOLOGY = """
-name: twice
-services:
-  front:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-  back:
-    command: ["{python}", "-m", "http.server", "--bind", "{bind_host}", "{port}"]
-    ready: {http: /}
-edges:
-  client->front: {}
-  front->back: {env: {BACK_URL: "http://{host}:{port}"}}
-journeys:
-  home: {path: /, session: false, slo: {p95_ms: 500}, hard: [client->front]}
-"""
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    monkeypatch.setenv("DOMINO_TOXIPROXY_BIN", str(find_toxiproxy()))
-    monkeypatch.setenv("DOMINO_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+from tests.chaos.two_servers import TWO_SERVERS
 
 
 def test_two_stacks_started_at_once_in_one_process_each_record_their_own_processes(
     home: Path, tmp_path: Path
 ) -> None:
-    topology = parse_topology(TOPOLOGY, source="domino.yaml", base_dir=tmp_path)
+    topology = parse_topology(TWO_SERVERS, source="domino.yaml", base_dir=tmp_path)
     both_up = threading.Barrier(2, timeout=60)
     with ExitStack() as stacks, ThreadPoolExecutor(max_workers=2) as pool:
 
