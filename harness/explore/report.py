@@ -627,12 +627,9 @@ def write_matrix_reports(result: MatrixResult, folder: Path) -> dict[str, Path]:
 def load_matrix(folder: Path) -> MatrixResult:
     """A matrix report written by :func:`write_matrix_reports`; UsageError if it is not one."""
     path = folder / "matrix.json" if folder.is_dir() else folder
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a matrix report ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("kind") != "domino-matrix":
-        raise UsageError(f"{path}: not a matrix report (no kind: domino-matrix)")
+    from harness.report.folder import read_report
+
+    raw = read_report(path, "domino-matrix", "matrix report")
     if raw.get("complete") is False:
         raise UsageError(f"{path}: the matrix did not finish ({raw.get('reason', 'no reason')})")
     known = {

@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from harness.errors import UsageError
 from harness.infra.outputs import check_report_folder
@@ -46,6 +47,7 @@ __all__ = [
     "ReportFolder",
     "ReportFolderBusyError",
     "ReportNames",
+    "read_report",
     "write_file",
 ]
 
@@ -222,3 +224,15 @@ def _incomplete_html(kind: str, reason: str) -> str:
         f"<h1>Domino report: incomplete</h1><p>{text}</p>"
         "<p>Nothing in this folder is a result: run it again.</p></body></html>\n"
     )
+
+
+def read_report(file: Path, kind: str, what: str) -> dict[str, Any]:
+    """The JSON of a report Domino wrote, whose ``kind`` field is ``kind``; UsageError
+    (one line: the file, and that it is not ``what``) for anything else."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{file}: not a {what} ({exc})") from None
+    if not isinstance(raw, dict) or raw.get("kind") != kind:
+        raise UsageError(f"{file}: not a {what} (no kind: {kind})")
+    return raw

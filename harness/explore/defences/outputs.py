@@ -25,7 +25,7 @@ from harness.explore.defences.checks import stopped_first
 from harness.explore.defences.compare import DefencesChange
 from harness.explore.defences.html import render_defences_html, render_defences_junit
 from harness.explore.defences.model import DefenceMap
-from harness.report.folder import ReportNames, write_file
+from harness.report.folder import ReportNames, read_report, write_file
 
 __all__ = [
     "DEFENCES_REPORTS",
@@ -66,12 +66,7 @@ def load_measured_deadlines(path: Path, topology: str, profile: str) -> dict[str
     is the caller's own (no caller further out stopped first). UsageError (one line) when
     it is not a defences report, or of another topology, or has no map of ``profile``."""
     file = path / DEFENCES_REPORTS.json if path.is_dir() else path
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{file}: not a defences report ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("kind") != "domino-defences":
-        raise UsageError(f"{file}: not a defences report (no kind: domino-defences)")
+    raw = read_report(file, "domino-defences", "defences report")
     if raw.get("complete") is False:
         raise UsageError(f"{file}: the defences run did not finish")
     if raw.get("topology") != topology:
