@@ -558,7 +558,7 @@ def run_matrix(
     """
     timings = timings or MatrixTimings()
     tell = say or (lambda _msg: None)
-    check_cell_choice(topology, edges, kinds)  # before any stack starts
+    chosen_edges, _kinds = check_cell_choice(topology, edges, kinds)  # before any stack starts
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     prune = prune and shard is None
@@ -596,10 +596,11 @@ def run_matrix(
                 for line in graph.mismatches:
                     tell(f"declared vs observed: {line}")
         pool = [first, *others]
+        deadlines = caller_deadlines_ms(first)
         cells = plan_cells(
             topology,
             first.injector,
-            deadlines_ms=caller_deadlines_ms(first),
+            deadlines_ms=deadlines,
             edges=edges,
             kinds=kinds,
             latency_ms=latency_ms,
@@ -608,15 +609,13 @@ def run_matrix(
         bounds = {c.edge: c.bounds.as_dict() for c in cells if c.bounds is not None}
         extra["latency_bounds"] = list(bounds.values())
         planned = len(cells)
-        chosen, _kinds = check_cell_choice(topology, edges, kinds)
         planner = PairPlanner(
             topology,
+            cells,
             first.injector,
             profile=first.profile,
-            edges=chosen,
-            kinds=kinds,
-            deadlines_ms=caller_deadlines_ms(first),
-            latency_ms=latency_ms,
+            edges=chosen_edges,
+            deadlines_ms=deadlines,
         )
         downs = {c.edge for c in cells if c.kind == "down"}
         if pairs:
@@ -630,14 +629,14 @@ def run_matrix(
         if shard is not None:
             cells = select_shard(cells, *shard)
 
+        grown: list[Cell] = []
+
         def expand(cell: Cell, judged: CellResult) -> Sequence[Cell]:
             if not pairs or cell.primary is not None or cell.kind != "down":
                 return ()
             added = planner.pairs_of(cell.edge, judged.newly_crossed)
             grown.extend(added)
             return added
-
-        grown: list[Cell] = []
 
         results = _run_cells(
             pool,

@@ -93,14 +93,15 @@ class PairPlanner:
     def __init__(
         self,
         topology: Topology,
+        planned: Sequence[Cell],
         injector: Injector,
         *,
         profile: str,
         edges: Sequence[str],
-        kinds: Sequence[str] | None,
         deadlines_ms: Mapping[str, float] | None = None,
-        latency_ms: tuple[int, int] | None = None,
     ) -> None:
+        """``planned``: the matrix's single cells (before sharding); a fallback's pair
+        cells are its own. ``injector`` plans ``down`` for edges whose cells lack it."""
         self._topology = topology
         #: The edges pairs are made of: those the matrix faults, but the client edge.
         self.edges = tuple(e for e in edges if topology.edge(e).source != CLIENT)
@@ -110,19 +111,14 @@ class PairPlanner:
             for edge, said in topology.declared_defences(profile).items()
             if edge in considered and said.fallback
         }
-
-        def alone(edge: str, chosen: Sequence[str] | None) -> list[Cell]:
-            return plan_cells(
-                topology,
-                injector,
-                deadlines_ms=deadlines_ms,
-                edges=[edge],
-                kinds=chosen,
-                latency_ms=latency_ms,
+        self._own = {edge: [c for c in planned if c.edge == edge] for edge in self.edges}
+        self._down = {c.edge: c for c in planned if c.kind == "down" and c.edge in considered}
+        missing = [edge for edge in self.edges if edge not in self._down]
+        if missing:  # the matrix's kinds leave out down: a pair holds it all the same
+            downs = plan_cells(
+                topology, injector, deadlines_ms=deadlines_ms, edges=missing, kinds=["down"]
             )
-
-        self._own = {edge: alone(edge, kinds) for edge in self.edges}
-        self._down = {edge: cells[0] for edge in self.edges if (cells := alone(edge, ["down"]))}
+            self._down.update((c.edge, c) for c in downs)
         self.records: dict[tuple[str, str], PairRecord] = {}
 
     @property
