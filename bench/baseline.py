@@ -33,21 +33,26 @@ def worktree(rev: str) -> Path:
     return tree
 
 
-def measure_in(tree: Path, code: str, home: Path) -> dict[str, float]:
-    """Run ``code`` (Python printing a JSON object last) with ``tree``'s Domino first on the
-    path, in its own ``DOMINO_HOME``, and return that object."""
+def tree_env(tree: Path, home: Path) -> dict[str, str]:
+    """The environment a child runs ``tree``'s Domino in, with its own ``DOMINO_HOME``
+    and this checkout's Toxiproxy."""
     from harness.toxiproxy.binary import find_toxiproxy
 
-    env = dict(
+    return dict(
         os.environ,
         PYTHONPATH=str(tree),
         DOMINO_HOME=str(home),
         DOMINO_TOXIPROXY_BIN=str(find_toxiproxy()),
     )
+
+
+def measure_in(tree: Path, code: str, home: Path) -> dict[str, float]:
+    """Run ``code`` (Python printing a JSON object last) with ``tree``'s Domino first on the
+    path, in its own ``DOMINO_HOME``, and return that object."""
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tree,
-        env=env,
+        env=tree_env(tree, home),
         capture_output=True,
         text=True,
         timeout=120,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import ROOT, worktree
-from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk
+from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk, missing_tool
 from bench_loadgen import _engine as run_engine
 
 BASELINE_REV = "48992ac"
@@ -111,10 +111,8 @@ def main() -> int:
     parser.add_argument("--spin-ms", type=float, default=2.0)
     parser.add_argument("--uvloop", help="a folder holding the uvloop package")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "taskset"):
-        if shutil.which(tool) is None:
-            print(f"{tool} not found: apt-get install -y nginx wrk", file=sys.stderr)
-            return 2
+    if missing_tool("nginx", "wrk", "taskset"):
+        return 2
     spin = f"this, spin {args.spin_ms:g} ms"
     engines: dict[str, tuple[Path, str, float | None]] = {
         args.baseline: (worktree(args.baseline), "", None),

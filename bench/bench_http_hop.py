@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from bench_loadgen import (  # noqa: E402  (bench/ is on the path when run as a 
     _free_port,
     _ms,
     _wait_for_port,
+    missing_tool,
 )
 
 from harness.toxiproxy.abilities import TOXIPROXY_VERSION, counts_live_traffic  # noqa: E402
@@ -150,9 +150,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    for tool in ("go", "nginx", "wrk", "taskset"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found: apt-get install -y nginx wrk (and Go for go)")
+    if missing_tool("go", "nginx", "wrk", "taskset"):
+        raise SystemExit(2)
     with tempfile.TemporaryDirectory(prefix="bench-hop-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         tmp.chmod(0o755)  # nginx's workers run as an unprivileged user and must read www/

@@ -272,6 +272,16 @@ def _report(args: argparse.Namespace, figures: list[Figure], log: list[str], too
     print(f"\nbenchmark took {took_s:.0f} s")
 
 
+def missing_tool(*tools: str) -> bool:
+    """Say (on stderr) which of ``tools`` is not on PATH and how to get it; True if one is."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            hint = "install Go" if tool == "go" else "apt-get install -y nginx wrk"
+            print(f"{tool} not found: {hint}", file=sys.stderr)
+            return True
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wrk-seconds", type=float, default=4.0)
@@ -281,10 +291,8 @@ def main() -> int:
     parser.add_argument("--per-request-rate", type=float, default=500.0)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "taskset"):
-        if shutil.which(tool) is None:
-            print(f"{tool} not found: apt-get install -y nginx wrk", file=sys.stderr)
-            return 2
+    if missing_tool("nginx", "wrk", "taskset"):
+        return 2
     if (os.cpu_count() or 1) < 2:
         print("needs two cores (nginx on 0, the generator on 1)", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from baseline import ROOT, worktree
+from baseline import ROOT, tree_env, worktree
 
 BASELINE_REV = "48992ac"
 
@@ -46,18 +46,10 @@ print(json.dumps({
 
 
 def _run(tree: Path, home: Path, options: dict[str, Any]) -> dict[str, Any]:
-    from harness.toxiproxy.binary import find_toxiproxy
-
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(tree),
-        DOMINO_HOME=str(home),
-        DOMINO_TOXIPROXY_BIN=str(find_toxiproxy()),
-    )
     done = subprocess.run(
         [sys.executable, "-c", _CODE, json.dumps(options)],
         cwd=tree,
-        env=env,
+        env=tree_env(tree, home),
         capture_output=True,
         text=True,
         timeout=3600,
