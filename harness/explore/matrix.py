@@ -460,14 +460,14 @@ def _pair_note(stack: Stack, cell: Cell, attribution: Attribution) -> Attributio
     return dataclasses.replace(attribution, detail=note + attribution.detail)
 
 
-def _unjudged(cell: Cell, reason: str) -> CellResult:
-    """A cell that could not be judged, and why."""
+def _unrun(cell: Cell, outcome: CellOutcome, reason: str) -> CellResult:
+    """A cell not judged (``inconclusive``: it could not be; ``pruned``: skipped), and why."""
     return CellResult(
         cell.id,
         cell.edge,
         cell.kind,
         _described(cell),
-        "inconclusive",
+        outcome,
         reasons=(reason,),
         primary=cell.primary.edge if cell.primary is not None else None,
     )
@@ -497,7 +497,7 @@ def _run_one(
             )
         except StackError as exc:
             # The stack could not settle before this cell: it cannot be judged.
-            return _unjudged(cell, str(exc))
+            return _unrun(cell, "inconclusive", str(exc))
         judged = judge_cell(stack, cell, run, baseline)
         steady_only = judged.outcome == "inconclusive" and all(
             r.startswith("steady state not met") for r in judged.reasons
@@ -779,9 +779,8 @@ class _Schedule:
         for new in added:
             self._parents[new.id] = None
             if judged.outcome == "pruned":
-                self._record(
-                    new, _pruned(new, f"implied: {cell.id} was pruned ({judged.reasons[0]})")
-                )
+                why = f"implied: {cell.id} was pruned ({judged.reasons[0]})"
+                self._record(new, _unrun(new, "pruned", why))
             else:
                 self._waiting.append(new)
         self._ready.notify_all()
@@ -815,21 +814,8 @@ class _Schedule:
                     self._running += 1
                     return cell
                 reason = f"implied by {parent}, where every fault was contained"
-                self._record(cell, _pruned(cell, reason))
+                self._record(cell, _unrun(cell, "pruned", reason))
             return None
-
-
-def _pruned(cell: Cell, reason: str) -> CellResult:
-    """A cell skipped, and why."""
-    return CellResult(
-        cell.id,
-        cell.edge,
-        cell.kind,
-        _described(cell),
-        "pruned",
-        reasons=(reason,),
-        primary=cell.primary.edge if cell.primary is not None else None,
-    )
 
 
 def _run_cells(
@@ -854,10 +840,10 @@ def _run_cells(
             except DominoError as exc:
                 # One cell's trouble (Toxiproxy refusing, a fault not removable) is
                 # that cell's verdict, not the end of the matrix.
-                judged = _unjudged(cell, f"{type(exc).__name__}: {exc}")
+                judged = _unrun(cell, "inconclusive", f"{type(exc).__name__}: {exc}")
             except BaseException as exc:
                 # A bug: the cell is recorded, so no worker waits on its edge forever.
-                schedule.finish(cell, _unjudged(cell, f"{type(exc).__name__}: {exc}"))
+                schedule.finish(cell, _unrun(cell, "inconclusive", f"{type(exc).__name__}: {exc}"))
                 raise
             schedule.finish(cell, judged)
 
