@@ -269,7 +269,9 @@ class GraphCache:
     """Observed graphs kept in ``folder`` (default :func:`observed_dir`), per key.
 
     ``fresh``: never reuse a kept graph (observe, then keep the new one);
-    ``max_age_s``: a kept graph older than this is observed again.
+    ``max_age_s``: a kept graph older than this is observed again;
+    ``parameters``: the observation's (:data:`OBSERVATION`; part of the key);
+    ``now_s``: the clock ages are read against (seconds since the epoch).
     """
 
     def __init__(
@@ -278,11 +280,13 @@ class GraphCache:
         *,
         fresh: bool = False,
         max_age_s: float = MAX_AGE_S,
+        parameters: Mapping[str, float] = OBSERVATION,
         now_s: Callable[[], float] = time.time,
     ) -> None:
         self.folder = folder if folder is not None else observed_dir()
         self.fresh = fresh
         self.max_age_s = max_age_s
+        self.parameters = dict(parameters)
         self._now_s = now_s
 
     def path_of(self, key: str) -> Path:
@@ -297,14 +301,14 @@ class GraphCache:
     ) -> tuple[ObservedGraph, GraphSource]:
         """``stack``'s observed graph: the kept one when there is a good one, else observed
         now and kept. ``say`` gets one line per note (a file ignored, and why)."""
-        key, parts = observation_key(stack, knobs=knobs)
+        key, parts = observation_key(stack, knobs=knobs, parameters=self.parameters)
         path = self.path_of(key)
         if not self.fresh:
             kept = self._read(path, key, stack, say)
             if kept is not None:
                 return kept
         say("observing which edges each journey crosses")
-        graph, source = observe_timed(stack)
+        graph, source = observe_timed(stack, self.parameters)
         source = dataclasses.replace(source, key=key, path=str(path))
         self._keep(source, parts, graph, say)
         return graph, source
