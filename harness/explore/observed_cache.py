@@ -196,7 +196,8 @@ def observation_key(
     knobs: Mapping[str, Any] | None = None,
     parameters: Mapping[str, float] = OBSERVATION,
 ) -> tuple[str, dict[str, Any]]:
-    """The cache key of observing ``stack`` (hex SHA-256), and what went into it."""
+    """The cache key of observing ``stack`` (hex SHA-256), and a digest of each part that
+    went into it (the parts themselves, users' passwords among them, are never written)."""
     topology = {k: v for k, v in _plain(stack.topology).items() if k != "path"}
     parts: dict[str, Any] = {
         "format": CACHE_FORMAT,
@@ -211,8 +212,13 @@ def observation_key(
         "toxiproxy": stack.toxiproxy_version,
         "own_sources": _own_sources(stack),
     }
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest(), parts
+    digests = {name: _digest(part) for name, part in parts.items()}
+    return _digest(digests), digests
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _parse(text: str, key: str, stack: Stack, path: Path) -> tuple[ObservedGraph, GraphSource]:
@@ -356,7 +362,7 @@ class GraphCache:
             "observed_at": source.observed_at,
             "observed_s": source.observed_s,
             "graph": graph.to_record(),
-            "key_parts": parts,
+            "key_parts": parts,  # which part changed, when a key did
         }
         try:
             make_state_folder(self.folder)
