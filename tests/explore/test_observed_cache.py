@@ -5,18 +5,21 @@ observe again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from harness import load_topology, start_stack
 from harness.explore.matrix import MatrixResult, MatrixTimings, run_matrix
-from harness.explore.observed_cache import GraphCache, GraphSource
+from harness.explore.observed_cache import GraphCache, GraphSource, _write_whole
 from harness.explore.report import render_heatmap, write_matrix_reports
 from harness.model.topology import Topology
 
@@ -173,3 +176,31 @@ def test_the_command_keeps_the_graph_in_the_state_folder_and_observe_fresh_obser
     assert both.stderr.strip().splitlines() == [
         "domino: error: --observe fresh and --no-observe contradict each other: give one"
     ]
+
+
+def test_two_writers_at_once_leave_one_whole_graph_file_and_no_scratch(tmp_path: Path) -> None:
+    # Two matrices (workers, shards) keeping the same key's graph at once: a reader sees one
+    # writer's whole file or the other's, never a mix or a half.
+    path = tmp_path / "key.json"
+    bodies = [json.dumps({"writer": n, "pad": "x" * 200_000}).encode() for n in (1, 2)]
+    done = threading.Event()
+    seen: list[int] = []
+
+    def read() -> None:
+        while not done.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                seen.append(json.loads(path.read_bytes())["writer"])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for _ in range(50):
+                list(pool.map(lambda body: _write_whole(path, body), bodies))
+    finally:
+        done.set()
+        reader.join()
+    assert seen
+    assert set(seen) <= {1, 2}
+    assert json.loads(path.read_bytes())["writer"] in (1, 2)
+    assert [p.name for p in tmp_path.iterdir()] == ["key.json"]
