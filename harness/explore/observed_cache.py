@@ -22,6 +22,9 @@ A user's own service code is not in the key (Domino cannot tell which files
 make a service): a cached graph is reused until the topology or profile
 changes, or the day is over; ``--observe fresh`` re-observes and replaces it.
 
+A graph observed while some journey's calls failed is used by the matrix
+that observed it but not kept: it would stand in for a day.
+
 Files are written whole under a name of their own, then renamed over the
 key's file, so two matrices (workers, shards) writing at once leave one of
 their two graphs, never a mix. A file that cannot be read, is not a graph,
@@ -315,6 +318,18 @@ class GraphCache:
                 return kept
         say("observing which edges each journey crosses")
         graph, source = observe_timed(stack, self.parameters)
+        failed = [
+            f"{o.calls - o.ok_calls} of {o.calls} {o.journey}"
+            for o in graph.journeys
+            if o.ok_calls < o.calls
+        ]
+        if failed:
+            # A graph seen through failing calls would stand in for a day: not kept.
+            say(
+                f"observed dependencies not kept: {', '.join(failed)} calls failed while "
+                "observing; the next matrix observes again"
+            )
+            return graph, source
         source = dataclasses.replace(source, key=key, path=str(path))
         self._keep(source, parts, graph, say)
         return graph, source
@@ -333,7 +348,7 @@ class GraphCache:
         try:
             graph, source = _parse(text, key, stack, path)
             at_s = dt.datetime.fromisoformat(source.observed_at).timestamp()
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             say(f"ignored the kept observed graph {path} ({exc}); observing again")
             return None
         age_s = self._now_s() - at_s

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import load_topology, start_stack
+from harness import Down, load_topology, start_stack
 from harness.explore.matrix import MatrixResult, MatrixTimings, run_matrix
 from harness.explore.observed_cache import GraphCache, GraphSource, _write_whole
 from harness.explore.report import render_heatmap, write_matrix_reports
@@ -204,3 +204,23 @@ def test_two_writers_at_once_leave_one_whole_graph_file_and_no_scratch(tmp_path:
     assert set(seen) <= {1, 2}
     assert json.loads(path.read_bytes())["writer"] in (1, 2)
     assert [p.name for p in tmp_path.iterdir()] == ["key.json"]
+
+
+def test_a_graph_observed_through_failing_calls_is_used_but_not_kept(
+    system: Path, tmp_path: Path
+) -> None:
+    cache = GraphCache(tmp_path / "observed", parameters=SHORT)
+    said: list[str] = []
+    with (
+        start_stack("local", topology=load_topology(system)) as stack,
+        stack.inject(Down(edge="client->gateway")),
+    ):
+        graph, source = cache.graph(stack, say=said.append)
+    assert graph.journey("quote").ok_calls == 0
+    assert source.key == ""
+    assert source.describe().startswith("observed (")
+    assert (
+        "observed dependencies not kept: 3 of 3 quote calls failed while observing; the next "
+        "matrix observes again"
+    ) in said
+    assert not list(cache.folder.glob("*.json"))
