@@ -6,6 +6,7 @@ observe again."""
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import shutil
 import subprocess
@@ -79,8 +80,10 @@ def test_a_second_matrix_reuses_the_kept_graph_and_judges_every_cell_the_same(
     assert again.extra["observed"] == first.extra["observed"]
     assert {c.id: c.outcome for c in again.cells} == {c.id: c.outcome for c in first.cells}
     assert [c.outcome for c in again.cells] == ["contained"]  # spare answers for pricing
-    written = json.loads(write_matrix_reports(again, tmp_path / "report")["json"].read_text())
-    assert written["observed_source"]["source"] == "cache"
+    paths = write_matrix_reports(again, tmp_path / "report")
+    assert json.loads(paths["json"].read_text())["observed_source"]["source"] == "cache"
+    page = paths["html"].read_text(encoding="utf-8")
+    assert f"Dependencies {html.escape(source['description'])}." in page
 
 
 def _observe(topology: Topology, cache: GraphCache, profile: str | None = None) -> list[str]:
