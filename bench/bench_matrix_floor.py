@@ -5,13 +5,17 @@
         [--edges E1,E2] [--faults K1,K2] [--workers 1,2] [--no-prune]
 
 Runs the bank's matrix (local backend) one run after another, each in a
-fresh process: the baseline revision with 1 worker, then this checkout with
-each ``--workers`` count. For each: wall time, the floor (the sum of the
+fresh process: the baseline revision with 1 worker; then this checkout with 1
+worker observing the journeys' dependencies afresh (``--observe fresh``: the
+uncached figure; it also keeps the graph, the warm-up of the runs after it);
+then this checkout with each ``--workers`` count, the graph read from the
+cache those runs share (the table's "graph" column says where each run's
+graph came from). For each: wall time, the floor (the sum of the
 cells' steady + hold + recovery), wall / floor, Domino's own cost per cell
 ((wall - fixed) / cells run is not separable here, so (wall - floor) / cells
 run is printed: everything over the holds, start and observation included),
-the speed-up over this checkout's first run, and whether every cell's
-verdict matches the baseline's.
+the speed-up over this checkout's first cached run, and whether every
+cell's verdict matches the baseline's.
 """
 
 from __future__ import annotations
@@ -34,13 +38,20 @@ import json, sys, time
 from harness import find_topology
 from harness.explore.matrix import run_matrix
 args = json.loads(sys.argv[1])
+cache = {}
+if args["observe"] is not None:  # a revision with the observed-graph cache
+    from harness.explore.observed_cache import GraphCache
+    cache = {"observed_cache": GraphCache(fresh=args["observe"] == "fresh")}
 began = time.monotonic()
 result = run_matrix(find_topology("bank"), profile=args["profile"], edges=args["edges"],
-                    kinds=args["kinds"], prune=args["prune"], workers=args["workers"])
+                    kinds=args["kinds"], prune=args["prune"], workers=args["workers"], **cache)
+source = result.extra.get("observed_source") or {}
 print(json.dumps({
     "wall_s": time.monotonic() - began,
     "floor_s": result.floor_s,
     "verdicts": {c.id: c.outcome for c in result.cells},
+    "graph": "from cache" if source.get("source") == "cache" else
+             f"observed ({source['observed_s']:.1f} s)" if source else "observed",
 }))
 """
 
@@ -79,30 +90,36 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="domino-bench-matrix-floor-"))
     load_before = os.getloadavg()[0]
     runs: list[tuple[str, dict[str, Any]]] = []
-    plan = [(f"{args.baseline}, 1 worker", worktree(args.baseline), 1)]
-    plan += [(f"this, {w} worker(s)", ROOT, int(w)) for w in args.workers.split(",")]
-    for label, tree, workers in plan:
-        runs.append(
-            (label, _run(tree, home / label.replace(" ", "_"), {**options, "workers": workers}))
-        )
-        print(f"{label} done", file=sys.stderr, flush=True)
+    # (label, tree, workers, observe): the baseline has no cache; this checkout's runs share
+    # one state folder, so the fresh run keeps the graph the cached runs read.
+    plan: list[tuple[str, Path, int, str | None]] = [
+        (f"{args.baseline}, 1 worker", worktree(args.baseline), 1, None),
+        ("this, 1 worker, observed afresh", ROOT, 1, "fresh"),
+    ]
+    plan += [(f"this, {w} worker(s)", ROOT, int(w), "cached") for w in args.workers.split(",")]
+    for label, tree, workers, observe in plan:
+        folder = home / ("baseline" if observe is None else "this")
+        options_now = {**options, "workers": workers, "observe": observe}
+        runs.append((label, _run(tree, folder, options_now)))
+        print(f"{label} done ({runs[-1][1]['graph']})", file=sys.stderr, flush=True)
     load_after = os.getloadavg()[0]
 
     base = runs[0][1]["verdicts"]
-    first_this = runs[1][1]["wall_s"] if len(runs) > 1 else None
+    first_this = runs[2][1]["wall_s"] if len(runs) > 2 else None
     print(
-        "| run | wall | floor | wall / floor | over the floor per cell run | speed-up | verdicts |"
+        "| run | graph | wall | floor | wall / floor | over the floor per cell run | speed-up "
+        "| verdicts |"
     )
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for index, (label, run) in enumerate(runs):
         cells_run = sum(1 for v in run["verdicts"].values() if v != "pruned")
         counts: dict[str, int] = {}
         for verdict in run["verdicts"].values():
             counts[verdict] = counts.get(verdict, 0) + 1
         same = "baseline" if index == 0 else ("same" if run["verdicts"] == base else "DIFFER")
-        speedup = f"{first_this / run['wall_s']:.2f}x" if index >= 1 and first_this else "-"
+        speedup = f"{first_this / run['wall_s']:.2f}x" if index >= 2 and first_this else "-"
         print(
-            f"| {label} | {run['wall_s']:.1f} s | {run['floor_s']:.1f} s "
+            f"| {label} | {run['graph']} | {run['wall_s']:.1f} s | {run['floor_s']:.1f} s "
             f"| {run['wall_s'] / run['floor_s']:.2f}x "
             f"| {(run['wall_s'] - run['floor_s']) / max(cells_run, 1):.2f} s | {speedup} "
             f"| {same}: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} |"

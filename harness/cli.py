@@ -458,6 +458,7 @@ def _csv(text: str | None) -> list[str] | None:
 def cmd_matrix(args: argparse.Namespace) -> int:
     from harness.explore.cells import parse_shard
     from harness.explore.matrix import run_matrix
+    from harness.explore.observed_cache import GraphCache
     from harness.explore.report import exit_code, render_heatmap, write_matrix_reports
     from harness.report.folder import MATRIX_REPORTS, ReportFolder
 
@@ -465,6 +466,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers takes 1 to 8, got {args.workers}")
     if args.strict and args.no_observe:
         raise UsageError("--strict compares declared with observed dependencies: drop --no-observe")
+    if args.observe == "fresh" and args.no_observe:
+        raise UsageError("--observe fresh and --no-observe contradict each other: give one")
     shard = parse_shard(args.shard) if args.shard else None
     latency_ms = _latency_pair(args.latency_ms) if args.latency_ms else None
     timings = _matrix_timings(args)
@@ -494,6 +497,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             say=_say,
             stack_options=options,
             observe=not args.no_observe,
+            observed_cache=GraphCache(fresh=args.observe == "fresh"),
             latency_ms=latency_ms,
             strict=args.strict,
             timings=timings,
@@ -746,6 +750,14 @@ def _add_explore_parsers(sub: Any) -> None:
         action="store_true",
         help="skip learning first which edges each journey crosses (faults on kept-alive or "
         "long-held connections may then be judged untouched)",
+    )
+    matrix.add_argument(
+        "--observe",
+        choices=("cached", "fresh"),
+        default="cached",
+        help="cached (default): reuse the dependencies observed for this topology + profile "
+        "within the last 24 h (kept in the state folder); fresh: observe them again (after "
+        "changing your services' code)",
     )
     matrix.add_argument(
         "--strict",

@@ -32,6 +32,7 @@ LONG_FIRST = (
     "tests/docker/test_docker_kill_points.py",  # ~55 s
     "tests/docker/test_docker_incidents.py",  # ~45 s
     "tests/trust/test_exactly_once.py",  # 38 s
+    "tests/explore/test_observed_cache.py",  # 30 s
     "tests/trust/test_kill_points.py",  # 33 s
     "tests/incidents/test_report_freshness.py",  # 32 s
     "tests/trust/test_secrets.py",  # 30 s

@@ -58,6 +58,7 @@ from harness.explore.cells import (
     plan_cells,
     select_shard,
 )
+from harness.explore.observed_cache import GraphCache, observe_timed
 from harness.explore.pairs import FallbackBaseline, PairPlanner
 from harness.infra.signals import interrupts_deferred
 from harness.model.incident import Experiment, FaultStep, JourneyLoad
@@ -543,11 +544,15 @@ def run_matrix(
     latency_ms: tuple[int, int] | None = None,
     strict: bool = False,
     pairs: bool = True,
+    observed_cache: GraphCache | None = None,
 ) -> MatrixResult:
     """Run the matrix of ``topology`` under ``profile`` and judge every cell.
 
     With ``observe``, each journey is first driven alone to learn which edges
-    it really crosses (:mod:`.observed`); the graph goes into the report.
+    it really crosses (:mod:`.observed`); the graph goes into the report. With
+    ``observed_cache``, a graph kept for the same topology + profile is used instead
+    (:mod:`.observed_cache`), and a new one is kept; where it came from goes into
+    ``extra["observed_source"]``.
     ``latency_ms`` (below, above) overrides the latency kinds' values (else
     from the callers' deadlines, or a default ladder: :func:`.cells.latency_bounds`);
     the values used, and why, go into the report. ``strict`` makes failed-slow
@@ -583,18 +588,7 @@ def run_matrix(
         # The other workers' stacks start while the first one is observed (mostly waiting).
         with _starting(stacks, [a_stack(n) for n in range(1, count)]) as others:
             if observe:
-                from harness.explore.observed import observe_dependencies
-
-                tell("observing which edges each journey crosses")
-                graph = observe_dependencies(first)
-                extra["observed"] = graph.as_dict()
-                extra["observed_agrees"] = graph.agrees
-                crossings = {o.journey: o.crossed for o in graph.journeys}
-                baseline = FallbackBaseline(
-                    frozenset(e for o in graph.journeys for e in o.crossed), graph.background
-                )
-                for line in graph.mismatches:
-                    tell(f"declared vs observed: {line}")
+                crossings, baseline = _observe(first, observed_cache, knobs, tell, extra)
         pool = [first, *others]
         deadlines = caller_deadlines_ms(first)
         cells = plan_cells(
@@ -679,6 +673,33 @@ def run_matrix(
         strict=strict,
         extra=extra,
     )
+
+
+def _observe(
+    first: Stack,
+    cache: GraphCache | None,
+    knobs: Mapping[str, Any] | None,
+    tell: Callable[[str], None],
+    extra: dict[str, Any],
+) -> tuple[dict[str, tuple[str, ...]], FallbackBaseline]:
+    """The observed graph of ``first`` (kept in ``cache``, or observed now) into ``extra``;
+    each journey's crossed edges and the fallbacks' baseline from it."""
+    if cache is None:
+        tell("observing which edges each journey crosses")
+        graph, source = observe_timed(first)
+    else:
+        graph, source = cache.graph(first, knobs=knobs, say=tell)
+    tell(f"observed dependencies: {source.describe()}")
+    extra["observed"] = graph.as_dict()
+    extra["observed_source"] = source.as_dict()
+    extra["observed_agrees"] = graph.agrees
+    for line in graph.mismatches:
+        tell(f"declared vs observed: {line}")
+    crossings = {o.journey: o.crossed for o in graph.journeys}
+    baseline = FallbackBaseline(
+        frozenset(e for o in graph.journeys for e in o.crossed), graph.background
+    )
+    return crossings, baseline
 
 
 @contextlib.contextmanager

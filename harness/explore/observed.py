@@ -37,10 +37,11 @@ fault held and nothing else driving the stack.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.infra.readiness import wait_until
 
@@ -64,6 +65,7 @@ _TAIL_S = 0.2
 _TAIL_TIMEOUT_S = 5.0
 
 _Sample = tuple[float, dict[str, int]]
+_N = TypeVar("_N", int, float)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,44 @@ class ObservedGraph:
             lines.append("  every journey crosses exactly the edges it declares")
         return "\n".join(lines)
 
+    def to_record(self) -> dict[str, Any]:
+        """Plain data, every number exact, for keeping the graph (:mod:`.observed_cache`);
+        :meth:`from_record` reads it back equal."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> ObservedGraph:
+        """The graph :meth:`to_record` made; KeyError, TypeError or ValueError when ``raw``
+        is not one."""
+        background = raw["background"]
+        return cls(
+            topology=str(raw["topology"]),
+            profile=str(raw["profile"]),
+            calls_per_journey=int(raw["calls_per_journey"]),
+            edges=tuple(str(e) for e in raw["edges"]),
+            background=Background(
+                quiet_s=float(background["quiet_s"]),
+                rate_bytes_per_s=_numbers(background["rate_bytes_per_s"], float),
+                burst_bytes=_numbers(background["burst_bytes"], int),
+            ),
+            journeys=tuple(
+                ObservedJourney(
+                    journey=str(j["journey"]),
+                    calls=int(j["calls"]),
+                    ok_calls=int(j["ok_calls"]),
+                    window_s=float(j["window_s"]),
+                    declared=tuple(str(e) for e in j["declared"]),
+                    crossed=tuple(str(e) for e in j["crossed"]),
+                    undeclared=tuple(str(e) for e in j["undeclared"]),
+                    unused=tuple(str(e) for e in j["unused"]),
+                    bytes_by_edge=_numbers(j["bytes_by_edge"], int),
+                    allowance_bytes=_numbers(j["allowance_bytes"], float),
+                    requests_by_edge=_numbers(j["requests_by_edge"], int),
+                )
+                for j in raw["journeys"]
+            ),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for report.json."""
         return {
@@ -228,6 +268,15 @@ class ObservedGraph:
             "mismatches": list(self.mismatches),
             "journeys": [o.as_dict() for o in self.journeys],
         }
+
+
+def _numbers(raw: Mapping[str, Any], kind: type[_N]) -> dict[str, _N]:
+    """``raw`` as edge -> number; TypeError when it is not a mapping of numbers."""
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise TypeError(f"not a mapping of numbers: {raw!r:.80}")
+    return {str(k): kind(v) for k, v in raw.items()}
 
 
 def _read(stack: Stack, proxies: Mapping[str, str]) -> dict[str, int]:

@@ -239,8 +239,11 @@ def render_heatmap(result: MatrixResult) -> str:
         + (f" (shard {result.shard[0]}/{result.shard[1]})" if result.shard else "")
         + f": {_counts_phrase(counts)}; "
         f"{result.duration_s:.0f} s wall, floor {result.floor_s:.0f} s, {result.workers} worker(s)",
-        "",
     ]
+    source = result.extra.get("observed_source")
+    if source:
+        out.append(f"  dependencies {source.get('description', source.get('source', '?'))}")
+    out.append("")
     places = _places(result)
     grid = heatmap(result)
     width = max([len(j) for j in result.journeys] + [7])
@@ -429,7 +432,7 @@ def _legend_html() -> str:
     return f"<table class=legend>{head}{rows}</table>"
 
 
-def _observed_html(observed: Mapping[str, Any]) -> str:
+def _observed_html(observed: Mapping[str, Any], source: Mapping[str, Any] | None) -> str:
     """Observed dependencies as a table: journeys by edges, each cell what was seen there."""
     e = html.escape
     edges = [str(edge) for edge in observed.get("edges", [])]
@@ -467,7 +470,9 @@ def _observed_html(observed: Mapping[str, Any]) -> str:
         f"<p>Each journey driven alone, {e(str(observed.get('calls_per_journey', '?')))} calls; "
         "bytes each edge's proxy carried beyond its background"
         + (f" (background: {e(noisy)})" if noisy else "")
-        + ".</p>"
+        + "."
+        + (f" Dependencies {e(str(source.get('description', '')))}." if source else "")
+        + "</p>"
         f"<table class=observed><thead><tr><th>journey</th><th>calls</th>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{said}"
     )
@@ -577,7 +582,7 @@ def render_html(result: MatrixResult) -> str:
         )
     observed = result.extra.get("observed")
     if observed:
-        extra += _observed_html(observed)
+        extra += _observed_html(observed, result.extra.get("observed_source"))
     cliffs = result.extra.get("cliffs")
     if cliffs:
         extra += f"<h2>Latency cliffs</h2><pre>{e(json.dumps(cliffs, indent=1))}</pre>"

@@ -1,4 +1,5 @@
-"""Where Domino keeps its own files: run records for reconciling, logs, per-run data, tools.
+"""Where Domino keeps its own files: run records for reconciling, logs, per-run data, the
+matrix's observed graphs (``observed/``), tools.
 
 The state folder is ``--state-dir DIR`` (every command takes it), else
 ``$DOMINO_HOME``, else ``./.domino`` in the working directory (like

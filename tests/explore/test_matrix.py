@@ -11,6 +11,7 @@ import pytest
 from harness import UsageError, find_topology, start_stack
 from harness.explore.cells import CELL_KINDS, plan_cells, select_shard
 from harness.explore.matrix import MatrixResult, caller_deadlines_ms, run_matrix
+from harness.explore.observed_cache import GraphCache
 from harness.explore.report import (
     load_matrix,
     merge_matrices,
@@ -106,9 +107,20 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
     # Sharding, not latency, is under test: 3 s (not the 20 s default for callers whose
     # deadline is unknown) keeps each latency cell short and still breaks checkout's SLO.
     latency = (300, 3000)
+    # The shards read the graph the whole run observed and kept (one machine, one state
+    # folder), and judge every cell the same with it.
+    cache = GraphCache(tmp_path / "observed")
     whole = run_matrix(
-        shop, profile="naive", edges=edges, kinds=kinds, prune=False, latency_ms=latency, workers=2
+        shop,
+        profile="naive",
+        edges=edges,
+        kinds=kinds,
+        prune=False,
+        latency_ms=latency,
+        workers=2,
+        observed_cache=cache,
     )
+    assert whole.extra["observed_source"]["source"] == "observed"
     folders = []
     with ThreadPoolExecutor(max_workers=3) as pool:  # the shards side by side, as CI jobs
         parts = pool.map(
@@ -119,11 +131,14 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
                 kinds=kinds,
                 shard=(index, 3),
                 latency_ms=latency,
+                observed_cache=cache,
             ),
             (1, 2, 3),
         )
         for index, part in enumerate(parts, start=1):
             assert part.pruning is False  # sharded runs never prune: shards must add up
+            assert part.extra["observed_source"]["source"] == "cache"
+            assert part.extra["observed"] == whole.extra["observed"]
             folders.append(tmp_path / f"shard-{index}")
             write_matrix_reports(part, folders[-1])
     merged = merge_matrices([load_matrix(f) for f in folders])

@@ -18,6 +18,7 @@ import pytest
 
 from harness import find_topology
 from harness.explore.matrix import MatrixResult, MatrixTimings, run_matrix
+from harness.explore.observed_cache import GraphCache
 from harness.explore.report import (
     judged_fallbacks,
     load_matrix,
@@ -38,8 +39,14 @@ WITH_STORE_DOWN = f"{PRICING_DOWN}+spare->store|down"
 
 
 @pytest.fixture(scope="module")
-def matrix() -> MatrixResult:
-    return run_matrix(SYSTEM, kinds=["down"], timings=QUICK)
+def observed(tmp_path_factory: pytest.TempPathFactory) -> GraphCache:
+    """The module's matrices' observed graph, kept by the first (this module's own folder)."""
+    return GraphCache(tmp_path_factory.mktemp("observed"))
+
+
+@pytest.fixture(scope="module")
+def matrix(observed: GraphCache) -> MatrixResult:
+    return run_matrix(SYSTEM, kinds=["down"], timings=QUICK, observed_cache=observed)
 
 
 def test_a_fallback_of_a_fallback_failure_is_found_by_a_pair_cell_and_by_no_single_cell(
@@ -133,18 +140,23 @@ def test_no_pairs_runs_the_single_cells_only_and_says_so() -> None:
 
 
 def test_sharded_runs_explore_each_pair_once_and_merge_to_the_whole(
-    matrix: MatrixResult, tmp_path: Path
+    matrix: MatrixResult, observed: GraphCache, tmp_path: Path
 ) -> None:
     # A pair goes to the shard of its primary's down cell: shards stay disjoint and add up.
+    # The shards read the whole run's kept graph, and find the same fallbacks with it.
     with ThreadPoolExecutor(max_workers=2) as pool:  # isolated stacks: own ports and data
         parts = list(
             pool.map(
-                lambda index: run_matrix(SYSTEM, kinds=["down"], timings=QUICK, shard=(index, 2)),
+                lambda index: run_matrix(
+                    SYSTEM, kinds=["down"], timings=QUICK, shard=(index, 2), observed_cache=observed
+                ),
                 (1, 2),
             )
         )
+    assert matrix.extra["observed_source"]["source"] == "observed"
     folders = []
     for index, part in enumerate(parts, start=1):
+        assert part.extra["observed_source"]["source"] == "cache"
         folders.append(tmp_path / f"shard-{index}")
         write_matrix_reports(part, folders[-1])
     merged = merge_matrices([load_matrix(f) for f in folders])
