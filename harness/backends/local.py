@@ -57,7 +57,7 @@ from harness.errors import (
 from harness.infra.processes import ChildProcess, ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
-from harness.infra.service_host import ServiceHost, host_wanted, hosted_module
+from harness.infra.service_host import HostedProcess, ServiceHost, host_wanted, hosted_module
 from harness.infra.sockets import session_listeners
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
@@ -222,32 +222,12 @@ class _LocalServices:
 
         log_path = self._run_dir / f"{name}.log"
         module = hosted_module(argv, cwd) if self._host is not None else None
-        if self._host is not None and module is not None and self._host.usable:
-            try:
-                return self._host.start(
-                    name,
-                    module,
-                    argv[3:],
-                    env=env,
-                    cwd=cwd,
-                    log_path=log_path,
-                    listen_fd=sock.fileno() if sock is not None else None,
-                    adopt=adopt,
-                )
-            except ServiceHostError as exc:
-                self._say(f"{exc}; starting services as their own processes from now on")
-                self._host = None
-            finally:
-                if sock is not None:
-                    sock.close()  # the service holds its own copy
-                    sock = None
-            if self._takes_socket(name):  # the host took the reserved socket with it
-                sock = _bound_socket(self._ports[name])
-                values["listen_fd"] = str(sock.fileno())
-                argv = render_command(service.command, values, where=where)
-                env = service_environment(
-                    self._plan, service, values, edge_address=self._listener, inherit=True
-                )
+        if module is not None:
+            hosted = self._start_hosted(
+                name, module, argv, env=env, cwd=cwd, log_path=log_path, sock=sock, adopt=adopt
+            )
+            if hosted is not None:
+                return hosted
         try:
             process = spawn(
                 name,
@@ -269,6 +249,50 @@ class _LocalServices:
             if sock is not None:
                 sock.close()  # the child holds its own copy
         return process
+
+    def _start_hosted(
+        self,
+        name: str,
+        module: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+        sock: socket.socket | None,
+        adopt: Callable[[HostedProcess], None],
+    ) -> HostedProcess | None:
+        """Start a service through the service host; None when the host is gone (said
+        once; from then on services start as their own processes, ``sock`` still open)."""
+        host = self._host
+        assert host is not None
+        if host.usable:
+            try:
+                process = host.start(
+                    name,
+                    module,
+                    argv[3:],
+                    env=env,
+                    cwd=cwd,
+                    log_path=log_path,
+                    listen_fd=sock.fileno() if sock is not None else None,
+                    adopt=adopt,
+                )
+            except ServiceHostError as exc:
+                reason = str(exc)
+            except BaseException:
+                if sock is not None:
+                    sock.close()
+                raise
+            else:
+                if sock is not None:
+                    sock.close()  # the service holds its own copy
+                return process
+        else:
+            reason = host.gone()
+        self._say(f"{reason}\nDomino's services are started as their own processes from now on")
+        self._host = None
+        return None
 
     def wait_healthy(self, names: list[str] | None = None) -> None:
         for name in names or list(self.running):
@@ -321,13 +345,16 @@ class _LocalServices:
                 if code is None:
                     continue
                 self._dead.add(name)
+                tail = tuple(process.log_tail(_DEATH_LOG_LINES).splitlines())
+                if isinstance(process, HostedProcess) and not process.host.usable:
+                    tail += (f"({process.host.gone()})",)
                 self._deaths.append(
                     ServiceDeath(
                         service=name,
                         seen_at_s=time.monotonic(),
                         exit_code=code,
                         exit_status=_exit_status(code),
-                        log_tail=tuple(process.log_tail(_DEATH_LOG_LINES).splitlines()),
+                        log_tail=tail,
                     )
                 )
 

@@ -292,6 +292,15 @@ class ServiceHost:
             raise ServiceHostError(f"service {name}: the service host: {answer.get('error')}")
         return int(answer["pid"])
 
+    def gone(self) -> str:
+        """The host's end in words, for messages once it is not :attr:`usable`."""
+        code = self.process.poll()
+        how = "is gone" if code is None else f"exited ({_exit_words(code)})"
+        return (
+            f"the service host (pid {self.process.pid}) {how} and its services died with it; "
+            f"{self._host_said()}"
+        )
+
     def _host_said(self) -> str:
         return f"last lines of {self.process.log_path}:\n{self.process.log_tail(5)}"
 
@@ -356,6 +365,15 @@ class ServiceHost:
         except subprocess.TimeoutExpired:
             self.process.stop(timeout_s)
         self._control.close()
+
+
+def _exit_words(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"code {code}"
 
 
 def _kill_if_same(pid: int, started: str, timeout_s: float = 5.0) -> None:

@@ -227,3 +227,28 @@ def test_a_bad_host_switch_is_a_usage_error(home: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("DOMINO_SERVICE_HOST", "maybe")
     with pytest.raises(UsageError, match="DOMINO_SERVICE_HOST"), start_stack("local"):
         pass
+
+
+def test_a_stack_whose_host_dies_reports_the_deaths_and_starts_services_on_their_own(
+    home: Path,
+) -> None:
+    said: list[str] = []
+    with start_stack("local", profile="hardened", progress=said.append) as stack:
+        control = stack.injector.services
+        assert isinstance(control, _LocalServices)
+        record = RunRecord.load(next((home / "runs").iterdir()))
+        host_pid = next(p.pid for p in record.processes if p.name == "service-host")
+        os.kill(host_pid, signal.SIGKILL)
+        wait_until(
+            lambda: len(control.deaths()) == len(control.running),
+            timeout_s=10,
+            what="every hosted service's death to be seen",
+        )
+        for death in control.deaths():
+            assert death.exit_code == -signal.SIGKILL
+            assert "the service host" in death.log_tail[-1]
+        assert sorted(control.restore_all()) == sorted(control.running)
+        assert any("started as their own processes" in line for line in said), said
+        assert {_ppid(p.pid) for p in control.running.values()} == {os.getpid()}
+        for url in stack.services.values():
+            assert httpx.get(f"{url}/health", timeout=5).is_success
