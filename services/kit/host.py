@@ -253,4 +253,9 @@ def _wait_at_gate(stem: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    _code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # No interpreter finalization: tearing down every preloaded module took longer than
+    # anything the host still had to do, and the stack's teardown waits for it.
+    os._exit(_code)
