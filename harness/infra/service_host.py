@@ -71,6 +71,8 @@ _OWN_SERVICES = Path(__file__).resolve().parents[2] / "services"
 _MESSAGE_MAX_BYTES = 1 << 20
 #: How long a start may wait for the host's answer (the host may still be importing).
 _START_TIMEOUT_S = 60.0
+#: How long it may still wait once an interrupt is held (the run is ending).
+_INTERRUPTED_WAIT_S = 5.0
 _SERVICE_MODULE = re.compile(r"services\.[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -249,7 +251,7 @@ class ServiceHost:
                 "listen_fd": listen_fd,
                 "gate": gate,
             }
-            pid = self._ask(request, [listen_fd] if listen_fd is not None else [], name)
+            pid = self._ask(request, [listen_fd] if listen_fd is not None else [], name, received)
             if gate is not None:
                 wait_gate_released(gate)
             process = HostedProcess(name, pid, log_path, self)
@@ -263,7 +265,11 @@ class ServiceHost:
                 process.stop()
         return process
 
-    def _ask(self, request: dict[str, Any], fds: list[int], name: str) -> int:
+    def _ask(
+        self, request: dict[str, Any], fds: list[int], name: str, interrupts: list[int]
+    ) -> int:
+        """Send a start request; the new service's pid. An interrupt held meanwhile
+        (``interrupts``) cuts the wait for a host still importing to a few seconds."""
         request_id = request["id"]
         try:
             with self._send_lock:
@@ -276,13 +282,16 @@ class ServiceHost:
         deadline = time.monotonic() + _START_TIMEOUT_S
         with self._cond:
             while request_id not in self._answers and not self._dead:
+                if interrupts:
+                    deadline = min(deadline, time.monotonic() + _INTERRUPTED_WAIT_S)
+                    interrupts = []  # the deadline is set once
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ServiceHostError(
-                        f"service {name}: the service host did not answer within "
-                        f"{_START_TIMEOUT_S:g} s; {self._host_said()}"
+                        f"service {name}: the service host did not answer in time; "
+                        f"{self._host_said()}"
                     )
-                self._cond.wait(left)
+                self._cond.wait(min(left, 0.1))  # an interrupt is seen within 0.1 s
             answer = self._answers.pop(request_id, None)
         if answer is None:
             raise ServiceHostError(
