@@ -8,7 +8,9 @@ one interleaved so drift in the machine's load hits both alike, and stops it:
 - ``process up``: from the Python process's start (what ``domino up`` pays,
   its own imports included) to the stack ready;
 - ``stack CPU``: the CPU time Toxiproxy and the services had used when the
-  stack was ready (what the machine's load cannot stretch);
+  stack was ready (what the machine's load cannot stretch); every descendant
+  of the runner is counted, so services the service host forked (and the
+  host) are too;
 - ``down``: teardown.
 
     .venv/bin/python bench/bench_stack_start.py [--baseline REV] [--rounds N]
@@ -35,12 +37,16 @@ _CODE = """
 import glob, json, os, time
 from harness import start_stack
 
+def descendants(pid):
+    found = set()
+    for path in glob.glob(f"/proc/{{pid}}/task/*/children"):
+        for child in open(path).read().split():
+            found |= {{child}} | descendants(child)
+    return found
+
 def children_cpu_s():
-    pids = set()
-    for path in glob.glob("/proc/self/task/*/children"):
-        pids.update(open(path).read().split())
     ticks = 0
-    for pid in pids:
+    for pid in descendants("self"):
         fields = open(f"/proc/{{pid}}/stat").read().rpartition(")")[2].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")

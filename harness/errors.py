@@ -22,7 +22,8 @@
     └── StackError                   the stack could not be brought up (CLI exit 3)
         ├── PortInUseError           a port Domino needs is taken
         ├── ServiceStartError        a service did not become healthy in time
-        │   └── ServiceNotListeningError  it listens, but not where Domino told it to
+        │   ├── ServiceNotListeningError  it listens, but not where Domino told it to
+    │   └── ServiceHostError     the service host could not start a service (it died, hung)
         ├── DockerUnavailableError   no Docker engine answers
         └── DockerImageMissingError  an image the stack needs is not in the engine
             └── DockerImageStaleError  the services' image was built from other source
@@ -47,6 +48,7 @@ __all__ = [
     "LoadEngineError",
     "LoadPlanError",
     "PortInUseError",
+    "ServiceHostError",
     "ServiceNotListeningError",
     "ServiceStartError",
     "SessionError",
@@ -194,6 +196,11 @@ class ServiceNotListeningError(ServiceStartError):
         self.service = service
         self.expected = expected
         self.found = found
+
+
+class ServiceHostError(ServiceStartError):
+    """The service host (harness.infra.service_host) could not start a service: it exited,
+    or did not answer in time."""
 
 
 class DockerUnavailableError(StackError):

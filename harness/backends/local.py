@@ -47,15 +47,17 @@ from harness.backends.service_files import address_values, render_files, write_f
 from harness.contracts import ServiceDeath
 from harness.errors import (
     PortInUseError,
+    ServiceHostError,
     ServiceNotListeningError,
     ServiceStartError,
     ToxiproxyError,
     UnknownServiceError,
     UsageError,
 )
-from harness.infra.processes import ManagedProcess, spawn
+from harness.infra.processes import ChildProcess, ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
+from harness.infra.service_host import HostedProcess, ServiceHost, host_wanted, hosted_module
 from harness.infra.sockets import session_listeners
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
@@ -87,7 +89,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _exited(process: ManagedProcess) -> Callable[[], str | None]:
+def _exited(process: ChildProcess) -> Callable[[], str | None]:
     """An abort check for :func:`wait_until`: a reason once the process has exited."""
 
     def check() -> str | None:
@@ -96,7 +98,7 @@ def _exited(process: ManagedProcess) -> Callable[[], str | None]:
     return check
 
 
-def _log_hint(process: ManagedProcess) -> str:
+def _log_hint(process: ChildProcess) -> str:
     return f"last lines of {process.log_path}:\n{process.log_tail()}"
 
 
@@ -157,15 +159,19 @@ class _LocalServices:
         values: Mapping[str, dict[str, str]],
         listener: Callable[[Edge], tuple[str, int]],
         ports: Mapping[str, int],
+        host: ServiceHost | None = None,
+        say: Callable[[str], None] = lambda _msg: None,
     ) -> None:
         self._plan = plan
+        self._host = host
+        self._say = say
         self._topology = plan.topology
         self._run_dir = run_dir
         self._record = record
         self._values = values
         self._listener = listener
         self._ports = ports
-        self.running: dict[str, ManagedProcess] = {}
+        self.running: dict[str, ChildProcess] = {}
         # Services down because this control was asked to (kill, stop, restart), until
         # started again; services whose death is recorded, until started again.
         self._down_on_purpose: set[str] = set()
@@ -178,8 +184,9 @@ class _LocalServices:
         texts = (*service.command, *service.env.values())
         return any("{listen_fd}" in text for text in texts)
 
-    def launch(self, name: str, reserved: socket.socket | None = None) -> ManagedProcess:
-        """Start a service on its port.
+    def launch(self, name: str, reserved: socket.socket | None = None) -> ChildProcess:
+        """Start a service on its port: forked by the service host when it is one of
+        Domino's own (:mod:`harness.infra.service_host`), else as its own process.
 
         A service that takes ``{listen_fd}`` inherits a socket already
         listening on its port (``reserved`` on the first start, a new one
@@ -206,18 +213,26 @@ class _LocalServices:
         )
         cwd = service.cwd or self._topology.base_dir
 
-        def adopt(process: ManagedProcess) -> None:
+        def adopt(process: ChildProcess) -> None:
             with self._lock:
                 self.running[name] = process
                 self._down_on_purpose.discard(name)
                 self._dead.discard(name)
             self._record.add_process(name, process.pid)
 
+        log_path = self._run_dir / f"{name}.log"
+        module = hosted_module(argv, cwd) if self._host is not None else None
+        if module is not None:
+            hosted = self._start_hosted(
+                name, module, argv, env=env, cwd=cwd, log_path=log_path, sock=sock, adopt=adopt
+            )
+            if hosted is not None:
+                return hosted
         try:
             process = spawn(
                 name,
                 argv,
-                log_path=self._run_dir / f"{name}.log",
+                log_path=log_path,
                 env=env,
                 cwd=cwd,
                 pass_fds=[sock.fileno()] if sock is not None else [],
@@ -234,6 +249,50 @@ class _LocalServices:
             if sock is not None:
                 sock.close()  # the child holds its own copy
         return process
+
+    def _start_hosted(
+        self,
+        name: str,
+        module: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+        sock: socket.socket | None,
+        adopt: Callable[[HostedProcess], None],
+    ) -> HostedProcess | None:
+        """Start a service through the service host; None when the host is gone (said
+        once; from then on services start as their own processes, ``sock`` still open)."""
+        host = self._host
+        assert host is not None
+        if host.usable:
+            try:
+                process = host.start(
+                    name,
+                    module,
+                    argv[3:],
+                    env=env,
+                    cwd=cwd,
+                    log_path=log_path,
+                    listen_fd=sock.fileno() if sock is not None else None,
+                    adopt=adopt,
+                )
+            except ServiceHostError as exc:
+                reason = str(exc)
+            except BaseException:
+                if sock is not None:
+                    sock.close()
+                raise
+            else:
+                if sock is not None:
+                    sock.close()  # the service holds its own copy
+                return process
+        else:
+            reason = host.gone()
+        self._say(f"{reason}\nDomino's services are started as their own processes from now on")
+        self._host = None
+        return None
 
     def wait_healthy(self, names: list[str] | None = None) -> None:
         for name in names or list(self.running):
@@ -282,21 +341,24 @@ class _LocalServices:
             for name, process in self.running.items():
                 if name in self._down_on_purpose or name in self._dead:
                     continue
-                code = process.popen.poll()
+                code = process.poll()
                 if code is None:
                     continue
                 self._dead.add(name)
+                tail = tuple(process.log_tail(_DEATH_LOG_LINES).splitlines())
+                if isinstance(process, HostedProcess) and not process.host.usable:
+                    tail += (f"({process.host.gone()})",)
                 self._deaths.append(
                     ServiceDeath(
                         service=name,
                         seen_at_s=time.monotonic(),
                         exit_code=code,
                         exit_status=_exit_status(code),
-                        log_tail=tuple(process.log_tail(_DEATH_LOG_LINES).splitlines()),
+                        log_tail=tail,
                     )
                 )
 
-    def _on_purpose(self, name: str) -> ManagedProcess:
+    def _on_purpose(self, name: str) -> ChildProcess:
         """The service's process, marked down on purpose before it is brought down."""
         process = self._process(name)
         with self._lock:
@@ -313,7 +375,7 @@ class _LocalServices:
 
     # -- ServiceControl: what process faults do (harness.stack.process_faults) ----------
 
-    def _process(self, name: str) -> ManagedProcess:
+    def _process(self, name: str) -> ChildProcess:
         process = self.running.get(name)
         if process is None:
             raise UnknownServiceError(name, sorted(self.running))
@@ -321,8 +383,8 @@ class _LocalServices:
 
     def kill(self, service: str) -> None:
         process = self._on_purpose(service)
-        process.popen.kill()
-        process.popen.wait(timeout=10)
+        process.kill()
+        process.wait(10)
 
     def stop(self, service: str) -> None:
         self._on_purpose(service).stop()
@@ -356,7 +418,7 @@ class _LocalServices:
         return found
 
 
-def _check_listens_on(name: str, process: ManagedProcess, expected: str) -> None:
+def _check_listens_on(name: str, process: ChildProcess, expected: str) -> None:
     """Raise ServiceNotListeningError if ``process`` listens, but not on ``expected``.
 
     Called when a service did not become ready: a service that ignores its
@@ -461,6 +523,9 @@ def _prepare_services(
     record: RunRecord,
     ports: Mapping[str, int],
     listener: Callable[[Edge], tuple[str, int]],
+    *,
+    host: ServiceHost | None = None,
+    say: Callable[[str], None] = lambda _msg: None,
 ) -> _LocalServices:
     """Each service's placeholder values: its port, data folder, and its edges' listeners."""
     topology = plan.topology
@@ -472,7 +537,14 @@ def _prepare_services(
             topology, service, port=ports[service.name], bind_host=_LOOPBACK, data_dir=str(data_dir)
         )
     return _LocalServices(
-        plan, run_dir=run_dir, record=record, values=values, listener=listener, ports=ports
+        plan,
+        run_dir=run_dir,
+        record=record,
+        values=values,
+        listener=listener,
+        ports=ports,
+        host=host,
+        say=say,
     )
 
 
@@ -502,10 +574,32 @@ class _LocalRun:
         self._processes: list[ManagedProcess] = []
         self._reserved: dict[str, socket.socket] = {}
         self._services: _LocalServices | None = None
+        self._host: ServiceHost | None = None
+
+    def _start_host(self, topology: Topology, record: RunRecord) -> None:
+        """Start the service host if any service is one of Domino's own; it imports
+        while Toxiproxy starts, and answers the first service start once it has."""
+        if not host_wanted():
+            return
+        if not any(
+            hosted_module(
+                [sys.executable if part == "{python}" else part for part in s.command],
+                s.cwd or topology.base_dir,
+            )
+            for s in topology.services
+        ):
+            return
+
+        def adopt(process: ManagedProcess) -> None:
+            self._processes.append(process)
+            record.add_process("service-host", process.pid)
+
+        self._host = ServiceHost.launch(self._run_dir / "service-host.log", adopt=adopt)
 
     def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
         topology = plan.topology
         _run_build(plan, self._run_dir, say)
+        self._start_host(topology, record)
         say("starting Toxiproxy")
         _toxiproxy, client = _start_toxiproxy(
             self._binary, self._run_dir, record, _TOXIPROXY_READY_S, self._processes.append
@@ -525,7 +619,9 @@ class _LocalRun:
             host, _, port = edges[edge.name].listen.rpartition(":")
             return host, int(port)
 
-        services = _prepare_services(plan, self._run_dir, record, ports, listener)
+        services = _prepare_services(
+            plan, self._run_dir, record, ports, listener, host=self._host, say=say
+        )
         self._services = services
         for service in topology.services:
             say(f"starting {service.name}")
@@ -547,9 +643,8 @@ class _LocalRun:
         """
         hung = next(p for p in self._processes if p.name == "toxiproxy")
         # SIGKILL: a hung server may not act on SIGTERM, and its state is lost either way.
-        with contextlib.suppress(ProcessLookupError):
-            hung.popen.kill()
-        hung.popen.wait(timeout=10)
+        hung.kill()
+        hung.wait(10)
         port = int(api_url.rpartition(":")[2])
 
         def adopt(process: ManagedProcess) -> None:
@@ -580,6 +675,8 @@ class _LocalRun:
                 sock.close()
         if self._services is not None:
             self._services.stop_all()
+        if self._host is not None:
+            self._host.close()
         for process in reversed(self._processes):
             process.stop()
         restore_originals(self._record)

@@ -19,7 +19,7 @@ import httpx
 
 from harness.errors import UnsafeTargetError
 
-__all__ = ["check_target", "is_loopback_host", "safe_client"]
+__all__ = ["check_target", "is_loopback_host", "safe_client", "tls_context"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -64,7 +64,7 @@ class _GuardedTransport(httpx.BaseTransport):
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One TLS context for every client: building one costs about 30 ms (it loads the
     CA bundle), and Domino makes a client per virtual user, cell and probe."""
     return httpx.create_ssl_context()
@@ -88,7 +88,7 @@ def safe_client(
         check_target(base_url, extra_allowed=allowed_hosts)
     limits = httpx.Limits(max_keepalive_connections=None if keepalive else 0)
     transport = _GuardedTransport(
-        httpx.HTTPTransport(limits=limits, verify=_tls_context()), tuple(allowed_hosts)
+        httpx.HTTPTransport(limits=limits, verify=tls_context()), tuple(allowed_hosts)
     )
     return httpx.Client(
         base_url=base_url,

@@ -24,7 +24,8 @@ run ends with everything it started stopped, the new child included.
 Before, a child was started and not yet recorded when the interrupt was
 raised, or, forked from the main thread, the interrupt was raised inside an
 at-fork hook and swallowed. ``$DOMINO_TEST_SPAWN_GATE`` holds each spawn for
-tests that deliver a signal exactly then (:func:`_spawn_gate`).
+tests that deliver a signal exactly then (:func:`spawn_gate`); the service
+host's starts are held there too (:mod:`harness.infra.service_host`).
 """
 
 from __future__ import annotations
@@ -42,15 +43,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from harness.infra.signals import interrupts_deferred
 
 __all__ = [
     "PARENT_DEATH_SIGNAL",
     "SPAWN_GATE_ENV",
+    "ChildProcess",
     "ManagedProcess",
     "die_with_parent",
     "spawn",
+    "spawn_gate",
+    "wait_gate_released",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -74,6 +79,38 @@ def _die_with_parent(parent_pid: int) -> None:  # runs in the child, before exec
             os._exit(1)
 
 
+class ChildProcess(Protocol):
+    """What the backends do with a process they started: a :class:`ManagedProcess`, or a
+    service forked by the service host (:class:`harness.infra.service_host.HostedProcess`)."""
+
+    name: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int: ...
+
+    def alive(self) -> bool: ...
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout_s: float) -> int: ...
+
+    def stop(self, timeout_s: float = 5.0) -> None: ...
+
+    def log_tail(self, lines: int = 15) -> str: ...
+
+
+def read_log_tail(log_path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log, for error messages."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(log is empty)"
+
+
 @dataclass
 class ManagedProcess:
     """A started child process with its log file."""
@@ -89,13 +126,22 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def poll(self) -> int | None:
+        """Its return code once it has exited (minus the signal for a signal), else None."""
+        return self.popen.poll()
+
+    def kill(self) -> None:
+        """SIGKILL, unless it has exited already."""
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
+    def wait(self, timeout_s: float) -> int:
+        """Its return code; subprocess.TimeoutExpired if it has not exited within ``timeout_s``."""
+        return self.popen.wait(timeout=timeout_s)
+
     def log_tail(self, lines: int = 15) -> str:
         """The last lines of the process's log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.strip().splitlines()[-lines:]) or "(log is empty)"
+        return read_log_tail(self.log_path, lines)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
@@ -136,7 +182,7 @@ def spawn(
     with interrupts_deferred() as received, log_path.open("ab") as log:
 
         def start() -> subprocess.Popen[bytes]:
-            gate = _spawn_gate(name)
+            gate = spawn_gate(name)
             return subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
@@ -167,13 +213,13 @@ def _in_child(parent_pid: int, gate: str | None) -> None:  # in the child, befor
         _wait_at_gate(gate)
 
 
-#: Test seam: a folder; each spawn waits there until the test lets it go (see _spawn_gate).
+#: Test seam: a folder; each spawn waits there until the test lets it go (see spawn_gate).
 SPAWN_GATE_ENV = "DOMINO_TEST_SPAWN_GATE"
 _GATE_WAIT_S = 60.0
 _gate_count = itertools.count(1)
 
 
-def _spawn_gate(name: str) -> str | None:
+def spawn_gate(name: str) -> str | None:
     """For tests only, when ``$DOMINO_TEST_SPAWN_GATE`` names a folder: where this spawn waits.
 
     The new child, forked and not yet running its command, writes
@@ -187,6 +233,14 @@ def _spawn_gate(name: str) -> str | None:
     if not folder:
         return None
     return str(Path(folder) / f"{next(_gate_count):02d}-{name}")
+
+
+def wait_gate_released(stem: str) -> None:
+    """Wait (at most 60 s) until the test lets the spawn at ``stem`` go, as the spawner
+    thread waits for an exec: for a child another process forked (the service host's)."""
+    deadline = time.monotonic() + _GATE_WAIT_S
+    while not os.path.exists(f"{stem}.go") and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _wait_at_gate(stem: str) -> None:

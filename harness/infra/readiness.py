@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.errors import ServiceStartError
-from harness.infra.network_safety import check_target
+from harness.infra.network_safety import check_target, tls_context
 
 if TYPE_CHECKING:
     from harness.model.topology import Readiness
@@ -54,7 +54,7 @@ def wait_until(
 def http_ok(url: str, timeout_s: float = 1.0, status: int | None = None) -> bool:
     """True when GET ``url`` answers ``status`` (default: any 2xx); never raises."""
     try:
-        answered = httpx.get(url, timeout=timeout_s).status_code
+        answered = httpx.get(url, timeout=timeout_s, verify=tls_context()).status_code
     except httpx.HTTPError:
         return False
     return answered == status if status is not None else 200 <= answered < 300

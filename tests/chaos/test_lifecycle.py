@@ -86,9 +86,19 @@ def test_sigkill_of_domino_up_then_a_new_up_starts_cleanly(home: Path, up: list[
     first = _Up(home)
     up.append(first)
     killed_children = first.children()
-    assert len(killed_children) == 1 + len(BANK_TOPOLOGY.services)
+    services = sorted(s.name for s in BANK_TOPOLOGY.services)
+    assert sorted(p.name for p in killed_children) == sorted(
+        [*services, "service-host", "toxiproxy"]
+    )
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait(timeout=10)
+    # The parent-death signals alone end them all: the runner's kills Toxiproxy and the
+    # service host, the host's kills the services it forked.
+    wait_until(
+        lambda: not any(_alive(p.pid) for p in killed_children),
+        timeout_s=10,
+        what="the killed run's Toxiproxy, service host and services to die with it",
+    )
 
     second = _Up(home)
     up.append(second)
