@@ -7,16 +7,19 @@ beside it.
 
 nginx (one worker) is pinned to core 0 and every generator to core 1, as in
 bench_loadgen.py. Each rate is run ``--runs`` times by each engine, one after
-another (the baseline; this, sleeping to each arrival; this, spinning the last
-``--spin-ms``; that on uvloop, where given), so drift in the machine's load hits
-all alike. A run is **valid** when the engine's own verdict says so with
-``--lag-bound-ms`` as its bound (lag p99 within it, nothing dropped) and it
-had no error and achieved at least 97 % of the offered rate. ``--uvloop DIR``
-is a folder holding the ``uvloop`` package (``pip install --target DIR
-uvloop``), put first on the engine's path: the optional ``fast`` extra.
+another, so drift in the machine's load hits all alike. The engines: the
+baseline spinning the last ``--spin-ms`` (its best), and this checkout
+sleeping to each arrival and spinning, each on uvloop where ``--uvloop DIR``
+is given (a folder holding the ``uvloop`` package, ``pip install --target DIR
+uvloop``, put first on the engine's path: the optional ``fast`` extra), and
+this checkout spinning on asyncio's own loop. A run is **valid** when the
+engine's own verdict says so with ``--lag-bound-ms`` as its bound (lag p99
+within it, nothing dropped) and it had no error and achieved at least 97 % of
+the offered rate.
 
 Prints, per rate and engine, the valid runs and each run's lag p99; then wrk's
-closed-loop ceiling and the ratio of the highest rate valid in every run to it;
+closed-loop ceiling, each engine's highest rate valid in every run and its
+ratio to that ceiling, and whether it was valid in every run at every rate;
 and the 1-minute load average before and after. Needs nginx, wrk and taskset.
 """
 
@@ -36,7 +39,7 @@ from baseline import ROOT, worktree
 from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk, missing_tool
 from bench_loadgen import _engine as run_engine
 
-BASELINE_REV = "48992ac"
+BASELINE_REV = "5753b57"  # main before the engine kept its schedule to the millisecond
 
 
 def _engine(
@@ -95,16 +98,18 @@ def _report(
         best = max(
             (rate for rate in rates if all(_valid(r) for r in runs[(name, rate)])), default=0.0
         )
+        everywhere = all(_valid(r) for rate in rates for r in runs[(name, rate)])
         print(
             f"{name}: highest rate valid in every run {best:,.0f}/s, "
-            f"{best / ceiling_per_s:.3f}x wrk's ceiling"
+            f"{best / ceiling_per_s:.3f}x wrk's ceiling; "
+            f"valid in every run at every rate: {'yes' if everywhere else 'no'}"
         )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE_REV)
-    parser.add_argument("--rates", default="100,1000,2000,5000,10000")
+    parser.add_argument("--rates", default="100,1000,2000,5000,10000,15000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--lag-bound-ms", type=float, default=1.0)
@@ -113,15 +118,17 @@ def main() -> int:
     args = parser.parse_args()
     if missing_tool("nginx", "wrk", "taskset"):
         return 2
-    spin = f"this, spin {args.spin_ms:g} ms"
+    spin = f"spin {args.spin_ms:g} ms"
+    uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}" if args.uvloop else ""
+    on = " + uvloop" if args.uvloop else ""
+    baseline = worktree(args.baseline)
     engines: dict[str, tuple[Path, str, float | None]] = {
-        args.baseline: (worktree(args.baseline), "", None),
-        "this (sleeps)": (ROOT, "", None),
-        spin: (ROOT, "", args.spin_ms),
+        f"{args.baseline}, {spin}{on}": (baseline, uvloop, args.spin_ms),
+        f"this, sleeps{on}": (ROOT, uvloop, None),
+        f"this, {spin}{on}": (ROOT, uvloop, args.spin_ms),
     }
     if args.uvloop:
-        uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}"
-        engines[f"{spin} + uvloop"] = (ROOT, uvloop, args.spin_ms)
+        engines[f"this, {spin}, asyncio's loop"] = (ROOT, "", args.spin_ms)
     rates = [float(r) for r in args.rates.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="domino-bench-precision-"))
