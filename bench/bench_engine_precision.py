@@ -3,7 +3,7 @@ revision (and with uvloop, where given), interleaved in one run, on nginx; wrk's
 beside it.
 
     .venv/bin/python bench/bench_engine_precision.py [--baseline REV] [--rates 100,1000,...]
-        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR]
+        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR] [--nice N]
 
 nginx (one worker) is pinned to core 0 and every generator to core 1, as in
 bench_loadgen.py. Each rate is run ``--runs`` times by each engine, one after
@@ -15,9 +15,14 @@ uvloop``, put first on the engine's path: the optional ``fast`` extra), and
 this checkout spinning on asyncio's own loop. A run is **valid** when the
 engine's own verdict says so with ``--lag-bound-ms`` as its bound (lag p99
 within it, nothing dropped) and it had no error and achieved at least 97 % of
-the offered rate.
+the offered rate. ``--nice N`` runs nginx, wrk and every engine at that
+niceness (negative values need root): on a machine shared with other work it
+approximates cores of their own, and says so in the output.
 
-Prints, per rate and engine, the valid runs and each run's lag p99; then wrk's
+Prints, per rate and engine, the valid runs, each run's lag p99 and how many
+times the kernel preempted the engine in it (involuntary context switches: a
+core of its own shows a handful; hundreds mean other work took the core and
+the lag is the machine's, not the engine's); then wrk's
 closed-loop ceiling, each engine's highest rate valid in every run and its
 ratio to that ceiling, and whether it was valid in every run at every rate;
 and the 1-minute load average before and after. Needs nginx, wrk and taskset.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,7 +61,8 @@ def _engine(
     extra = ["--lag-bound-ms", f"{lag_bound_ms:g}"]
     if spin_ms is not None:
         extra += ["--spin-ms", f"{spin_ms:g}"]
-    return run_engine(
+    switches_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nivcsw
+    result = run_engine(
         url,
         rate=rate,
         seconds=seconds,
@@ -65,6 +72,9 @@ def _engine(
         extra=tuple(extra),
         env=dict(os.environ, PYTHONPATH=f"{extra_path}{tree}"),
     )
+    # how often the kernel gave the engine's core to another process mid-run
+    result["preempted"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nivcsw - switches_before
+    return result
 
 
 def _valid(result: dict[str, Any]) -> bool:
@@ -91,7 +101,11 @@ def _report(
         for name in engines:
             results = runs[(name, rate)]
             lags = ", ".join(f"{r['lag']['p99_ms']:.2f}" for r in results)
-            cells.append(f"{sum(_valid(r) for r in results)}/{len(results)} valid (lag p99 {lags})")
+            preempted = "/".join(str(r["preempted"]) for r in results)
+            cells.append(
+                f"{sum(_valid(r) for r in results)}/{len(results)} valid "
+                f"(lag p99 {lags}; preempted {preempted})"
+            )
         print(f"| {rate:,.0f} | " + " | ".join(cells) + " |")
     print(f"\nwrk closed-loop ceiling (64 connections): {ceiling_per_s:,.0f} req/s")
     for name in engines:
@@ -106,7 +120,7 @@ def _report(
         )
 
 
-def main() -> int:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE_REV)
     parser.add_argument("--rates", default="100,1000,2000,5000,10000,15000,20000")
@@ -115,9 +129,20 @@ def main() -> int:
     parser.add_argument("--lag-bound-ms", type=float, default=1.0)
     parser.add_argument("--spin-ms", type=float, default=2.0)
     parser.add_argument("--uvloop", help="a folder holding the uvloop package")
-    args = parser.parse_args()
+    parser.add_argument("--nice", type=int, default=0, help="niceness of nginx, wrk, engines")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = _args()
     if missing_tool("nginx", "wrk", "taskset"):
         return 2
+    if args.nice:
+        try:
+            os.nice(args.nice)  # inherited by nginx, wrk and every engine
+        except PermissionError:
+            print(f"--nice {args.nice}: a negative niceness needs root", file=sys.stderr)
+            return 2
     spin = f"spin {args.spin_ms:g} ms"
     uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}" if args.uvloop else ""
     on = " + uvloop" if args.uvloop else ""
@@ -176,7 +201,7 @@ def main() -> int:
     _report(args, list(engines), rates, runs, ceiling.rate_per_s)
     print(
         f"1-minute load average: {load_before:.1f} before, {load_after:.1f} after (2 cores); "
-        f"took {time.monotonic() - started:.0f} s"
+        f"niceness {os.nice(0)}; took {time.monotonic() - started:.0f} s"
     )
     return 0
 

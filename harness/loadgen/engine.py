@@ -298,7 +298,7 @@ class _Run:
                 if intended >= self.deadline:
                     stop_reason = "time cap"
                     break
-                if await _until(intended, self.spin_s):
+                if intended > _now() and await _until(intended, self.spin_s):  # due: no coroutine
                     started_without_yield = 0
                 elif started_without_yield >= _YIELD_EVERY:
                     await asyncio.sleep(0)
