@@ -3,20 +3,28 @@ revision (and with uvloop, where given), interleaved in one run, on nginx; wrk's
 beside it.
 
     .venv/bin/python bench/bench_engine_precision.py [--baseline REV] [--rates 100,1000,...]
-        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR]
+        [--runs 3] [--seconds 2] [--lag-bound-ms 1] [--spin-ms 2] [--uvloop DIR] [--nice N]
 
 nginx (one worker) is pinned to core 0 and every generator to core 1, as in
 bench_loadgen.py. Each rate is run ``--runs`` times by each engine, one after
-another (the baseline; this, sleeping to each arrival; this, spinning the last
-``--spin-ms``; that on uvloop, where given), so drift in the machine's load hits
-all alike. A run is **valid** when the engine's own verdict says so with
-``--lag-bound-ms`` as its bound (lag p99 within it, nothing dropped) and it
-had no error and achieved at least 97 % of the offered rate. ``--uvloop DIR``
-is a folder holding the ``uvloop`` package (``pip install --target DIR
-uvloop``), put first on the engine's path: the optional ``fast`` extra.
+another, so drift in the machine's load hits all alike. The engines: the
+baseline spinning the last ``--spin-ms`` (its best), and this checkout
+sleeping to each arrival and spinning, each on uvloop where ``--uvloop DIR``
+is given (a folder holding the ``uvloop`` package, ``pip install --target DIR
+uvloop``, put first on the engine's path: the optional ``fast`` extra), and
+this checkout spinning on asyncio's own loop. A run is **valid** when the
+engine's own verdict says so with ``--lag-bound-ms`` as its bound (lag p99
+within it, nothing dropped) and it had no error and achieved at least 97 % of
+the offered rate. ``--nice N`` runs nginx, wrk and every engine at that
+niceness (negative values need root): on a machine shared with other work it
+approximates cores of their own, and says so in the output.
 
-Prints, per rate and engine, the valid runs and each run's lag p99; then wrk's
-closed-loop ceiling and the ratio of the highest rate valid in every run to it;
+Prints, per rate and engine, the valid runs, each run's lag p99 and how many
+times the kernel preempted the engine in it (involuntary context switches: a
+core of its own shows a handful; hundreds mean other work took the core and
+the lag is the machine's, not the engine's); then wrk's
+closed-loop ceiling, each engine's highest rate valid in every run and its
+ratio to that ceiling, and whether it was valid in every run at every rate;
 and the 1-minute load average before and after. Needs nginx, wrk and taskset.
 """
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,7 +45,7 @@ from baseline import ROOT, worktree
 from bench_loadgen import NGINX_CONF, PATH, _free_port, _wait_for_port, _wrk, missing_tool
 from bench_loadgen import _engine as run_engine
 
-BASELINE_REV = "48992ac"
+BASELINE_REV = "5753b57"  # main before the engine kept its schedule to the millisecond
 
 
 def _engine(
@@ -52,7 +61,8 @@ def _engine(
     extra = ["--lag-bound-ms", f"{lag_bound_ms:g}"]
     if spin_ms is not None:
         extra += ["--spin-ms", f"{spin_ms:g}"]
-    return run_engine(
+    switches_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nivcsw
+    result = run_engine(
         url,
         rate=rate,
         seconds=seconds,
@@ -62,6 +72,9 @@ def _engine(
         extra=tuple(extra),
         env=dict(os.environ, PYTHONPATH=f"{extra_path}{tree}"),
     )
+    # how often the kernel gave the engine's core to another process mid-run
+    result["preempted"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nivcsw - switches_before
+    return result
 
 
 def _valid(result: dict[str, Any]) -> bool:
@@ -88,40 +101,59 @@ def _report(
         for name in engines:
             results = runs[(name, rate)]
             lags = ", ".join(f"{r['lag']['p99_ms']:.2f}" for r in results)
-            cells.append(f"{sum(_valid(r) for r in results)}/{len(results)} valid (lag p99 {lags})")
+            preempted = "/".join(str(r["preempted"]) for r in results)
+            cells.append(
+                f"{sum(_valid(r) for r in results)}/{len(results)} valid "
+                f"(lag p99 {lags}; preempted {preempted})"
+            )
         print(f"| {rate:,.0f} | " + " | ".join(cells) + " |")
     print(f"\nwrk closed-loop ceiling (64 connections): {ceiling_per_s:,.0f} req/s")
     for name in engines:
         best = max(
             (rate for rate in rates if all(_valid(r) for r in runs[(name, rate)])), default=0.0
         )
+        everywhere = all(_valid(r) for rate in rates for r in runs[(name, rate)])
         print(
             f"{name}: highest rate valid in every run {best:,.0f}/s, "
-            f"{best / ceiling_per_s:.3f}x wrk's ceiling"
+            f"{best / ceiling_per_s:.3f}x wrk's ceiling; "
+            f"valid in every run at every rate: {'yes' if everywhere else 'no'}"
         )
 
 
-def main() -> int:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE_REV)
-    parser.add_argument("--rates", default="100,1000,2000,5000,10000")
+    parser.add_argument("--rates", default="100,1000,2000,5000,10000,15000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--lag-bound-ms", type=float, default=1.0)
     parser.add_argument("--spin-ms", type=float, default=2.0)
     parser.add_argument("--uvloop", help="a folder holding the uvloop package")
-    args = parser.parse_args()
+    parser.add_argument("--nice", type=int, default=0, help="niceness of nginx, wrk, engines")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = _args()
     if missing_tool("nginx", "wrk", "taskset"):
         return 2
-    spin = f"this, spin {args.spin_ms:g} ms"
+    if args.nice:
+        try:
+            os.nice(args.nice)  # inherited by nginx, wrk and every engine
+        except PermissionError:
+            print(f"--nice {args.nice}: a negative niceness needs root", file=sys.stderr)
+            return 2
+    spin = f"spin {args.spin_ms:g} ms"
+    uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}" if args.uvloop else ""
+    on = " + uvloop" if args.uvloop else ""
+    baseline = worktree(args.baseline)
     engines: dict[str, tuple[Path, str, float | None]] = {
-        args.baseline: (worktree(args.baseline), "", None),
-        "this (sleeps)": (ROOT, "", None),
-        spin: (ROOT, "", args.spin_ms),
+        f"{args.baseline}, {spin}{on}": (baseline, uvloop, args.spin_ms),
+        f"this, sleeps{on}": (ROOT, uvloop, None),
+        f"this, {spin}{on}": (ROOT, uvloop, args.spin_ms),
     }
     if args.uvloop:
-        uvloop = f"{Path(args.uvloop).resolve()}{os.pathsep}"
-        engines[f"{spin} + uvloop"] = (ROOT, uvloop, args.spin_ms)
+        engines[f"this, {spin}, asyncio's loop"] = (ROOT, "", args.spin_ms)
     rates = [float(r) for r in args.rates.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="domino-bench-precision-"))
@@ -169,7 +201,7 @@ def main() -> int:
     _report(args, list(engines), rates, runs, ceiling.rate_per_s)
     print(
         f"1-minute load average: {load_before:.1f} before, {load_after:.1f} after (2 cores); "
-        f"took {time.monotonic() - started:.0f} s"
+        f"niceness {os.nice(0)}; took {time.monotonic() - started:.0f} s"
     )
     return 0
 

@@ -185,7 +185,8 @@ class HttpClient:
         self._addr: tuple[int, str] | None = None
         self.connections_opened = 0
 
-    async def _resolve(self) -> tuple[int, str]:
+    async def resolve(self) -> tuple[int, str]:
+        """The target's address family and address, looked up once."""
         if self._addr is not None:
             return self._addr
         loop = asyncio.get_running_loop()
@@ -202,7 +203,7 @@ class HttpClient:
 
     async def _connect(self, deadline: float, timeout_s: float) -> _Connection:
         loop = asyncio.get_running_loop()
-        family, address = await self._resolve()
+        family, address = await self.resolve()
         try:
             async with asyncio.timeout_at(deadline):
                 _, conn = await loop.create_connection(
@@ -217,6 +218,23 @@ class HttpClient:
         self.connections_opened += 1
         self._open.add(conn)
         return conn
+
+    async def open_idle(self, count: int, within_s: float) -> int:
+        """Open up to ``count`` kept-alive connections at once, for at most ``within_s``,
+        and keep them idle for the first requests; how many opened. A connection that
+        fails or is late is left out (the requests that need one report why)."""
+        if not self.keep_alive or count < 1 or within_s <= 0:
+            return 0
+        deadline = asyncio.get_running_loop().time() + within_s
+        results = await asyncio.gather(
+            *(self._connect(deadline, within_s) for _ in range(count)), return_exceptions=True
+        )
+        opened = [conn for conn in results if isinstance(conn, _Connection)]
+        self._idle.extend(opened)
+        for failure in results:
+            if isinstance(failure, BaseException) and not isinstance(failure, ClientError):
+                raise failure
+        return len(opened)
 
     def _take_idle(self) -> _Connection | None:
         while self._idle:
