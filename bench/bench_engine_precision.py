@@ -22,10 +22,10 @@ approximates cores of their own, and says so in the output.
 Prints, per rate and engine, the valid runs, each run's lag p99 and how many
 times the kernel preempted the engine in it (involuntary context switches: a
 core of its own shows a handful; hundreds mean other work took the core and
-the lag is the machine's, not the engine's); then wrk's
-closed-loop ceiling, each engine's highest rate valid in every run and its
-ratio to that ceiling, and whether it was valid in every run at every rate;
-and the 1-minute load average before and after. Needs nginx, wrk and taskset.
+the lag is the machine's, not the engine's); then wrk's closed-loop ceiling,
+each engine's highest rate valid in every run and its ratio to that ceiling,
+the span of rates, from the lowest up, at which it was valid in every run, and
+the 1-minute load average before and after. Needs nginx, wrk and taskset.
 """
 
 from __future__ import annotations
@@ -112,11 +112,17 @@ def _report(
         best = max(
             (rate for rate in rates if all(_valid(r) for r in runs[(name, rate)])), default=0.0
         )
-        everywhere = all(_valid(r) for rate in rates for r in runs[(name, rate)])
+        # The issue's question: valid in every run at every rate from the lowest up to what?
+        upto = 0.0
+        for rate in sorted(rates):
+            if not all(_valid(r) for r in runs[(name, rate)]):
+                break
+            upto = rate
+        span = f"{min(rates):,.0f}/s to {upto:,.0f}/s" if upto else "none"
         print(
             f"{name}: highest rate valid in every run {best:,.0f}/s, "
             f"{best / ceiling_per_s:.3f}x wrk's ceiling; "
-            f"valid in every run at every rate: {'yes' if everywhere else 'no'}"
+            f"valid in every run at every rate from the lowest: {span}"
         )
 
 
