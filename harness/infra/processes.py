@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from harness.infra.signals import interrupts_deferred
 
@@ -53,6 +53,7 @@ __all__ = [
     "ChildProcess",
     "ManagedProcess",
     "die_with_parent",
+    "hand_over",
     "spawn",
     "spawn_gate",
     "wait_gate_released",
@@ -196,15 +197,30 @@ def spawn(
             )
 
         process = ManagedProcess(name, _SPAWNER.run(start), log_path)
-        try:
-            if adopt is not None:
-                adopt(process)
-        except BaseException:
-            process.stop()
-            raise
-        if adopt is None and received:
-            process.stop()  # the interrupt is raised as the block ends: nobody would own it
+        hand_over(process, adopt, interrupted=bool(received))
     return process
+
+
+_Child = TypeVar("_Child", bound=ChildProcess)
+
+
+def hand_over(
+    process: _Child, adopt: Callable[[_Child], None] | None, *, interrupted: bool
+) -> None:
+    """Give a child just started to its owner (``adopt``), inside ``interrupts_deferred``.
+
+    A child nobody could own is stopped here: when ``adopt`` fails, and when
+    there is no ``adopt`` and an interrupt is held (it is raised as the deferring
+    block ends, and nothing would stop the child then).
+    """
+    try:
+        if adopt is not None:
+            adopt(process)
+    except BaseException:
+        process.stop()
+        raise
+    if adopt is None and interrupted:
+        process.stop()
 
 
 def _in_child(parent_pid: int, gate: str | None) -> None:  # in the child, before exec

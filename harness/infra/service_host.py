@@ -46,6 +46,7 @@ from typing import Any
 from harness.errors import ServiceHostError, UsageError
 from harness.infra.processes import (
     ManagedProcess,
+    hand_over,
     read_log_tail,
     spawn,
     spawn_gate,
@@ -255,14 +256,7 @@ class ServiceHost:
             if gate is not None:
                 wait_gate_released(gate)
             process = HostedProcess(name, pid, log_path, self)
-            try:
-                if adopt is not None:
-                    adopt(process)
-            except BaseException:
-                process.stop()
-                raise
-            if adopt is None and received:
-                process.stop()
+            hand_over(process, adopt, interrupted=bool(received))
         return process
 
     def _ask(
