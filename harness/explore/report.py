@@ -707,6 +707,7 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
     pairs = _merged_pairs(parts)
     if pairs is not None:
         extra["pairs"] = pairs
+    extra.update(_merged_observation(parts))
     return MatrixResult(
         topology=first.topology,
         profile=first.profile,
@@ -725,6 +726,39 @@ def merge_matrices(parts: Sequence[MatrixResult]) -> MatrixResult:
         strict=any(p.strict for p in parts),
         extra=extra,
     )
+
+
+def _merged_observation(parts: Sequence[MatrixResult]) -> dict[str, Any]:
+    """The shards' observed dependencies as one report's.
+
+    Each shard observed the whole system (or read the kept graph), so one graph
+    stands for all; declared and observed dependencies agree only when they
+    agreed in every shard (a strict merged report fails as the shard did), and
+    the graph shown is the first that disagrees, else the first. The source
+    says how many shards' graphs it was merged from and whether they differ.
+    """
+    observed = [p for p in parts if p.extra.get("observed") is not None]
+    if not observed:
+        return {}
+    agrees = all(bool(p.extra.get("observed_agrees", True)) for p in observed)
+    shown = next((p for p in observed if not p.extra.get("observed_agrees", True)), observed[0])
+    differ = any(p.extra["observed"] != observed[0].extra["observed"] for p in observed)
+    description = f"merged from {len(observed)} shard(s)' graphs" + (
+        ", which differ: the one shown is the first that disagrees with the declared "
+        "dependencies, else the first shard's"
+        if differ
+        else ", all the same"
+    )
+    sources = [p.extra["observed_source"] for p in observed if p.extra.get("observed_source")]
+    return {
+        "observed": shown.extra["observed"],
+        "observed_agrees": agrees,
+        "observed_source": {
+            "source": "merged",
+            "description": description,
+            "shards": sources,
+        },
+    }
 
 
 def _merged_pairs(parts: Sequence[MatrixResult]) -> dict[str, Any] | None:

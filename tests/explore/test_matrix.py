@@ -143,13 +143,16 @@ def test_merged_shard_reports_equal_an_unsharded_run(tmp_path: Path) -> None:
             write_matrix_reports(part, folders[-1])
     merged = merge_matrices([load_matrix(f) for f in folders])
     assert merged.planned == whole.planned == 4
+    assert merged.extra["observed"] == whole.extra["observed"]  # the graph survives the merge
+    assert merged.extra["observed_agrees"] == whole.extra["observed_agrees"]
     reasons = {c.id: c.reasons for c in (*merged.cells, *whole.cells) if c.reasons}
     assert {c.id: c.outcome for c in merged.cells} == {c.id: c.outcome for c in whole.cells}, (
         reasons
     )
     assert _violations(merged) == _violations(whole)
     junit = render_junit(merged)
-    assert junit.count("<testcase") == 4
+    # 4 cells and the check that declared dependencies match observed, as in the whole run.
+    assert junit.count("<testcase") == render_junit(whole).count("<testcase") == 5
     with pytest.raises(UsageError, match="overlap"):
         merge_matrices([load_matrix(folders[0]), load_matrix(folders[0])])
 

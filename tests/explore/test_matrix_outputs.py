@@ -14,7 +14,7 @@ from harness.experiment import RunResult
 from harness.explore.attribution import Attribution
 from harness.explore.cells import Cell
 from harness.explore.matrix import CellResult, JourneyCell, MatrixResult, judge_cell
-from harness.explore.report import exit_code, render_heatmap, render_junit
+from harness.explore.report import exit_code, merge_matrices, render_heatmap, render_junit
 from harness.model.faults import Latency
 from harness.model.incident import Expectation, FaultStep
 from harness.model.outcomes import JourneyVerdict, RunVerdict, WindowStats
@@ -239,3 +239,33 @@ def test_a_journey_not_judged_in_the_window_makes_the_cell_inconclusive() -> Non
     assert judged.reasons == (
         "no call of report was in flight during the fault: nothing to judge it on",
     )
+
+
+def _graph(agrees: bool) -> dict[str, object]:
+    mismatches = [] if agrees else ["balance crosses bank->fx, not declared (undeclared)"]
+    return {"edges": ["client->bank", "bank->fx"], "journeys": [], "mismatches": mismatches}
+
+
+def _shard(cell: CellResult, index: int, *, agrees: bool) -> MatrixResult:
+    source = {"source": "cache", "description": f"from cache (shard {index})"}
+    extra = {"observed": _graph(agrees), "observed_agrees": agrees, "observed_source": source}
+    return MatrixResult(
+        "bank", "hardened", "local", JOURNEYS, [cell], 2, shard=(index, 2), strict=True, extra=extra
+    )
+
+
+def test_merged_shards_keep_the_observed_graph_and_a_disagreement_fails_a_strict_merge() -> None:
+    first, second = [c for c in _every_state() if c.outcome in ("contained", "pruned")][:2]
+    agreeing = merge_matrices([_shard(first, 1, agrees=True), _shard(second, 2, agrees=True)])
+    assert agreeing.extra["observed"] == _graph(True)
+    assert agreeing.extra["observed_agrees"] is True
+    assert agreeing.extra["observed_source"]["source"] == "merged"
+    assert "2 shard(s)' graphs, all the same" in agreeing.extra["observed_source"]["description"]
+    assert exit_code(agreeing) == 0
+    # One shard saw an undeclared dependency: its strict run failed, and so must the merge.
+    split = merge_matrices([_shard(first, 1, agrees=True), _shard(second, 2, agrees=False)])
+    assert split.extra["observed_agrees"] is False
+    assert split.extra["observed"] == _graph(False)  # the disagreeing graph is the one shown
+    assert "which differ" in split.extra["observed_source"]["description"]
+    assert exit_code(split) == 1
+    assert "declared != observed (--strict)" in render_junit(split)
