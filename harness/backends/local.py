@@ -346,8 +346,6 @@ class _LocalServices:
                     continue
                 self._dead.add(name)
                 tail = tuple(process.log_tail(_DEATH_LOG_LINES).splitlines())
-                if isinstance(process, HostedProcess) and not process.host.usable:
-                    tail += (f"({process.host.gone()})",)
                 self._deaths.append(
                     ServiceDeath(
                         service=name,

@@ -50,6 +50,7 @@ from harness.infra.processes import (
     read_log_tail,
     spawn,
     spawn_gate,
+    stop_gracefully,
     wait_gate_released,
 )
 from harness.infra.runstate import process_started
@@ -131,9 +132,7 @@ class HostedProcess:
         return self.poll() is None
 
     def kill(self) -> None:
-        if self.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
 
     def wait(self, timeout_s: float) -> int:
         """Its return code; subprocess.TimeoutExpired if it has not exited within ``timeout_s``."""
@@ -142,21 +141,21 @@ class HostedProcess:
             raise subprocess.TimeoutExpired(self.name, timeout_s)
         return code
 
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum``, unless its exit has been reported. (The host reaps it before
+        the report arrives: a pid reused within that moment could get the signal.)"""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
     def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM (and SIGCONT: a paused process must wake to exit), then SIGKILL."""
-        if self.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-            os.kill(self.pid, signal.SIGCONT)
-        try:
-            self.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.wait(timeout_s)
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+        stop_gracefully(self, timeout_s)
 
     def log_tail(self, lines: int = 15) -> str:
-        return read_log_tail(self.log_path, lines)
+        """Its log's last lines; once the host is gone, and this service with it, how."""
+        tail = read_log_tail(self.log_path, lines)
+        return tail if self.host.usable else f"{tail}\n({self.host.gone(with_log=False)})"
 
 
 class ServiceHost:
@@ -176,7 +175,6 @@ class ServiceHost:
         #: pid -> start time of each service started and not reported exited.
         self._live: dict[int, str] = {}
         self._dead = False
-        self.ready = False
         self._reader = threading.Thread(target=self._read, name="domino-service-host", daemon=True)
         self._reader.start()
 
@@ -281,6 +279,9 @@ class ServiceHost:
                     interrupts = []  # the deadline is set once
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    # The request is still queued: shut the host down, so it cannot fork
+                    # this service later, with nobody owning it (it kills what it forked).
+                    self._shut()
                     raise ServiceHostError(
                         f"service {name}: the service host did not answer in time; "
                         f"{self._host_said()}"
@@ -295,13 +296,14 @@ class ServiceHost:
             raise ServiceHostError(f"service {name}: the service host: {answer.get('error')}")
         return int(answer["pid"])
 
-    def gone(self) -> str:
-        """The host's end in words, for messages once it is not :attr:`usable`."""
+    def gone(self, *, with_log: bool = True) -> str:
+        """The host's end in words, for messages once it is not :attr:`usable`: with its
+        log's last lines, or (``with_log=False``) in one line naming the log."""
         code = self.process.poll()
         how = "is gone" if code is None else f"exited ({_exit_words(code)})"
+        said = self._host_said() if with_log else f"its log: {self.process.log_path}"
         return (
-            f"the service host (pid {self.process.pid}) {how} and its services died with it; "
-            f"{self._host_said()}"
+            f"the service host (pid {self.process.pid}) {how} and its services died with it; {said}"
         )
 
     def _host_said(self) -> str:
@@ -318,7 +320,14 @@ class ServiceHost:
             return self._codes.get(pid)
 
     def _read(self) -> None:
-        """The reader thread: the host's answers and exit reports, until its socket closes."""
+        """The reader thread: the host's answers and exit reports, until its socket closes
+        (or a message it cannot read: the host is then as good as gone)."""
+        try:
+            self._take_messages()
+        finally:
+            self._host_gone()
+
+    def _take_messages(self) -> None:
         while True:
             try:
                 data, _fds, _flags, _addr = socket.recv_fds(self._control, _MESSAGE_MAX_BYTES, 0)
@@ -329,9 +338,7 @@ class ServiceHost:
             message = json.loads(data)
             with self._cond:
                 op = message["op"]
-                if op == "ready":
-                    self.ready = True
-                elif op == "exit":
+                if op == "exit":
                     pid = int(message["pid"])
                     self._live.pop(pid, None)
                     self._codes[pid] = int(message["code"])
@@ -342,7 +349,6 @@ class ServiceHost:
                         self._live[pid] = process_started(pid) or ""
                     self._answers[int(message["id"])] = message
                 self._cond.notify_all()
-        self._host_gone()
 
     def _host_gone(self) -> None:
         """The host's socket closed: its services still running die with it (SIGKILL)."""
@@ -358,10 +364,15 @@ class ServiceHost:
             self._live.clear()
             self._cond.notify_all()
 
-    def close(self, timeout_s: float = 5.0) -> None:
-        """End the host (it kills any service still running) and its reader thread."""
+    def _shut(self) -> None:
+        """Close the runner's end for both directions: the host ends, killing its services,
+        and the reader thread sees the end (the host is no longer :attr:`usable`)."""
         with contextlib.suppress(OSError):
             self._control.shutdown(socket.SHUT_RDWR)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """End the host (it kills any service still running) and its reader thread."""
+        self._shut()
         self._reader.join(timeout=timeout_s)
         try:
             self.process.wait(timeout_s)

@@ -20,12 +20,11 @@ so a SIGKILLed runner takes the host, and the host its services, with it.
 Messages are JSON, one per packet. Runner to host:
 ``{"op": "start", "id", "name", "module", "args", "env", "cwd", "log",
 "listen_fd", "gate"}`` (with the socket as ancillary data when ``listen_fd``
-is set). Host to runner: ``{"op": "ready", "pid"}`` once imported,
-``{"op": "started", "id", "pid"}`` or ``{"op": "failed", "id", "error"}``
-per request, and ``{"op": "exit", "pid", "code"}`` per child reaped (``code``
-in ``subprocess``'s convention: minus the signal for a signal). When the
-runner's end closes, the host kills (SIGKILL) the services still running,
-reaps them and exits.
+is set). Host to runner, once imported: ``{"op": "started", "id", "pid"}``
+or ``{"op": "failed", "id", "error"}`` per request, and ``{"op": "exit",
+"pid", "code"}`` per child reaped (``code`` in ``subprocess``'s convention:
+minus the signal for a signal). When the runner's end closes, the host kills
+(SIGKILL) the services still running, reaps them and exits.
 
 This module imports nothing of ``harness``; the runner's side is
 ``harness.infra.service_host``.
@@ -82,7 +81,6 @@ def main(argv: list[str]) -> int:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
-    _send(control, {"op": "ready", "pid": os.getpid()})
     children: set[int] = set()
     inherited = (control.fileno(), wake_read, wake_write)
     try:
