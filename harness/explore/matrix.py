@@ -685,8 +685,7 @@ def _observe(
     """The observed graph of ``first`` (kept in ``cache``, or observed now) into ``extra``;
     each journey's crossed edges and the fallbacks' baseline from it."""
     if cache is None:
-        tell("observing which edges each journey crosses")
-        graph, source = observe_timed(first)
+        graph, source = observe_timed(first, say=tell)
     else:
         graph, source = cache.graph(first, knobs=knobs, say=tell)
     tell(f"observed dependencies: {source.describe()}")

@@ -8,7 +8,8 @@ than ``max_age_s`` (:data:`MAX_AGE_S`, 24 hours). The key is a SHA-256 over
 everything the observation depends on that Domino can see:
 
 - the topology's resolved model (services with their commands, folders,
-  environment and files; edges; journeys; profiles; users), not its file's path;
+  environment and files; edges; journeys; profiles; users; the folder it was
+  read from, which the services run in), not its file's name;
 - the profile, the knobs given, and the settings the adapter resolved them to;
 - the backend and the Toxiproxy server's version (a stock server counts
   bytes differently);
@@ -39,9 +40,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import importlib.util
+import inspect
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +54,7 @@ from harness.explore import observed as observed_module
 from harness.explore.observed import ObservedGraph, observe_dependencies
 from harness.infra.home import domino_home, make_state_folder
 from harness.plugins import SYSTEMS_DIR, shipped_systems
+from harness.report.folder import write_file
 
 if TYPE_CHECKING:
     from harness.stack import Stack
@@ -79,12 +80,12 @@ _STALE_SCRATCH_S = 3600.0
 #: How far in the future a graph's time may be (clocks set a little apart) before it is foreign.
 _CLOCK_SLACK_S = 60.0
 
-#: The parameters of the matrix's observation (:func:`.observed.observe_dependencies`).
+#: The parameters of the matrix's observation: :func:`.observed.observe_dependencies`'s own
+#: defaults (one source of truth).
 OBSERVATION: Mapping[str, float] = {
-    "calls_per_journey": 8,
-    "quiet_s": 2.0,
-    "sample_s": 0.05,
-    "timeout_s": 10.0,
+    name: parameter.default
+    for name, parameter in inspect.signature(observe_dependencies).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
 }
 
 
@@ -131,9 +132,13 @@ def _now_iso() -> str:
 
 
 def observe_timed(
-    stack: Stack, parameters: Mapping[str, float] = OBSERVATION
+    stack: Stack,
+    parameters: Mapping[str, float] = OBSERVATION,
+    say: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[ObservedGraph, GraphSource]:
-    """Observe ``stack`` now (nothing kept), and say so."""
+    """Observe ``stack`` now (nothing kept); ``say`` hears that it does, the source how long
+    it took."""
+    say("observing which edges each journey crosses")
     at = _now_iso()
     began = time.monotonic()
     graph = observe_dependencies(
@@ -249,22 +254,6 @@ def _parse(text: str, key: str, stack: Stack, path: Path) -> tuple[ObservedGraph
     return graph, source
 
 
-def _write_whole(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` in one rename, through a scratch name of this
-    writer's own (two writers at once never share one)."""
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(scratch, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(scratch)
-        raise
-
-
 def _sweep_scratch(folder: Path) -> None:
     """Remove scratch files killed writers left (an hour old: no live writer's)."""
     limit = time.time() - _STALE_SCRATCH_S
@@ -316,15 +305,18 @@ class GraphCache:
             kept = self._read(path, key, stack, say)
             if kept is not None:
                 return kept
-        say("observing which edges each journey crosses")
-        graph, source = observe_timed(stack, self.parameters)
+        graph, source = observe_timed(stack, self.parameters, say)
         failed = [
             f"{o.calls - o.ok_calls} of {o.calls} {o.journey}"
             for o in graph.journeys
             if o.ok_calls < o.calls
         ]
         if failed:
-            # A graph seen through failing calls would stand in for a day: not kept.
+            # A graph seen through failing calls would stand in for a day: not kept. Asked
+            # for afresh, the graph kept before is not the one wanted either: gone too.
+            if self.fresh:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
             say(
                 f"observed dependencies not kept: {', '.join(failed)} calls failed while "
                 "observing; the next matrix observes again"
@@ -382,6 +374,6 @@ class GraphCache:
         try:
             make_state_folder(self.folder)
             _sweep_scratch(self.folder)
-            _write_whole(path, json.dumps(record, indent=1).encode())
+            write_file(path, json.dumps(record, indent=1))
         except (OSError, DominoError) as exc:
             say(f"could not keep the observed graph in {path} ({exc}); the next matrix observes")

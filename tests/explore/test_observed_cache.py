@@ -5,7 +5,6 @@ observe again."""
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import shutil
@@ -20,9 +19,10 @@ import pytest
 
 from harness import Down, load_topology, start_stack
 from harness.explore.matrix import MatrixResult, MatrixTimings, run_matrix
-from harness.explore.observed_cache import GraphCache, GraphSource, _write_whole
+from harness.explore.observed_cache import GraphCache, GraphSource
 from harness.explore.report import render_heatmap, write_matrix_reports
 from harness.model.topology import Topology
+from harness.report.folder import write_file
 
 PAIRS = Path(__file__).resolve().parents[1] / "pairs"
 QUICK = MatrixTimings(steady_s=0.5, hold_s=1.0, recovery_s=0.5)
@@ -185,24 +185,30 @@ def test_two_writers_at_once_leave_one_whole_graph_file_and_no_scratch(tmp_path:
     # Two matrices (workers, shards) keeping the same key's graph at once: a reader sees one
     # writer's whole file or the other's, never a mix or a half.
     path = tmp_path / "key.json"
-    bodies = [json.dumps({"writer": n, "pad": "x" * 200_000}).encode() for n in (1, 2)]
+    bodies = [json.dumps({"writer": n, "pad": "x" * 200_000}) for n in (1, 2)]
     done = threading.Event()
     seen: list[int] = []
+    torn: list[str] = []
 
     def read() -> None:
         while not done.is_set():
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 seen.append(json.loads(path.read_bytes())["writer"])
+            except FileNotFoundError:
+                pass
+            except ValueError as exc:  # half a file, or a mix: what this test is about
+                torn.append(str(exc))
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for _ in range(50):
-                list(pool.map(lambda body: _write_whole(path, body), bodies))
+                list(pool.map(lambda body: write_file(path, body), bodies))
     finally:
         done.set()
         reader.join()
+    assert not torn, torn[:3]
     assert seen
     assert set(seen) <= {1, 2}
     assert json.loads(path.read_bytes())["writer"] in (1, 2)
@@ -214,11 +220,13 @@ def test_a_graph_observed_through_failing_calls_is_used_but_not_kept(
 ) -> None:
     cache = GraphCache(tmp_path / "observed", parameters=SHORT)
     said: list[str] = []
-    with (
-        start_stack("local", topology=load_topology(system)) as stack,
-        stack.inject(Down(edge="client->gateway")),
-    ):
-        graph, source = cache.graph(stack, say=said.append)
+    with start_stack("local", topology=load_topology(system)) as stack:
+        cache.graph(stack)  # a good graph, kept
+        assert len(list(cache.folder.glob("*.json"))) == 1
+        # Asked for afresh and seen through failing calls: neither graph is kept.
+        cache = GraphCache(tmp_path / "observed", parameters=SHORT, fresh=True)
+        with stack.inject(Down(edge="client->gateway")):
+            graph, source = cache.graph(stack, say=said.append)
     assert graph.journey("quote").ok_calls == 0
     assert source.key == ""
     assert source.describe().startswith("observed (")
