@@ -22,8 +22,7 @@ import pytest
 
 #: Modules by the time their tests take together, longest first (measured with
 #: ``DOMINO_TEST_TIMELINE``: docs/benchmarks.md, "The test suite"); the others follow.
-LONG_FIRST = (
-    "tests/incidents/test_incidents.py",  # 328 s
+LONG_FIRST = (  # (the incidents' module is all in the heavy unit, which comes first)
     "tests/explore/test_matrix.py",  # 205 s
     "tests/defences/test_defences.py",  # 65 s once its three measured maps are built once
     "tests/explore/test_cliff.py",  # 86 s
@@ -66,7 +65,6 @@ LONG_FIRST = (
 #: stacks come from the session's pool, or a module stack costs little beside them).
 SPLIT = frozenset(
     {
-        "tests/incidents/test_incidents.py",
         "tests/explore/test_matrix.py",
         "tests/explore/test_cliff.py",
         "tests/examples/test_shop.py",
@@ -82,7 +80,7 @@ SPLIT = frozenset(
 #: another on one worker, so two never overlap (a flood beside three KB Pay runs
 #: once saw its answers' p99 pushed past the SLO).
 HEAVY = (
-    "tests/incidents/test_incidents.py::",
+    "tests/incidents/test_incidents.py::",  # its runs of three stacks side by side, floods
     "tests/incidents/test_flood_answers.py::",
     "tests/trust/test_flood_books.py::",
     "tests/explore/test_matrix.py::test_hardened_bank_contains_faults_on_card_and_pay_",

@@ -138,9 +138,9 @@ class RunRecord:
         if self.originals:
             self.save()
             return
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        with _SAVING:
+        with _SAVING:  # a save under way on another thread cannot write it back after this
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
             _names_in_use.discard((str(runs_dir()), self.name))
 
     @classmethod

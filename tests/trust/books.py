@@ -29,6 +29,7 @@ gives faults drawn per request there (Domino's HTTP kinds, ``share``).
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -525,22 +526,22 @@ def edge_fault_phases(
 
 #: The HTTP kinds :func:`edge_http_phases` uses, by label: each loses a request or its
 #: answer, so a retry is needed, and the two marked "applied" let the target apply it.
-HTTP_KINDS: tuple[str, ...] = (
-    "http_abort before",
-    "http_abort after (applied)",
-    "http_status 503",
-    "http_body truncate (applied)",
-)
-
-
-def _http_fault(label: str, edge: str, *, share: float, seed: int) -> HttpFault:
-    if label == "http_abort before":
-        return HttpAbort(edge=edge, at="before", share=share, seed=seed)
-    if label == "http_abort after (applied)":
-        return HttpAbort(edge=edge, at="after", share=share, seed=seed)
-    if label == "http_status 503":
-        return HttpStatus(edge=edge, status=503, share=share, seed=seed)
-    return HttpBody(edge=edge, broken="truncate", share=share, seed=seed)
+#: Each HTTP kind the exactly-once check holds, by its phase's label, made for one edge.
+_HTTP_FAULTS: dict[str, Callable[[str, float, int], HttpFault]] = {
+    "http_abort before": lambda e, share, seed: HttpAbort(
+        edge=e, at="before", share=share, seed=seed
+    ),
+    "http_abort after (applied)": lambda e, share, seed: HttpAbort(
+        edge=e, at="after", share=share, seed=seed
+    ),
+    "http_status 503": lambda e, share, seed: HttpStatus(
+        edge=e, status=503, share=share, seed=seed
+    ),
+    "http_body truncate (applied)": lambda e, share, seed: HttpBody(
+        edge=e, broken="truncate", share=share, seed=seed
+    ),
+}
+HTTP_KINDS: tuple[str, ...] = tuple(_HTTP_FAULTS)
 
 
 def edge_http_phases(
@@ -551,13 +552,13 @@ def edge_http_phases(
     :data:`HTTP_KINDS` in turn on every edge, then one phase with a different kind
     on each edge. Every fault has a seed of its own, from ``seed``."""
     names = list(edges)
-    seeds = iter(range(seed, seed + 1_000_000))
+    seeds = itertools.count(seed)
     phases: list[tuple[str, tuple[Fault, ...]]] = [
-        (label, tuple(_http_fault(label, e, share=share, seed=next(seeds)) for e in names))
+        (label, tuple(_HTTP_FAULTS[label](e, share, next(seeds)) for e in names))
         for label in HTTP_KINDS
     ]
     mixed = tuple(
-        _http_fault(HTTP_KINDS[n % len(HTTP_KINDS)], edge, share=share, seed=next(seeds))
+        _HTTP_FAULTS[HTTP_KINDS[n % len(HTTP_KINDS)]](edge, share, next(seeds))
         for n, edge in enumerate(names)
     )
     phases.append(("http kinds together", mixed))
