@@ -40,14 +40,21 @@ from harness import start_stack
 def descendants(pid):
     found = set()
     for path in glob.glob(f"/proc/{{pid}}/task/*/children"):
-        for child in open(path).read().split():
+        try:
+            children = open(path).read().split()
+        except OSError:  # the task ended meanwhile
+            continue
+        for child in children:
             found |= {{child}} | descendants(child)
     return found
 
 def children_cpu_s():
     ticks = 0
     for pid in descendants("self"):
-        fields = open(f"/proc/{{pid}}/stat").read().rpartition(")")[2].split()
+        try:
+            fields = open(f"/proc/{{pid}}/stat").read().rpartition(")")[2].split()
+        except OSError:  # it exited between the two reads
+            continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
