@@ -220,12 +220,21 @@ class HttpClient:
         return conn
 
     async def open_idle(self, count: int, within_s: float) -> int:
-        """Open up to ``count`` kept-alive connections at once, for at most ``within_s``,
-        and keep them idle for the first requests; how many opened. A connection that
-        fails or is late is left out (the requests that need one report why)."""
-        if not self.keep_alive or count < 1 or within_s <= 0:
+        """Within ``within_s``: look the target up (for a connection per request too), then
+        open up to ``count`` kept-alive connections at once and keep them idle for the
+        first requests; how many opened. A lookup that fails or is late opens nothing, a
+        connection that fails or is late is left out (the requests that need one report
+        why)."""
+        if within_s <= 0:
             return 0
         deadline = asyncio.get_running_loop().time() + within_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.resolve()  # once, not once per connection when it fails
+        except (ClientError, TimeoutError):
+            return 0
+        if not self.keep_alive or count < 1:
+            return 0
         results = await asyncio.gather(
             *(self._connect(deadline, within_s) for _ in range(count)), return_exceptions=True
         )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import itertools
 import math
 import random
@@ -80,9 +79,8 @@ def scheduled_arrivals(plan: LoadPlan) -> Iterator[tuple[int, float, int]]:
 def warm_connections(plan: LoadPlan, workers: int, max_in_flight: int) -> int:
     """How many kept-alive connections a worker opens before the start: its share of
     ``WARM_CONNECTIONS_S`` of arrivals at the schedule's peak rate, plus one, at most
-    ``MAX_WARM_CONNECTIONS`` and its in-flight cap; none for a connection per request."""
-    if plan.connection != "keep-alive":
-        return 0
+    ``MAX_WARM_CONNECTIONS`` and its in-flight cap (a client with a connection per
+    request opens none ahead: :meth:`HttpClient.open_idle`)."""
     peak_per_s = max((rate for _, rate in plan.shape.breakpoints()), default=0.0)
     wanted = math.ceil(peak_per_s / workers * WARM_CONNECTIONS_S) + 1
     return min(wanted, MAX_WARM_CONNECTIONS, max_in_flight)
@@ -284,9 +282,7 @@ class _Run:
         """Before the start: look the target up and open the kept-alive connections the
         first milliseconds need, so the first arrivals do not wait on a thread's lookup
         and a burst of connects (lag and latency are still taken from each intended time;
-        a failure here is left to the requests to report)."""
-        with contextlib.suppress(ClientError):
-            await self.client.resolve()
+        a failure here is left to the requests to report): :meth:`HttpClient.open_idle`."""
         count = warm_connections(self.plan, self.workers, self.max_in_flight)
         await self.client.open_idle(count, self.t0 - _now() - _WARM_MARGIN_S)
 

@@ -12,7 +12,10 @@ the process holds: with Domino imported that took 12-50 ms on the benchmark
 machine, a pause that every arrival due meanwhile waits out (lag p99 of 90 ms
 at 10,000/s). :func:`old_objects_frozen` moves what exists before a run out of
 the collector's sight for the run (``gc.freeze``), so a collection walks only
-what the run itself made; it is all handed back at the end.
+what the run itself made; it is all handed back at the end. The freeze is the
+process's, so runs that overlap (threads, a library user's own runs) share one:
+the first to start freezes, the last to end thaws, and what was frozen before
+the first (by someone else, e.g. a service's startup) stays frozen.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -49,12 +53,29 @@ def run_on_fast_loop(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+class _Freeze:
+    """The process's freeze as the runs share it: how many are inside, and whether the
+    last out thaws (not when someone else had frozen before the first came in)."""
+
+    lock = threading.Lock()
+    depth = 0
+    thaw_at_end = False
+
+
 @contextlib.contextmanager
 def old_objects_frozen() -> Iterator[None]:
-    """Keep every object that exists now out of the collector's walks until the end
-    (garbage among them included: it is collected as usual afterwards)."""
-    gc.freeze()
+    """Keep every object that exists at the outermost entry out of the collector's walks
+    until the last overlapping use ends (garbage among them included: it is collected as
+    usual afterwards); a freeze made before that entry by someone else is left in place."""
+    with _Freeze.lock:
+        if _Freeze.depth == 0:
+            _Freeze.thaw_at_end = gc.get_freeze_count() == 0
+            gc.freeze()
+        _Freeze.depth += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _Freeze.lock:
+            _Freeze.depth -= 1
+            if _Freeze.depth == 0 and _Freeze.thaw_at_end:
+                gc.unfreeze()

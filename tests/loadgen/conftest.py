@@ -54,6 +54,12 @@ class ServerProcess:
             items: list[dict[str, Any]] = json.loads(answer.read())
         return [Seen(**item) for item in items if path is None or item["path"] == path]
 
+    def accepted(self) -> list[tuple[int, float]]:
+        """``(connection, at)`` for each connection accepted since the last reset, in order."""
+        with urllib.request.urlopen(f"{self.url}/__accepted", timeout=5) as answer:  # noqa: S310
+            items: list[dict[str, Any]] = json.loads(answer.read())
+        return [(item["connection"], item["at"]) for item in items]
+
     def reset(self) -> None:
         with urllib.request.urlopen(f"{self.url}/__reset", timeout=5):  # noqa: S310
             pass

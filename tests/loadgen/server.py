@@ -3,8 +3,9 @@
 It runs in its own process (``python -m tests.loadgen.server`` prints its
 port), so it keeps answering while the engine's loop is busy or blocked and
 does not share the engine's GIL (which would show up as engine lag). It
-records every request it saw; ``GET /__seen`` answers them as JSON and
-``GET /__reset`` forgets them.
+records every request it saw; ``GET /__seen`` answers them as JSON,
+``GET /__accepted`` the connections it accepted (other than its own) and
+``GET /__reset`` forgets both.
 
 Routes: ``/fast``; ``/slow`` (answers after 200 ms); ``/reject`` (503 with
 ``Retry-After: 0.2``); ``/status/NNN``; ``/hang`` (never answers);
@@ -28,10 +29,12 @@ class _Server:
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.connections = 0
+        self.accepted: list[dict[str, Any]] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         connection = self.connections
+        self.accepted.append({"connection": connection, "at": time.monotonic()})
         try:
             while True:
                 line = await reader.readline()
@@ -50,11 +53,17 @@ class _Server:
                 close = headers.get("connection", "").lower() == "close"
                 if target == "/__reset":
                     self.seen.clear()
+                    self.accepted.clear()
                     writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                     await writer.drain()
                     continue
-                if target == "/__seen":
-                    payload = json.dumps(self.seen).encode()
+                if target in ("/__seen", "/__accepted"):
+                    items = (
+                        self.seen
+                        if target == "/__seen"
+                        else [a for a in self.accepted if a["connection"] != connection]
+                    )
+                    payload = json.dumps(items).encode()
                     writer.write(
                         b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload)
                     )

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import threading
+import time
 
 import pytest
 
 from harness.loadgen import Constant, LoadPlan, RequestTemplate, Spike
 from harness.loadgen.client import HttpClient
-from harness.loadgen.engine import MAX_WARM_CONNECTIONS, warm_connections
+from harness.loadgen.engine import MAX_WARM_CONNECTIONS, run_worker, warm_connections
 from harness.loadgen.loop import old_objects_frozen
 from tests.loadgen.conftest import ServerProcess
 
@@ -37,11 +39,54 @@ def test_a_worker_opens_two_milliseconds_of_its_peak_rate_plus_one() -> None:
     assert warm_connections(_plan(spike), 1, 1000) == 11  # the spike's rate, not the base
 
 
-def test_the_warm_up_is_bounded_and_skipped_for_a_connection_per_request() -> None:
+def test_the_warm_up_is_bounded() -> None:
     assert warm_connections(_plan(Constant(10**6, 1)), 1, 1000) == MAX_WARM_CONNECTIONS
     assert warm_connections(_plan(Constant(10_000, 1)), 1, 5) == 5  # the in-flight cap
-    per_request = _plan(Constant(10_000, 1), connection="per-request")
-    assert warm_connections(per_request, 1, 1000) == 0
+
+
+# A slow start (one request every 20 ms, so without a warm-up one connection would do)
+# and a later spike whose rate asks for 21 connections ahead; three requests in all.
+_SLOW_THEN_SPIKE = Spike(50, 10_000, duration_s=1, spike_start_s=0.5, spike_duration_s=0.1)
+
+
+def _run_three(url: str, connection: str) -> LoadPlan:
+    plan = LoadPlan(
+        url=url,
+        templates=(RequestTemplate("x", "/fast"),),
+        shape=_SLOW_THEN_SPIKE,
+        arrivals="even",
+        max_requests=3,
+        max_duration_s=10,
+        connection=connection,  # type: ignore[arg-type]
+    )
+    # a start 0.5 s ahead: time enough to open every warm connection on a busy machine
+    raw = asyncio.run(run_worker(plan, start_at=time.monotonic() + 0.5))
+    assert raw.stop_reason == "request cap"
+    return plan
+
+
+def test_a_worker_opens_its_warm_connections_before_its_first_request(
+    server: ServerProcess,
+) -> None:
+    plan = _run_three(server.url, "keep-alive")
+    warm = warm_connections(plan, 1, plan.max_in_flight)
+    assert warm == 21
+    accepted = server.accepted()
+    seen = server.requests("/fast")
+    assert len(seen) == 3
+    first_request_at = min(s.at for s in seen)
+    assert [at < first_request_at for _, at in accepted] == [True] * warm
+    assert {s.connection for s in seen} <= {connection for connection, _ in accepted}
+
+
+def test_a_worker_with_a_connection_per_request_opens_none_ahead(
+    server: ServerProcess,
+) -> None:
+    _run_three(server.url, "per-request")
+    accepted = server.accepted()
+    seen = server.requests("/fast")
+    assert len(seen) == 3
+    assert sorted(connection for connection, _ in accepted) == sorted(s.connection for s in seen)
 
 
 def test_the_first_requests_use_the_connections_opened_before_them(
@@ -94,3 +139,42 @@ def test_what_existed_before_a_run_is_kept_from_the_collector_only_during_it() -
     with pytest.raises(RuntimeError), old_objects_frozen():
         raise RuntimeError("a run that fails still hands them back")
     assert gc.get_freeze_count() == before
+
+
+def test_overlapping_runs_keep_the_objects_frozen_until_the_last_one_ends() -> None:
+    assert gc.get_freeze_count() == 0, "this test needs a process nothing else froze"
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with old_objects_frozen():
+            entered.set()
+            assert leave.wait(10)
+
+    other = threading.Thread(target=other_run)
+    other.start()
+    try:
+        assert entered.wait(10)
+        assert gc.get_freeze_count() > 0
+        with old_objects_frozen():  # starts after the other, ends after it
+            with old_objects_frozen():  # nested in this one
+                pass
+            assert gc.get_freeze_count() > 0
+            leave.set()
+            other.join(10)
+            assert not other.is_alive()
+            assert gc.get_freeze_count() > 0  # the other ended: this one still runs
+        assert gc.get_freeze_count() == 0
+    finally:
+        leave.set()
+        other.join(10)
+
+
+def test_a_freeze_made_before_a_run_is_not_thawed_by_it() -> None:
+    assert gc.get_freeze_count() == 0, "this test needs a process nothing else froze"
+    gc.freeze()  # as a service's startup does
+    try:
+        with old_objects_frozen():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
