@@ -358,6 +358,10 @@ class Runner:
         self.phase = "launched"
         #: When each phase was first seen (time.monotonic()).
         self.entered: dict[str, float] = {"launched": time.monotonic()}
+        #: A kill the reader threads send the instant its phase is seen (:meth:`arm`).
+        self._armed: tuple[str, int] | None = None
+        #: The phase an armed kill was sent in, once sent.
+        self.fired_in: str | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
@@ -377,10 +381,20 @@ class Runner:
     def record_path(self) -> Path:
         return self.home / "runs" / f"{self.backend}-{self.pid}.json"
 
+    def arm(self, phase: str, signum: int) -> None:
+        """Send ``signum`` from the thread that reads the output, the instant ``phase`` is
+        seen: a phase of a few hundredths of a second (reporting, the reports written from
+        the summary's first line on) would be over before a poll of the test's saw it."""
+        self._armed = (phase, signum)
+
     def _enter(self, phase: str) -> None:
         if _ORDER[phase] > _ORDER[self.phase]:
             self.phase = phase
             self.entered.setdefault(phase, time.monotonic())
+            if self._armed is not None and self._armed[0] == phase and self.fired_in is None:
+                self.fired_in = phase
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, self._armed[1])
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -690,6 +704,8 @@ def run_kill_point(
     snapshot = Snapshot(point.backend, str(home), str(runner.record_path))
     outcome.snapshot = snapshot
     signum = getattr(signal, point.signal)
+    if point.phase == "reporting" and point.delay_s == 0:
+        runner.arm("reporting", signum)  # (the stack is down by then: nothing to read first)
     try:
         held = ""
         if gate is not None:
@@ -727,11 +743,7 @@ def run_kill_point(
         snapshot.read()
         if runner.phase == "fault":
             outcome.toxic_at_kill = _toxic_on(snapshot.toxiproxy_url, FAULTED_PROXY)
-        outcome.landed = f"spawn:{point.target}" if held else runner.phase
-        if not runner.runner_alive():
-            outcome.landed = "exited"
-        else:
-            os.kill(runner.pid, signum)
+        outcome.landed = _send_kill(runner, signum, f"spawn:{point.target}" if held else "")
         signalled = time.monotonic()
         if held:
             wait_until(
@@ -753,6 +765,18 @@ def run_kill_point(
         runner.close()
         outcome.seconds = time.monotonic() - began
     return outcome
+
+
+def _send_kill(runner: Runner, signum: int, held_at: str) -> str:
+    """Signal the runner now, unless the reader thread already did (an armed kill) or it
+    has exited; the phase the kill landed in (a run ended meanwhile is told after)."""
+    if runner.fired_in is not None:
+        return runner.fired_in
+    where = held_at or runner.phase
+    if not runner.runner_alive():
+        return "exited"
+    os.kill(runner.pid, signum)
+    return where
 
 
 def _await_end(outcome: Outcome, runner: Runner, gate: _Gate | None, signalled: float) -> None:
