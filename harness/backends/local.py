@@ -54,10 +54,12 @@ from harness.errors import (
     UnknownServiceError,
     UsageError,
 )
+from harness.infra.early_host import take_early_host
 from harness.infra.processes import ChildProcess, ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
 from harness.infra.service_host import HostedProcess, ServiceHost, host_wanted, hosted_module
+from harness.infra.signals import interrupts_deferred
 from harness.infra.sockets import session_listeners
 from harness.model.topology import Edge, Topology
 from harness.stack import EdgeEndpoint, Stack
@@ -576,23 +578,34 @@ class _LocalRun:
 
     def _start_host(self, topology: Topology, record: RunRecord) -> None:
         """Start the service host if any service is one of Domino's own; it imports
-        while Toxiproxy starts, and answers the first service start once it has."""
-        if not host_wanted():
-            return
-        if not any(
+        while Toxiproxy starts, and answers the first service start once it has.
+
+        A host the command launched before its own imports is taken instead
+        (:mod:`harness.infra.early_host`), or closed if this stack has no use for it.
+        """
+        log_path = self._run_dir / "service-host.log"
+        wanted = host_wanted() and any(
             hosted_module(
                 [sys.executable if part == "{python}" else part for part in s.command],
                 s.cwd or topology.base_dir,
             )
             for s in topology.services
-        ):
-            return
+        )
 
         def adopt(process: ManagedProcess) -> None:
             self._processes.append(process)
             record.add_process("service-host", process.pid)
 
-        self._host = ServiceHost.launch(self._run_dir / "service-host.log", adopt=adopt)
+        with interrupts_deferred():
+            early = take_early_host(log_path)
+            if early is not None and wanted:
+                self._host = early  # torn down with the stack from here
+                adopt(early.process)
+                return
+            if early is not None:
+                early.close()  # the guess was wrong: this stack has no use for it
+        if wanted:
+            self._host = ServiceHost.launch(log_path, adopt=adopt)
 
     def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
         topology = plan.topology

@@ -9,6 +9,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from harness.contracts import ReportsAppliedKeys
 from harness.errors import (
@@ -26,10 +27,14 @@ from harness.loadgen import LoadPlan, Progress, Sessions
 from harness.loadgen.plan import Connection
 from harness.loadgen.workers import FINISH_MARGIN_S, READY_TIMEOUT_S, run_in_workers
 from harness.model.faults import Fault, Flood
-from harness.model.topology import CLIENT
+from harness.model.topology import CLIENT, User
 from harness.stack import Stack
 
 __all__ = ["FloodApplier", "answered_in"]
+
+#: How many of a flood's virtual customers log in at once before the run (one after
+#: another, each over a new connection, 50 of them took 0.12 s of every flood run's start).
+_LOGINS_AT_ONCE = 2
 
 
 def answered_in(second: Progress) -> int:
@@ -68,15 +73,22 @@ class FloodApplier:
             check_flood(fault, journeys)
         users = max((f.users for f, _ in floods), default=0)
         if users and stack.topology.session is not None:
-            # Log every virtual customer in now, before the run's clock starts.
+            # Log every virtual customer in now, before the run's clock starts: a few at
+            # once, each over a kept-alive connection of its own.
             people = stack.adapter.users(stack.topology)
-            for _ in range(users):
-                user = next(people)
-                with stack.client(user=user, timeout_s=10.0) as client:
+            crowd = [next(people) for _ in range(users)]
+            share = -(-users // _LOGINS_AT_ONCE)
+
+            def log_in(part: list[User]) -> list[dict[str, str]]:
+                with stack.client(timeout_s=10.0, keepalive=True) as client:
                     try:
-                        self._sessions.append(client.session_headers())
+                        return [client.session_headers_for(user) for user in part]
                     except SessionError as exc:
                         raise StackError(f"a flood's virtual customer: {exc}") from None
+
+            parts = [crowd[i : i + share] for i in range(0, users, share)]
+            with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+                self._sessions = [s for done in pool.map(log_in, parts) for s in done]
 
     def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
         """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""

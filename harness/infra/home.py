@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 
-__all__ = ["HOME_ENV", "domino_home", "make_state_folder", "use_state_dir"]
+__all__ = ["DEFAULT_HOME", "HOME_ENV", "domino_home", "make_state_folder", "use_state_dir"]
 
 #: The environment variable that names the state folder (``--state-dir`` sets it).
 HOME_ENV = "DOMINO_HOME"

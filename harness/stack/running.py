@@ -81,8 +81,10 @@ class Stack:
         user: User | None = None,
         timeout_s: float = 30.0,
         clock_origin_s: float | None = None,
+        keepalive: bool = False,
     ) -> JourneyClient:
-        """A :class:`JourneyClient` entering this stack, as ``user`` (default: the adapter's)."""
+        """A :class:`JourneyClient` entering this stack, as ``user`` (default: the adapter's);
+        ``keepalive`` keeps its connection between calls (default: a new one per call)."""
         return JourneyClient(
             self.entry_url,
             self.topology,
@@ -91,6 +93,7 @@ class Stack:
             timeout_s=timeout_s,
             clock_origin_s=clock_origin_s,
             allowed_hosts=self.allowed_hosts,
+            keepalive=keepalive,
         )
 
     def reset(self) -> None:

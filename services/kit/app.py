@@ -50,8 +50,12 @@ from services.kit.errors import DEPENDENCY_CODES, ERROR_CODES, CauseLink, Servic
 from services.kit.models import error_responses
 from services.kit.profiles import SERVER_KEEPALIVE_S, KnobError
 from services.kit.respond import error_response
+from services.kit.server import PromptServer
 
 __all__ = ["ServiceKit", "create_app", "kit_of", "serve", "tls_context"]
+
+#: The exit code uvicorn.run gives when an app's startup fails.
+_STARTUP_FAILURE = 3
 
 
 @functools.cache
@@ -341,6 +345,10 @@ def serve(build: Callable[[ServiceConfig], FastAPI], name: str) -> None:
         # not see TCP and never sets TCP_NODELAY, and every answer written in two parts waits
         # ~40 ms for the client's delayed ACK. socket(fileno=) reads the real family.
         sock = socket.socket(fileno=config.listen_fd)
-        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+        server = PromptServer(uvicorn.Config(app, **options))
+        server.run(sockets=[sock])
     else:
-        uvicorn.run(app, host=config.host, port=config.port, **options)
+        server = PromptServer(uvicorn.Config(app, host=config.host, port=config.port, **options))
+        server.run()
+    if not server.started:  # as uvicorn.run: the app's startup failed
+        raise SystemExit(_STARTUP_FAILURE)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Each layer of ``harness/``, lowest first; a module belongs to the longest prefix listed.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("harness.errors",),
+    ("harness.errors", "harness.exit_codes"),
     ("harness.model",),
     ("harness.contracts", "harness.infra"),
     (
@@ -33,7 +33,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.backends",),
     ("harness.experiment",),
     ("harness.explore", "harness.report"),
-    ("harness.cli", "harness.pytest_plugin", "harness.failure_story", "harness", "harness.systems"),
+    (
+        "harness.cli",
+        "harness.commands",
+        "harness.pytest_plugin",
+        "harness.failure_story",
+        "harness",
+        "harness.systems",
+    ),
 )
 
 

@@ -157,13 +157,13 @@ def test_an_interrupt_caught_after_it_left_an_exec_ends_domino_with_130_not_by_s
         textwrap.dedent(
             """
             import sys
-            from harness import cli
+            from harness import cli, commands
 
             def interrupted_inside_an_exec(_args):
                 exec("import signal\\nsignal.raise_signal(signal.SIGINT)")
                 return 0
 
-            cli.cmd_list = interrupted_inside_an_exec
+            commands.cmd_list = interrupted_inside_an_exec
             sys.exit(cli.main(["list"]))
             """
         )
