@@ -16,8 +16,10 @@ machine's load hits both alike, and reads the run's report:
     .venv/bin/python bench/bench_incident_process.py [--baseline REV] [--rounds N]
         [--incident NAME] [--profile PROFILE]
 
-One warm-up run per checkout comes first, not counted (a baseline exported a
-moment ago has no bytecode compiled yet). Prints medians per checkout, the
+Both checkouts' modules are compiled first, as ``make setup`` does (where
+``PYTHONDONTWRITEBYTECODE`` is set no run writes bytecode, and a checkout
+without it compiles every module from source in every process), then one
+warm-up run per checkout, not counted (caches filled). Prints medians per checkout, the
 ratio new / baseline and the 1-minute load average before and after;
 docs/benchmarks.md records a run.
 """
@@ -34,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from baseline import ROOT, tree_env, worktree
+from baseline import ROOT, compile_tree, tree_env, worktree
 
 BASELINE_REV = "5753b57"
 _ROWS = (
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--profile", default="hardened")
     args = parser.parse_args()
     trees = {args.baseline: worktree(args.baseline), "this": ROOT}
+    compile_tree(ROOT)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="domino-bench-process-") as scratch:

@@ -71,24 +71,35 @@ class FloodApplier:
         journeys = {j.name: j for j in stack.topology.journeys}
         for fault, _ in floods:  # every mistake before the run starts, not at the onset
             check_flood(fault, journeys)
-        users = max((f.users for f, _ in floods), default=0)
-        if users and stack.topology.session is not None:
-            # Log every virtual customer in now, before the run's clock starts: a few at
-            # once, each over a kept-alive connection of its own.
-            people = stack.adapter.users(stack.topology)
-            crowd = [next(people) for _ in range(users)]
-            share = -(-users // _LOGINS_AT_ONCE)
+        self._crowd = max((f.users for f, _ in floods), default=0)
 
-            def log_in(part: list[User]) -> list[dict[str, str]]:
-                with stack.client(timeout_s=10.0, keepalive=True) as client:
+    def log_in_crowd(self) -> None:
+        """Log every virtual customer of the floods in, before the run's clock starts: a
+        few at once, each over a kept-alive connection of its own. :meth:`close` (from
+        another thread) stops it at the next login. StackError if one cannot log in."""
+        stack = self._stack
+        users = self._crowd
+        if not users or stack.topology.session is None:
+            return
+        people = stack.adapter.users(stack.topology)
+        crowd = [next(people) for _ in range(users)]
+        share = -(-users // _LOGINS_AT_ONCE)
+
+        def log_in(part: list[User]) -> list[dict[str, str]]:
+            with stack.client(timeout_s=10.0, keepalive=True) as client:
+                sessions = []
+                for user in part:
+                    if self._stop.is_set():
+                        raise StackError("a flood's virtual customers: stopped while logging in")
                     try:
-                        return [client.session_headers_for(user) for user in part]
+                        sessions.append(client.session_headers_for(user))
                     except SessionError as exc:
                         raise StackError(f"a flood's virtual customer: {exc}") from None
+                return sessions
 
-            parts = [crowd[i : i + share] for i in range(0, users, share)]
-            with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-                self._sessions = [s for done in pool.map(log_in, parts) for s in done]
+        parts = [crowd[i : i + share] for i in range(0, users, share)]
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            self._sessions = [s for done in pool.map(log_in, parts) for s in done]
 
     def plan_for(self, fault: Flood, hold_s: float, run_id: str) -> LoadPlan:
         """The load plan of ``fault`` held ``hold_s``; ``run_id`` prefixes its keys."""

@@ -350,6 +350,24 @@ def _settle(
         raise StackError(f"the stack is not healthy before the fault: {exc}") from None
 
 
+def _settle_and_log_in(
+    stack: Stack, experiment: Experiment, floods: FloodApplier, *, quiet_timeout_s: float | None
+) -> None:
+    """Settle the stack while the floods' crowd logs in: both wait on the system far more
+    than on the runner, so side by side they cost the longer of the two. A failure of
+    either stops the other (the logins at their next one) before it is raised."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-crowd")
+    crowd = pool.submit(floods.log_in_crowd)
+    try:
+        _settle(stack, experiment, quiet_timeout_s=quiet_timeout_s)
+        crowd.result()
+    except BaseException:
+        floods.close()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
 def run_incident(
     stack: Stack,
     spec: IncidentSpec,
@@ -388,14 +406,13 @@ def run_experiment(
     began = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     stack.reset()
-    _settle(stack, experiment, quiet_timeout_s=quiet_timeout_s)
-
     observer = Observer(
         stack,
         (*experiment.journeys, *experiment.background),
         client_timeout_s=experiment.client_timeout_s,
     )
     floods = FloodApplier(stack, observer.now_s, [(s.fault, s.hold_s) for s in experiment.timeline])
+    _settle_and_log_in(stack, experiment, floods, quiet_timeout_s=quiet_timeout_s)
     timeline = Timeline(stack, experiment.timeline, observer, crossings=crossings)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)

@@ -49,6 +49,7 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
     before = _operations(books_stack)
     # A connection per request: Toxiproxy draws the toxic's 30% per connection.
     applier = FloodApplier(books_stack, lambda: 0.0, [(flood, HOLD_S)], connection="per-request")
+    applier.log_in_crowd()
     with books_stack.inject(
         LimitData(edge="client->bank", stream="downstream", limit_bytes=64, toxicity=0.3)
     ):
