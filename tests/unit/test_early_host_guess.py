@@ -55,6 +55,14 @@ def test_state_dir_names_the_folder(spelling: list[str], where: str, tmp_path: P
     assert early_host_folder(argv) == tmp_path / "state"
 
 
+def test_the_last_state_dir_wins_as_in_the_parser(tmp_path: Path) -> None:
+    from harness.commands import build_parser
+
+    argv = ["--state-dir", "first", "up", "--state-dir", "second"]
+    assert build_parser().parse_args(argv).state_dir == "second"
+    assert early_host_folder(argv) == tmp_path / "second"
+
+
 def test_a_relative_state_dir_is_made_absolute(tmp_path: Path) -> None:
     assert early_host_folder(["run", "card-latency", "--state-dir", "here"]) == tmp_path / "here"
 
