@@ -10,7 +10,7 @@ and ``report``; ``cli`` (with ``commands``) and the pytest plugin.
 The names are imported when first used (PEP 562), so ``import harness`` (and
 ``python -m harness.cli``, which imports this package first) costs nothing
 until a name is asked for: the runner starts what it can before it pays for
-the rest (:mod:`harness.early`).
+the rest (:mod:`harness.infra.early_host`).
 """
 
 from __future__ import annotations

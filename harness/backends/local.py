@@ -54,7 +54,7 @@ from harness.errors import (
     UnknownServiceError,
     UsageError,
 )
-from harness.infra.early_host import take_early_host
+from harness.infra.early_host import close_early_host, take_early_host
 from harness.infra.processes import ChildProcess, ManagedProcess, spawn
 from harness.infra.readiness import ReadinessTimeoutError, wait_ready, wait_until
 from harness.infra.runstate import RunRecord, reconcile, restore_originals, stopped
@@ -597,15 +597,16 @@ class _LocalRun:
             record.add_process("service-host", process.pid)
 
         with interrupts_deferred():
+            if not wanted:
+                # The guess was wrong: this stack has no use for it (nor for its log).
+                close_early_host()
+                return
             early = take_early_host(log_path)
-            if early is not None and wanted:
+            if early is not None:
                 self._host = early  # torn down with the stack from here
                 adopt(early.process)
                 return
-            if early is not None:
-                early.close()  # the guess was wrong: this stack has no use for it
-        if wanted:
-            self._host = ServiceHost.launch(log_path, adopt=adopt)
+        self._host = ServiceHost.launch(log_path, adopt=adopt)
 
     def bring_up(self, plan: RunPlan, record: RunRecord, say: Callable[[str], None]) -> Brought:
         topology = plan.topology

@@ -28,7 +28,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.infra.service_host import ServiceHost, host_wanted
 
-__all__ = ["early_service_host", "take_early_host"]
+__all__ = ["close_early_host", "early_service_host", "take_early_host"]
 
 #: Where the host's unnamed log is made: the folder the local backend's run folders are in.
 _LOG_FOLDER = "local"
@@ -92,6 +92,14 @@ def take_early_host(log_path: Path) -> ServiceHost | None:
     os.close(early.log_fd)
     early.host.process.log_path = log_path
     return early.host
+
+
+def close_early_host() -> None:
+    """Close the host launched early, if one is waiting (a stack with no use for it):
+    its log, never named, goes with it."""
+    early = _SLOT.swap(None)
+    if early is not None:
+        _close(early)
 
 
 def _launch(state_folder: Path) -> _Early | None:
