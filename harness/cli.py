@@ -105,6 +105,8 @@ def _end_program(code: int) -> None:
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed
+            continue
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: `domino list | head`
             stream.flush()
     os._exit(code)

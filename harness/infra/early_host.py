@@ -12,7 +12,9 @@ launching its own. A host no stack took is closed when the block ends.
 Until it is taken the host is in no run record, and nothing of it can be
 left behind: its process dies with the runner (the parent-death signal every
 spawned child has), and it has forked no service yet. Its log is an unnamed
-file in the state folder (``O_TMPFILE``), given its name in the run's folder
+file (``O_TMPFILE``) in the state folder's ``local`` folder, or the nearest
+folder above it that exists (nothing is made before the command is read), given
+its name in the run's folder
 when a stack takes the host, and gone with the runner otherwise.
 """
 
@@ -108,8 +110,7 @@ def _launch(state_folder: Path) -> _Early | None:
     try:
         if not host_wanted():
             return None
-        folder = state_folder / _LOG_FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _nearest_folder(state_folder / _LOG_FOLDER)
         log_fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o644)
     except (OSError, UsageError, AttributeError):  # AttributeError: no O_TMPFILE here
         return None
@@ -119,6 +120,15 @@ def _launch(state_folder: Path) -> _Early | None:
         os.close(log_fd)
         raise
     return _Early(host, log_fd)
+
+
+def _nearest_folder(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists: where the run's folder will be
+    made, so on its file system, and nothing is made before the command line is read
+    (a command refused for bad input leaves no state folder behind)."""
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _name_file(fd: int, path: Path) -> None:
