@@ -104,6 +104,8 @@ def _end_program(code: int) -> None:
     """
     if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return  # a profiler, coverage or a debugger writes what it found at the exit
     for stream in (sys.stdout, sys.stderr):
         if stream is None:  # started with that descriptor closed
             continue
@@ -124,6 +126,13 @@ def early_host_folder(argv: Sequence[str]) -> Path | None:
     host is then started with the stack, as without this guess. A wrong
     guess costs one host's imports, closed unused.
     """
+    try:
+        return _guess(argv)
+    except (OSError, RuntimeError, ValueError):  # a word too long for a path, ~nosuchuser
+        return None  # the command's own reading says what is wrong with it
+
+
+def _guess(argv: Sequence[str]) -> Path | None:
     read = _read_words(argv)
     if read is None:
         return None

@@ -120,6 +120,7 @@ class JourneyClient:
         kept-alive connection: a connection each cost about 2 ms a customer.)"""
         if self._topology.session is None:
             return {}
+        self._http.cookies.clear()  # one user's session cookie is not sent with another's login
         headers, _answer = self._start_session(user)
         return headers
 

@@ -354,13 +354,18 @@ def _settle_and_log_in(
     stack: Stack, experiment: Experiment, floods: FloodApplier, *, quiet_timeout_s: float | None
 ) -> None:
     """Settle the stack while the floods' crowd logs in: both wait on the system far more
-    than on the runner, so side by side they cost the longer of the two. A failure of
-    either stops the other (the logins at their next one) before it is raised."""
+    than on the runner, so side by side they cost the longer of the two. A login that
+    failed is made again once the stack has settled (it was made before: a breaker of the
+    run before may still have been open); settling that fails stops the logins at their
+    next one before it is raised."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-crowd")
     crowd = pool.submit(floods.log_in_crowd)
     try:
         _settle(stack, experiment, quiet_timeout_s=quiet_timeout_s)
-        crowd.result()
+        try:
+            crowd.result()
+        except StackError:
+            floods.log_in_crowd()  # settled now: the crowd once more, all of it
     except BaseException:
         floods.close()
         raise

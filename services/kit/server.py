@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from types import FrameType
 
@@ -19,6 +20,8 @@ import uvicorn
 
 __all__ = ["PromptServer"]
 
+#: uvicorn's own logger: what it says when the grace runs out is said here too.
+_LOG = logging.getLogger("uvicorn.error")
 #: How often a stopping server looks whether its connections and tasks are done.
 _POLL_S = 0.005
 #: How often a running server updates its Date header (uvicorn's tick).
@@ -65,6 +68,9 @@ class PromptServer(uvicorn.Server):
                 for server in self.servers:
                     await server.wait_closed()
         except TimeoutError:
+            _LOG.error(
+                "Cancel %s running task(s), timeout graceful shutdown exceeded", len(state.tasks)
+            )
             for task in state.tasks:
                 task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
         if not self.force_exit:

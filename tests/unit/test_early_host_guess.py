@@ -118,3 +118,15 @@ def test_a_domino_yaml_in_the_working_folder_gets_no_host(tmp_path: Path) -> Non
     assert early_host_folder(["up"]) is None
     # ... unless the command line names the bank itself.
     assert early_host_folder(["up", "--topology", "bank"]) is not None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "x" * 300],  # too long for a file name: the path check itself fails
+        ["up", "--state-dir", "~no-such-user-of-domino/home"],  # no such home folder
+    ],
+)
+def test_a_word_the_guess_cannot_read_gets_no_host_and_no_error(argv: list[str]) -> None:
+    # The command's own reading says what is wrong with it (exit 2), not the guess.
+    assert early_host_folder(argv) is None
