@@ -79,8 +79,8 @@ class FloodApplier:
         another thread) stops it at the next login. StackError if one cannot log in."""
         stack = self._stack
         users = self._crowd
-        if not users or stack.topology.session is None:
-            return
+        if not users or stack.topology.session is None or self._sessions:
+            return  # no crowd, or logged in already
         people = stack.adapter.users(stack.topology)
         crowd = [next(people) for _ in range(users)]
         share = -(-users // _LOGINS_AT_ONCE)

@@ -75,13 +75,27 @@ class Observer:
     def _client(self) -> JourneyClient:
         return self._stack.client(user=next(self._users), timeout_s=self._timeout_s)
 
+    def log_in(self) -> None:
+        """Log every virtual user in, if not yet done (:meth:`start` does it otherwise):
+        before the run's clock starts, while the stack settles (harness.experiment.run)."""
+        if self._clients:
+            return
+        clients: list[JourneyClient] = []
+        try:
+            for load in self._loads:
+                for _ in range(load.users):
+                    clients.append(self._client())
+                    clients[-1].token()
+        except BaseException:
+            for client in clients:
+                client.close()
+            raise
+        self._clients = clients
+
     def start(self) -> None:
-        """Log every virtual user in, then start them all (the clock starts now)."""
-        for load in self._loads:
-            for _ in range(load.users):
-                client = self._client()
-                client.token()
-                self._clients.append(client)
+        """Log every virtual user in (unless :meth:`log_in` has), then start them all (the
+        clock starts now)."""
+        self.log_in()
         self.origin_s = time.monotonic()
         clients = iter(self._clients)
         for load in self._loads:

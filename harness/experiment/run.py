@@ -351,21 +351,31 @@ def _settle(
 
 
 def _settle_and_log_in(
-    stack: Stack, experiment: Experiment, floods: FloodApplier, *, quiet_timeout_s: float | None
+    stack: Stack,
+    experiment: Experiment,
+    floods: FloodApplier,
+    observer: Observer,
+    *,
+    quiet_timeout_s: float | None,
 ) -> None:
-    """Settle the stack while the floods' crowd logs in: both wait on the system far more
-    than on the runner, so side by side they cost the longer of the two. A login that
-    failed is made again once the stack has settled (it was made before: a breaker of the
-    run before may still have been open); settling that fails stops the logins at their
-    next one before it is raised."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-crowd")
-    crowd = pool.submit(floods.log_in_crowd)
+    """Settle the stack while the floods' crowd and the run's virtual users log in: both
+    wait on the system far more than on the runner, so side by side they cost the longer
+    of the two. Logins that failed are made again once the stack has settled (they were
+    made before: a breaker of the run before may still have been open); settling that
+    fails stops the crowd's logins at their next one before it is raised."""
+
+    def log_in() -> None:
+        floods.log_in_crowd()
+        observer.log_in()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-logins")
+    logins = pool.submit(log_in)
     try:
         _settle(stack, experiment, quiet_timeout_s=quiet_timeout_s)
         try:
-            crowd.result()
-        except StackError:
-            floods.log_in_crowd()  # settled now: the crowd once more, all of it
+            logins.result()
+        except (StackError, SessionError):
+            log_in()  # settled now: what is not logged in yet, once more
     except BaseException:
         floods.close()
         raise
@@ -417,7 +427,7 @@ def run_experiment(
         client_timeout_s=experiment.client_timeout_s,
     )
     floods = FloodApplier(stack, observer.now_s, [(s.fault, s.hold_s) for s in experiment.timeline])
-    _settle_and_log_in(stack, experiment, floods, quiet_timeout_s=quiet_timeout_s)
+    _settle_and_log_in(stack, experiment, floods, observer, quiet_timeout_s=quiet_timeout_s)
     timeline = Timeline(stack, experiment.timeline, observer, crossings=crossings)
     surges = SurgeApplier(observer)
     stack.injector.register(Surge, surges)

@@ -270,8 +270,9 @@ class BankControl:
                 interval_s=0.2,
                 what="bank's core to finish its backlog",
             )
-        keys: set[str] = set()
-        for service, url in self._urls.items():
+
+        def keys_of(service: str, url: str) -> set[str]:
+            keys: set[str] = set()
             after = ""
             while True:
                 params = {"prefix": prefix, "after": after, "limit": str(_KEYS_PER_PAGE)}
@@ -290,8 +291,9 @@ class BankControl:
                         f"{service} answered its applied keys unreadably ({exc!r})"
                     ) from exc
                 if not after:
-                    break
-        return frozenset(keys)
+                    return keys
+
+        return frozenset(key for keys in self._each_service(keys_of).values() for key in keys)
 
     def _core_idle(self) -> bool:
         """No service's core has a transaction waiting (services without one, or that do
