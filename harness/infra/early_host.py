@@ -73,9 +73,7 @@ def early_service_host(state_folder: Path | None) -> Iterator[None]:
     try:
         yield
     finally:
-        left = _SLOT.swap(None)
-        if left is not None:
-            _close(left)
+        close_early_host()
 
 
 def take_early_host(log_path: Path) -> ServiceHost | None:
@@ -99,8 +97,8 @@ def take_early_host(log_path: Path) -> ServiceHost | None:
 
 
 def close_early_host() -> None:
-    """Close the host launched early, if one is waiting (a stack with no use for it):
-    its log, never named, goes with it."""
+    """Stop the host launched early, if one is waiting (a stack with no use for it, or
+    the command's end): its log, never named, goes with it."""
     early = _SLOT.swap(None)
     if early is not None:
         _close(early)
@@ -108,7 +106,7 @@ def close_early_host() -> None:
 
 def _launch(state_folder: Path) -> _Early | None:
     """The host, logging to an unnamed file; None when the host is off or the file
-    cannot be made here (the stack then launches the host itself, and says why)."""
+    cannot be made here (the stack then launches the host itself)."""
     try:
         if not host_wanted():
             return None
