@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harness.errors import SessionError
 from harness.infra.network_safety import check_target
 from harness.journeys import JourneyClient
 from harness.model.incident import JourneyLoad
@@ -75,17 +76,24 @@ class Observer:
     def _client(self) -> JourneyClient:
         return self._stack.client(user=next(self._users), timeout_s=self._timeout_s)
 
-    def log_in(self) -> None:
+    def log_in(self, stop: threading.Event | None = None) -> None:
         """Log every virtual user in, if not yet done (:meth:`start` does it otherwise):
-        before the run's clock starts, while the stack settles (harness.experiment.run)."""
+        before the run's clock starts, while the stack settles (harness.experiment.run).
+        ``stop`` set (from another thread) ends it at the next login, with SessionError."""
         if self._clients:
             return
         clients: list[JourneyClient] = []
+
+        def one_more() -> None:
+            if stop is not None and stop.is_set():
+                raise SessionError("the virtual users: stopped while logging in")
+            clients.append(self._client())
+            clients[-1].token()
+
         try:
             for load in self._loads:
                 for _ in range(load.users):
-                    clients.append(self._client())
-                    clients[-1].token()
+                    one_more()
         except BaseException:
             for client in clients:
                 client.close()

@@ -362,11 +362,13 @@ def _settle_and_log_in(
     wait on the system far more than on the runner, so side by side they cost the longer
     of the two. Logins that failed are made again once the stack has settled (they were
     made before: a breaker of the run before may still have been open); settling that
-    fails stops the crowd's logins at their next one before it is raised."""
+    fails stops the logins at their next one, and closes the clients they made, before it
+    is raised."""
+    stop = threading.Event()
 
     def log_in() -> None:
         floods.log_in_crowd()
-        observer.log_in()
+        observer.log_in(stop)
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domino-logins")
     logins = pool.submit(log_in)
@@ -377,7 +379,10 @@ def _settle_and_log_in(
         except (StackError, SessionError):
             log_in()  # settled now: what is not logged in yet, once more
     except BaseException:
-        floods.close()
+        stop.set()
+        floods.close()  # the crowd's logins stop at their next one too
+        pool.shutdown(wait=True)
+        observer.stop()  # the run never starts: its virtual users' clients are closed
         raise
     finally:
         pool.shutdown(wait=True)

@@ -42,16 +42,27 @@ class _App:
             text=True,
             cwd=REPO,
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.strip().isdigit(), f"no port: {line!r} {self.process.stderr}"
-        self.url = f"http://127.0.0.1:{int(line)}"
-        wait_until(
-            lambda: http_ok(f"{self.url}/health"),
-            timeout_s=30,
-            what="the app to answer",
-            abort=lambda: None if self.process.poll() is None else "the app exited",
-        )
+        try:
+            assert self.process.stdout is not None
+            line = self.process.stdout.readline()
+            assert line.strip().isdigit(), f"no port: {line!r} {self._said()}"
+            self.url = f"http://127.0.0.1:{int(line)}"
+            wait_until(
+                lambda: http_ok(f"{self.url}/health"),
+                timeout_s=30,
+                what="the app to answer",
+                abort=lambda: None if self.process.poll() is None else "the app exited",
+            )
+        except BaseException:  # a start that failed leaves no app running
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def _said(self) -> str:
+        """What the app wrote on stderr (once it has exited; else nothing is read)."""
+        if self.process.poll() is None or self.process.stderr is None:
+            return "(still running)"
+        return self.process.stderr.read()
 
     def stopped(self) -> int:
         """SIGTERM; its exit status (-15 once stopped gracefully: see the module docstring)."""

@@ -13,11 +13,14 @@ action must have been applied before (it is in the replays).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from harness import LimitData, Stack
+from harness.errors import SessionError
 from harness.experiment.flooding import FloodApplier
 from harness.loadgen import RequestTemplate
 from harness.loadgen.engine import scheduled_arrivals
@@ -93,3 +96,32 @@ def test_a_retried_flood_applies_every_deposit_and_withdrawal_exactly_once(
     assert _operations(books_stack) - before == result.actions
     # Every acknowledged action had been applied (retried ones through a replay).
     assert replayed >= result.ok
+
+
+def test_the_virtual_users_log_in_once_before_the_run_and_a_stopped_login_keeps_none(
+    books_stack: Stack,
+) -> None:
+    # The run's virtual users log in while the stack settles (Observer.log_in), and
+    # Observer.start must then use those sessions rather than log in again; a login
+    # stopped by a failed settle leaves no client open and no half of a crowd behind.
+    from harness.experiment.observe import Observer
+    from harness.model.incident import JourneyLoad
+    from harness.model.topology import Slo
+
+    journey = books_stack.topology.journeys[0].name
+    loads = [JourneyLoad(journey, users=3, think_ms=1000, slo=Slo(p95_ms=5000))]
+    stopped = threading.Event()
+    stopped.set()
+    observer = Observer(books_stack, loads, client_timeout_s=5.0)
+    with pytest.raises(SessionError, match="stopped while logging in"):
+        observer.log_in(stopped)
+    observer.log_in()
+    clients = list(observer._clients)
+    assert len(clients) == 3, "every virtual user once, nothing kept from the stopped try"
+    observer.log_in()
+    assert observer._clients == clients, "a second log_in is a no-op"
+    observer.start()
+    try:
+        assert observer._clients == clients, "start uses the sessions made before"
+    finally:
+        observer.stop()
